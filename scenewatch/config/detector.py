@@ -1,0 +1,50 @@
+"""Which detector runs and what it keeps."""
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from scenewatch.config.base import Section
+from scenewatch.vision.labels import class_id
+
+DEFAULT_CLASSES = ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
+
+
+class DetectorConfig(Section):
+    type: Literal["centernet", "nanodet"] = Field(
+        "centernet", description="Detector model: centernet (more accurate) or nanodet (faster)."
+    )
+    classes: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_CLASSES),
+        description="COCO class names to keep; everything else the model sees is dropped.",
+    )
+    score_threshold: float = Field(
+        0.3, ge=0.0, le=1.0, description="Minimum detection score kept, for classes without their own."
+    )
+    class_thresholds: dict[str, float] = Field(
+        default_factory=dict, description="Per-class minimum score, e.g. {car: 0.4}."
+    )
+    min_size: int = Field(8, ge=0, description="Minimum box width and height in pixels.")
+    threads: int = Field(2, ge=1, le=64, description="CPU threads for inference.")
+    providers: list[str] = Field(
+        default_factory=lambda: ["CPUExecutionProvider"],
+        description="ONNX Runtime execution providers in order of preference, e.g. CUDAExecutionProvider.",
+    )
+
+    @field_validator("classes")
+    @classmethod
+    def _known_classes(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one class is needed")
+        for name in value:
+            class_id(name)
+        return value
+
+    @field_validator("class_thresholds")
+    @classmethod
+    def _known_threshold_classes(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, threshold in value.items():
+            class_id(name)
+            if not 0.0 <= threshold <= 1.0:
+                raise ValueError(f"threshold for {name} must be between 0 and 1")
+        return value

@@ -1,0 +1,67 @@
+"""The one interface every object detector implements, and a registry to pick one by name.
+
+A detector takes BGR frames and returns raw ``Detections`` in frame pixels, all 80 COCO classes,
+above the model's own low floor; ``DetectionFilter`` then applies the configured classes,
+thresholds, sizes and ignore masks, the same for every detector.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import onnxruntime as ort
+
+from scenewatch.errors import ModelError
+from scenewatch.types import Detections
+
+
+class Detector(ABC):
+    """Base class: subclasses set ``model_file`` and implement ``detect_one``."""
+
+    model_file: ClassVar[str]
+
+    def __init__(self, model_path: Path, threads: int = 2, providers: list[str] | None = None):
+        self.model_path = Path(model_path)
+        self.session = open_session(self.model_path, threads, providers)
+
+    @abstractmethod
+    def detect_one(self, image: np.ndarray) -> Detections:
+        """Detect objects in one BGR image."""
+
+    def detect(self, images: list[np.ndarray]) -> list[Detections]:
+        """Detect objects in several images (the models here take a batch of one)."""
+        return [self.detect_one(image) for image in images]
+
+
+def open_session(path: Path, threads: int = 2, providers: list[str] | None = None) -> ort.InferenceSession:
+    """An ONNX Runtime session; a missing or corrupt file gets a one-line error."""
+    if not path.is_file():
+        raise ModelError(f"model file {path} is missing", "run `scenewatch models fetch`")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        return ort.InferenceSession(
+            str(path), sess_options=options, providers=providers or ["CPUExecutionProvider"]
+        )
+    except Exception as exc:  # ORT raises several private exception types
+        raise ModelError(
+            f"model file {path} cannot be loaded: {str(exc).splitlines()[0]}",
+            "run `scenewatch models fetch --force` to replace it",
+        ) from exc
+
+
+DETECTORS: dict[str, type[Detector]] = {}
+
+
+def register(name: str) -> Callable[[type[Detector]], type[Detector]]:
+    def wrap(cls: type[Detector]) -> type[Detector]:
+        DETECTORS[name] = cls
+        return cls
+
+    return wrap
