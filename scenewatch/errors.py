@@ -26,5 +26,5 @@ class ModelError(SceneWatchError):
     """A model is missing, corrupt or gives wrong output."""
 
 
-class ConfigError(SceneWatchError):
+class ConfigError(SceneWatchError, ValueError):
     """The configuration file is missing or has a wrong value."""
