@@ -1,0 +1,1 @@
+"""Storage: the database schema and queries, and the media files beside it."""

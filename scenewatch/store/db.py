@@ -1,0 +1,89 @@
+"""Opening the database: engine settings per back end, and schema migrations on open."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
+
+from scenewatch.errors import SceneWatchError
+
+
+class DatabaseError(SceneWatchError):
+    """The database cannot be opened, or its schema is newer than this program."""
+
+
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite:///{Path(data_dir) / 'scenewatch.db'}"
+
+
+def open_engine(url: str, migrate: bool = True) -> Engine:
+    """Create an engine for ``url``; bring its schema up to date unless ``migrate`` is False."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    try:
+        if migrate:
+            upgrade(engine)
+        else:
+            check_schema(engine)
+    except OperationalError as exc:
+        raise DatabaseError(
+            f"cannot open database {engine.url.render_as_string(hide_password=True)}: "
+            f"{str(exc.orig).splitlines()[0]}",
+            "check the database URL, that the server runs, and the credentials",
+        ) from None
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL: readers never block the writer, and a killed writer leaves a consistent database.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode is crash-safe for the database; only the last commits may be lost on power cut.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("scenewatch.store") / "migrations"))
+    return config
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head() or ""
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def check_schema(engine: Engine) -> None:
+    """Refuse a database whose schema this program does not know (written by a newer version)."""
+    current = current_revision(engine)
+    script = ScriptDirectory.from_config(_alembic_config())
+    if current is not None and script.get_revision(current) is None:
+        raise DatabaseError(
+            f"database schema {current} is newer than this SceneWatch knows (head {head_revision()})",
+            "upgrade SceneWatch on this machine",
+        )
+
+
+def upgrade(engine: Engine) -> None:
+    check_schema(engine)
+    config = _alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
