@@ -1,0 +1,310 @@
+"""The flow for one camera: decode -> detect -> filter -> track -> store.
+
+``index_file`` analyses a file as fast as the machine allows; ``run_cameras`` watches the
+configured cameras until stopped. Both check everything that can be checked (the source opens,
+the model loads) before they write anything, so bad input leaves no rows behind.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from scenewatch.config import AppConfig, CameraConfig
+from scenewatch.config.source import SourceConfig
+from scenewatch.errors import SceneWatchError, SourceError
+from scenewatch.models import ModelStore
+from scenewatch.sources import open_source
+from scenewatch.store import repo
+from scenewatch.store.data import DataStore
+from scenewatch.store.writer import TrackWriter
+from scenewatch.tracking import Tracker
+from scenewatch.types import Detections, Frame
+from scenewatch.vision.centernet import CenterNetDetector  # noqa: F401  (registers the detector)
+from scenewatch.vision.detector import DETECTORS, Detector
+from scenewatch.vision.filters import DetectionFilter
+from scenewatch.vision.nanodet import NanoDetDetector  # noqa: F401  (registers the detector)
+
+Progress = Callable[[str], None] | None
+PROGRESS_INTERVAL_S = 5.0
+
+
+@dataclass
+class RunResult:
+    camera: str
+    source: str
+    run_id: int | None
+    status: str
+    frames_decoded: int = 0
+    frames_detected: int = 0
+    tracks: int = 0
+    seconds: float = 0.0
+    video_seconds: float = 0.0
+    note: str | None = None
+    gaps: list[tuple[float, float | None]] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.frames_decoded / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "fps": round(self.fps, 2)}
+
+    def describe(self) -> str:
+        speed = self.video_seconds / self.seconds if self.seconds > 0 else 0.0
+        text = (
+            f"camera {self.camera}: {self.status}, {self.frames_decoded} frames "
+            f"({self.frames_detected} detected) in {self.seconds:.1f} s = {self.fps:.1f} frames/s "
+            f"({speed:.1f}x real time), {self.tracks} tracks, run {self.run_id}"
+        )
+        return text + (f"; {self.note}" if self.note else "")
+
+
+def build_detector(settings: AppConfig, models: ModelStore | None = None) -> Detector:
+    """The configured detector, its model from the model store (a clear error when missing)."""
+    cls = DETECTORS[settings.detector.type]
+    path = (models or ModelStore()).path(cls.model_file)
+    return cls(path, threads=settings.detector.threads, providers=settings.detector.providers)
+
+
+def build_filter(settings: AppConfig, camera: CameraConfig | None) -> DetectionFilter:
+    det = settings.detector
+    return DetectionFilter(
+        classes=(camera.classes if camera and camera.classes else det.classes),
+        score_threshold=(
+            camera.score_threshold if camera and camera.score_threshold is not None else det.score_threshold
+        ),
+        class_thresholds=det.class_thresholds,
+        min_size=det.min_size,
+        ignore_polygons=camera.ignore_mask if camera else (),
+    )
+
+
+class CameraAnalyzer:
+    """Stateful per-camera stage with one verb: ``process(frame)`` detects, tracks and stores."""
+
+    def __init__(
+        self,
+        detector: Detector,
+        detection_filter: DetectionFilter,
+        tracker: Tracker,
+        writer: TrackWriter,
+        detect_fps: float | None = None,
+        detector_lock: threading.Lock | None = None,
+    ):
+        self.detector = detector
+        self.filter = detection_filter
+        self.tracker = tracker
+        self.writer = writer
+        self.detect_interval = 1.0 / detect_fps if detect_fps else 0.0
+        self.detector_lock = detector_lock
+        self.next_detect_pts = float("-inf")
+        self.frames_decoded = 0
+        self.frames_detected = 0
+
+    def process(self, frame: Frame) -> Detections | None:
+        """Analyse one frame; None when sampling skips it."""
+        self.frames_decoded += 1
+        if frame.pts < self.next_detect_pts - 1e-6:
+            return None
+        self.next_detect_pts = max(self.next_detect_pts + self.detect_interval, frame.pts)
+        if self.detect_interval == 0:
+            self.next_detect_pts = frame.pts
+        raw = self._detect(frame)
+        self.frames_detected += 1
+        detections = self.filter.keep(raw, frame.image.shape)
+        tracked = self.tracker.update(detections, frame.timestamp, frame.index)
+        self.writer.add(frame, tracked, self.tracker.finished)
+        return tracked
+
+    def _detect(self, frame: Frame) -> Detections:
+        if self.detector_lock is None:
+            return self.detector.detect_one(frame.image)
+        with self.detector_lock:
+            return self.detector.detect_one(frame.image)
+
+    def close(self) -> None:
+        """Finish every open track and write what is left."""
+        self.writer.finish(self.tracker.flush())
+        self.writer.close()
+
+
+def prefetch(frames: Iterable[Frame], depth: int = 4) -> Iterator[Frame]:
+    """Decode in a thread of its own so decoding and detection overlap (both release the GIL)."""
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in frames:
+                while not stop.is_set():
+                    try:
+                        buffer.put(item, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            buffer.put(exc)
+
+    thread = threading.Thread(target=produce, name="decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+def index_file(
+    store: DataStore,
+    settings: AppConfig,
+    video: Path,
+    camera: str,
+    detect_fps: float | None = None,
+    progress: Progress = None,
+    models: ModelStore | None = None,
+) -> RunResult:
+    """Analyse a whole video file into the store under ``camera``."""
+    camera_config = CameraConfig(name=camera, source=SourceConfig(url=str(video)), detect_fps=detect_fps)
+    return _analyse(store, settings, camera_config, "index", progress, models)
+
+
+def _analyse(
+    store: DataStore,
+    settings: AppConfig,
+    camera: CameraConfig,
+    mode: str,
+    progress: Progress,
+    models: ModelStore | None = None,
+    detector: Detector | None = None,
+    detector_lock: threading.Lock | None = None,
+    stop: threading.Event | None = None,
+    deadline: float | None = None,
+) -> RunResult:
+    source = open_source(camera.name, camera.source)  # fails here, before anything is written
+    detector = detector or build_detector(settings, models)
+    info = source.info
+    camera_id = repo.ensure_camera(
+        store.engine, camera.name, camera.source.url, info.width, info.height, info.fps
+    )
+    repo.mark_interrupted_runs(store.engine, camera_id)
+    run_id = repo.start_run(store.engine, camera_id, camera.source.url, mode)
+    writer = TrackWriter(store, camera.name, camera_id, run_id)
+    analyzer = CameraAnalyzer(
+        detector,
+        build_filter(settings, camera),
+        Tracker(settings.tracker),
+        writer,
+        camera.detect_fps,
+        detector_lock,
+    )
+    result = RunResult(camera.name, camera.source.url, run_id, "done")
+    started = time.monotonic()
+    last_report = started
+    first_pts = None
+    last_pts = 0.0
+    try:
+        for frame in prefetch(source):
+            analyzer.process(frame)
+            first_pts = frame.pts if first_pts is None else first_pts
+            last_pts = frame.pts
+            now = time.monotonic()
+            if progress and now - last_report >= PROGRESS_INTERVAL_S:
+                last_report = now
+                rate = analyzer.frames_decoded / (now - started)
+                progress(
+                    f"camera {camera.name}: frame {frame.index}, {rate:.1f} frames/s, "
+                    f"{writer.tracks_started} tracks"
+                )
+            if (stop is not None and stop.is_set()) or (deadline is not None and now >= deadline):
+                result.status = "stopped"
+                break
+    except SourceError as exc:
+        # A damaged file: what was decoded is kept; the run says where it stopped.
+        result.status = "truncated"
+        result.note = str(exc)
+    except BaseException as exc:
+        result.status = "failed"
+        result.note = str(exc) if isinstance(exc, SceneWatchError) else f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        source.close()
+        analyzer.close()
+        for start, end in source.gaps:
+            repo.record_gap(store.engine, camera_id, run_id, start, end, "stream dropped")
+        result.gaps = list(source.gaps)
+        result.frames_decoded = analyzer.frames_decoded
+        result.frames_detected = analyzer.frames_detected
+        result.tracks = writer.tracks_started
+        result.seconds = time.monotonic() - started
+        result.video_seconds = last_pts - (first_pts or 0.0)
+        repo.end_run(
+            store.engine, run_id, result.status, result.frames_decoded, result.frames_detected, result.note
+        )
+    return result
+
+
+def default_config() -> AppConfig:
+    """The embedded default: the sample footage played as a live camera at its own frame rate."""
+    from scenewatch.samples import sample_video
+
+    video = sample_video()
+    return AppConfig(
+        cameras=[CameraConfig(name="sample", source=SourceConfig(url=str(video), realtime=True))]
+    )
+
+
+def run_cameras(
+    store: DataStore,
+    settings: AppConfig,
+    stop: threading.Event,
+    duration: float | None = None,
+    progress: Progress = None,
+    models: ModelStore | None = None,
+) -> list[RunResult]:
+    """Watch every configured camera, each in a thread of its own, until ``stop`` or ``duration``."""
+    if not settings.cameras:
+        raise SceneWatchError("no cameras configured", "add a `cameras:` section to the config file")
+    detector = build_detector(settings, models)
+    lock = threading.Lock()  # one detector serves all cameras; ONNX Runtime already uses the cores
+    deadline = time.monotonic() + duration if duration else None
+    results: list[RunResult] = []
+    errors: list[str] = []
+
+    def watch(camera: CameraConfig) -> None:
+        live_camera = camera.model_copy(
+            update={"source": camera.source.model_copy(update={"retry_first_open": True})}
+        )
+        try:
+            results.append(
+                _analyse(
+                    store, settings, live_camera, "live", progress, models, detector, lock, stop, deadline
+                )
+            )
+        except SceneWatchError as exc:
+            errors.append(f"camera {camera.name}: {exc}")
+            if progress:
+                progress(f"camera {camera.name}: stopped: {exc}")
+
+    threads = [threading.Thread(target=watch, args=(c,), name=f"camera-{c.name}") for c in settings.cameras]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(timeout=0.5)
+    if errors and not results:
+        raise SceneWatchError("; ".join(errors))
+    return results
