@@ -113,12 +113,15 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
-    from scenewatch.models import ModelStore
+    from scenewatch.models import MODEL_NAMES, ModelStore
 
     store = ModelStore()
-    for name, path in store.status().items():
-        print(f"{name:28s} {path if path else 'missing (run `scenewatch models fetch`)'}")
-    return 0
+    missing = 0
+    for name in MODEL_NAMES:
+        path = store.cache_dir / name
+        missing += not path.is_file()
+        print(f"{name:26s} {path if path.is_file() else 'missing: run `scenewatch models fetch`'}")
+    return 1 if missing else 0
 
 
 def load_settings(path: Path | None):

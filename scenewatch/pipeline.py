@@ -16,13 +16,13 @@ from pathlib import Path
 
 from scenewatch.config import AppConfig, CameraConfig
 from scenewatch.config.source import SourceConfig
-from scenewatch.errors import SceneWatchError, SourceError
+from scenewatch.errors import SceneWatchError
 from scenewatch.models import ModelStore
-from scenewatch.sources import open_source
+from scenewatch.sources import Gap, open_source, redact
 from scenewatch.store import repo
 from scenewatch.store.data import DataStore
 from scenewatch.store.writer import TrackWriter
-from scenewatch.tracking import Tracker
+from scenewatch.tracking.tracker import Tracker
 from scenewatch.types import Detections, Frame
 from scenewatch.vision.centernet import CenterNetDetector  # noqa: F401  (registers the detector)
 from scenewatch.vision.detector import DETECTORS, Detector
@@ -194,14 +194,29 @@ def _analyse(
     stop: threading.Event | None = None,
     deadline: float | None = None,
 ) -> RunResult:
-    source = open_source(camera.name, camera.source)  # fails here, before anything is written
-    detector = detector or build_detector(settings, models)
+    detector = detector or build_detector(settings, models)  # a missing model fails before any write
+    run: dict[str, int] = {}
+
+    def gap_ended(gap: Gap) -> None:
+        if gap.end is not None and run:
+            repo.record_gap(store.engine, run["camera"], run["id"], gap.start, gap.end, gap.reason)
+
+    source = open_source(camera.name, camera.source, on_gap=gap_ended)  # so does an unreadable video
     info = source.info
     camera_id = repo.ensure_camera(
-        store.engine, camera.name, camera.source.url, info.width, info.height, info.fps
+        store.engine,
+        camera.name,
+        redact(camera.source.url),
+        info.width if info else None,
+        info.height if info else None,
+        info.fps if info else None,
     )
     repo.mark_interrupted_runs(store.engine, camera_id)
-    run_id = repo.start_run(store.engine, camera_id, camera.source.url, mode)
+    run_id = repo.start_run(store.engine, camera_id, redact(camera.source.url), mode)
+    run.update(camera=camera_id, id=run_id)
+    if stop is not None:
+        # A stalled stream blocks iteration; stopping the source ends it from outside.
+        threading.Thread(target=lambda: stop.wait() and source.stop(), daemon=True).start()
     writer = TrackWriter(store, camera.name, camera_id, run_id)
     analyzer = CameraAnalyzer(
         detector,
@@ -211,7 +226,7 @@ def _analyse(
         camera.detect_fps,
         detector_lock,
     )
-    result = RunResult(camera.name, camera.source.url, run_id, "done")
+    result = RunResult(camera.name, redact(camera.source.url), run_id, "done")
     started = time.monotonic()
     last_report = started
     first_pts = None
@@ -232,10 +247,10 @@ def _analyse(
             if (stop is not None and stop.is_set()) or (deadline is not None and now >= deadline):
                 result.status = "stopped"
                 break
-    except SourceError as exc:
-        # A damaged file: what was decoded is kept; the run says where it stopped.
-        result.status = "truncated"
-        result.note = str(exc)
+        if source.stopped_at is not None:
+            # A damaged file: what was decoded is kept; the run says where it stopped.
+            result.status = "truncated"
+            result.note = source.stopped_at.message
     except BaseException as exc:
         result.status = "failed"
         result.note = str(exc) if isinstance(exc, SceneWatchError) else f"{type(exc).__name__}: {exc}"
@@ -243,9 +258,10 @@ def _analyse(
     finally:
         source.close()
         analyzer.close()
-        for start, end in source.gaps:
-            repo.record_gap(store.engine, camera_id, run_id, start, end, "stream dropped")
-        result.gaps = list(source.gaps)
+        if source.current_gap is not None:
+            gap = source.current_gap
+            repo.record_gap(store.engine, camera_id, run_id, gap.start, None, gap.reason)
+        result.gaps = [(g.start, g.end) for g in source.gaps]
         result.frames_decoded = analyzer.frames_decoded
         result.frames_detected = analyzer.frames_detected
         result.tracks = writer.tracks_started

@@ -64,7 +64,9 @@ def test_unknown_key_and_bad_class_reported_with_lines(tmp_path):
 
 
 def test_duplicate_camera_names_rejected(tmp_path):
-    path = write(tmp_path, "cameras:\n  - {name: a, source: {url: x.mp4}}\n  - {name: a, source: {url: y.mp4}}\n")
+    path = write(
+        tmp_path, "cameras:\n  - {name: a, source: {url: x.mp4}}\n  - {name: a, source: {url: y.mp4}}\n"
+    )
     with pytest.raises(ConfigError, match="used twice"):
         load_config(path)
 

@@ -74,7 +74,7 @@ def check_schema(engine: Engine) -> None:
     """Refuse a database whose schema this program does not know (written by a newer version)."""
     current = current_revision(engine)
     script = ScriptDirectory.from_config(_alembic_config())
-    if current is not None and script.get_revision(current) is None:
+    if current is not None and current not in {rev.revision for rev in script.walk_revisions()}:
         raise DatabaseError(
             f"database schema {current} is newer than this SceneWatch knows (head {head_revision()})",
             "upgrade SceneWatch on this machine",
