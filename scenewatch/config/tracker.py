@@ -1,0 +1,113 @@
+"""How detections become tracks: association thresholds, motion noise, birth, death, finishing.
+
+Times are in seconds, not frames, so the same values hold when only every Nth frame is detected.
+The defaults were tuned with ``bench/tracking.py`` on TUD-Stadtmitte and TUD-Campus (centernet).
+"""
+
+from pydantic import Field, field_validator, model_validator
+
+from scenewatch.config.base import Section
+from scenewatch.vision.labels import class_id
+
+# Classes the detector confuses with each other; a track may switch among them but never leave its group.
+DEFAULT_CLASS_GROUPS = [["person"], ["bicycle", "motorcycle"], ["car", "bus", "truck", "train"]]
+
+
+class TrackerConfig(Section):
+    high_score: float = Field(
+        0.35,
+        ge=0.0,
+        le=1.0,
+        description="Detections at or above this score take part in the first association.",
+    )
+    low_score: float = Field(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description="Detections between this and high_score only extend tracks already running (ByteTrack's "
+        "second stage); below it they are ignored.",
+    )
+    new_track_score: float = Field(
+        0.4, ge=0.0, le=1.0, description="Minimum score of an unmatched detection to start a new track."
+    )
+    match_cost: float = Field(
+        0.9,
+        gt=0.0,
+        description="Largest cost (1 - IoU + centre-distance term) accepted in the first association.",
+    )
+    low_match_cost: float = Field(
+        0.5, gt=0.0, description="Largest cost accepted when matching low-score detections."
+    )
+    tentative_match_cost: float = Field(
+        1.2,
+        gt=0.0,
+        description="Largest cost accepted when matching tracks not yet confirmed; loose because a "
+        "newborn track has no velocity yet and a fast object sampled sparsely barely overlaps itself.",
+    )
+    centre_weight: float = Field(
+        1.0,
+        ge=0.0,
+        description="Weight of the squared centre distance (over the enclosing box diagonal) added to "
+        "1 - IoU, so near misses of fast or lost objects still match (DIoU).",
+    )
+    max_size_ratio: float = Field(
+        1.8,
+        gt=1.0,
+        description="A detection whose height differs from the track's by more than this factor never "
+        "matches it; scale-free, so it holds for any camera.",
+    )
+    min_hits: int = Field(2, ge=1, description="Matched detections needed before a new track is reported.")
+    lost_timeout: float = Field(
+        3.0, gt=0.0, description="Seconds a track survives unmatched (occlusion) before it is finished."
+    )
+    position_noise: float = Field(
+        0.1,
+        gt=0.0,
+        description="Kalman process noise of position, box size fractions per sqrt(second).",
+    )
+    velocity_noise: float = Field(
+        0.3,
+        gt=0.0,
+        description="Kalman process noise of velocity, box size fractions per second per sqrt(second).",
+    )
+    measurement_noise: float = Field(
+        0.1, gt=0.0, description="Kalman measurement noise, as a fraction of the box size."
+    )
+    class_nms_iou: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Boxes of the same class group overlapping more than this are merged before tracking "
+        "(the detector often reports a car also as a truck); 1 disables.",
+    )
+    class_groups: list[list[str]] = Field(
+        default_factory=lambda: [list(g) for g in DEFAULT_CLASS_GROUPS],
+        description="Classes that may share a track; any class not listed forms a group of its own.",
+    )
+    max_gap: float = Field(
+        1.0,
+        ge=0.0,
+        description="Finishing: gaps inside a finished track up to this many seconds are filled by "
+        "linear interpolation.",
+    )
+    min_track_hits: int = Field(
+        3, ge=1, description="Finishing: tracks with fewer matched detections than this are dropped."
+    )
+
+    @field_validator("class_groups")
+    @classmethod
+    def _known_classes(cls, value: list[list[str]]) -> list[list[str]]:
+        seen: set[str] = set()
+        for group in value:
+            for name in group:
+                class_id(name)
+                if name in seen:
+                    raise ValueError(f"class {name} is in more than one group")
+                seen.add(name)
+        return value
+
+    @model_validator(mode="after")
+    def _ordered_scores(self) -> "TrackerConfig":
+        if not self.low_score <= self.high_score:
+            raise ValueError("low_score must not exceed high_score")
+        return self

@@ -1,0 +1,77 @@
+"""Pure geometry for association: pairwise costs, gates and the optimal assignment."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """[N, M] IoU of xyxy boxes ``a`` [N, 4] and ``b`` [M, 4]."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)))
+    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
+    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+def box_cost(tracks: np.ndarray, dets: np.ndarray, centre_weight: float) -> np.ndarray:
+    """1 - IoU plus the squared centre distance over the enclosing box's diagonal (DIoU).
+
+    The distance term keeps a fast or long-occluded object matchable when its predicted box no
+    longer overlaps the detection, and breaks ties between overlapping neighbours.
+    """
+    cost = 1.0 - iou_matrix(tracks, dets)
+    if centre_weight and cost.size:
+        centre_t = (tracks[:, :2] + tracks[:, 2:]) / 2
+        centre_d = (dets[:, :2] + dets[:, 2:]) / 2
+        dist2 = np.sum((centre_t[:, None] - centre_d[None]) ** 2, axis=2)
+        outer = np.maximum(tracks[:, None, 2:], dets[None, :, 2:]) - np.minimum(
+            tracks[:, None, :2], dets[None, :, :2]
+        )
+        diag2 = np.maximum(np.sum(outer**2, axis=2), 1e-9)
+        cost = cost + centre_weight * dist2 / diag2
+    return cost
+
+
+def size_gate(tracks: np.ndarray, dets: np.ndarray, max_ratio: float) -> np.ndarray:
+    """[N, M] True where the heights differ by no more than ``max_ratio`` (either way)."""
+    h_t = np.maximum(tracks[:, 3] - tracks[:, 1], 1.0)
+    h_d = np.maximum(dets[:, 3] - dets[:, 1], 1.0)
+    ratio = np.abs(np.log(h_t[:, None] / h_d[None, :]))
+    return ratio <= np.log(max_ratio)
+
+
+def assign(cost: np.ndarray, max_cost: float) -> tuple[np.ndarray, np.ndarray]:
+    """Minimum-cost matching; pairs above ``max_cost`` (or gated to inf) are left unmatched.
+
+    Returns index arrays ``(rows, cols)`` of the accepted pairs.
+    """
+    if cost.size == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    # Forbidden pairs get a finite cost above the threshold so the solver never needs them.
+    bounded = np.where(np.isfinite(cost), np.minimum(cost, max_cost + 1.0), max_cost + 1.0)
+    rows, cols = linear_sum_assignment(bounded)
+    keep = bounded[rows, cols] <= max_cost
+    return rows[keep], cols[keep]
+
+
+def group_nms(xyxy: np.ndarray, scores: np.ndarray, groups: np.ndarray, iou: float) -> np.ndarray:
+    """Indices kept after greedy NMS within each class group (a car also reported as a truck)."""
+    n = len(scores)
+    if n < 2 or iou >= 1.0:
+        return np.arange(n)
+    order = np.argsort(-scores, kind="stable")
+    overlap = iou_matrix(xyxy[order], xyxy[order])
+    same = groups[order][:, None] == groups[order][None, :]
+    # Box j is suppressed by any higher-scored box i of its group; resolve greedily because a
+    # suppressed box must not suppress others.
+    suppresses = np.triu((overlap > iou) & same, k=1)
+    keep = np.ones(n, dtype=bool)
+    for i in np.flatnonzero(suppresses.any(axis=1)):  # only boxes that overlap something
+        if keep[i]:
+            keep[suppresses[i]] = False
+    return np.sort(order[keep])

@@ -1,0 +1,225 @@
+"""A ByteTrack-style multi-object tracker with time-aware motion and class groups.
+
+One verb: ``update(detections, timestamp) -> tracked detections``. Tracks that end (lost for longer
+than ``lost_timeout``) appear in ``tracker.finished`` after the update that ended them, and
+``flush()`` ends the rest at the end of a file.
+
+>>> from scenewatch.types import Detections
+>>> tracker = Tracker()
+>>> box = Detections([[10, 10, 50, 120]], [0.9], [0])
+>>> [tracker.update(box, t / 10).track_ids.tolist() for t in range(3)]
+[[], [1], [1]]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from scenewatch.config.tracker import TrackerConfig
+from scenewatch.tracking import kalman
+from scenewatch.tracking.matching import assign, box_cost, group_nms, size_gate
+from scenewatch.types import Detections
+from scenewatch.vision.labels import class_id, coco_names
+
+_NO_TRACKS = np.zeros(0, dtype=np.intp)
+
+
+@dataclass(slots=True)
+class FinishedTrack:
+    """The matched observations of one track, in time order (no predicted-only boxes)."""
+
+    track_id: int
+    class_id: int
+    times: np.ndarray  # [K] seconds
+    frame_indices: np.ndarray  # [K]
+    xyxy: np.ndarray  # [K, 4]
+    scores: np.ndarray  # [K]
+
+    @property
+    def hits(self) -> int:
+        return len(self.times)
+
+
+def class_group_table(groups: list[list[str]]) -> np.ndarray:
+    """COCO index -> group number; a class in no group gets a group of its own."""
+    n = len(coco_names())
+    table = np.arange(n) + len(groups)
+    for number, names in enumerate(groups):
+        for name in names:
+            table[class_id(name)] = number
+    return table
+
+
+class Tracker:
+    def __init__(self, config: TrackerConfig | None = None):
+        self.config = config or TrackerConfig()
+        c = self.config
+        self.noise = kalman.MotionNoise(c.position_noise, c.velocity_noise, c.measurement_noise)
+        self.group_of = class_group_table(c.class_groups)
+        self.finished: list[FinishedTrack] = []
+        self._next_id = 1
+        self._frame = -1
+        self._ids = np.zeros(0, dtype=np.int64)
+        self._mean = np.zeros((0, 8))
+        self._cov = np.zeros((0, 8, 8))
+        self._time = np.zeros(0)  # time the state was last predicted to
+        self._seen = np.zeros(0)  # time of the last matched detection
+        self._hits = np.zeros(0, dtype=np.int64)
+        self._confirmed = np.zeros(0, dtype=bool)
+        self._votes = np.zeros((0, len(self.group_of)))  # summed scores per class: majority class
+        self._history: list[list[tuple[float, int, np.ndarray, float]]] = []
+
+    def update(self, detections: Detections, timestamp: float, frame_index: int | None = None) -> Detections:
+        """Associate one frame's detections; returns the confirmed tracks seen in this frame.
+
+        ``frame_index`` only labels the history (defaults to a running count of updates).
+        """
+        c = self.config
+        self._frame = self._frame + 1 if frame_index is None else int(frame_index)
+        self.finished = []
+        dets = self._prepare(detections)
+        boxes = dets.xyxy.astype(np.float64)
+        groups = self.group_of[dets.class_ids]
+        high = dets.scores >= c.high_score
+
+        self._predict(timestamp)
+        predicted = kalman.cxcywh_to_xyxy(kalman.project(self._mean))
+        det_free = np.ones(len(dets), dtype=bool)
+        matched_t: list[np.ndarray] = []
+        matched_d: list[np.ndarray] = []
+
+        def stage(tracks: np.ndarray, candidates: np.ndarray, max_cost: float) -> np.ndarray:
+            det_idx = np.flatnonzero(candidates & det_free)
+            cost = box_cost(predicted[tracks], boxes[det_idx], c.centre_weight)
+            gate = size_gate(predicted[tracks], boxes[det_idx], c.max_size_ratio)
+            gate &= self._track_groups()[tracks][:, None] == groups[det_idx][None, :]
+            rows, cols = assign(np.where(gate, cost, np.inf), max_cost)
+            det_free[det_idx[cols]] = False
+            matched_t.append(tracks[rows])
+            matched_d.append(det_idx[cols])
+            return np.setdiff1d(tracks, tracks[rows])
+
+        confirmed = np.flatnonzero(self._confirmed)
+        # Stage 1: every confirmed track, running or lost, against the confident detections.
+        left = stage(confirmed, high, c.match_cost)
+        # Stage 2 (ByteTrack): tracks seen last time also take weak, often occluded detections.
+        recent = left[self._seen[left] >= self._last_time]
+        stage(recent, ~high, c.low_match_cost)
+        # Stage 3: tentative tracks only against confident leftovers.
+        stage(np.flatnonzero(~self._confirmed), high, c.tentative_match_cost)
+
+        rows = np.concatenate(matched_t) if matched_t else _NO_TRACKS
+        cols = np.concatenate(matched_d) if matched_d else _NO_TRACKS
+        self._correct(rows, dets[cols], timestamp)
+        self._last_time = timestamp
+
+        output = self._output(rows, dets[cols])
+        self._retire(timestamp, rows)
+        born = np.flatnonzero(det_free & high & (dets.scores >= c.new_track_score))
+        self._birth(dets[born], timestamp)
+        return output
+
+    def flush(self) -> list[FinishedTrack]:
+        """End every track (end of a file); returns the confirmed ones."""
+        finished = self._finish(np.flatnonzero(self._confirmed))
+        self._select(np.zeros(len(self._ids), dtype=bool))
+        self.finished = finished
+        return finished
+
+    @property
+    def active_ids(self) -> np.ndarray:
+        """Ids of the confirmed tracks still alive (running or briefly lost)."""
+        return self._ids[self._confirmed]
+
+    # -- steps --------------------------------------------------------------------------------
+
+    _last_time = -np.inf
+
+    def _prepare(self, detections: Detections) -> Detections:
+        dets = detections[detections.scores >= self.config.low_score]
+        keep = group_nms(dets.xyxy, dets.scores, self.group_of[dets.class_ids], self.config.class_nms_iou)
+        dets = dets[keep]
+        valid = np.all(dets.xyxy[:, 2:] > dets.xyxy[:, :2], axis=1)
+        return dets[valid]
+
+    def _track_groups(self) -> np.ndarray:
+        return self.group_of[np.argmax(self._votes, axis=1)] if len(self._votes) else _NO_TRACKS
+
+    def _predict(self, timestamp: float) -> None:
+        self._mean, self._cov = kalman.predict(self._mean, self._cov, timestamp - self._time, self.noise)
+        self._time[:] = timestamp
+
+    def _correct(self, rows: np.ndarray, dets: Detections, timestamp: float) -> None:
+        measured = kalman.xyxy_to_cxcywh(dets.xyxy.astype(np.float64))
+        self._mean[rows], self._cov[rows] = kalman.update(
+            self._mean[rows], self._cov[rows], measured, dets.scores, self.noise
+        )
+        self._seen[rows] = timestamp
+        self._hits[rows] += 1
+        self._confirmed[rows] |= self._hits[rows] >= self.config.min_hits
+        np.add.at(self._votes, (rows, dets.class_ids), dets.scores)
+        for row, box, score in zip(rows.tolist(), dets.xyxy, dets.scores.tolist(), strict=True):
+            self._history[row].append((timestamp, self._frame, box, score))
+
+    def _output(self, rows: np.ndarray, dets: Detections) -> Detections:
+        shown = self._confirmed[rows]
+        rows = rows[shown]
+        return Detections(
+            dets.xyxy[shown],
+            dets.scores[shown],
+            np.argmax(self._votes[rows], axis=1) if len(rows) else np.zeros(0),
+            self._ids[rows],
+        )
+
+    def _retire(self, timestamp: float, matched: np.ndarray) -> None:
+        unmatched = np.ones(len(self._ids), dtype=bool)
+        unmatched[matched] = False
+        # Tentative tracks die on their first miss; confirmed ones after lost_timeout.
+        dead_tentative = unmatched & ~self._confirmed
+        expired = self._confirmed & (timestamp - self._seen > self.config.lost_timeout)
+        self.finished.extend(self._finish(np.flatnonzero(expired)))
+        self._select(~(dead_tentative | expired))
+
+    def _birth(self, dets: Detections, timestamp: float) -> None:
+        n = len(dets)
+        if n == 0:
+            return
+        mean, cov = kalman.initiate(kalman.xyxy_to_cxcywh(dets.xyxy.astype(np.float64)), self.noise)
+        votes = np.zeros((n, self._votes.shape[1]))
+        votes[np.arange(n), dets.class_ids] = dets.scores
+        self._ids = np.concatenate([self._ids, np.arange(self._next_id, self._next_id + n)])
+        self._next_id += n
+        self._mean = np.concatenate([self._mean, mean])
+        self._cov = np.concatenate([self._cov, cov])
+        self._time = np.concatenate([self._time, np.full(n, timestamp)])
+        self._seen = np.concatenate([self._seen, np.full(n, timestamp)])
+        self._hits = np.concatenate([self._hits, np.ones(n, dtype=np.int64)])
+        self._confirmed = np.concatenate([self._confirmed, np.full(n, self.config.min_hits <= 1)])
+        self._votes = np.concatenate([self._votes, votes])
+        self._history.extend(
+            [(timestamp, self._frame, box, score)]
+            for box, score in zip(dets.xyxy, dets.scores.tolist(), strict=True)
+        )
+
+    def _finish(self, rows: np.ndarray) -> list[FinishedTrack]:
+        finished = []
+        for row in rows.tolist():
+            times, frames, boxes, scores = zip(*self._history[row], strict=True)
+            finished.append(
+                FinishedTrack(
+                    int(self._ids[row]),
+                    int(np.argmax(self._votes[row])),
+                    np.array(times),
+                    np.array(frames, dtype=np.int64),
+                    np.array(boxes, dtype=np.float32),
+                    np.array(scores, dtype=np.float32),
+                )
+            )
+        return finished
+
+    def _select(self, keep: np.ndarray) -> None:
+        for name in ("_ids", "_mean", "_cov", "_time", "_seen", "_hits", "_confirmed", "_votes"):
+            setattr(self, name, getattr(self, name)[keep])
+        self._history = [h for h, k in zip(self._history, keep.tolist(), strict=True) if k]
