@@ -1,0 +1,137 @@
+"""Perceptual colour naming: pixels -> a distribution over the basic colour terms people use.
+
+Why not one label or RGB thresholds: footage is shadowed, overcast and small, so the same
+jacket gives different pixels from frame to frame. We name colours in CIELAB/LCh (OpenCV's
+``cvtColor`` on float32 0..1 BGR gives L in 0..100 and a, b in about -128..127), where
+distances follow perception, and keep a soft distribution that a search ranks against.
+
+Per pixel, vectorised:
+
+1. **Shadow-aware lightness.** The crop's lightness is stretched so that its bright end
+   (95th percentile) reaches L=80 (at most x1.8): a white van in shade stays white
+   rather than turning grey, while a black coat in sun stays black (its bright end is dark and
+   the stretch is capped).
+2. **Chromatic vs achromatic.** Colourfulness is judged by LCh saturation
+   ``C / sqrt(C^2 + L^2)`` together with chroma, so dark but coloured pixels (a navy coat, a red
+   car in shadow) still count as coloured, and grey-ish JPEG noise does not. The achromatic
+   share splits softly into black / grey / white by normalised lightness.
+3. **Hue sectors.** The chromatic share splits softly (Gaussian on hue angle) among red,
+   orange, yellow, green, blue, purple, pink. Then *brown* takes the dark share of warm hues
+   (red weakly, orange and yellow strongly), and *pink* the light, softer share of red and
+   purple.
+
+>>> import numpy as np
+>>> swatch = np.full((8, 8, 3), (0, 0, 200), np.uint8)  # BGR red
+>>> dominant(colour_distribution(swatch), 1)[0][0]
+'red'
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+TERMS = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "grey", "white")
+_INDEX = {t: i for i, t in enumerate(TERMS)}
+
+# Hue centres (degrees of CIELAB hue angle, measured on sRGB colours) and widths for the
+# chromatic terms; blue is wide because sky blue (~240) through pure blue (~305) are all blue.
+_HUES = (
+    ("red", 30.0, 12.0),
+    ("orange", 58.0, 12.0),
+    ("yellow", 95.0, 14.0),
+    ("green", 145.0, 30.0),
+    ("blue", 265.0, 34.0),
+    ("purple", 318.0, 12.0),
+    ("pink", 352.0, 12.0),
+)
+_MAX_STRETCH = 1.8  # lightness normalisation never more than this, so black stays black
+_MAX_PIXELS = 4096  # larger crops are subsampled: the distribution does not need every pixel
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _to_lab(pixels_bgr: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """[N, 3] Lab values of the (masked, subsampled) pixels."""
+    px = np.asarray(pixels_bgr)
+    if px.ndim == 2 and px.shape[-1] == 3:  # already a pixel list
+        px = px[None]
+    if px.ndim != 3 or px.shape[-1] != 3:
+        raise ValueError(f"expected an HxWx3 BGR image or Nx3 pixels, got shape {px.shape}")
+    if mask is not None:
+        m = np.asarray(mask).astype(bool).reshape(px.shape[:2])
+        px = px[m][None]
+    else:
+        px = px.reshape(1, -1, 3)
+    if px.shape[1] > _MAX_PIXELS:
+        step = int(np.ceil(px.shape[1] / _MAX_PIXELS))
+        px = px[:, ::step]
+    f = px.astype(np.float32)
+    if px.dtype == np.uint8 or f.max(initial=0.0) > 1.0:
+        f /= 255.0
+    return cv2.cvtColor(np.clip(f, 0.0, 1.0), cv2.COLOR_BGR2Lab).reshape(-1, 3)
+
+
+def _achromatic(light: np.ndarray) -> np.ndarray:
+    """[N, 3] soft black / grey / white memberships from lightness 0..100."""
+    black = _sigmoid((28.0 - light) / 5.0)
+    white = _sigmoid((light - 76.0) / 5.0)
+    grey = np.clip(1.0 - black - white, 0.0, None)
+    out = np.stack([black, grey, white], axis=1)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def _chromatic(light: np.ndarray, chroma: np.ndarray, hue: np.ndarray) -> np.ndarray:
+    """[N, 8] soft memberships over red..pink and brown (columns in TERMS order, without achromatics)."""
+    w = np.zeros((len(hue), 8), np.float32)
+    for term, centre, width in _HUES:
+        d = np.abs((hue - centre + 180.0) % 360.0 - 180.0)
+        w[:, _INDEX[term]] = np.exp(-0.5 * (d / width) ** 2)
+    w /= w.sum(axis=1, keepdims=True) + 1e-9
+    # brown is dark orange/yellow (and, less so, dark red)
+    dark = _sigmoid((50.0 - light) / 6.0)
+    for term, share in (("red", 0.2), ("orange", 1.0), ("yellow", 0.9)):
+        moved = w[:, _INDEX[term]] * dark * share
+        w[:, _INDEX[term]] -= moved
+        w[:, _INDEX["brown"]] += moved
+    # pink is light, not too vivid red / purple (a vivid orange-red suit is not pink)
+    light_share = _sigmoid((light - 68.0) / 4.0) * _sigmoid((60.0 - chroma) / 10.0)
+    for term in ("red", "purple"):
+        moved = w[:, _INDEX[term]] * light_share
+        w[:, _INDEX[term]] -= moved
+        w[:, _INDEX["pink"]] += moved
+    return w
+
+
+def colour_distribution(pixels_bgr: np.ndarray, mask: np.ndarray | None = None) -> dict[str, float]:
+    """Share of each basic colour term in the pixels (summing to 1; all zero when no pixels).
+
+    ``pixels_bgr``: HxWx3 (or Nx3) BGR, uint8 0..255 or float 0..1. ``mask``: HxW, non-zero
+    where the object is (e.g. the upper-body part of a person's box).
+    """
+    lab = _to_lab(pixels_bgr, mask)
+    if len(lab) == 0:
+        return dict.fromkeys(TERMS, 0.0)
+    light, a, b = lab[:, 0], lab[:, 1], lab[:, 2]
+    # shadow-aware lightness normalisation over the crop
+    bright = float(np.percentile(light, 95))
+    stretch = float(np.clip(80.0 / max(bright, 1.0), 1.0, _MAX_STRETCH))
+    light_n = np.clip(light * stretch, 0.0, 100.0)
+    chroma = np.hypot(a, b)
+    saturation = chroma / np.sqrt(chroma**2 + light**2 + 1e-6)
+    coloured = _sigmoid((saturation - 0.28) / 0.05) * _sigmoid((chroma - 9.0) / 2.5)
+    hue = np.degrees(np.arctan2(b, a)) % 360.0
+    weights = np.zeros((len(lab), len(TERMS)), np.float32)
+    weights[:, :8] = _chromatic(light_n, chroma, hue) * coloured[:, None]
+    weights[:, 8:] = _achromatic(light_n) * (1.0 - coloured)[:, None]
+    total = weights.sum(axis=0)
+    total /= total.sum()
+    return {t: float(v) for t, v in zip(TERMS, total, strict=True)}
+
+
+def dominant(dist: dict[str, float], k: int = 2, min_share: float = 0.0) -> list[tuple[str, float]]:
+    """The ``k`` largest terms of a distribution, largest first, leaving out those below ``min_share``."""
+    ranked = sorted(dist.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [(t, w) for t, w in ranked[: max(k, 0)] if w > 0 and w >= min_share]
