@@ -7,10 +7,12 @@ distances follow perception, and keep a soft distribution that a search ranks ag
 
 Per pixel, vectorised:
 
-1. **Shadow-aware lightness.** The crop's lightness is stretched so that its bright end
-   (95th percentile) reaches L=80 (at most x1.8): a white van in shade stays white
-   rather than turning grey, while a black coat in sun stays black (its bright end is dark and
-   the stretch is capped).
+1. **Shadow-aware lightness.** Lightness is divided by the illumination: given the scene's
+   bright level (``reference_lightness``, e.g. :func:`scene_lightness` of the frame around
+   the object), lightness is stretched so that level reaches L=80 (at most x2), so a white
+   van in shade or on an overcast day stays white rather than turning grey. Without a
+   reference the crop's own bright end is used with a small cap (x1.25), because a uniform
+   crop cannot tell grey from white in shadow.
 2. **Chromatic vs achromatic.** Colourfulness is judged by LCh saturation
    ``C / sqrt(C^2 + L^2)`` together with chroma, so dark but coloured pixels (a navy coat, a red
    car in shadow) still count as coloured, and grey-ish JPEG noise does not. The achromatic
@@ -39,13 +41,14 @@ _INDEX = {t: i for i, t in enumerate(TERMS)}
 _HUES = (
     ("red", 30.0, 12.0),
     ("orange", 58.0, 12.0),
-    ("yellow", 95.0, 14.0),
-    ("green", 145.0, 30.0),
+    ("yellow", 97.0, 14.0),
+    ("green", 142.0, 24.0),
     ("blue", 265.0, 34.0),
-    ("purple", 318.0, 12.0),
+    ("purple", 322.0, 10.0),
     ("pink", 352.0, 12.0),
 )
-_MAX_STRETCH = 1.8  # lightness normalisation never more than this, so black stays black
+_MAX_STRETCH = 2.0  # lightness normalisation never more than this, so black stays black
+_MAX_SELF_STRETCH = 1.25  # ... and much less when judged from the crop alone
 _MAX_PIXELS = 4096  # larger crops are subsampled: the distribution does not need every pixel
 
 
@@ -68,6 +71,8 @@ def _to_lab(pixels_bgr: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     if px.shape[1] > _MAX_PIXELS:
         step = int(np.ceil(px.shape[1] / _MAX_PIXELS))
         px = px[:, ::step]
+    if px.shape[1] == 0:
+        return np.zeros((0, 3), np.float32)
     f = px.astype(np.float32)
     if px.dtype == np.uint8 or f.max(initial=0.0) > 1.0:
         f /= 255.0
@@ -91,7 +96,7 @@ def _chromatic(light: np.ndarray, chroma: np.ndarray, hue: np.ndarray) -> np.nda
         w[:, _INDEX[term]] = np.exp(-0.5 * (d / width) ** 2)
     w /= w.sum(axis=1, keepdims=True) + 1e-9
     # brown is dark orange/yellow (and, less so, dark red)
-    dark = _sigmoid((50.0 - light) / 6.0)
+    dark = _sigmoid((52.0 - light) / 5.0)
     for term, share in (("red", 0.2), ("orange", 1.0), ("yellow", 0.9)):
         moved = w[:, _INDEX[term]] * dark * share
         w[:, _INDEX[term]] -= moved
@@ -105,23 +110,35 @@ def _chromatic(light: np.ndarray, chroma: np.ndarray, hue: np.ndarray) -> np.nda
     return w
 
 
-def colour_distribution(pixels_bgr: np.ndarray, mask: np.ndarray | None = None) -> dict[str, float]:
+def scene_lightness(frame_bgr: np.ndarray) -> float:
+    """The bright level (95th percentile of CIELAB L) of a frame or region, for shadow correction."""
+    lab = _to_lab(frame_bgr, None)
+    return float(np.percentile(lab[:, 0], 95)) if len(lab) else 100.0
+
+
+def colour_distribution(
+    pixels_bgr: np.ndarray, mask: np.ndarray | None = None, reference_lightness: float | None = None
+) -> dict[str, float]:
     """Share of each basic colour term in the pixels (summing to 1; all zero when no pixels).
 
     ``pixels_bgr``: HxWx3 (or Nx3) BGR, uint8 0..255 or float 0..1. ``mask``: HxW, non-zero
-    where the object is (e.g. the upper-body part of a person's box).
+    where the object is (e.g. the upper-body part of a person's box). ``reference_lightness``:
+    the illumination level around the object (see :func:`scene_lightness`).
     """
     lab = _to_lab(pixels_bgr, mask)
     if len(lab) == 0:
         return dict.fromkeys(TERMS, 0.0)
     light, a, b = lab[:, 0], lab[:, 1], lab[:, 2]
     # shadow-aware lightness normalisation over the crop
-    bright = float(np.percentile(light, 95))
-    stretch = float(np.clip(80.0 / max(bright, 1.0), 1.0, _MAX_STRETCH))
+    if reference_lightness is None:
+        bright, cap = float(np.percentile(light, 95)), _MAX_SELF_STRETCH
+    else:
+        bright, cap = float(reference_lightness), _MAX_STRETCH
+    stretch = float(np.clip(80.0 / max(bright, 1.0), 1.0, cap))
     light_n = np.clip(light * stretch, 0.0, 100.0)
     chroma = np.hypot(a, b)
     saturation = chroma / np.sqrt(chroma**2 + light**2 + 1e-6)
-    coloured = _sigmoid((saturation - 0.28) / 0.05) * _sigmoid((chroma - 9.0) / 2.5)
+    coloured = _sigmoid((saturation - 0.22) / 0.04) * _sigmoid((chroma - 9.0) / 2.5)
     hue = np.degrees(np.arctan2(b, a)) % 360.0
     weights = np.zeros((len(lab), len(TERMS)), np.float32)
     weights[:, :8] = _chromatic(light_n, chroma, hue) * coloured[:, None]
