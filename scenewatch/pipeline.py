@@ -7,10 +7,11 @@ the model loads) before they write anything, so bad input leaves no rows behind.
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from scenewatch.sources import Gap, open_source, redact
 from scenewatch.store import repo
 from scenewatch.store.data import DataStore
 from scenewatch.store.writer import TrackWriter
-from scenewatch.tracking.tracker import Tracker
+from scenewatch.tracking import FinishedTrack, Tracker, finish_track
 from scenewatch.types import Detections, Frame
 from scenewatch.vision.centernet import CenterNetDetector  # noqa: F401  (registers the detector)
 from scenewatch.vision.detector import DETECTORS, Detector
@@ -30,6 +31,9 @@ from scenewatch.vision.filters import DetectionFilter
 from scenewatch.vision.nanodet import NanoDetDetector  # noqa: F401  (registers the detector)
 
 Progress = Callable[[str], None] | None
+# Later stages hook in here: health sees every decoded frame, rules every tracked one.
+FrameObserver = Callable[[Frame], None]
+TrackObserver = Callable[[Frame, Detections, list[FinishedTrack]], None]
 PROGRESS_INTERVAL_S = 5.0
 
 
@@ -95,6 +99,8 @@ class CameraAnalyzer:
         writer: TrackWriter,
         detect_fps: float | None = None,
         detector_lock: threading.Lock | None = None,
+        frame_observers: Sequence[FrameObserver] = (),
+        track_observers: Sequence[TrackObserver] = (),
     ):
         self.detector = detector
         self.filter = detection_filter
@@ -102,23 +108,37 @@ class CameraAnalyzer:
         self.writer = writer
         self.detect_interval = 1.0 / detect_fps if detect_fps else 0.0
         self.detector_lock = detector_lock
-        self.next_detect_pts = float("-inf")
+        self.frame_observers = list(frame_observers)
+        self.track_observers = list(track_observers)
+        self.last_slot: int | None = None
         self.frames_decoded = 0
         self.frames_detected = 0
+
+    def due(self, frame: Frame) -> bool:
+        """Sampling: detect on the first frame of each ``1 / detect_fps`` slot of source time."""
+        if self.detect_interval == 0:
+            return True
+        slot = math.floor(frame.pts / self.detect_interval + 1e-6)
+        if self.last_slot is not None and slot <= self.last_slot and slot >= self.last_slot - 1:
+            return False
+        self.last_slot = slot
+        return True
 
     def process(self, frame: Frame) -> Detections | None:
         """Analyse one frame; None when sampling skips it."""
         self.frames_decoded += 1
-        if frame.pts < self.next_detect_pts - 1e-6:
+        for observe in self.frame_observers:
+            observe(frame)
+        if not self.due(frame):
             return None
-        self.next_detect_pts = max(self.next_detect_pts + self.detect_interval, frame.pts)
-        if self.detect_interval == 0:
-            self.next_detect_pts = frame.pts
         raw = self._detect(frame)
         self.frames_detected += 1
         detections = self.filter.keep(raw, frame.image.shape)
         tracked = self.tracker.update(detections, frame.timestamp, frame.index)
-        self.writer.add(frame, tracked, self.tracker.finished)
+        finished = self.tracker.finished
+        self.writer.add(frame, tracked, finished)
+        for observe in self.track_observers:
+            observe(frame, tracked, finished)
         return tracked
 
     def _detect(self, frame: Frame) -> Detections:
@@ -192,7 +212,6 @@ def _analyse(
     detector: Detector | None = None,
     detector_lock: threading.Lock | None = None,
     stop: threading.Event | None = None,
-    deadline: float | None = None,
 ) -> RunResult:
     detector = detector or build_detector(settings, models)  # a missing model fails before any write
     run: dict[str, int] = {}
@@ -217,7 +236,14 @@ def _analyse(
     if stop is not None:
         # A stalled stream blocks iteration; stopping the source ends it from outside.
         threading.Thread(target=lambda: stop.wait() and source.stop(), daemon=True).start()
-    writer = TrackWriter(store, camera.name, camera_id, run_id)
+    tracker_config = settings.tracker
+    writer = TrackWriter(
+        store,
+        camera.name,
+        camera_id,
+        run_id,
+        finisher=lambda track: finish_track(track, tracker_config.max_gap, tracker_config.min_track_hits),
+    )
     analyzer = CameraAnalyzer(
         detector,
         build_filter(settings, camera),
@@ -244,9 +270,10 @@ def _analyse(
                     f"camera {camera.name}: frame {frame.index}, {rate:.1f} frames/s, "
                     f"{writer.tracks_started} tracks"
                 )
-            if (stop is not None and stop.is_set()) or (deadline is not None and now >= deadline):
-                result.status = "stopped"
+            if stop is not None and stop.is_set():
                 break
+        if stop is not None and stop.is_set():
+            result.status = "stopped"
         if source.stopped_at is not None:
             # A damaged file: what was decoded is kept; the run says where it stopped.
             result.status = "truncated"
@@ -296,7 +323,10 @@ def run_cameras(
         raise SceneWatchError("no cameras configured", "add a `cameras:` section to the config file")
     detector = build_detector(settings, models)
     lock = threading.Lock()  # one detector serves all cameras; ONNX Runtime already uses the cores
-    deadline = time.monotonic() + duration if duration else None
+    if duration:
+        timer = threading.Timer(duration, stop.set)
+        timer.daemon = True
+        timer.start()
     results: list[RunResult] = []
     errors: list[str] = []
 
@@ -307,7 +337,7 @@ def run_cameras(
         try:
             results.append(
                 _analyse(
-                    store, settings, live_camera, "live", progress, models, detector, lock, stop, deadline
+                    store, settings, live_camera, "live", progress, models, detector, lock, stop
                 )
             )
         except SceneWatchError as exc:

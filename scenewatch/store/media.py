@@ -17,8 +17,9 @@ class MediaStore:
     def __init__(self, root: Path):
         self.root = Path(root)
 
-    def thumbnail_path(self, camera: str, track_id: int) -> str:
-        return f"thumbnails/{camera}/{track_id // 1000:04d}/{track_id}.jpg"
+    def thumbnail_path(self, camera: str, run_id: int, tracker_id: int) -> str:
+        """Known before the track has a database id, so the file can land before the row."""
+        return f"thumbnails/{camera}/run{run_id}/{tracker_id // 1000:04d}/{tracker_id}.jpg"
 
     def absolute(self, relative: str) -> Path:
         path = (self.root / relative).resolve()

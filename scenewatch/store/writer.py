@@ -1,236 +1,208 @@
 """Writes tracks and their per-frame boxes as they happen, one transaction per second at most.
 
 A crash or kill loses at most the last ``flush_interval`` of results; SQLite in WAL mode keeps the
-database itself consistent. When a track ends, its record is completed from the tracker's full
-history (boxes from before the track was confirmed) and its best thumbnail is written.
+database itself consistent. When a track ends it is finished as configured (too-short blips are
+removed, short gaps filled with interpolated boxes, boxes from before confirmation added) and its
+best thumbnail is written.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, delete, insert, update
 
 from scenewatch.store.data import DataStore
 from scenewatch.store.schema import boxes, tracks
-from scenewatch.tracking.tracker import FinishedTrack
+from scenewatch.tracking import FinishedTrack, SummaryBook, TrackSummary
 from scenewatch.types import Detections, Frame
 from scenewatch.vision.labels import class_name
 
-PATH_STEP_S = 0.5  # one path point per half second is enough to draw and to search by
-THUMB_PAD = 0.08  # context around the box in a thumbnail, as a fraction of its size
+Finisher = Callable[[FinishedTrack], FinishedTrack | None]
 
 
 @dataclass
-class _Track:
-    db_id: int | None
-    first_ts: float
-    first_frame: int
-    last_ts: float = 0.0
-    last_frame: int = 0
-    detections: int = 0
-    score_sum: float = 0.0
-    votes: dict[int, float] = field(default_factory=dict)
-    path: list[tuple[float, float, float]] = field(default_factory=list)
-    written_frames: set[int] = field(default_factory=set)
-    thumb_quality: float = -1.0
-    thumb: np.ndarray | None = None
-    thumb_dirty: bool = False
-    dirty: bool = True
-    finished: bool = False
+class _Stored:
+    """What the database already holds of one track."""
 
-    @property
-    def class_id(self) -> int:
-        return max(self.votes, key=self.votes.__getitem__)
+    db_id: int | None = None
+    frames: set[int] = field(default_factory=set)
+    hits: int = 0
+    score_sum: float = 0.0
+    thumbnail: str | None = None
+    thumbnail_time: float | None = None
+    finished: bool = False
+    drop: bool = False
 
 
 class TrackWriter:
     def __init__(
-        self, store: DataStore, camera: str, camera_id: int, run_id: int, flush_interval: float = 1.0
+        self,
+        store: DataStore,
+        camera: str,
+        camera_id: int,
+        run_id: int,
+        finisher: Finisher | None = None,
+        flush_interval: float = 1.0,
     ):
         self.store = store
         self.camera = camera
         self.camera_id = camera_id
         self.run_id = run_id
+        self.finisher = finisher or (lambda track: track)
         self.flush_interval = flush_interval
-        self.tracks: dict[int, _Track] = {}
+        self.book = SummaryBook()
+        self.stored: dict[int, _Stored] = {}
+        self.summaries: dict[int, TrackSummary] = {}  # finished, awaiting their last write
         self.pending_boxes: list[dict] = []
         self.last_flush = time.monotonic()
         self.tracks_started = 0
+        self.tracks_dropped = 0
 
     def add(self, frame: Frame, tracked: Detections, finished: list[FinishedTrack]) -> None:
         """Record one frame's tracked boxes and the tracks that ended with it."""
-        quality = _thumbnail_quality(tracked, frame.width, frame.height)
-        for row in range(len(tracked)):
-            self._observe(frame, tracked, row, quality[row])
+        self.book.observe(tracked, frame.image, frame.timestamp, frame.index)
+        for row, tracker_id in enumerate(tracked.track_ids.tolist()):
+            stored = self.stored.get(tracker_id)
+            if stored is None:
+                stored = self.stored[tracker_id] = _Stored()
+                self.tracks_started += 1
+            stored.frames.add(frame.index)
+            stored.hits += 1
+            stored.score_sum += float(tracked.scores[row])
+            self._queue_box(
+                tracker_id, frame.index, frame.timestamp, tracked.xyxy[row], tracked.scores[row], False
+            )
         if finished:
             self.finish(finished, flush=False)
         if time.monotonic() - self.last_flush >= self.flush_interval:
             self.flush()
 
-    def _observe(self, frame: Frame, tracked: Detections, row: int, quality: float) -> None:
-        tracker_id = int(tracked.track_ids[row])
-        track = self.tracks.get(tracker_id)
-        if track is None:
-            track = self.tracks[tracker_id] = _Track(None, frame.timestamp, frame.index)
-            self.tracks_started += 1
-        x1, y1, x2, y2 = (float(v) for v in tracked.xyxy[row])
-        score = float(tracked.scores[row])
-        track.last_ts, track.last_frame = frame.timestamp, frame.index
-        track.detections += 1
-        track.score_sum += score
-        cls = int(tracked.class_ids[row])
-        track.votes[cls] = track.votes.get(cls, 0.0) + score
-        if not track.path or frame.timestamp - track.path[-1][0] >= PATH_STEP_S:
-            track.path.append((frame.timestamp, (x1 + x2) / 2, y2))
-        if quality > track.thumb_quality:
-            track.thumb_quality = quality
-            track.thumb = _crop(frame.image, x1, y1, x2, y2)
-            track.thumb_dirty = True
-        track.dirty = True
-        track.written_frames.add(frame.index)
+    def finish(self, finished: list[FinishedTrack], flush: bool = True) -> None:
+        """Complete ended tracks: finishing, missing boxes, final summary."""
+        summaries = {s.track_id: s for s in self.book.pop(t.track_id for t in finished)}
+        for track in finished:
+            stored = self.stored.get(track.track_id)
+            summary = summaries.get(track.track_id)
+            if stored is None or summary is None:
+                continue  # never confirmed: nothing was written
+            stored.finished = True
+            done = self.finisher(track)
+            if done is None:
+                stored.drop = True
+                self.tracks_dropped += 1
+                continue
+            observed = set(track.frame_indices.tolist())
+            for k in np.flatnonzero(~np.isin(done.frame_indices, list(stored.frames))):
+                frame = int(done.frame_indices[k])
+                self._queue_box(
+                    track.track_id,
+                    frame,
+                    float(done.times[k]),
+                    done.xyxy[k],
+                    done.scores[k],
+                    frame not in observed,
+                )
+                stored.frames.add(frame)
+            stored.hits, stored.score_sum = track.hits, float(track.scores.sum())
+            summary.first_time = min(summary.first_time, float(done.times[0]))
+            summary.first_frame = min(summary.first_frame, int(done.frame_indices[0]))
+            self.summaries[track.track_id] = summary
+        if flush:
+            self.flush()
+
+    def _queue_box(
+        self, tracker_id: int, frame: int, ts: float, xyxy: np.ndarray, score: float, interpolated: bool
+    ) -> None:
+        x1, y1, x2, y2 = (float(v) for v in xyxy)
         self.pending_boxes.append(
             {
                 "tracker_id": tracker_id,
-                "frame": frame.index,
-                "ts": frame.timestamp,
+                "frame": frame,
+                "ts": ts,
                 "x1": x1,
                 "y1": y1,
                 "x2": x2,
                 "y2": y2,
-                "score": score,
-                "interpolated": False,
+                "score": float(score),
+                "interpolated": interpolated,
             }
         )
 
-    def finish(self, finished: list[FinishedTrack], flush: bool = True) -> None:
-        """Complete ended tracks from the tracker's history and mark them finished."""
-        for done in finished:
-            track = self.tracks.get(done.track_id)
-            if track is None:
-                continue
-            # Observations from before the track was confirmed were never output per frame.
-            for k in np.flatnonzero(~np.isin(done.frame_indices, list(track.written_frames))):
-                x1, y1, x2, y2 = (float(v) for v in done.xyxy[k])
-                self.pending_boxes.append(
-                    {
-                        "tracker_id": done.track_id,
-                        "frame": int(done.frame_indices[k]),
-                        "ts": float(done.times[k]),
-                        "x1": x1,
-                        "y1": y1,
-                        "x2": x2,
-                        "y2": y2,
-                        "score": float(done.scores[k]),
-                        "interpolated": False,
-                    }
-                )
-                track.detections += 1
-                track.score_sum += float(done.scores[k])
-            if len(done.times):
-                track.first_ts = min(track.first_ts, float(done.times[0]))
-                track.first_frame = min(track.first_frame, int(done.frame_indices[0]))
-            track.finished = True
-            track.dirty = True
-        if flush:
-            self.flush()
+    def _summary(self, tracker_id: int) -> TrackSummary | None:
+        return self.summaries.get(tracker_id) or self.book.running.get(tracker_id)
 
     def flush(self) -> None:
-        """One transaction: new tracks, changed tracks, new boxes; then the improved thumbnails."""
+        """One transaction: new and changed tracks, new boxes, dropped blips.
+
+        Thumbnails are written just before, so a committed row never points at a missing file.
+        """
         self.last_flush = time.monotonic()
-        if not self.pending_boxes and not any(t.dirty for t in self.tracks.values()):
+        touched = {b["tracker_id"] for b in self.pending_boxes} | set(self.summaries)
+        if not touched:
             return
+        dropped = {i for i in touched if self.stored[i].drop}
+        kept = {i: summary for i in touched - dropped if (summary := self._summary(i)) is not None}
+        self._write_thumbnails(kept)
         with self.store.engine.begin() as conn:
-            for tracker_id, track in self.tracks.items():
-                if track.db_id is None:
-                    track.db_id = conn.execute(
+            for tracker_id in dropped:
+                if (db_id := self.stored[tracker_id].db_id) is not None:
+                    conn.execute(delete(boxes).where(boxes.c.track_id == db_id))
+                    conn.execute(delete(tracks).where(tracks.c.id == db_id))
+            changed = []
+            for tracker_id, summary in kept.items():
+                stored = self.stored[tracker_id]
+                values = self._track_values(stored, summary)
+                if stored.db_id is None:
+                    stored.db_id = conn.execute(
                         insert(tracks)
-                        .values(
-                            camera_id=self.camera_id,
-                            run_id=self.run_id,
-                            tracker_id=tracker_id,
-                            **self._track_values(track),
-                        )
+                        .values(camera_id=self.camera_id, run_id=self.run_id, tracker_id=tracker_id, **values)
                         .returning(tracks.c.id)
                     ).scalar_one()
-                    track.dirty = False
-            changed = [{"_id": t.db_id, **self._track_values(t)} for t in self.tracks.values() if t.dirty]
+                else:
+                    changed.append({"_id": stored.db_id, **values})
             if changed:
                 conn.execute(update(tracks).where(tracks.c.id == bindparam("_id")), changed)
-            if self.pending_boxes:
-                rows = [
-                    {
-                        **{k: v for k, v in b.items() if k != "tracker_id"},
-                        "track_id": self.tracks[b["tracker_id"]].db_id,
-                    }
-                    for b in self.pending_boxes
-                ]
+            rows = [
+                {
+                    **{k: v for k, v in b.items() if k != "tracker_id"},
+                    "track_id": self.stored[b["tracker_id"]].db_id,
+                }
+                for b in self.pending_boxes
+                if b["tracker_id"] in kept
+            ]
+            if rows:
                 conn.execute(insert(boxes), rows)
         self.pending_boxes.clear()
-        for track in self.tracks.values():
-            track.dirty = False
-        self._write_thumbnails()
-        # Finished tracks are complete in the database; keep memory bounded on endless streams.
-        for tracker_id in [i for i, t in self.tracks.items() if t.finished]:
-            del self.tracks[tracker_id]
+        # Finished tracks are complete in the database: keep memory bounded on endless streams.
+        for tracker_id in [i for i, s in self.stored.items() if s.finished]:
+            del self.stored[tracker_id]
+            self.summaries.pop(tracker_id, None)
 
-    def _track_values(self, track: _Track) -> dict:
+    def _track_values(self, stored: _Stored, summary: TrackSummary) -> dict:
         return {
-            "class_name": class_name(track.class_id),
-            "first_ts": track.first_ts,
-            "last_ts": track.last_ts,
-            "first_frame": track.first_frame,
-            "last_frame": track.last_frame,
-            "detections": track.detections,
-            "score": track.score_sum / max(track.detections, 1),
-            "path": [[round(t, 3), round(x, 1), round(y, 1)] for t, x, y in track.path],
-            "thumbnail": self.store.media.thumbnail_path(self.camera, track.db_id)
-            if track.thumb is not None and track.db_id is not None
-            else None,
-            "finished": track.finished,
+            "class_name": class_name(summary.class_id),
+            "first_ts": summary.first_time,
+            "last_ts": summary.last_time,
+            "first_frame": summary.first_frame,
+            "last_frame": summary.last_frame,
+            "detections": stored.hits,
+            "score": stored.score_sum / max(stored.hits, 1),
+            "path": [[round(t, 3), round(x, 1), round(y, 1)] for t, x, y in summary.path],
+            "thumbnail": stored.thumbnail,
+            "finished": stored.finished,
         }
 
-    def _write_thumbnails(self) -> None:
-        for track in self.tracks.values():
-            if track.thumb_dirty and track.thumb is not None and track.db_id is not None:
-                self.store.media.write_jpeg(
-                    self.store.media.thumbnail_path(self.camera, track.db_id), track.thumb
-                )
-                track.thumb_dirty = False
+    def _write_thumbnails(self, summaries: dict[int, TrackSummary]) -> None:
+        for tracker_id, summary in summaries.items():
+            stored = self.stored[tracker_id]
+            if summary.thumbnail is not None and stored.thumbnail_time != summary.thumbnail_time:
+                stored.thumbnail = self.store.media.thumbnail_path(self.camera, self.run_id, tracker_id)
+                self.store.media.write_jpeg(stored.thumbnail, summary.thumbnail)
+                stored.thumbnail_time = summary.thumbnail_time
 
     def close(self) -> None:
         self.flush()
-
-
-def _thumbnail_quality(tracked: Detections, width: int, height: int) -> np.ndarray:
-    """Prefer large, confident, whole (not cut by the frame edge), unoccluded views."""
-    if len(tracked) == 0:
-        return np.zeros(0)
-    xyxy = tracked.xyxy
-    size = np.sqrt(tracked.areas)
-    margin = 2.0
-    whole = (
-        (xyxy[:, 0] > margin)
-        & (xyxy[:, 1] > margin)
-        & (xyxy[:, 2] < width - margin)
-        & (xyxy[:, 3] < height - margin)
-    )
-    # Fraction of each box covered by any other box: a crude occlusion measure.
-    x1 = np.maximum(xyxy[:, None, 0], xyxy[None, :, 0])
-    y1 = np.maximum(xyxy[:, None, 1], xyxy[None, :, 1])
-    x2 = np.minimum(xyxy[:, None, 2], xyxy[None, :, 2])
-    y2 = np.minimum(xyxy[:, None, 3], xyxy[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    np.fill_diagonal(inter, 0)
-    covered = inter.max(axis=1) / np.maximum(tracked.areas, 1.0)
-    return tracked.scores * size * np.where(whole, 1.0, 0.5) * (1.0 - np.clip(covered, 0, 0.9))
-
-
-def _crop(image: np.ndarray, x1: float, y1: float, x2: float, y2: float) -> np.ndarray:
-    pad_x, pad_y = (x2 - x1) * THUMB_PAD, (y2 - y1) * THUMB_PAD
-    h, w = image.shape[:2]
-    left, top = int(max(0, x1 - pad_x)), int(max(0, y1 - pad_y))
-    right, bottom = int(min(w, x2 + pad_x + 1)), int(min(h, y2 + pad_y + 1))
-    return image[top:bottom, left:right].copy()
