@@ -196,10 +196,11 @@ def index_file(
     detect_fps: float | None = None,
     progress: Progress = None,
     models: ModelStore | None = None,
+    detector: Detector | None = None,
 ) -> RunResult:
     """Analyse a whole video file into the store under ``camera``."""
     camera_config = CameraConfig(name=camera, source=SourceConfig(url=str(video)), detect_fps=detect_fps)
-    return _analyse(store, settings, camera_config, "index", progress, models)
+    return _analyse(store, settings, camera_config, "index", progress, models, detector)
 
 
 def _analyse(

@@ -137,6 +137,22 @@ def test_export_mot_matches_boxes(indexed, tmp_path):
     assert {int(r[1]) for r in rows} <= {t["id"] for t in listed}  # the same ids as everywhere else
 
 
+def test_indexed_tracks_keep_their_accuracy(indexed, tmp_path):
+    """`index` then `export mot` scored against TUD-Campus ground truth: the product, not a loop."""
+    from scenewatch.eval.mot import load_mot, score_rows
+
+    data, _ = indexed
+    out = tmp_path / "campus.txt"
+    subprocess.run(
+        [cli_path(), "--data", str(data), "export", "mot", "--camera", "campus", "-o", str(out)],
+        check=True, capture_output=True,
+    )
+    scores = score_rows(load_mot(MOT / "TUD-Campus" / "gt.txt", ground_truth=True), load_mot(out))
+    # Measured MOTA 60.7 / IDF1 78.1 (bench/tracking.py); the floors catch regressions.
+    assert scores.mota >= 0.50
+    assert scores.idf1 >= 0.68
+
+
 @pytest.mark.parametrize(
     ("make_input", "expected"),
     [
