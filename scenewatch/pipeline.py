@@ -136,7 +136,7 @@ class CameraAnalyzer:
         detections = self.filter.keep(raw, frame.image.shape)
         tracked = self.tracker.update(detections, frame.timestamp, frame.index)
         finished = self.tracker.finished
-        self.writer.add(frame, tracked, finished)
+        self.writer.add(frame, tracked, finished, raw)
         for observe in self.track_observers:
             observe(frame, tracked, finished)
         return tracked
@@ -198,8 +198,17 @@ def index_file(
     models: ModelStore | None = None,
     detector: Detector | None = None,
 ) -> RunResult:
-    """Analyse a whole video file into the store under ``camera``."""
-    camera_config = CameraConfig(name=camera, source=SourceConfig(url=str(video)), detect_fps=detect_fps)
+    """Analyse a whole video file into the store under ``camera``.
+
+    A camera of that name in ``settings`` lends its settings (masks, zones, rules); the file and
+    ``detect_fps`` replace its source and sampling.
+    """
+    source = SourceConfig(url=str(video))
+    configured = next((c for c in settings.cameras if c.name == camera), None)
+    if configured is None:
+        camera_config = CameraConfig(name=camera, source=source, detect_fps=detect_fps)
+    else:
+        camera_config = configured.model_copy(update={"source": source, "detect_fps": detect_fps})
     return _analyse(store, settings, camera_config, "index", progress, models, detector)
 
 
@@ -337,9 +346,7 @@ def run_cameras(
         )
         try:
             results.append(
-                _analyse(
-                    store, settings, live_camera, "live", progress, models, detector, lock, stop
-                )
+                _analyse(store, settings, live_camera, "live", progress, models, detector, lock, stop)
             )
         except SceneWatchError as exc:
             errors.append(f"camera {camera.name}: {exc}")

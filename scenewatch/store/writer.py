@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from sqlalchemy import bindparam, delete, insert, update
@@ -24,6 +25,16 @@ from scenewatch.vision.labels import class_name
 Finisher = Callable[[FinishedTrack], FinishedTrack | None]
 
 
+class TrackDescriber(Protocol):
+    """Computes a track's searchable attributes once, when it ends (see ``vision/attributes``)."""
+
+    def observe(self, frame: Frame, tracked: Detections, raw: Detections) -> None:
+        """See one detected frame: the tracked boxes and everything the detector found."""
+
+    def describe(self, track: FinishedTrack, summary: TrackSummary) -> dict | None:
+        """The attributes JSON stored with the track; None to store none."""
+
+
 @dataclass
 class _Stored:
     """What the database already holds of one track."""
@@ -34,6 +45,7 @@ class _Stored:
     score_sum: float = 0.0
     thumbnail: str | None = None
     thumbnail_time: float | None = None
+    attributes: dict | None = None
     finished: bool = False
     drop: bool = False
 
@@ -46,6 +58,7 @@ class TrackWriter:
         camera_id: int,
         run_id: int,
         finisher: Finisher | None = None,
+        describer: TrackDescriber | None = None,
         flush_interval: float = 1.0,
     ):
         self.store = store
@@ -53,6 +66,7 @@ class TrackWriter:
         self.camera_id = camera_id
         self.run_id = run_id
         self.finisher = finisher or (lambda track: track)
+        self.describer = describer
         self.flush_interval = flush_interval
         self.book = SummaryBook()
         self.stored: dict[int, _Stored] = {}
@@ -62,9 +76,16 @@ class TrackWriter:
         self.tracks_started = 0
         self.tracks_dropped = 0
 
-    def add(self, frame: Frame, tracked: Detections, finished: list[FinishedTrack]) -> None:
-        """Record one frame's tracked boxes and the tracks that ended with it."""
+    def add(
+        self, frame: Frame, tracked: Detections, finished: list[FinishedTrack], raw: Detections | None = None
+    ) -> None:
+        """Record one frame's tracked boxes and the tracks that ended with it.
+
+        ``raw`` is everything the detector found (carried items, for instance), for the describer.
+        """
         self.book.observe(tracked, frame.image, frame.timestamp, frame.index)
+        if self.describer is not None:
+            self.describer.observe(frame, tracked, raw if raw is not None else tracked)
         for row, tracker_id in enumerate(tracked.track_ids.tolist()):
             stored = self.stored.get(tracker_id)
             if stored is None:
@@ -108,6 +129,8 @@ class TrackWriter:
                 )
                 stored.frames.add(frame)
             stored.hits, stored.score_sum = track.hits, float(track.scores.sum())
+            if self.describer is not None:
+                stored.attributes = self.describer.describe(done, summary)
             summary.first_time = min(summary.first_time, float(done.times[0]))
             summary.first_frame = min(summary.first_frame, int(done.frame_indices[0]))
             self.summaries[track.track_id] = summary
@@ -194,6 +217,7 @@ class TrackWriter:
             "path": [[round(t, 3), round(x, 1), round(y, 1)] for t, x, y in summary.path],
             "thumbnail": stored.thumbnail,
             "finished": stored.finished,
+            "attributes": stored.attributes,
         }
 
     def _write_thumbnails(self, summaries: dict[int, TrackSummary]) -> None:
