@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     tracks_show.add_argument("--json", action="store_true", help="print JSON")
     tracks_show.set_defaults(handler=cmd_tracks_show)
 
+    health = commands.add_parser("health", help="camera health: status, faults and online rates")
+    health.add_argument("--window", type=float, default=24.0, help="online-rate window in hours (default 24)")
+    health.add_argument("--json", action="store_true", help="print JSON")
+    health.set_defaults(handler=cmd_health)
+
     export = commands.add_parser("export", help="export results")
     export_commands = export.add_subparsers(title="export formats", metavar="FORMAT", required=True)
     mot = export_commands.add_parser(
@@ -207,6 +212,25 @@ def cmd_tracks_show(args: argparse.Namespace) -> int:
         + " ".join(f"({p[1]:.0f},{p[2]:.0f})" for p in path[:12])
         + (" ..." if len(path) > 12 else "")
     )
+    return 0
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    from scenewatch.health.store import fleet_report
+
+    store = open_store(args, create=False)
+    report = fleet_report(store.engine, window_s=args.window * 3600)
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+        return 0
+    rate = report["site_online_rate"]
+    print(f"site online rate over {args.window:g} h: {'-' if rate is None else f'{100 * rate:.1f} %'}")
+    print(f"{'camera':20s} {'status':12s} {'online':7s} {'rate':>7s}  faults")
+    for cam in report["cameras"]:
+        online = "-" if cam["online"] is None else ("yes" if cam["online"] else "NO")
+        cam_rate = "-" if cam["online_rate"] is None else f"{100 * cam['online_rate']:.1f}%"
+        faults = ", ".join(f"{f['fault']} since {_time(f['since'])}" for f in cam["faults"]) or "-"
+        print(f"{cam['camera'][:20]:20s} {cam['status']:12s} {online:7s} {cam_rate:>7s}  {faults}")
     return 0
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from scenewatch.config import AppConfig, CameraConfig
 from scenewatch.config.source import SourceConfig
 from scenewatch.errors import SceneWatchError
+from scenewatch.health.watch import HealthWatch
 from scenewatch.models import ModelStore
 from scenewatch.sources import Gap, open_source, redact
 from scenewatch.store import repo
@@ -222,6 +223,7 @@ def _analyse(
     detector: Detector | None = None,
     detector_lock: threading.Lock | None = None,
     stop: threading.Event | None = None,
+    health: HealthWatch | None = None,
 ) -> RunResult:
     detector = detector or build_detector(settings, models)  # a missing model fails before any write
     run: dict[str, int] = {}
@@ -229,6 +231,8 @@ def _analyse(
     def gap_ended(gap: Gap) -> None:
         if gap.end is not None and run:
             repo.record_gap(store.engine, run["camera"], run["id"], gap.start, gap.end, gap.reason)
+            if health is not None:
+                health.note_gap(camera.name, gap.start, gap.end)
 
     source = open_source(camera.name, camera.source, on_gap=gap_ended)  # so does an unreadable video
     info = source.info
@@ -243,6 +247,8 @@ def _analyse(
     repo.mark_interrupted_runs(store.engine, camera_id)
     run_id = repo.start_run(store.engine, camera_id, redact(camera.source.url), mode)
     run.update(camera=camera_id, id=run_id)
+    if health is not None:
+        health.add_camera(camera.name, camera_id, time.time())
     if stop is not None:
         # A stalled stream blocks iteration; stopping the source ends it from outside.
         threading.Thread(target=lambda: stop.wait() and source.stop(), daemon=True).start()
@@ -261,6 +267,7 @@ def _analyse(
         writer,
         camera.detect_fps,
         detector_lock,
+        frame_observers=[health.observe] if health is not None else (),
     )
     result = RunResult(camera.name, redact(camera.source.url), run_id, "done")
     started = time.monotonic()
@@ -332,6 +339,8 @@ def run_cameras(
     if not settings.cameras:
         raise SceneWatchError("no cameras configured", "add a `cameras:` section to the config file")
     detector = build_detector(settings, models)
+    health = HealthWatch(store, settings.health)
+    health.start()
     lock = threading.Lock()  # one detector serves all cameras; ONNX Runtime already uses the cores
     if duration:
         timer = threading.Timer(duration, stop.set)
@@ -346,7 +355,7 @@ def run_cameras(
         )
         try:
             results.append(
-                _analyse(store, settings, live_camera, "live", progress, models, detector, lock, stop)
+                _analyse(store, settings, live_camera, "live", progress, models, detector, lock, stop, health)
             )
         except SceneWatchError as exc:
             errors.append(f"camera {camera.name}: {exc}")
@@ -359,6 +368,7 @@ def run_cameras(
     for thread in threads:
         while thread.is_alive():
             thread.join(timeout=0.5)
+    health.stop()
     if errors and not results:
         raise SceneWatchError("; ".join(errors))
     return results

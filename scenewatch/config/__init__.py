@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError, model_validator
 from scenewatch.config.base import Section
 from scenewatch.config.camera import CameraConfig
 from scenewatch.config.detector import DetectorConfig
+from scenewatch.config.health import HealthConfig
 from scenewatch.config.tracker import TrackerConfig
 from scenewatch.errors import ConfigError
 
@@ -23,6 +24,7 @@ class AppConfig(Section):
     )
     detector: DetectorConfig = Field(default_factory=DetectorConfig, description="Object detector.")
     tracker: TrackerConfig = Field(default_factory=TrackerConfig, description="Multi-object tracker.")
+    health: HealthConfig = Field(default_factory=HealthConfig, description="Camera health checks.")
     cameras: list[CameraConfig] = Field(default_factory=list, description="The cameras to watch.")
 
     @model_validator(mode="after")

@@ -41,7 +41,7 @@ _LEARNABLE = ("too_dark", "overexposed", "low_contrast", "colour_cast")
 _QUALITY = ("signal_loss", "too_dark", "overexposed", "low_contrast", "noise", "covered", "blurred")
 
 
-def _union_length(intervals: list[tuple[float, float]], lo: float, hi: float) -> float:
+def union_length(intervals: list[tuple[float, float]], lo: float, hi: float) -> float:
     """Total length of the union of intervals clipped to [lo, hi]."""
     total, reach = 0.0, lo
     for a, b in sorted(intervals):
@@ -172,7 +172,7 @@ class CameraHealthMonitor:
         last = self._last_t if self._last_t is not None else self._first
         if self._now - last >= self.config.offline_timeout_s:
             gaps.append((last, self._now))  # offline right now
-        return 1.0 - _union_length(gaps, lo, hi) / (hi - lo)
+        return 1.0 - union_length(gaps, lo, hi) / (hi - lo)
 
     @property
     def learning(self) -> bool:

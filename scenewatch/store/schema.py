@@ -109,3 +109,34 @@ gaps = Table(
     Column("reason", Text, nullable=False),
     Index(None, "camera_id", "start_ts"),
 )
+
+# --- health ---------------------------------------------------------------------------------------
+
+# Faults raised and cleared (one row per fault episode, ``end_ts`` set when cleared) and
+# informational records (resolution change, clock jump, reconnect ...: ``state`` 'info').
+health_events = Table(
+    "health_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("camera_id", Integer, ForeignKey("cameras.id", ondelete="CASCADE"), nullable=False),
+    Column("fault", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("start_ts", Float, nullable=False),
+    Column("end_ts", Float),
+    Column("detail", JSON, nullable=False),
+    Column("snapshot", Text),
+    Index(None, "camera_id", "start_ts"),
+    Index(None, "state", "end_ts"),
+)
+
+# The latest health of each camera, written by the process watching it every few seconds.
+camera_status = Table(
+    "camera_status",
+    metadata,
+    Column("camera_id", Integer, ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True),
+    Column("updated_at", Float, nullable=False),
+    Column("online", Boolean, nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("status", JSON, nullable=False),
+)

@@ -1,0 +1,72 @@
+"""Health checks inside `scenewatch run`: a real RTSP camera that goes offline and comes back,
+seen through `scenewatch health` from another process."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+from conftest import VIDEO, cli_path, needs_shared_data
+
+pytestmark = needs_shared_data
+
+
+def health(run_cli) -> dict:
+    done = run_cli("health", "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_offline_camera_is_reported_and_rate_drops(run_cli, tmp_path):
+    from support.streams import RtspServer, gst_rtsp_missing
+
+    reason = gst_rtsp_missing()
+    if reason:
+        pytest.skip(reason)
+    config = tmp_path / "live.yaml"
+    with RtspServer(VIDEO / "pedestrians_walkway_elevated.mp4") as server:
+        config.write_text(
+            "health: {offline_timeout_s: 2}\n"
+            "cameras:\n  - name: walkway\n    source:\n"
+            f"      url: {server.url}\n      reconnect_initial_s: 0.5\n      reconnect_max_s: 1\n"
+        )
+        process = subprocess.Popen(
+            [cli_path(), "--data", str(run_cli.data), "run", "--config", str(config)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                time.sleep(1)
+                if (run_cli.data / "scenewatch.db").exists():
+                    cams = health(run_cli)["cameras"]
+                    if cams and cams[0]["watched"] and cams[0]["online"]:
+                        break
+            report = health(run_cli)
+            assert report["cameras"][0]["online"] is True
+            server.kill()
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                time.sleep(1)
+                cam = health(run_cli)["cameras"][0]
+                if any(f["fault"] == "offline" for f in cam["faults"]):
+                    break
+            assert any(f["fault"] == "offline" for f in cam["faults"]), cam
+            time.sleep(2)
+            server.start()
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                time.sleep(1)
+                cam = health(run_cli)["cameras"][0]
+                if not any(f["fault"] == "offline" for f in cam["faults"]) and cam["online"]:
+                    break
+            assert cam["online"] and not any(f["fault"] == "offline" for f in cam["faults"]), cam
+            assert 0.0 < cam["online_rate"] < 1.0
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.communicate(timeout=30)
+    text = run_cli("health")
+    assert "walkway" in text.stdout and "site online rate" in text.stdout
