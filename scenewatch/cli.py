@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     models_list.set_defaults(handler=cmd_models_list)
 
     index = commands.add_parser("index", help="analyse a video file as fast as the machine allows")
-    index.add_argument("video", type=Path, help="the video file")
+    index.add_argument("video", help="the video file, or a stream URL to read until it ends")
     index.add_argument("--camera", required=True, help="camera name to file the results under")
     index.add_argument("--config", type=Path, help="YAML config (detector, tracker settings)")
     index.add_argument("--detect-fps", type=float, help="run the detector at most N times a second")

@@ -192,7 +192,7 @@ def prefetch(frames: Iterable[Frame], depth: int = 4) -> Iterator[Frame]:
 def index_file(
     store: DataStore,
     settings: AppConfig,
-    video: Path,
+    video: Path | str,
     camera: str,
     detect_fps: float | None = None,
     progress: Progress = None,

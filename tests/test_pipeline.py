@@ -170,6 +170,14 @@ def test_bad_video_gets_one_line_error_and_no_rows(run_cli, tmp_path, make_input
         assert db_counts(run_cli.data) == {"runs": 0, "tracks": 0, "boxes": 0}
 
 
+def test_unreachable_stream_url_fails_fast(run_cli):
+    started = time.time()
+    done = run_cli("index", "rtsp://127.0.0.1:9/cam", "--camera", "x", timeout=60)
+    assert done.returncode == 2 and time.time() - started < 30
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "rtsp://127.0.0.1:9/cam" in lines[0] and "check the address" in lines[0]
+
+
 def test_truncated_video_keeps_what_was_decoded(run_cli, tmp_path):
     # An AVI cut short, as a copy interrupted mid-way leaves it: the first ~140 of 795 frames.
     cut = tmp_path / "cut.avi"
