@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from scenewatch.config.base import Section
+from scenewatch.config.geometry import CalibrationConfig, LineConfig, ZoneConfig
+from scenewatch.config.rules import RuleConfig
 from scenewatch.config.source import SourceConfig
 from scenewatch.vision.labels import class_id
 
@@ -32,6 +34,12 @@ class CameraConfig(Section):
         default_factory=list,
         description="Polygons (pixel points) where detections are ignored, e.g. a tree or a screen.",
     )
+    zones: list[ZoneConfig] = Field(default_factory=list, description="Named zones (pixel polygons).")
+    lines: list[LineConfig] = Field(default_factory=list, description="Named lines with directions.")
+    calibration: CalibrationConfig | None = Field(
+        None, description="Ground calibration for metres and km/h; without it speeds are in pixels."
+    )
+    rules: list[RuleConfig] = Field(default_factory=list, description="Behaviour rules raising events.")
 
     @field_validator("name")
     @classmethod
@@ -54,3 +62,44 @@ class CameraConfig(Section):
             if len(polygon) < 3:
                 raise ValueError(f"polygon {number} has {len(polygon)} points; a polygon needs at least 3")
         return value
+
+    @model_validator(mode="after")
+    def _rules_refer_to_known_geometry(self) -> CameraConfig:
+        zones = _unique([z.name for z in self.zones], "zone")
+        lines = {ln.name: ln for ln in self.lines}
+        _unique([ln.name for ln in self.lines], "line")
+        _unique([r.name for r in self.rules], "rule")
+        for rule in self.rules:
+            if rule.zone_name is not None and rule.zone_name not in zones:
+                raise ValueError(
+                    f"rule {rule.name!r} names unknown zone {rule.zone_name!r}; zones: {', '.join(zones) or 'none'}"
+                )
+            if rule.line_name is not None:
+                line = lines.get(rule.line_name)
+                if line is None:
+                    known = ", ".join(lines) or "none"
+                    raise ValueError(
+                        f"rule {rule.name!r} names unknown line {rule.line_name!r}; lines: {known}"
+                    )
+                wanted = getattr(rule, "allowed", None) or getattr(rule, "direction", "both")
+                if wanted not in {"both", line.positive, line.negative}:
+                    raise ValueError(
+                        f"rule {rule.name!r}: line {line.name!r} has directions {line.positive!r} and "
+                        f"{line.negative!r}; got {wanted!r}"
+                    )
+            if (
+                getattr(rule, "max_kmh", None) or getattr(rule, "min_kmh", None)
+            ) and self.calibration is None:
+                raise ValueError(
+                    f"rule {rule.name!r} uses km/h: add a `calibration:` to camera {self.name!r}"
+                )
+        return self
+
+
+def _unique(names: list[str], kind: str) -> list[str]:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"{kind} name {name!r} is used twice on this camera; names must be unique")
+        seen.add(name)
+    return names

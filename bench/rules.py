@@ -1,0 +1,380 @@
+"""Behaviour rules against ground truth: zone entries, loitering, line crossings and crowd counts.
+
+Expected events are derived from MOTChallenge gt.txt (TUD-Stadtmitte, TUD-Campus) for zones and
+lines defined here, by code independent of the rule engine (OpenCV point tests, per-track loops).
+The engine then runs (1) on the ground-truth tracks (a sanity check: must be perfect) and (2) on
+the real pipeline's tracks (``index_file`` with the real detector and tracker). Events match when
+they are of the same rule and place, start within 1 s and (per-object rules) the object stands
+within half a person height of the truth's. Vehicle rules run on the traffic clips (see
+``vehicle_report``) and crowd rules also on crowd_concourse.mp4.
+
+Run: SCENEWATCH_MODELS=/tmp/swmodels .venv/bin/python bench/rules.py
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe_machine  # noqa: E402
+
+from scenewatch.config import AppConfig  # noqa: E402
+from scenewatch.config.camera import CameraConfig  # noqa: E402
+from scenewatch.pipeline import index_file  # noqa: E402
+from scenewatch.rules.engine import RuleEngine  # noqa: E402
+from scenewatch.rules.store import list_events  # noqa: E402
+from scenewatch.store.data import DataStore  # noqa: E402
+from scenewatch.tracking import FinishedTrack  # noqa: E402
+from scenewatch.types import Detections, Frame  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data"
+FPS = 25.0
+INERTIA = 3
+LOITER_S = 2.0
+TOLERANCE_S = 1.0
+
+
+def strips(x_edges: list[int], y0: int, y1: int) -> list[dict]:
+    return [
+        {"name": f"z{i}", "polygon": [[a, y0], [b, y0], [b, y1], [a, y1]], "inertia": INERTIA}
+        for i, (a, b) in enumerate(zip(x_edges, x_edges[1:], strict=False))
+    ]
+
+
+def walls(xs: list[int], y0: int, y1: int) -> list[dict]:
+    # a at the top, b below: left on screen (looking down the line) is larger x: eastbound.
+    return [
+        {"name": f"l{x}", "a": [x, y0], "b": [x, y1], "positive": "east", "negative": "west", "inertia": 2}
+        for x in xs
+    ]
+
+
+SEQUENCES = {
+    "TUD-Stadtmitte": {
+        "zones": [
+            *strips([60, 250, 370, 480, 600], 200, 360),
+            {"name": "street", "polygon": [[0, 200], [640, 200], [640, 360], [0, 360]], "inertia": INERTIA},
+        ],
+        "lines": walls([130, 270, 410, 550], 200, 360),
+        # Strip edges keep clear of the two people who stand still (x 200-217 and 340-400).
+        "crowd": 6,
+    },
+    "TUD-Campus": {
+        "zones": [
+            *strips([40, 200, 360, 520, 620], 320, 480),
+            {"name": "street", "polygon": [[0, 320], [640, 320], [640, 480], [0, 480]], "inertia": INERTIA},
+        ],
+        "lines": walls([120, 280, 440, 560], 320, 480),
+        "crowd": 4,
+    },
+}
+
+
+def camera_config(name: str, spec: dict, video: Path) -> CameraConfig:
+    rules = []
+    for zone in spec["zones"]:
+        if zone["name"] == "street":
+            rules.append(
+                {"type": "crowd", "zone": "street", "count": spec["crowd"], "time_s": 1.0, "cooldown_s": 0}
+            )
+            continue
+        rules.append({"type": "intrusion", "zone": zone["name"], "cooldown_s": 0})
+        rules.append({"type": "loitering", "zone": zone["name"], "time_s": LOITER_S, "cooldown_s": 0})
+    rules += [{"type": "line_crossing", "line": line["name"], "cooldown_s": 0} for line in spec["lines"]]
+    return CameraConfig.model_validate(
+        {
+            "name": name.lower(),
+            "source": {"url": str(video)},
+            "zones": spec["zones"],
+            "lines": spec["lines"],
+            "rules": rules,
+        }
+    )
+
+
+# -- ground truth ------------------------------------------------------------------------------
+
+
+def load_gt(path: Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Track id -> (times [K] s, boxes [K, 4] xyxy); gt frame N is decoded frame N-1."""
+    gt = np.loadtxt(path, delimiter=",")
+    gt = gt[gt[:, 6] != 0]
+    tracks = {}
+    for tid in np.unique(gt[:, 1]).astype(int):
+        rows = gt[gt[:, 1] == tid]
+        rows = rows[np.argsort(rows[:, 0])]
+        boxes = np.stack([rows[:, 2], rows[:, 3], rows[:, 2] + rows[:, 4], rows[:, 3] + rows[:, 5]], axis=1)
+        tracks[int(tid)] = ((rows[:, 0] - 1) / FPS, boxes)
+    return tracks
+
+
+def foot(box: np.ndarray) -> tuple[float, float]:
+    return float((box[0] + box[2]) / 2), float(box[3])
+
+
+def debounced_runs(flags: list[bool], inertia: int) -> list[tuple[int, int]]:
+    """(first, last) sample indices of inside runs; a change needs ``inertia`` samples in a row."""
+    runs, state, start, streak, streak_start = [], False, 0, 0, 0
+    for i, flag in enumerate(flags):
+        if flag != state:
+            if streak == 0:
+                streak_start = i
+            streak += 1
+            if streak >= inertia:
+                if flag:
+                    start = streak_start
+                else:
+                    runs.append((start, streak_start - 1))
+                state, streak = flag, 0
+        else:
+            streak = 0
+    if state:
+        runs.append((start, len(flags) - 1))
+    return runs
+
+
+def expected_events(tracks: dict, spec: dict) -> list[dict]:
+    truth = []
+    for zone in spec["zones"]:
+        poly = np.array(zone["polygon"], dtype=np.float32)
+        for times, boxes in tracks.values():
+            flags = [cv2.pointPolygonTest(poly, foot(b), False) > 0 for b in boxes]
+            for first, last in debounced_runs(flags, INERTIA):
+                # The stay ends when the object is first seen outside (or last seen, at its end).
+                end = times[last + 1] if last + 1 < len(times) else times[last]
+                fire = min(first + INERTIA - 1, len(times) - 1)
+                if zone["name"] != "street":
+                    truth.append(
+                        dict(
+                            rule=f"intrusion-{zone['name']}",
+                            start=times[first],
+                            end=end,
+                            at=foot(boxes[fire]),
+                        )
+                    )
+                if zone["name"] != "street" and end - times[first] >= LOITER_S:
+                    k = int(np.searchsorted(times, times[first] + LOITER_S))
+                    truth.append(
+                        dict(rule=f"loitering-{zone['name']}", start=times[first], end=end, at=foot(boxes[k]))
+                    )
+    for line in spec["lines"]:
+        x, (y0, y1) = line["a"][0], (line["a"][1], line["b"][1])
+        for times, boxes in tracks.values():
+            feet = [foot(b) for b in boxes]
+            side, streak, last_same = None, 0, None
+            for i, (fx, _) in enumerate(feet):
+                s = fx > x
+                if side is None or s == side:
+                    side, streak, last_same = s, 0, i
+                    continue
+                streak += 1
+                if streak == 2:  # the line's inertia
+                    j = i - 1  # first sample on the new side
+                    p, q = feet[last_same], feet[j]
+                    y_cross = p[1] + (q[1] - p[1]) * (x - p[0]) / (q[0] - p[0])
+                    if y0 <= y_cross <= y1:
+                        truth.append(
+                            dict(
+                                rule=f"line_crossing-{line['name']}",
+                                start=times[j],
+                                end=times[j],
+                                at=feet[i],
+                                direction="east" if s else "west",
+                            )
+                        )
+                    side, streak, last_same = s, 0, i
+    street = next(z for z in spec["zones"] if z["name"] == "street")
+    truth += crowd_truth(tracks, np.array(street["polygon"], dtype=np.float32), spec["crowd"])
+    return truth
+
+
+def crowd_truth(tracks: dict, poly: np.ndarray, count: int, hold: float = 1.0) -> list[dict]:
+    """Times the debounced count in the zone reaches ``count`` and holds ``hold`` seconds."""
+    all_times = np.unique(np.concatenate([t for t, _ in tracks.values()]))
+    inside = np.zeros(len(all_times), dtype=int)
+    for times, boxes in tracks.values():
+        flags = [cv2.pointPolygonTest(poly, foot(b), False) > 0 for b in boxes]
+        for first, last in debounced_runs(flags, INERTIA):
+            inside += (all_times >= times[first]) & (all_times <= times[last])
+    events, above, below, open_start = [], None, None, None
+    for t, n in zip(all_times, inside, strict=True):
+        if n >= count:
+            above = t if above is None else above
+            below = None
+            if open_start is None and t - above >= hold:
+                open_start = above
+        else:
+            above = None
+            if open_start is not None:
+                below = t if below is None else below
+                if t - below >= hold:
+                    events.append(dict(rule="crowd-street", start=open_start, end=below, at=None))
+                    open_start = None
+    if open_start is not None:
+        events.append(dict(rule="crowd-street", start=open_start, end=all_times[-1], at=None))
+    return events
+
+
+# -- running the engine ------------------------------------------------------------------------
+
+
+def engine_on_gt(config: CameraConfig, tracks: dict, size: tuple[int, int]) -> list[dict]:
+    """The rule engine fed with the ground-truth tracks as if they came from the tracker."""
+    engine = RuleEngine(config, size)
+    image = np.zeros((size[1], size[0], 3), np.uint8)
+    frames = np.unique(np.round(np.concatenate([t for t, _ in tracks.values()]) * FPS).astype(int))
+    last = {tid: t[-1] for tid, (t, _) in tracks.items()}
+    done: set[int] = set()
+    found: dict[str, dict] = {}
+    for index in frames:
+        now = index / FPS
+        rows = [
+            (tid, b[np.flatnonzero(np.isclose(t, now))[0]])
+            for tid, (t, b) in tracks.items()
+            if np.isclose(t, now).any()
+        ]
+        dets = Detections(
+            [r[1] for r in rows] or np.zeros((0, 4)), [1.0] * len(rows), [0] * len(rows), [r[0] for r in rows]
+        )
+        finished = [
+            FinishedTrack(tid, 0, np.array([t]), np.zeros(1), np.zeros((1, 4)), np.ones(1))
+            for tid, t in last.items()
+            if t < now and tid not in done
+        ]
+        done.update(f.track_id for f in finished)
+        for event in engine.observe(Frame(image, "gt", int(index), now, now), dets, finished):
+            found[event.key] = event.to_dict()
+    for event in engine.close():
+        found[event.key] = event.to_dict()
+    return list(found.values())
+
+
+def engine_on_pipeline(config: CameraConfig, video: Path) -> tuple[list[dict], float]:
+    """Index the video with the real detector and tracker (rules wired in); events in video seconds."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = DataStore.open(Path(tmp))
+        started = time.monotonic()
+        index_file(store, AppConfig(cameras=[config]), video, config.name)
+        seconds = time.monotonic() - started
+        with store.engine.connect() as conn:
+            offset = conn.exec_driver_sql("select min(first_ts - first_frame / 25.0) from tracks").scalar()
+        rows = list_events(store.engine, limit=100_000)
+        store.engine.dispose()
+    return [
+        {
+            "rule": r["rule"],
+            "start": r["start_ts"] - offset,
+            "end": (r["end_ts"] or r["start_ts"]) - offset,
+            "detail": r["detail"],
+        }
+        for r in rows
+    ], seconds
+
+
+def as_found(event: dict) -> dict:
+    detail = event.get("detail", {})
+    box = detail.get("box")
+    return {
+        "rule": event["rule"],
+        "start": event["start"],
+        "end": event["end"] if event["end"] is not None else event["start"],
+        "at": foot(np.array(box)) if box else None,
+        "direction": detail.get("direction"),
+        "height": (box[3] - box[1]) if box else None,
+    }
+
+
+def match(truth: list[dict], found: list[dict]) -> dict[str, dict]:
+    """Greedy by time: same rule (and direction), start within 1 s, object within half a height."""
+    families: dict[str, dict] = {}
+    used = set()
+    pairs = []
+    for i, t in enumerate(truth):
+        for j, f in enumerate(found):
+            if f["rule"] != t["rule"] or f.get("direction") != t.get("direction"):
+                continue
+            dt = abs(f["start"] - t["start"])
+            if dt > TOLERANCE_S:
+                continue
+            if (
+                t["at"] is not None
+                and f["at"] is not None
+                and np.hypot(t["at"][0] - f["at"][0], t["at"][1] - f["at"][1]) > 0.5 * max(f["height"], 40)
+            ):
+                continue
+            pairs.append((dt, i, j))
+    matched_t, matched_f = {}, set()
+    for _, i, j in sorted(pairs):
+        if i in matched_t or j in matched_f:
+            continue
+        matched_t[i] = j
+        matched_f.add(j)
+        used.add(j)
+    for i, t in enumerate(truth):
+        fam = families.setdefault(
+            t["rule"].split("-")[0], {"truth": 0, "found": 0, "hit": 0, "dstart": [], "dend": []}
+        )
+        fam["truth"] += 1
+        if i in matched_t:
+            f = found[matched_t[i]]
+            fam["hit"] += 1
+            fam["dstart"].append(abs(f["start"] - t["start"]))
+            fam["dend"].append(abs(f["end"] - t["end"]))
+    for f in found:
+        families.setdefault(
+            f["rule"].split("-")[0], {"truth": 0, "found": 0, "hit": 0, "dstart": [], "dend": []}
+        )["found"] += 1
+    return families
+
+
+def report(title: str, families: dict[str, dict]) -> None:
+    print(f"\n{title}")
+    print(
+        f"  {'family':15s} {'truth':>5s} {'found':>5s} {'prec':>6s} {'recall':>6s} {'|dstart| med/max s':>19s} {'|dend| med/max s':>17s}"
+    )
+    for name, f in sorted(families.items()):
+        prec = f["hit"] / f["found"] if f["found"] else float("nan")
+        rec = f["hit"] / f["truth"] if f["truth"] else float("nan")
+        ds = f"{np.median(f['dstart']):.2f}/{np.max(f['dstart']):.2f}" if f["dstart"] else "-"
+        de = f"{np.median(f['dend']):.2f}/{np.max(f['dend']):.2f}" if f["dend"] else "-"
+        print(f"  {name:15s} {f['truth']:5d} {f['found']:5d} {prec:6.3f} {rec:6.3f} {ds:>19s} {de:>17s}")
+
+
+def merge(total: dict, part: dict) -> None:
+    for name, f in part.items():
+        t = total.setdefault(name, {"truth": 0, "found": 0, "hit": 0, "dstart": [], "dend": []})
+        for k in ("truth", "found", "hit"):
+            t[k] += f[k]
+        t["dstart"] += f["dstart"]
+        t["dend"] += f["dend"]
+
+
+def pedestrian_bench() -> None:
+    totals = {"gt": {}, "pipeline": {}}
+    for name, spec in SEQUENCES.items():
+        folder = DATA / "mot" / name
+        video = folder / f"{name}.mp4"
+        config = camera_config(name, spec, video)
+        tracks = load_gt(folder / "gt.txt")
+        truth = expected_events(tracks, spec)
+        on_gt = match(truth, [as_found(e) for e in engine_on_gt(config, tracks, (640, 480))])
+        report(f"{name}: engine on ground-truth tracks (sanity, must be perfect)", on_gt)
+        events, seconds = engine_on_pipeline(config, video)
+        on_real = match(truth, [as_found(e) for e in events])
+        report(f"{name}: engine on the real pipeline's tracks (index took {seconds:.1f} s)", on_real)
+        merge(totals["gt"], on_gt)
+        merge(totals["pipeline"], on_real)
+    report("ALL pedestrian sequences, ground-truth tracks", totals["gt"])
+    report("ALL pedestrian sequences, real pipeline tracks", totals["pipeline"])
+
+
+if __name__ == "__main__":
+    print(describe_machine())
+    pedestrian_bench()

@@ -1,0 +1,155 @@
+"""What every rule shares: class filter, schedule, cooldown, open-event bookkeeping, snapshots."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Hashable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from scenewatch.rules.annotate import annotate
+from scenewatch.rules.events import Event
+from scenewatch.types import Detections, Frame
+from scenewatch.vision.labels import class_id, class_name
+
+if TYPE_CHECKING:
+    from scenewatch.rules.engine import RuleEngine
+
+
+@dataclass
+class Context:
+    """One detected frame as the rules see it, with the engine's shared per-frame results."""
+
+    frame: Frame
+    tracked: Detections
+    zone_masks: dict[str, np.ndarray]  # debounced membership of each tracked row
+    zone_exits: dict[str, dict[int, float]]  # track id -> when it left (or was last seen inside)
+    crossings: dict[str, np.ndarray]  # +1 / -1 / 0 per tracked row
+    crossed_at: dict[str, np.ndarray]
+    ended: dict[int, float] = field(default_factory=dict)  # finished track id -> last seen
+
+    @property
+    def now(self) -> float:
+        return self.frame.timestamp
+
+
+class Rule:
+    """Base of the rule types: subclasses implement ``update(ctx) -> list[Event]``.
+
+    Cooldown: after an event of a key (a track, or a zone for zone-wide rules), the same key raises
+    no new event until the condition has been absent for ``cooldown_s``; a condition that keeps
+    holding during the cooldown keeps extending it, so one situation gives one alert.
+    """
+
+    def __init__(self, config, engine: RuleEngine):
+        self.config = config
+        self.engine = engine
+        self.name: str = config.name
+        self.type: str = config.type
+        self.class_ids = np.array([class_id(c) for c in config.classes])
+        self.active: dict[Hashable, Event] = {}
+        self.last: dict[Hashable, float] = {}
+
+    def update(self, ctx: Context) -> list[Event]:
+        raise NotImplementedError
+
+    # -- helpers for subclasses ------------------------------------------------------------------
+
+    def wanted(self, ctx: Context) -> np.ndarray:
+        """[N] rows of ``ctx.tracked`` this rule looks at: its classes, in its zone if it has one."""
+        mask = np.isin(ctx.tracked.class_ids, self.class_ids) & (ctx.tracked.track_ids >= 0)
+        zone = getattr(self.config, "zone", None)
+        if zone is not None:
+            mask &= ctx.zone_masks[zone]
+        return mask
+
+    def armed(self, now: float) -> bool:
+        schedule = self.config.schedule
+        return schedule is None or schedule.active(now)
+
+    def fire(
+        self,
+        ctx: Context,
+        key: Hashable,
+        start: float,
+        track_ids: list[int],
+        rows: np.ndarray,
+        detail: dict | None = None,
+        instant: bool = False,
+    ) -> Event | None:
+        """Open an event for ``key`` unless one is open, the rule is unarmed or in cooldown."""
+        now = ctx.now
+        if key in self.active:
+            return None
+        if not self.armed(now):
+            return None
+        if now - self.last.get(key, -np.inf) < self.config.cooldown_s:
+            self.last[key] = now  # the situation goes on: keep it quiet
+            return None
+        self.last[key] = now
+        rows = np.asarray(rows, dtype=np.intp).reshape(-1)
+        if len(rows) == 1:  # where the object was when the rule fired
+            detail = {**(detail or {}), "box": [round(float(v), 1) for v in ctx.tracked.xyxy[rows[0]]]}
+        event = Event(
+            key=uuid.uuid4().hex,
+            rule=self.name,
+            rule_type=self.type,
+            camera=self.engine.camera.name,
+            start=float(start),
+            end=float(start) if instant else None,
+            track_ids=[int(t) for t in track_ids],
+            detail=dict(detail or {}),
+            snapshot=self.snapshot(ctx, rows),
+        )
+        if not instant:
+            # A copy without pixels: callers may change what they get, and the frame is not kept.
+            self.active[key] = replace(event, snapshot=None, detail=dict(event.detail))
+        return event
+
+    def end(self, key: Hashable, when: float, detail: dict | None = None) -> Event | None:
+        """Close the open event of ``key`` (None when there is none)."""
+        event = self.active.pop(key, None)
+        if event is None:
+            return None
+        self.last[key] = max(self.last.get(key, -np.inf), when)
+        return Event(
+            key=event.key,
+            rule=event.rule,
+            rule_type=event.rule_type,
+            camera=event.camera,
+            start=event.start,
+            end=max(float(when), event.start),
+            track_ids=event.track_ids,
+            detail={**event.detail, **(detail or {})},
+        )
+
+    def end_tracks(self, ids_and_times: dict[int, float]) -> list[Event]:
+        """Close the events of tracks that ended or left."""
+        closed = (self.end(tid, when) for tid, when in ids_and_times.items())
+        return [e for e in closed if e is not None]
+
+    def close(self, now: float) -> list[Event]:
+        """End every open event (the camera stops)."""
+        return [e for e in (self.end(key, now) for key in list(self.active)) if e is not None]
+
+    def snapshot(self, ctx: Context, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.intp).reshape(-1)
+        boxes = ctx.tracked.xyxy[rows]
+        labels = [
+            f"{class_name(c)} {t}"
+            for c, t in zip(
+                ctx.tracked.class_ids[rows].tolist(), ctx.tracked.track_ids[rows].tolist(), strict=True
+            )
+        ]
+        zone = getattr(self.config, "zone", None)
+        line = getattr(self.config, "line", None)
+        return annotate(
+            ctx.frame.image,
+            boxes,
+            labels,
+            polygon=self.engine.zones[zone].polygon if zone else None,
+            line=(self.engine.lines[line].a, self.engine.lines[line].b) if line else None,
+            title=f"{self.name} ({self.type})",
+        )

@@ -1,0 +1,127 @@
+"""The rule engine of one camera: tracked detections in, events out.
+
+>>> from scenewatch.config import CameraConfig
+>>> from scenewatch.types import Detections, Frame
+>>> camera = CameraConfig.model_validate({
+...     "name": "gate", "source": {"url": "gate.mp4"},
+...     "zones": [{"name": "yard", "polygon": [[0, 0], [100, 0], [100, 100], [0, 100]], "inertia": 1}],
+...     "rules": [{"type": "intrusion", "zone": "yard"}]})
+>>> engine = RuleEngine(camera, (200, 200))
+>>> frame = Frame(np.zeros((200, 200, 3), np.uint8), "gate", 0, 10.0, 0.0)
+>>> [e.rule for e in engine.observe(frame, Detections([[40, 20, 60, 50]], [0.9], [0], [7]), [])]
+['intrusion-yard']
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scenewatch.config.camera import CameraConfig
+from scenewatch.config.geometry import LineConfig, check_in_frame
+from scenewatch.rules.base import Context, Rule
+from scenewatch.rules.events import Event
+from scenewatch.rules.history import TrackHistory
+from scenewatch.rules.line_rules import LineCrossing, WrongWay
+from scenewatch.rules.lines import LineCounter
+from scenewatch.rules.motion_rules import Erratic, PersonDown, Running, Speeding, StoppedVehicle
+from scenewatch.rules.zone_rules import Crowd, CrowdBuildup, Intrusion, Loitering
+from scenewatch.rules.zones import ZoneMembership
+from scenewatch.tracking import FinishedTrack
+from scenewatch.types import Detections, Frame
+from scenewatch.vision.labels import class_id
+
+RULES: dict[str, type[Rule]] = {
+    "intrusion": Intrusion,
+    "loitering": Loitering,
+    "crowd": Crowd,
+    "crowd_buildup": CrowdBuildup,
+    "line_crossing": LineCrossing,
+    "wrong_way": WrongWay,
+    "speeding": Speeding,
+    "erratic": Erratic,
+    "stopped_vehicle": StoppedVehicle,
+    "person_down": PersonDown,
+    "running": Running,
+}
+
+
+def _class_ids(names: list[str] | None) -> np.ndarray | None:
+    return None if names is None else np.array([class_id(n) for n in names])
+
+
+class RuleEngine:
+    """Stateful per camera: ``observe(frame, tracked, finished) -> events``.
+
+    ``frame_size`` (width, height), when known at start, checks that the geometry fits the frame;
+    otherwise the first frame checks it. Events come out when they start and again when they end
+    (same ``key``); ``close`` ends the open ones when the camera stops.
+    """
+
+    def __init__(self, camera: CameraConfig, frame_size: tuple[int, int] | None = None):
+        self.camera = camera
+        self.frame_size = frame_size
+        if frame_size:
+            check_in_frame(camera.name, camera.zones, camera.lines, frame_size)
+        self.homography = camera.calibration.homography() if camera.calibration else None
+        self.zones = {
+            z.name: ZoneMembership(np.array(z.polygon), z.inertia, _class_ids(z.classes))
+            for z in camera.zones
+        }
+        self.lines = {
+            ln.name: LineCounter(ln.a, ln.b, ln.positive_side, ln.inertia, _class_ids(ln.classes))
+            for ln in camera.lines
+        }
+        self.history = TrackHistory(keep_s=self._history_seconds())
+        self.rules = [RULES[r.type](r, self) for r in camera.rules]
+        self.last_time: float | None = None
+
+    def camera_line(self, name: str) -> LineConfig:
+        return next(line for line in self.camera.lines if line.name == name)
+
+    def _history_seconds(self) -> float:
+        windows = [
+            getattr(r, name, 0.0) for r in self.camera.rules for name in ("window_s", "within_s", "fall_s")
+        ]
+        return max([2.0, *windows]) + 1.0
+
+    def observe(self, frame: Frame, tracked: Detections, finished: list[FinishedTrack]) -> list[Event]:
+        """Update zones, lines and track histories with one detected frame; run every rule."""
+        if self.frame_size is None:
+            self.frame_size = (frame.width, frame.height)
+            check_in_frame(self.camera.name, self.camera.zones, self.camera.lines, self.frame_size)
+        now = frame.timestamp
+        self.last_time = now
+        self.history.add(tracked, now)
+        ended = {t.track_id: float(t.times[-1]) for t in finished}
+        ended_ids = np.array(list(ended), dtype=np.int64)
+        masks, exits = {}, {}
+        for name, zone in self.zones.items():
+            masks[name] = zone.trigger(tracked, now)
+            exits[name] = dict(zip(zone.exited.tolist(), zone.exited_at.tolist(), strict=True))
+            gone, last_seen = zone.forget(ended_ids)
+            exits[name].update(zip(gone.tolist(), last_seen.tolist(), strict=True))
+        crossings, crossed_at = {}, {}
+        for name, line in self.lines.items():
+            crossings[name] = line.trigger(tracked, now)
+            crossed_at[name] = line.crossed_at
+            line.forget(ended_ids)
+        ctx = Context(frame, tracked, masks, exits, crossings, crossed_at, ended)
+        events = [event for rule in self.rules for event in rule.update(ctx)]
+        self.history.forget(list(ended))
+        return events
+
+    def close(self) -> list[Event]:
+        """End every open event at the last frame's time."""
+        if self.last_time is None:
+            return []
+        return [event for rule in self.rules for event in rule.close(self.last_time)]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Crossings so far per line and direction name (every class the line takes)."""
+        return {
+            ln.name: {
+                ln.positive: self.lines[ln.name].positive_count,
+                ln.negative: self.lines[ln.name].negative_count,
+            }
+            for ln in self.camera.lines
+        }

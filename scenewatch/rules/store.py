@@ -1,0 +1,195 @@
+"""Events in the database and their snapshots in the media folder; the recorder the pipeline runs.
+
+Python API: ``save_event``, ``list_events``, ``get_event``, ``set_event_state``; the CLI's
+``scenewatch events ...`` commands are thin shells over these.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+
+from scenewatch.errors import SceneWatchError
+from scenewatch.rules.engine import RuleEngine
+from scenewatch.rules.events import STATES, Event
+from scenewatch.store.data import DataStore
+from scenewatch.store.media import MediaStore
+from scenewatch.store.repo import NotFound
+from scenewatch.store.schema import cameras, events
+from scenewatch.tracking import FinishedTrack
+from scenewatch.types import Detections, Frame
+
+CLIP_BEFORE_S = 3.0
+CLIP_AFTER_S = 3.0
+STATE_NAMES = {
+    "ack": "acknowledged",
+    "acknowledged": "acknowledged",
+    "resolve": "resolved",
+    "resolved": "resolved",
+}
+
+
+def snapshot_path(event: Event) -> str:
+    day = datetime.fromtimestamp(event.start, UTC).strftime("%Y-%m-%d")
+    return f"events/{event.camera}/{day}/{event.key}.jpg"
+
+
+def save_event(
+    engine: Engine,
+    media: MediaStore,
+    event: Event,
+    camera_id: int,
+    run_id: int | None = None,
+    clip: dict | None = None,
+) -> int:
+    """Insert a starting event (with its snapshot file) or complete the row of its ``key``."""
+    with engine.begin() as conn:
+        found = conn.scalar(select(events.c.id).where(events.c.key == event.key))
+        if found is not None:
+            values: dict[str, Any] = {"end_ts": event.end, "detail": event.detail}
+            if clip is not None:
+                values["clip"] = clip
+            conn.execute(update(events).where(events.c.id == found).values(**values))
+            return found
+        snapshot = None
+        if event.snapshot is not None:
+            # The file lands before the row, so a row never points at a missing file.
+            snapshot = snapshot_path(event)
+            media.write_jpeg(snapshot, event.snapshot)
+        return conn.execute(
+            insert(events)
+            .values(
+                key=event.key,
+                camera_id=camera_id,
+                run_id=run_id,
+                rule=event.rule,
+                rule_type=event.rule_type,
+                start_ts=event.start,
+                end_ts=event.end,
+                track_ids=event.track_ids,
+                detail=event.detail,
+                snapshot=snapshot,
+                clip=clip,
+                state="new",
+                created_at=time.time(),
+            )
+            .returning(events.c.id)
+        ).scalar_one()
+
+
+def _row(row) -> dict:
+    data = dict(row._mapping)
+    data["camera"] = data.pop("camera_name")
+    return data
+
+
+def _query():
+    return select(events, cameras.c.name.label("camera_name")).join(
+        cameras, cameras.c.id == events.c.camera_id
+    )
+
+
+def list_events(
+    engine: Engine,
+    camera: str | None = None,
+    rule: str | None = None,
+    state: str | None = None,
+    since: float | None = None,
+    limit: int = 100,
+) -> list[dict]:
+    """Newest first; ``rule`` matches a rule name or a rule type."""
+    query = _query()
+    if camera:
+        query = query.where(cameras.c.name == camera)
+    if rule:
+        query = query.where((events.c.rule == rule) | (events.c.rule_type == rule))
+    if state:
+        query = query.where(events.c.state == _state(state))
+    if since is not None:
+        query = query.where(events.c.start_ts >= since)
+    query = query.order_by(events.c.start_ts.desc(), events.c.id.desc()).limit(limit)
+    with engine.connect() as conn:
+        return [_row(r) for r in conn.execute(query)]
+
+
+def get_event(engine: Engine, event_id: int) -> dict:
+    with engine.connect() as conn:
+        row = conn.execute(_query().where(events.c.id == event_id)).first()
+    if row is None:
+        raise NotFound(f"no event with id {event_id}", "list them with `scenewatch events list`")
+    return _row(row)
+
+
+def set_event_state(engine: Engine, event_id: int, state: str) -> dict:
+    """Acknowledge or resolve an event; returns the updated event."""
+    new_state = _state(state)
+    with engine.begin() as conn:
+        done = conn.execute(
+            update(events)
+            .where(events.c.id == event_id)
+            .values(state=new_state, state_changed_at=time.time())
+        )
+    if done.rowcount == 0:
+        raise NotFound(f"no event with id {event_id}", "list them with `scenewatch events list`")
+    return get_event(engine, event_id)
+
+
+def _state(name: str) -> str:
+    state = STATE_NAMES.get(name, name)
+    if state not in STATES:
+        raise SceneWatchError(f"unknown event state {name!r}", f"use one of: {', '.join(STATES)}")
+    return state
+
+
+class EventRecorder:
+    """The pipeline's track observer: runs the rule engine and stores what it raises.
+
+    For a file source, each event gets a clip reference: the file and the seconds from a little
+    before its start to a little after its end.
+    """
+
+    def __init__(
+        self,
+        store: DataStore,
+        rules: RuleEngine,
+        camera_id: int,
+        run_id: int | None,
+        clip_file: str | None,
+        on_event: Callable[[Event, dict | None, float], None] | None = None,
+    ):
+        self.store = store
+        self.rules = rules
+        self.camera_id = camera_id
+        self.run_id = run_id
+        self.clip_file = clip_file
+        self.on_event = on_event  # alert delivery: (event, clip, time of the frame that raised it)
+        self.offset = 0.0  # wall clock minus position in the file
+        self.frame_time = 0.0
+        self.saved = 0
+
+    def __call__(self, frame: Frame, tracked: Detections, finished: list[FinishedTrack]) -> None:
+        self.offset = frame.timestamp - frame.pts
+        self.frame_time = frame.timestamp
+        self.save(self.rules.observe(frame, tracked, finished))
+
+    def close(self) -> None:
+        self.save(self.rules.close())
+
+    def save(self, raised: list[Event]) -> None:
+        for event in raised:
+            clip = None
+            if self.clip_file is not None:
+                end = event.end if event.end is not None else event.start
+                clip = {
+                    "path": self.clip_file,
+                    "start_s": round(max(0.0, event.start - self.offset - CLIP_BEFORE_S), 3),
+                    "end_s": round(end - self.offset + CLIP_AFTER_S, 3),
+                }
+            save_event(self.store.engine, self.store.media, event, self.camera_id, self.run_id, clip)
+            if self.on_event is not None:
+                self.on_event(event, clip, self.frame_time)
+            self.saved += event.end is None or event.snapshot is not None

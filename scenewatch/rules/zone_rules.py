@@ -1,0 +1,108 @@
+"""Zone rules: intrusion, loitering, crowd and crowd build-up."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from scenewatch.rules.base import Context, Rule
+from scenewatch.rules.events import Event
+
+# A track counts in a crowd while seen this recently (short occlusions keep it counted).
+CROWD_SEEN_S = 1.0
+
+
+class StayRule(Rule):
+    """A track's stay in the zone raises an event once it has lasted ``min_stay`` seconds."""
+
+    def min_stay(self) -> float:
+        return 0.0
+
+    def update(self, ctx: Context) -> list[Event]:
+        zone = self.engine.zones[self.config.zone]
+        events: list[Event] = []
+        for row in np.flatnonzero(self.wanted(ctx)).tolist():
+            tid = int(ctx.tracked.track_ids[row])
+            since = zone.since(tid)
+            if since is None or ctx.now - since < self.min_stay():
+                continue
+            event = self.fire(ctx, tid, since, [tid], np.array([row]), {"zone": self.config.zone})
+            if event is not None:
+                events.append(event)
+        for tid, when in {**ctx.zone_exits[self.config.zone], **ctx.ended}.items():
+            start = self.active[tid].start if tid in self.active else when
+            closed = self.end(tid, when, {"dwell_s": round(when - start, 2)})
+            if closed is not None:
+                events.append(closed)
+        return events
+
+
+class Intrusion(StayRule):
+    """An object in a zone (inside the schedule, if any)."""
+
+
+class Loitering(StayRule):
+    """An object in a zone for longer than ``time_s``; the event starts at the entry."""
+
+    def min_stay(self) -> float:
+        return self.config.time_s
+
+
+class Crowd(Rule):
+    """The count in the zone reaches ``count`` and holds ``time_s``; ends when it stays below as long."""
+
+    def __init__(self, config, engine):
+        super().__init__(config, engine)
+        self.above_since: float | None = None
+        self.below_since: float | None = None
+        self.peak = 0
+
+    def count(self, ctx: Context) -> int:
+        zone = self.engine.zones[self.config.zone]
+        return len(zone.inside_ids(ctx.now - CROWD_SEEN_S, self.class_ids))
+
+    def update(self, ctx: Context) -> list[Event]:
+        count = self.count(ctx)
+        key = self.config.zone
+        if count >= self.config.count:
+            self.below_since = None
+            self.above_since = ctx.now if self.above_since is None else self.above_since
+            self.peak = max(self.peak, count) if key in self.active else count
+            if ctx.now - self.above_since >= self.config.time_s:
+                rows = np.flatnonzero(self.wanted(ctx))
+                ids = ctx.tracked.track_ids[rows].tolist()
+                event = self.fire(ctx, key, self.above_since, ids, rows, {"zone": key, "count": count})
+                return [event] if event else []
+            return []
+        self.above_since = None
+        if key not in self.active:
+            return []
+        self.below_since = ctx.now if self.below_since is None else self.below_since
+        if ctx.now - self.below_since >= self.config.time_s:
+            closed = self.end(key, self.below_since, {"peak": self.peak})
+            return [closed] if closed else []
+        return []
+
+
+class CrowdBuildup(Crowd):
+    """The count in the zone rises by ``rise`` within ``within_s`` seconds (an instant event)."""
+
+    def __init__(self, config, engine):
+        super().__init__(config, engine)
+        self.counts: deque[tuple[float, int]] = deque()
+
+    def update(self, ctx: Context) -> list[Event]:
+        count = self.count(ctx)
+        self.counts.append((ctx.now, count))
+        while self.counts and self.counts[0][0] < ctx.now - self.config.within_s:
+            self.counts.popleft()
+        low_time, low = min(self.counts, key=lambda item: item[1])
+        if count - low < self.config.rise:
+            return []
+        rows = np.flatnonzero(self.wanted(ctx))
+        detail = {"zone": self.config.zone, "from": low, "to": count, "from_time": low_time}
+        event = self.fire(
+            ctx, self.config.zone, ctx.now, ctx.tracked.track_ids[rows].tolist(), rows, detail, True
+        )
+        return [event] if event else []

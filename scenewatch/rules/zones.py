@@ -1,0 +1,129 @@
+"""Zone membership with inertia: one verb, ``trigger(detections, now) -> mask``.
+
+>>> import numpy as np
+>>> from scenewatch.types import Detections
+>>> zone = ZoneMembership(np.array([[0, 0], [100, 0], [100, 100], [0, 100]]), inertia=2)
+>>> box = Detections([[40, 20, 60, 50]], [0.9], [0], [7])
+>>> [zone.trigger(box, t).tolist() for t in (0.0, 0.1)]
+[[False], [True]]
+>>> zone.since(7)
+0.0
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scenewatch.rules.geometry import points_in_polygon
+from scenewatch.types import Detections
+
+
+class TrackTable:
+    """Per-track numeric state in parallel arrays, rows found by id (no per-box Python loops)."""
+
+    def __init__(self, **columns: float | bool) -> None:
+        self.ids = np.zeros(0, dtype=np.int64)
+        self.defaults = columns
+        self.cols = {name: np.zeros(0, dtype=type(v)) for name, v in columns.items()}
+
+    def rows(self, ids: np.ndarray) -> np.ndarray:
+        """Row of each id, adding rows (with default values) for ids not seen before."""
+        new = np.setdiff1d(ids, self.ids)
+        if len(new):
+            self.ids = np.concatenate([self.ids, new])
+            for name, value in self.defaults.items():
+                self.cols[name] = np.concatenate([self.cols[name], np.full(len(new), value)])
+            order = np.argsort(self.ids, kind="stable")
+            self.ids = self.ids[order]
+            self.cols = {name: col[order] for name, col in self.cols.items()}
+        return np.searchsorted(self.ids, ids)
+
+    def find(self, ids: np.ndarray) -> np.ndarray:
+        """Rows of the ids that are known; -1 where unknown."""
+        ids = np.asarray(ids, dtype=np.int64)
+        pos = np.searchsorted(self.ids, ids).clip(0, max(len(self.ids) - 1, 0))
+        known = (len(self.ids) > 0) & (self.ids[pos] == ids) if len(self.ids) else np.zeros(len(ids), bool)
+        return np.where(known, pos, -1)
+
+    def drop(self, ids: np.ndarray) -> None:
+        keep = ~np.isin(self.ids, ids)
+        self.ids = self.ids[keep]
+        self.cols = {name: col[keep] for name, col in self.cols.items()}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.cols[name]
+
+
+class ZoneMembership:
+    """Which tracked objects are in a polygon, debounced by ``inertia`` consecutive frames.
+
+    After each ``trigger``: ``entered`` / ``exited`` hold the track ids that changed state, and
+    ``entered_at`` / ``exited_at`` the time of the first frame of the run that changed it (so an
+    entry is dated when the object crossed the border, not ``inertia`` frames later). Tracks absent
+    from a frame (occluded) keep their state; ``forget`` ends tracks that the tracker finished.
+    """
+
+    def __init__(self, polygon: np.ndarray, inertia: int = 3, class_ids: np.ndarray | None = None):
+        self.polygon = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+        self.inertia = int(inertia)
+        self.class_ids = None if class_ids is None else np.asarray(class_ids)
+        self.table = TrackTable(inside=False, streak=0, run_start=0.0, since=0.0, last_seen=0.0, cls=0)
+        self.entered = self.exited = np.zeros(0, dtype=np.int64)
+        self.entered_at = self.exited_at = np.zeros(0)
+
+    def raw(self, detections: Detections) -> np.ndarray:
+        """Undebounced membership of each row: bottom-centre inside and class allowed."""
+        inside = points_in_polygon(detections.bottom_centre, self.polygon)
+        if self.class_ids is not None:
+            inside &= np.isin(detections.class_ids, self.class_ids)
+        return inside
+
+    def trigger(self, detections: Detections, now: float = 0.0) -> np.ndarray:
+        """[N] bool: which rows are in the zone (debounced for tracked rows, raw for untracked)."""
+        raw = self.raw(detections)
+        tracked = detections.track_ids >= 0
+        ids = detections.track_ids[tracked]
+        rows = self.table.rows(ids)
+        t = self.table
+        inside, streak, run_start = t["inside"], t["streak"], t["run_start"]
+        flip = raw[tracked] != inside[rows]
+        streak[rows] = np.where(flip, streak[rows] + 1, 0)
+        run_start[rows] = np.where(flip & (streak[rows] == 1), now, run_start[rows])
+        change = flip & (streak[rows] >= self.inertia)
+        changed = rows[change]
+        inside[changed] = ~inside[changed]
+        streak[changed] = 0
+        entering = change & raw[tracked]
+        leaving = change & ~raw[tracked]
+        t["since"][rows[entering]] = run_start[rows[entering]]
+        t["last_seen"][rows] = now
+        t["cls"][rows] = detections.class_ids[tracked]
+        self.entered, self.entered_at = ids[entering], run_start[rows[entering]].copy()
+        self.exited, self.exited_at = ids[leaving], run_start[rows[leaving]].copy()
+        mask = raw.copy()
+        mask[tracked] = inside[rows]
+        return mask
+
+    def forget(self, track_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """End tracks; returns the ids that were inside and the time each was last seen."""
+        rows = self.table.find(np.asarray(track_ids, dtype=np.int64))
+        rows = rows[rows >= 0]
+        was_inside = rows[self.table["inside"][rows]]
+        ids, last = self.table.ids[was_inside].copy(), self.table["last_seen"][was_inside].copy()
+        self.table.drop(np.asarray(track_ids, dtype=np.int64))
+        return ids, last
+
+    def inside_ids(self, seen_after: float = -np.inf, class_ids: np.ndarray | None = None) -> np.ndarray:
+        """Ids currently in the zone: optionally only those seen since ``seen_after``, of ``class_ids``."""
+        t = self.table
+        keep = t["inside"] & (t["last_seen"] >= seen_after)
+        if class_ids is not None:
+            keep &= np.isin(t["cls"], class_ids)
+        return t.ids[keep]
+
+    def since(self, track_id: int) -> float | None:
+        """When the track's current stay in the zone began; None when it is not inside."""
+        row = self.table.find(np.array([track_id]))[0]
+        if row < 0 or not self.table["inside"][row]:
+            return None
+        return float(self.table["since"][row])
