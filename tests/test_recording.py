@@ -1,0 +1,175 @@
+"""Recording: segments remuxed from a live RTSP stream and a file, retention, clips."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import av
+import pytest
+from pydantic import ValidationError
+from support.streams import RtspServer, gst_rtsp_missing
+
+from scenewatch.config.recording import RecordingConfig
+from scenewatch.config.source import SourceConfig
+from scenewatch.recording import (
+    PendingClips,
+    SegmentRecorder,
+    apply_retention,
+    cut_clip,
+    cut_file_clip,
+    segments_between,
+)
+from scenewatch.recording.clips import ClipError
+from scenewatch.store import repo
+from scenewatch.store.data import DataStore
+
+FPS = 25
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """12 s of H.264 at 25 fps with a keyframe every second and B-frames, made here by FFmpeg."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg not found (Debian package ffmpeg)")
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"testsrc=size=320x240:rate={FPS}", "-t", "12",
+         "-c:v", "libx264", "-preset", "ultrafast", "-g", str(FPS), "-bf", "2", "-pix_fmt", "yuv420p", str(path)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    return path
+
+
+@pytest.fixture
+def store(tmp_path) -> DataStore:
+    return DataStore.open(tmp_path / "data")
+
+
+def decoded_times(path: Path) -> list[float]:
+    with av.open(str(path)) as container:
+        return [frame.time for frame in container.decode(video=0)]
+
+
+def record_file(store: DataStore, clip: Path, segment_s: float, **settings) -> tuple[int, SegmentRecorder]:
+    camera = repo.ensure_camera(store.engine, "gate", str(clip))
+    config = RecordingConfig(enabled=True, segment_s=segment_s, **settings)
+    recorder = SegmentRecorder(store, "gate", camera, SourceConfig(url=str(clip)), config).start()
+    recorder._thread.join(30)
+    return camera, recorder
+
+
+def test_file_segments_have_the_right_durations_and_play(store, clip):
+    camera, recorder = record_file(store, clip, 3.0)
+    segments = recorder.segments
+    assert [round(s.duration, 3) for s in segments] == [3.0, 3.0, 3.0, 3.0]
+    assert all(abs(b.start - a.end) < 1e-6 for a, b in zip(segments, segments[1:], strict=False))
+    assert segments_between(store.engine, camera, segments[0].start, segments[-1].end) == segments
+    for segment in segments:
+        path = store.media.absolute(segment.path)
+        assert path.suffix == ".mp4" and path.stat().st_size == segment.bytes
+        times = decoded_times(path)
+        assert len(times) == 3 * FPS and times[-1] - times[0] == pytest.approx(3.0 - 1 / FPS, abs=0.01)
+    assert not list(store.media.root.rglob("*.partial"))
+
+
+def test_rtsp_stream_recorded_in_segments(store, clip):
+    reason = gst_rtsp_missing()
+    if reason:
+        pytest.skip(reason)
+    camera = repo.ensure_camera(store.engine, "road", "rtsp")
+    config = RecordingConfig(enabled=True, segment_s=2.0, container="mkv")
+    with RtspServer(clip) as server:
+        source = SourceConfig(url=server.url, open_timeout_s=5, read_timeout_s=5)
+        started = time.time()
+        with SegmentRecorder(store, "road", camera, source, config) as recorder:
+            deadline = time.monotonic() + 20
+            while len(recorder.segments) < 3 and time.monotonic() < deadline:
+                time.sleep(0.1)
+    segments = recorder.segments
+    assert len(segments) >= 3, recorder.last_error
+    for segment in segments[:3]:
+        # cut at keyframes (one a second): each full segment holds 2 s of stream time
+        assert segment.duration == pytest.approx(2.0, abs=0.15)
+        assert started - 1 < segment.start < time.time()
+        times = decoded_times(store.media.absolute(segment.path))
+        assert abs(len(times) - 2 * FPS) <= 2
+        assert segment.path.endswith(".mkv")
+    assert segments[1].start == pytest.approx(segments[0].end, abs=0.1)
+
+
+def test_retention_deletes_oldest_beyond_the_disk_budget_and_age(store, clip):
+    camera, recorder = record_file(store, clip, 2.0)
+    segments = recorder.segments
+    assert len(segments) == 6
+    newest_three = sum(s.bytes for s in segments[3:])
+    deleted = apply_retention(store, None, newest_three)
+    assert deleted == [s.path for s in segments[:3]]
+    assert not any(store.media.absolute(p).exists() for p in deleted)
+    assert all(store.media.absolute(s.path).exists() for s in segments[3:])
+    left = segments_between(store.engine, camera, 0, 1e12)
+    assert [s.id for s in left] == [s.id for s in segments[3:]]
+    # by age: everything that ended more than a day before "now"
+    assert apply_retention(store, 86400, None, now=segments[4].end + 86400.5) == [
+        s.path for s in segments[3:5]
+    ]
+
+
+def test_budget_is_applied_as_segments_close(store, clip):
+    _, recorder = record_file(store, clip, 2.0, disk_budget_gb=50_000 / 1e9)
+    kept = segments_between(store.engine, recorder.camera_id, 0, 1e12)
+    assert 0 < len(kept) < len(recorder.segments) and sum(s.bytes for s in kept) <= 50_000
+    assert kept[-1].id == recorder.segments[-1].id  # the newest stay
+
+
+def test_clip_across_two_segments_covers_the_window(store, clip):
+    camera, recorder = record_file(store, clip, 3.0)
+    t0 = recorder.segments[0].start
+    start, end = t0 + 2.5, t0 + 4.6  # segment 0 ends at t0 + 3
+    out = cut_clip(store, camera, start, end, "clips/gate/e1.mp4")
+    path = store.media.absolute(out)
+    times = decoded_times(path)
+    # starts at the keyframe before the start (t0 + 2.0) and ends with the frames at the end:
+    # (B-frame reordering may add a frame or three)
+    span = times[-1] - times[0]
+    assert end - (t0 + 2.0) - 0.05 <= span <= end - (t0 + 2.0) + 0.2
+    assert (end - (t0 + 2.0)) * FPS - 1 <= len(times) <= (end - (t0 + 2.0)) * FPS + 6
+    assert all(b > a for a, b in zip(times, times[1:], strict=False))
+
+
+def test_clip_from_source_file(store, clip):
+    out = cut_file_clip(store, clip, 4.5, 8.0, "clips/file/e2.mp4")
+    times = decoded_times(store.media.absolute(out))
+    assert 4.0 - 0.05 <= times[-1] - times[0] <= 4.0 + 0.2
+    with pytest.raises(ClipError, match="no video between"):
+        cut_file_clip(store, clip, 30.0, 40.0, "clips/file/none.mp4")
+
+
+def test_clip_without_recording_says_why(store):
+    camera = repo.ensure_camera(store.engine, "gate", "x")
+    with pytest.raises(ClipError, match="no recording of camera"):
+        cut_clip(store, camera, 100.0, 110.0, "clips/gate/none.mp4")
+    assert not store.media.absolute("clips/gate/none.mp4").exists()
+
+
+def test_recording_config_is_checked():
+    with pytest.raises(ValidationError, match="inside the media folder"):
+        RecordingConfig(folder="../elsewhere")
+    assert RecordingConfig(disk_budget_gb=2).budget_bytes == 2_000_000_000
+
+
+def test_pending_clip_is_cut_once_its_post_roll_is_recorded(store, clip):
+    camera = repo.ensure_camera(store.engine, "gate", str(clip))
+    pending = PendingClips(store, camera)
+    now = time.time()
+    ready: list[str | None] = []
+    pending.request(now + 3.2, now + 5.0, "clips/gate/p1.mp4", ready.append)
+    pending.request(now + 100, now + 110, "clips/gate/never.mp4", ready.append)  # beyond the recording
+    config = RecordingConfig(enabled=True, segment_s=2.0)
+    recorder = SegmentRecorder(store, "gate", camera, SourceConfig(url=str(clip)), config, pending.on_segment)
+    recorder.start()._thread.join(30)
+    assert ready == ["clips/gate/p1.mp4"] and pending.waiting == 1
+    times = decoded_times(store.media.absolute(ready[0]))
+    assert 1.8 - 0.05 <= times[-1] - times[0] <= 2.0 + 0.2  # from the keyframe before 3.2 s to 5.0 s
