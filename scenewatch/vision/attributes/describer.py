@@ -1,0 +1,170 @@
+"""``AttributeDescriber``: the store's ``TrackDescriber``, computing a track's attributes once.
+
+Per frame it only keeps the best few crops of each track and counts carried items; when the
+track ends it runs pose on those crops (at most ``crops`` per track, small input) and names
+colours per body part, posture, vehicle type, motion and zones. The stored JSON::
+
+    {"class": "person", "class_conf": 0.9,
+     "colours": {"head": {...}, "upper": {...}, "lower": {...}},   # vehicles: {"body": {...}}
+     "carried": {"backpack": 0.7}, "posture": {"standing": 0.9, "sitting": 0.05, "lying": 0.05},
+     "vehicle_type": {"car": 0.8, "van": 0.2},                        # vehicles only
+     "motion": {"speed_px_s": .., "speed_h_s": .., "heading": "left", "moving_fraction": ..,
+                "stopped_s": .., "dwell_s": .., "running": ..},
+     "zones": ["gate"], "crops": 3}
+
+Colour distributions map the basic colour terms to shares (3 decimals; terms under 0.001
+left out). Camera, start and end are the track row's own columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from scenewatch.errors import SceneWatchError
+from scenewatch.models import ModelStore
+from scenewatch.store.writer import TrackDescriber
+from scenewatch.tracking import FinishedTrack, TrackSummary
+from scenewatch.types import Detections, Frame
+from scenewatch.vision.attributes.carried import CarriedItems
+from scenewatch.vision.attributes.crops import Crop, CropBook
+from scenewatch.vision.attributes.motion import describe_motion
+from scenewatch.vision.attributes.parts import PARTS, box_masks, pose_masks, posture
+from scenewatch.vision.attributes.vehicle import body_colours, vehicle_type
+from scenewatch.vision.attributes.zones import zones_visited
+from scenewatch.vision.colours import colour_distribution
+from scenewatch.vision.labels import class_name
+from scenewatch.vision.pose import PoseEstimator
+
+VEHICLES = ("car", "bus", "truck", "motorcycle", "bicycle")
+Polygon = Sequence[Sequence[float]]
+STALE_S = 300.0  # tracks unseen this long are forgotten (e.g. dropped by the finisher)
+
+
+def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    inter = np.prod(np.clip(np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2]), 0, None))
+    union = np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def mix(dists: list[dict[str, float]], weights: list[float]) -> dict[str, float]:
+    """Weighted mean of distributions, rounded to 3 decimals, near-zero terms left out."""
+    total = float(sum(weights))
+    if not dists or total <= 0:
+        return {}
+    keys = dists[0].keys()
+    mean = {k: sum(w * d.get(k, 0.0) for d, w in zip(dists, weights, strict=True)) / total for k in keys}
+    return {k: round(float(v), 3) for k, v in mean.items() if round(float(v), 3) > 0}
+
+
+class AttributeDescriber(TrackDescriber):
+    """Attributes of each finished track from its best crops, its boxes and the raw detections.
+
+    ``zones``: name -> polygon (pixel points) for the ``zones`` attribute. ``pose``: a ready
+    estimator, else one is opened from ``models`` when ``use_pose``; without one (or if the model
+    is missing) body parts come from box proportions.
+    """
+
+    def __init__(
+        self,
+        models: ModelStore | None = None,
+        zones: Mapping[str, Polygon] | None = None,
+        crops: int = 3,
+        crop_gap_s: float = 1.0,
+        use_pose: bool = True,
+        pose_size: int = 192,
+        item_score: float = 0.15,
+        item_report_score: float = 0.3,
+        pose: PoseEstimator | None = None,
+        threads: int = 1,
+    ):
+        self.zones = dict(zones or {})
+        self.crops = CropBook(crops, crop_gap_s)
+        self.items = CarriedItems(item_score, item_report_score)
+        self.pose = pose
+        if self.pose is None and use_pose:
+            try:
+                path = (models or ModelStore()).path("movenet-multipose.onnx")
+                self.pose = PoseEstimator(path, size=pose_size, threads=threads)
+            except SceneWatchError:
+                self.pose = None  # colours from box proportions rather than no attributes at all
+        self.last_seen: dict[int, float] = {}
+        self._frames = 0
+
+    # -- per frame -----------------------------------------------------------------------------
+
+    def observe(self, frame: Frame, tracked: Detections, raw: Detections) -> None:
+        self.crops.observe(frame, tracked)
+        self.items.observe(tracked, raw)
+        for track_id in tracked.track_ids.tolist():
+            self.last_seen[track_id] = frame.timestamp
+        self._frames += 1
+        if self._frames % 200 == 0:
+            keep = {i for i, t in self.last_seen.items() if frame.timestamp - t < STALE_S}
+            self.last_seen = {i: self.last_seen[i] for i in keep}
+            self.crops.discard(keep)
+            self.items.discard(keep)
+
+    # -- per track -----------------------------------------------------------------------------
+
+    def describe(self, track: FinishedTrack, summary: TrackSummary) -> dict | None:
+        crops = self.crops.pop(track.track_id)
+        carried = self.items.pop(track.track_id)
+        self.last_seen.pop(track.track_id, None)
+        votes = summary.class_votes
+        cls_id = summary.class_id if votes else track.class_id
+        cls = class_name(cls_id)
+        share = votes[cls_id] / max(sum(votes.values()), 1) if votes else 1.0
+        feet = np.stack([(track.xyxy[:, 0] + track.xyxy[:, 2]) / 2, track.xyxy[:, 3]], axis=1)
+        out: dict = {
+            "class": cls,
+            "class_conf": round(float(share * np.mean(track.scores)), 3),
+            "colours": {},
+            "carried": {},
+            "posture": {},
+            "motion": describe_motion(track.times, track.xyxy, person=cls == "person"),
+            "zones": zones_visited(feet, self.zones),
+            "crops": len(crops),
+        }
+        if cls == "person":
+            out["colours"], out["posture"] = self.person(crops)
+            out["carried"] = carried
+        elif cls in VEHICLES:
+            out["colours"] = {"body": self.vehicle_colours(crops, cls)}
+            out["vehicle_type"] = mix([vehicle_type(cls, c.box) for c in crops], [1.0] * len(crops))
+        return out
+
+    def keypoints(self, crop: Crop) -> np.ndarray | None:
+        """Keypoints of the pose that is this crop's person (best box overlap), or None."""
+        if self.pose is None or min(crop.image.shape[:2]) < 8:
+            return None
+        poses = self.pose.estimate(crop.image, min_score=0.15)
+        if not poses:
+            return None
+        overlaps = [_box_iou(p.box, crop.box) for p in poses]
+        best = int(np.argmax(overlaps))
+        return poses[best].keypoints if overlaps[best] >= 0.3 else None
+
+    def person(self, crops: list[Crop]) -> tuple[dict, dict]:
+        """Colours per part and posture, each averaged over the crops (weighted by view quality)."""
+        per_part: dict[str, tuple[list, list]] = {p: ([], []) for p in PARTS}
+        postures, weights = [], []
+        for crop in crops:
+            kp = self.keypoints(crop)
+            shape = crop.image.shape
+            masks = pose_masks(shape, crop.box, kp) if kp is not None else box_masks(shape, crop.box)
+            for part, mask in masks.items():
+                n = int(mask.sum())
+                if n:
+                    dists, ws = per_part[part]
+                    dists.append(colour_distribution(crop.image, mask, crop.lightness))
+                    ws.append(crop.quality * np.sqrt(n))
+            postures.append(posture(crop.box, kp))
+            weights.append(max(crop.quality, 1e-6))
+        colours = {part: mix(*per_part[part]) for part in PARTS}
+        return colours, mix(postures, weights)
+
+    def vehicle_colours(self, crops: list[Crop], cls: str) -> dict[str, float]:
+        dists = [body_colours(c.image, c.box, cls, c.lightness) for c in crops]
+        return mix(dists, [max(c.quality, 1e-6) for c in crops])
