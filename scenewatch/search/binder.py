@@ -1,0 +1,243 @@
+"""Clause binding: attributes attached to the objects they describe (rules in ``query.py``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scenewatch.search import lexicon as lx
+from scenewatch.search.model import CarriedItem, Colour, ObjectClause
+from scenewatch.search.tokens import Token
+
+MAX_COUNT = 100  # a larger number before a noun is not a head count (a plate number, an id)
+
+# time words that, left over, mean something was asked that could not be read
+_TIME_KINDS = {
+    lx.AFTER,
+    lx.BEFORE,
+    lx.LAST,
+    lx.UNIT,
+    lx.HOURMARK,
+    lx.HALF,
+    lx.MINMARK,
+    lx.MONTHMARK,
+    lx.DAYMARK,
+    lx.CLOCKWORD,
+    lx.PART,
+    lx.DAY,
+    lx.WEEKDAY,
+    lx.RECENT,
+}
+_SILENT = {lx.FILLER, lx.PLACE_PREP, lx.CAMERA_CUE, lx.ZONE_CUE, lx.MERIDIEM, lx.SEP, lx.BETWEEN}
+_PERSON_ATTRS = {"garment", "item", "posture"}
+
+
+@dataclass(slots=True)
+class _Bound:
+    objects: list[ObjectClause]
+    ignored: list[str]
+    notes: list[str]
+
+
+class Binder:
+    """Binds attributes to object clauses (see the module docstring for the rules)."""
+
+    def __init__(self) -> None:
+        self.objects: list[ObjectClause] = []
+        self.ignored: list[str] = []
+        self.notes: list[str] = []
+        self.segment: list[tuple] = []  # attributes waiting for their object
+        self.adj_from = 0  # segment[adj_from:] sits right before the next noun
+        self.colours: list[Colour] = []  # colours waiting for a garment, item or noun
+        self.shade: str | None = None
+        self.current: ObjectClause | None = None
+        self.closed = False  # after 'and': the next attributes belong to the next object
+        self.after_de = False  # Chinese 的 seen: the segment modifies the coming noun
+        self.more = False
+
+    def run(self, tokens: list[Token]) -> _Bound:
+        self.tokens = tokens
+        for i, t in enumerate(tokens):
+            self.i = i
+            if t.used:
+                self._break()
+                continue
+            handler = self._HANDLERS.get(t.sk)
+            if handler:
+                handler(self, t)
+            elif t.sk in _TIME_KINDS or t.sk is None or t.kind in ("clock", "date"):
+                if t.kind != "punct":
+                    self.ignored.append(t.surface)
+                self._break()
+            elif t.sk in _SILENT:
+                self._break()
+        self._finish()
+        return _Bound(self.objects, self.ignored, self.notes)
+
+    def _next(self) -> Token | None:
+        """The next unused token that carries meaning."""
+        for t in self.tokens[self.i + 1 :]:
+            if not t.used and t.sk not in (lx.DET, lx.DE, lx.CLASSIFIER) and t.kind != "punct":
+                return t
+        return None
+
+    # --- handlers
+    def _on_obj(self, t: Token) -> None:
+        obj_colours, self.colours, self.shade = self.colours, [], None
+        clause = ObjectClause(str(t.sem.value), t.sem.extra)  # type: ignore[arg-type]
+        if self.current is None or self.closed or self.after_de:
+            mine, theirs = self.segment, []
+        else:
+            mine, theirs = self.segment[self.adj_from :], self.segment[: self.adj_from]
+        if theirs:
+            _apply(self.current, theirs)
+        _apply(clause, mine + [("colour", c) for c in obj_colours])
+        self.objects.append(clause)
+        self.current, self.closed, self.after_de = clause, False, False
+        self.segment, self.adj_from = [], 0
+
+    def _on_colour(self, t: Token) -> None:
+        shade, also = t.sem.extra  # type: ignore[misc]
+        self.colours.append(Colour(str(t.sem.value), self.shade or shade, tuple(also)))
+        self.shade = None
+
+    def _on_shade(self, t: Token) -> None:
+        nxt = self._next()
+        if nxt is not None and nxt.sk == lx.COLOUR:
+            self.shade = str(t.sem.value)
+        elif nxt is not None and nxt.sk in (lx.GARMENT, lx.ITEM, lx.OBJ):  # 'dark clothes'
+            dark = t.sem.value == "dark"
+            self.colours.append(
+                Colour("black", "dark", ("grey",)) if dark else Colour("white", "light", ("grey",))
+            )
+        else:
+            self.ignored.append(t.surface)
+
+    def _on_garment(self, t: Token) -> None:
+        self.segment.append(("garment", str(t.sem.value), t.sem.extra, self.colours))
+        self.colours, self.shade = [], None
+
+    def _on_item(self, t: Token) -> None:
+        self.segment.append(("item", str(t.sem.value), self.colours[0] if self.colours else None))
+        self.colours, self.shade = [], None
+
+    def _on_attr(self, t: Token) -> None:
+        self._flush_colours()
+        self.segment.append((t.sk, str(t.sem.value)))
+
+    def _on_num(self, t: Token) -> None:
+        nxt = self._next()
+        n = int(t.value) + (1 if self.more else 0)
+        self.more = False
+        countable = (lx.OBJ, lx.COLOUR, lx.SHADE, lx.GROUP, lx.STATE, lx.POSTURE, lx.GARMENT)
+        classifier = self.i + 1 < len(self.tokens) and self.tokens[self.i + 1].sk == lx.CLASSIFIER
+        if n > MAX_COUNT or not (classifier or (nxt is not None and nxt.sk in countable)):
+            self.ignored.append(t.surface)
+            self._break()
+        elif n >= 2:
+            self.segment.append(("count", n))
+
+    def _on_group(self, t: Token) -> None:
+        self.segment.append(("count", 3))
+
+    def _on_more(self, t: Token) -> None:
+        nxt = self._next()
+        self.more = nxt is not None and nxt.sk == lx.NUM
+
+    def _on_note(self, t: Token) -> None:
+        self.notes.append(lx.NOTES[str(t.sem.value)])
+
+    def _on_unsupported(self, t: Token) -> None:
+        self.notes.append(lx.NOTES[str(t.sem.value)])
+        self.ignored.append(t.surface)
+        self._break()
+
+    def _on_and(self, t: Token) -> None:
+        nxt = self._next()
+        if self.colours and nxt is not None and nxt.sk in (lx.COLOUR, lx.SHADE):
+            return  # 'red and white': one list of colours
+        self._flush_colours()
+        if self.current is not None:
+            _apply(self.current, self.segment)
+            self.segment, self.closed = [], True
+        self.adj_from, self.after_de = len(self.segment), False
+
+    def _on_de(self, t: Token) -> None:
+        self.after_de = True
+
+    def _noop(self, t: Token) -> None:
+        pass
+
+    _HANDLERS = {
+        lx.OBJ: _on_obj,
+        lx.COLOUR: _on_colour,
+        lx.SHADE: _on_shade,
+        lx.GARMENT: _on_garment,
+        lx.ITEM: _on_item,
+        lx.POSTURE: _on_attr,
+        lx.STATE: _on_attr,
+        lx.DIRECTION: _on_attr,
+        lx.SPEED: _on_attr,
+        lx.NUM: _on_num,
+        lx.GROUP: _on_group,
+        lx.MORE: _on_more,
+        lx.NOTE: _on_note,
+        lx.UNSUPPORTED: _on_unsupported,
+        lx.AND: _on_and,
+        lx.DE: _on_de,
+        lx.DET: _noop,
+        lx.CLASSIFIER: _noop,
+    }
+
+    # --- helpers
+    def _flush_colours(self) -> None:
+        self.segment.extend(("colour", c) for c in self.colours)
+        self.colours, self.shade = [], None
+
+    def _break(self) -> None:
+        """A word between an adjective and a noun: the adjective no longer sits next to it."""
+        self._flush_colours()
+        self.adj_from = len(self.segment)
+
+    def _finish(self) -> None:
+        self._flush_colours()
+        if not self.segment:
+            return
+        if self.objects:
+            _apply(self.current or self.objects[-1], self.segment)
+            return
+        kinds = {a[0] for a in self.segment}
+        if kinds <= {"count"}:
+            return
+        person = bool(kinds & _PERSON_ATTRS) or any(
+            a[0] == lx.STATE and a[1] in ("running", "walking") for a in self.segment
+        )
+        clause = ObjectClause("person" if person else None)
+        _apply(clause, self.segment)
+        self.objects.append(clause)
+
+
+def _apply(clause: ObjectClause, attrs: list[tuple]) -> None:
+    whole = "any" if clause.cls in ("person", None) else "body"
+    for attr in attrs:
+        kind = attr[0]
+        if kind == "colour":
+            clause.add_colour(whole, attr[1])
+        elif kind == "garment":
+            _, name, parts, colours = attr
+            if name not in clause.garments and name != "clothes":
+                clause.garments.append(name)
+            for part in parts:
+                for c in colours:
+                    clause.add_colour(part if clause.cls in ("person", None) else whole, c)
+        elif kind == "item":
+            clause.carried.append(CarriedItem(attr[1], attr[2]))
+        elif kind == lx.POSTURE:
+            clause.posture = attr[1]
+        elif kind == lx.STATE:
+            clause.motion.state = attr[1]
+        elif kind == lx.DIRECTION:
+            clause.motion.direction = attr[1]
+        elif kind == lx.SPEED:
+            clause.motion.speed = attr[1]
+        elif kind == "count" and clause.count is None:
+            clause.count = attr[1]

@@ -1,0 +1,414 @@
+"""Search over stored tracks: the Python API behind ``scenewatch search`` and the HTTP layer.
+
+A search is read (``parse_query``), each object clause becomes needs (``rank.py``), candidates
+come from the index (``track_terms``) with a bounded LIMIT, and the candidates are re-ranked
+exactly from their facts. Every database statement carries a LIMIT: no query, however odd,
+scans the whole store.
+
+Candidate generation per clause: the need with the fewest index rows in the time window
+(counted up to :data:`COUNT_CAP`) drives; the other needs filter by ``EXISTS`` on the primary key
+(strict pass). If that yields fewer than the limit, each need drives alone (relaxed pass), so
+near misses still rank below full matches (soft AND).
+
+>>> # search(store, "person in a red top yesterday", limit=10).results[0].reasons
+>>> # ['person 0.91', 'upper body red 0.82']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+from sqlalchemy import Connection, exists, func, select
+
+from scenewatch.search.facts import cosine, track_facts
+from scenewatch.search.model import ObjectClause, Query
+from scenewatch.search.query import parse_query
+from scenewatch.search.rank import Need, clause_needs, score_clause
+from scenewatch.store.schema import cameras as cameras_table
+from scenewatch.store.schema import search_zones, track_terms, tracks
+
+MAX_LIMIT = 200  # results per search
+MAX_CLAUSES = 4  # object clauses searched per query
+CANDIDATES = 240  # candidates per clause and pass, shared by the driving terms
+COUNT_CAP = 20000  # index rows counted to choose the driving need
+LOOKBACK_S = 3600.0  # a track that began this long before a window and overlaps it is found
+MIN_SCORE = 0.02  # below this a candidate is noise, not a result
+MAX_NAMES = 1000  # cameras / zones loaded to recognise names in a query
+IN_CHUNK = 500  # ids per IN (...) list
+
+
+@dataclass(slots=True)
+class Hit:
+    """One matching track: the same id as ``scenewatch tracks`` and ``export mot``."""
+
+    track_id: int
+    camera: str
+    cls: str
+    start: float  # epoch seconds (UTC)
+    end: float
+    score: float
+    thumbnail: str | None  # absolute path of the JPEG, None when the track has none
+    reasons: list[str] = field(default_factory=list)
+
+    def to_dict(self, tz: tzinfo | None = None) -> dict[str, Any]:
+        return {
+            "track_id": self.track_id,
+            "camera": self.camera,
+            "class": self.cls,
+            "start": datetime.fromtimestamp(self.start, tz or UTC).isoformat(),
+            "end": datetime.fromtimestamp(self.end, tz or UTC).isoformat(),
+            "start_ts": self.start,
+            "end_ts": self.end,
+            "score": round(self.score, 4),
+            "thumbnail": self.thumbnail,
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass(slots=True)
+class SearchResult:
+    """What was understood, what was not, and the ranked hits (``to_dict`` is the JSON answer)."""
+
+    understood: dict[str, Any]
+    ignored: list[str]
+    notes: list[str]
+    results: list[Hit]
+    tz: tzinfo | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "understood": self.understood,
+            "ignored": list(self.ignored),
+            "notes": list(self.notes),
+            "results": [h.to_dict(self.tz) for h in self.results],
+        }
+
+
+@dataclass(slots=True)
+class _Scope:
+    """The filters every candidate statement shares."""
+
+    start: float | None
+    end: float | None
+    camera_ids: list[int] | None  # None: all cameras
+
+
+def search(
+    store,
+    text: object,
+    now: datetime | None = None,
+    cameras: list[str] | tuple[str, ...] | None = None,
+    limit: int = 20,
+    tz: tzinfo | None = None,
+) -> SearchResult:
+    """Search the store's tracks with a plain-language query (English or Chinese).
+
+    ``cameras`` restricts the search to these camera names (unknown names are noted, not
+    raised). Never raises on bad text; an unusable query gives no results and says why.
+    """
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    now = now or datetime.now(tz).astimezone(tz)
+    with store.engine.connect() as conn:
+        names = _camera_names(conn)
+        zone_names = list(conn.scalars(select(search_zones.c.name).distinct().limit(MAX_NAMES)))
+        query = parse_query(text, now, list(names.values()), zone_names, tz)
+        notes = list(query.notes)
+        scope = _scope(query, names, cameras, notes)
+        if not query.usable or scope is None:
+            return _result(query, notes, [], tz)
+        clauses = query.objects or [None]
+        if len(clauses) > MAX_CLAUSES:
+            notes.append(f"only the first {MAX_CLAUSES} objects of the query are searched")
+        best: dict[int, tuple[float, list[str]]] = {}
+        known: dict[int, _Facts] = {}
+        for clause in clauses[:MAX_CLAUSES]:
+            if clause is not None and clause.count:
+                notes.append(f"counts are not searched yet; showing single {clause.cls or 'object'}s")
+            if clause is not None and any(c.colour for c in clause.carried):
+                notes.append("colours of carried items are not known; matching the item only")
+            needs = clause_needs(clause or ObjectClause(None), query.zones)
+            ids = _candidates(conn, needs, scope, limit)
+            known.update(_load_facts(conn, [i for i in ids if i not in known]))
+            for track_id in ids:
+                track = known.get(track_id)
+                if track is None or not _in_window(track, scope):
+                    continue
+                score, reasons = score_clause(needs, track.facts)
+                reasons = reasons or [f"{track.class_name} seen in the time and place asked"]
+                if score >= MIN_SCORE and score > best.get(track_id, (0.0, []))[0]:
+                    best[track_id] = (score, reasons)
+        order = sorted(best, key=lambda i: (-best[i][0], -known[i].first_ts, i))[:limit]
+        rows = _load_tracks(conn, order)
+        hits = [_hit(store, rows[i], names, *best[i]) for i in order if i in rows]
+    if not hits:
+        notes.append("no tracks match")
+    return _result(query, notes, hits, tz)
+
+
+def more_like(
+    store, track_id: int, limit: int = 20, cameras: list[str] | None = None, tz: tzinfo | None = None
+) -> SearchResult:
+    """Tracks whose attributes resemble track ``track_id`` (cosine over weighted facts)."""
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    understood: dict[str, Any] = {"like": track_id}
+    with store.engine.connect() as conn:
+        names = _camera_names(conn)
+        notes: list[str] = []
+        scope = _scope(None, names, cameras, notes)
+        target = conn.execute(
+            select(tracks.c.class_name, tracks.c.attributes, tracks.c.score).where(tracks.c.id == track_id)
+        ).first()
+        if target is None or scope is None:
+            notes.append(f"no track with id {track_id}" if target is None else "no cameras to search")
+            return SearchResult(understood, [], notes, [], tz)
+        mine = _similarity_vector(track_facts(target.class_name, target.attributes, target.score))
+        understood["class"] = target.class_name
+        understood["facts"] = dict(sorted(mine.items(), key=lambda kv: -kv[1])[:8])
+        seeds = sorted(mine.items(), key=lambda kv: -kv[1])[:5]
+        ids: dict[int, None] = {}
+        for term, weight in seeds:
+            raw = weight / _KIND_WEIGHT.get(term.split(":")[0], 1.0)
+            q = (
+                select(track_terms.c.track_id)
+                .where(track_terms.c.term == term)
+                .where(track_terms.c.weight.between(raw - 0.3, raw + 0.3))
+                .order_by(track_terms.c.weight.desc())
+                .limit(CANDIDATES)
+            )
+            if scope.camera_ids is not None:
+                q = q.where(track_terms.c.camera_id.in_(scope.camera_ids))
+            ids.update(dict.fromkeys(conn.scalars(q)))
+        ids.pop(track_id, None)
+        facts = {i: f.facts for i, f in _load_facts(conn, list(ids)).items()}
+        scored = sorted(((cosine(mine, _similarity_vector(f)), i) for i, f in facts.items()), reverse=True)
+        top = [(s, i) for s, i in scored[:limit] if s > 0]
+        rows = _load_tracks(conn, [i for _, i in top])
+        hits = [
+            _hit(store, rows[i], names, s, _shared(mine, _similarity_vector(facts[i]), s))
+            for s, i in top
+            if i in rows
+        ]
+    return SearchResult(understood, [], notes, hits, tz)
+
+
+# ---------------------------------------------------------------- candidates
+
+
+def _candidates(conn: Connection, needs: list[Need], scope: _Scope, limit: int) -> list[int]:
+    """Candidate track ids for one clause, bounded by LIMITs (see the module docstring)."""
+    k = max(CANDIDATES, limit * 3)
+    required = [n for n in needs if n.required]
+    if not required:
+        return _recent_tracks(conn, scope, k)
+    sizes = [_count(conn, n, scope) for n in required]
+    driver = required[min(range(len(required)), key=sizes.__getitem__)]
+    others = [n for n in required if n is not driver]
+    ids = dict.fromkeys(_driven(conn, driver, others, scope, k))
+    if len(ids) < limit and others:
+        cls = [n for n in required if n.kind == "class"]
+        for need in [n for n in required if n.kind != "class"]:
+            ids.update(dict.fromkeys(_driven(conn, need, [c for c in cls if c is not need], scope, k)))
+    return list(ids)
+
+
+def _term_filter(alias, need: Need, scope: _Scope):
+    terms = need.term_names
+    conds = [alias.c.term == terms[0] if len(terms) == 1 else alias.c.term.in_(terms)]
+    if scope.end is not None:
+        conds.append(alias.c.first_ts <= scope.end)
+    if scope.start is not None:
+        conds += [alias.c.first_ts >= scope.start - LOOKBACK_S, alias.c.last_ts >= scope.start]
+    if scope.camera_ids is not None:
+        conds.append(alias.c.camera_id.in_(scope.camera_ids))
+    return conds
+
+
+def _count(conn: Connection, need: Need, scope: _Scope) -> int:
+    """Index rows of a need in scope, counted up to COUNT_CAP (a bounded selectivity estimate)."""
+    inner = select(track_terms.c.track_id).where(*_term_filter(track_terms, need, scope)).limit(COUNT_CAP)
+    return conn.scalar(select(func.count()).select_from(inner.subquery())) or 0
+
+
+def _driven(conn: Connection, driver: Need, filters: list[Need], scope: _Scope, k: int) -> list[int]:
+    """Best ``k`` tracks by the driver's weight that also have a term of every filter need."""
+    ids: dict[int, None] = {}
+    # one statement per term: each reads its own index range in weight order and stops at k
+    per_term = max(k // len(driver.terms), 60)  # 'red anywhere' reads three terms, not 3k rows
+    for term, _ in driver.terms:
+        single = Need(driver.kind, driver.label, ((term, 1.0),))
+        d = track_terms.alias("d")
+        q = select(d.c.track_id).where(*_term_filter(d, single, scope))
+        for f in filters:
+            o = track_terms.alias()
+            q = q.where(exists().where(o.c.track_id == d.c.track_id, o.c.term.in_(f.term_names)))
+        if driver.kind == "class" and not filters:
+            q = q.order_by(d.c.first_ts.desc())  # a bare class: the most recent first
+        else:
+            q = q.order_by(d.c.weight.desc())
+        ids.update(dict.fromkeys(conn.scalars(q.limit(per_term))))
+    return list(ids)
+
+
+def _recent_tracks(conn: Connection, scope: _Scope, k: int) -> list[int]:
+    """No attribute asked for: the latest tracks in scope, one index range per camera."""
+    camera_ids = scope.camera_ids
+    if camera_ids is None:
+        camera_ids = list(conn.scalars(select(cameras_table.c.id).limit(MAX_NAMES)))
+    found: list[tuple[float, int]] = []
+    for cam in camera_ids:
+        q = select(tracks.c.first_ts, tracks.c.id).where(tracks.c.camera_id == cam)
+        if scope.end is not None:
+            q = q.where(tracks.c.first_ts <= scope.end)
+        if scope.start is not None:
+            q = q.where(tracks.c.first_ts >= scope.start - LOOKBACK_S)
+        found += conn.execute(q.order_by(tracks.c.first_ts.desc()).limit(k)).all()
+    return [i for _, i in sorted(found, reverse=True)[:k]]
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _camera_names(conn: Connection) -> dict[int, str]:
+    q = select(cameras_table.c.id, cameras_table.c.name).order_by(cameras_table.c.name).limit(MAX_NAMES)
+    return {i: n for i, n in conn.execute(q)}
+
+
+def _load_tracks(conn: Connection, ids: list[int]) -> dict[int, Any]:
+    cols = (
+        tracks.c.id,
+        tracks.c.camera_id,
+        tracks.c.class_name,
+        tracks.c.first_ts,
+        tracks.c.last_ts,
+        tracks.c.score,
+        tracks.c.thumbnail,
+    )
+    out: dict[int, Any] = {}
+    for i in range(0, len(ids), IN_CHUNK):
+        for row in conn.execute(select(*cols).where(tracks.c.id.in_(ids[i : i + IN_CHUNK]))):
+            out[row.id] = row
+    return out
+
+
+@dataclass(slots=True)
+class _Facts:
+    """A candidate as the index holds it: where, when, and its facts (weights >= MIN_WEIGHT)."""
+
+    camera_id: int
+    first_ts: float
+    last_ts: float
+    facts: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def class_name(self) -> str:
+        return next((t[6:] for t in self.facts if t.startswith("class:")), "object")
+
+
+def _load_facts(conn: Connection, ids: list[int]) -> dict[int, _Facts]:
+    """Candidates' facts from the index (primary-key reads, no JSON): ranking reads only these."""
+    t = track_terms.c
+    out: dict[int, _Facts] = {}
+    for i in range(0, len(ids), IN_CHUNK):
+        q = select(t.track_id, t.term, t.weight, t.camera_id, t.first_ts, t.last_ts).where(
+            t.track_id.in_(ids[i : i + IN_CHUNK])
+        )
+        for track_id, term, weight, camera_id, first_ts, last_ts in conn.execute(q):
+            out.setdefault(track_id, _Facts(camera_id, first_ts, last_ts)).facts[term] = weight
+    return out
+
+
+def _in_window(row, scope: _Scope) -> bool:
+    if scope.camera_ids is not None and row.camera_id not in scope.camera_ids:
+        return False
+    if scope.end is not None and row.first_ts > scope.end:
+        return False
+    return scope.start is None or row.last_ts >= scope.start
+
+
+def _hit(store, row, names: dict[int, str], score: float, reasons: list[str]) -> Hit:
+    thumbnail = None
+    if row.thumbnail:
+        try:
+            thumbnail = str(store.media.absolute(row.thumbnail))
+        except ValueError:  # a path leaving the media folder is never handed out
+            thumbnail = None
+    return Hit(
+        row.id,
+        names.get(row.camera_id, str(row.camera_id)),
+        row.class_name,
+        row.first_ts,
+        row.last_ts,
+        score,
+        thumbnail,
+        reasons,
+    )
+
+
+# ---------------------------------------------------------------- scope and answers
+
+
+def _scope(
+    query: Query | None, names: dict[int, str], cameras: list[str] | tuple[str, ...] | None, notes: list[str]
+) -> _Scope | None:
+    """Time and camera filters; None when the cameras asked for leave nothing to search."""
+    ids_by_name = {n: i for i, n in names.items()}
+    allowed: set[int] | None = None
+    if cameras:
+        unknown = [c for c in cameras if c not in ids_by_name]
+        for c in unknown:
+            known = ", ".join(list(ids_by_name)[:8]) or "none yet"
+            notes.append(f"unknown camera '{c}' (known cameras: {known})")
+        allowed = {ids_by_name[c] for c in cameras if c in ids_by_name}
+    if query is not None and query.cameras:
+        said = {ids_by_name[c] for c in query.cameras if c in ids_by_name}
+        if allowed is not None and not said & allowed:
+            notes.append("the cameras in the query are not among those selected")
+        allowed = said if allowed is None else said & allowed
+    if allowed is not None and not allowed:
+        return None
+    start = query.start.timestamp() if query is not None and query.start else None
+    end = query.end.timestamp() if query is not None and query.end else None
+    return _Scope(start, end, sorted(allowed) if allowed is not None else None)
+
+
+def _result(query: Query, notes: list[str], hits: list[Hit], tz: tzinfo | None) -> SearchResult:
+    understood = query.to_dict()
+    understood["notes"] = list(dict.fromkeys(notes))
+    return SearchResult(understood, list(query.ignored), list(dict.fromkeys(notes)), hits, tz)
+
+
+# ---------------------------------------------------------------- more like this
+
+# how much each kind of fact counts in "more like this": appearance first, behaviour little
+_KIND_WEIGHT = {
+    "class": 1.0,
+    "vtype": 0.7,
+    "head": 0.6,
+    "upper": 1.0,
+    "lower": 0.8,
+    "body": 1.0,
+    "carried": 0.7,
+    "posture": 0.3,
+    "heading": 0.2,
+    "motion": 0.2,
+    "speed": 0.1,
+    "zone": 0.2,
+}
+
+
+def _similarity_vector(facts: dict[str, float]) -> dict[str, float]:
+    return {t: w * _KIND_WEIGHT.get(t.split(":")[0], 0.2) for t, w in facts.items() if w >= 0.1}
+
+
+def _shared(a: dict[str, float], b: dict[str, float], score: float) -> list[str]:
+    common = sorted(
+        (t for t in a if t in b and not t.startswith(("motion:", "speed:"))), key=lambda t: -a[t] * b[t]
+    )
+    words = [f"similarity {score:.2f}"]
+    for t in common[:4]:
+        kind, value = t.split(":", 1)
+        k = _KIND_WEIGHT.get(kind, 0.2)
+        words.append(f"both {kind} {value} ({a[t] / k:.2f} / {b[t] / k:.2f})")
+    return words

@@ -1,0 +1,139 @@
+"""Soft scoring of a track against one object clause, with the reasons in words and numbers.
+
+A clause becomes a list of :class:`Need` (class, each colour on its part, each carried item,
+posture, motion, heading, speed, zone). Each need reads the track's facts (``facts.py``) and
+gives a factor in [0, 1]; the score is the product of the factors, each floored at
+:data:`FLOOR` so that a track missing one need still ranks by the others (soft AND).
+
+>>> from scenewatch.search import parse_query
+>>> from datetime import datetime
+>>> clause = parse_query("person in a red top", datetime(2024, 5, 1)).objects[0]
+>>> score, reasons = score_clause(clause_needs(clause), {"class:person": 0.9, "upper:red": 0.82})
+>>> round(score, 2), reasons
+(0.9, ['person 0.90', 'upper body red 0.82'])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scenewatch.search.facts import COLOUR_PARTS, PERSON_PARTS, VEHICLE_CLASSES
+from scenewatch.search.lexicon import CARRIED_COCO, VEHICLE_COCO
+from scenewatch.search.model import Colour, ObjectClause
+
+FLOOR = 0.05  # a missing attribute costs a factor of 20, it does not remove the track
+ALSO_CREDIT = 0.5  # a neighbouring colour term ('also': maroon is red, also brown) counts half
+COLOUR_FULL = 0.5  # half the part in the colour is a full match (the rest is shadow, skin, bags)
+PART_NAMES = {"head": "head", "upper": "upper body", "lower": "lower body", "body": "body"}
+
+
+@dataclass(frozen=True, slots=True)
+class Need:
+    """One thing a clause asks for: any of ``terms`` (term, credit), scaled so ``full`` is 1."""
+
+    kind: str  # class | vtype | colour | carried | posture | motion | heading | speed | zone
+    label: str
+    terms: tuple[tuple[str, float], ...]
+    required: bool = True  # candidates must have one of the terms (strict pass of the engine)
+    full: float = 1.0
+
+    @property
+    def term_names(self) -> list[str]:
+        return [t for t, _ in self.terms]
+
+    def factor(self, facts: dict[str, float]) -> float:
+        best = max((facts.get(t, 0.0) * credit for t, credit in self.terms), default=0.0)
+        return min(1.0, best / self.full)
+
+
+def clause_needs(clause: ObjectClause, zones: list[str] | tuple[str, ...] = ()) -> list[Need]:
+    """What a clause asks for, as needs (the query's zones apply to every clause)."""
+    needs: list[Need] = []
+    cls = clause.cls
+    if cls == "vehicle":
+        classes = VEHICLE_COCO.get(clause.vehicle_type or "", VEHICLE_CLASSES)
+        credit = [1.0] + [0.6] * (len(classes) - 1) if clause.vehicle_type else [1.0] * len(classes)
+        label = clause.vehicle_type or "vehicle"
+        needs.append(
+            Need("class", label, tuple((f"class:{c}", k) for c, k in zip(classes, credit, strict=True)))
+        )
+        if clause.vehicle_type:
+            t = clause.vehicle_type
+            needs.append(Need("vtype", f"looks like a {t}", ((f"vtype:{t}", 1.0),), required=False))
+    elif cls is not None:
+        needs.append(Need("class", cls, ((f"class:{cls}", 1.0),)))
+    for part, colours in clause.colours.items():
+        for colour in colours:
+            needs.append(_colour_need(part, colour, cls))
+    for item in clause.carried:
+        items = CARRIED_COCO.get(item.item, (item.item,))
+        needs.append(Need("carried", f"carrying {item.item}", tuple((f"carried:{i}", 1.0) for i in items)))
+    if clause.posture:
+        needs.append(Need("posture", clause.posture, ((f"posture:{clause.posture}", 1.0),)))
+    motion = clause.motion
+    if motion.state:
+        needs.append(Need("motion", motion.state, ((f"motion:{motion.state}", 1.0),), full=0.8))
+    if motion.direction:
+        needs.append(Need("heading", f"heading {motion.direction}", ((f"heading:{motion.direction}", 1.0),)))
+    if motion.speed:
+        needs.append(Need("speed", motion.speed, ((f"speed:{motion.speed}", 1.0),), required=False))
+    if zones:
+        needs.append(
+            Need("zone", "in zone " + " or ".join(zones), tuple((f"zone:{z.lower()}", 1.0) for z in zones))
+        )
+    return needs
+
+
+def _colour_need(part: str, colour: Colour, cls: str | None) -> Need:
+    if part in COLOUR_PARTS:
+        parts: tuple[str, ...] = (part,)
+    else:  # 'any': the best part wins
+        parts = PERSON_PARTS if cls == "person" else COLOUR_PARTS
+    terms = [(f"{p}:{colour.term}", 1.0) for p in parts]
+    terms += [(f"{p}:{a}", ALSO_CREDIT) for a in colour.also for p in parts]
+    label = colour.term if part == "any" else f"{PART_NAMES.get(part, part)} {colour.term}"
+    return Need("colour", label, tuple(terms), full=COLOUR_FULL)
+
+
+def score_clause(needs: list[Need], facts: dict[str, float]) -> tuple[float, list[str]]:
+    """The soft score of one track's facts against a clause's needs, and the reasons."""
+    score, reasons = 1.0, []
+    for need in needs:
+        f = need.factor(facts)
+        if need.kind == "class":
+            if f <= 0:
+                return 0.0, [f"not a {need.label}"]
+            score *= f
+        else:
+            score *= FLOOR + (1.0 - FLOOR) * f
+        reasons.append(_reason(need, facts, f))
+    return score, reasons
+
+
+def _reason(need: Need, facts: dict[str, float], factor: float) -> str:
+    """Why a need scored what it did, with the numbers it read."""
+    hits = sorted(
+        ((facts[t], t, credit) for t, credit in need.terms if facts.get(t, 0.0) > 0.0),
+        key=lambda h: -h[0] * h[2],
+    )
+    if need.kind == "colour":
+        shown = [h for h in hits if h[0] >= 0.1][:3]
+        if not shown:
+            return f"no {need.label}"
+        return ", ".join(_colour_words(t, w, credit < 1) for w, t, credit in shown)
+    if not hits or factor <= 0:
+        return f"not {need.label}" if need.kind != "class" else f"not a {need.label}"
+    weight, term, _ = hits[0]
+    if need.kind == "class":
+        return f"{term.split(':', 1)[1]} {weight:.2f}"
+    if need.kind == "carried":
+        return f"carrying {term.split(':', 1)[1]} {weight:.2f}"
+    if need.kind == "zone":
+        return f"in zone {term.split(':', 1)[1]}"
+    return f"{need.label} {weight:.2f}"
+
+
+def _colour_words(term: str, weight: float, partial: bool) -> str:
+    part, colour = term.split(":", 1)
+    text = f"{PART_NAMES.get(part, part)} {colour} {weight:.2f}"
+    return text + " (near match)" if partial else text
