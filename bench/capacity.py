@@ -1,0 +1,293 @@
+"""Real-time capacity: how many live cameras this machine analyses, against how many it can decode.
+
+Run: ``.venv/bin/python bench/capacity.py [--video PATH] [--detector centernet|nanodet] [--trial-s S]``
+
+1. Decode-only limit: N copies of the footage played as live cameras (the product's FileSource,
+   realtime and looped, PyAV/FFmpeg decoding, the capacity decode settings), frames thrown away.
+   The largest N for which every camera keeps up with its own clock (playback drift < 1 s).
+2. Capacity: N copies through ``run_cameras`` with the capacity settings (motion gate, adaptive
+   rate, shared detector pool, tracking, SQLite store, health checks): the largest N for which
+   every camera keeps lag (p95) and drift under 1 s and detects at >= 5 fps while objects are
+   present. Prints both limits and their ratio.
+3. Accuracy: MOTA on TUD-Stadtmitte, full-rate tracking against the capacity settings (both
+   through ``index_file`` and ``export mot``'s rows; sampled runs are scored on the frames they
+   cover, the protocol of ``bench/tracking.py --detect-fps``).
+
+Each trial plays ``--trial-s`` seconds; the first ``--warmup-s`` are not scored. The load average
+is printed with every figure: the machine is shared, so capacity figures depend on it.
+Benchmarks print; they never fail a test run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe_machine  # noqa: E402
+
+from scenewatch.config import AppConfig, CameraConfig  # noqa: E402
+from scenewatch.config.capacity import CapacityConfig  # noqa: E402
+from scenewatch.config.source import SourceConfig  # noqa: E402
+from scenewatch.eval.mot import load_mot, score_rows  # noqa: E402
+from scenewatch.pipeline import build_detector, index_file, run_cameras  # noqa: E402
+from scenewatch.runtime import MetricsRegistry  # noqa: E402
+from scenewatch.sources import FileSource  # noqa: E402
+from scenewatch.store import repo  # noqa: E402
+from scenewatch.store.data import DataStore  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+MAX_LAG_S = 1.0
+MIN_PRESENT_FPS = 5.0 - 0.05  # a 10 fps camera sampled every 2nd frame gives exactly 5.0
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def camera_source(video: Path, capacity: CapacityConfig) -> SourceConfig:
+    return SourceConfig(
+        url=str(video), realtime=True, loop=True, width=capacity.decode_width, threads=capacity.decode_threads
+    )
+
+
+# -- 1. decode only ------------------------------------------------------------------------------
+
+
+def decode_trial(video: Path, n: int, seconds: float, capacity: CapacityConfig) -> tuple[bool, float]:
+    """N realtime copies decoded and discarded; (all kept up, worst drift in s)."""
+    stop = threading.Event()
+    drift = [0.0] * n
+
+    def play(i: int) -> None:
+        source = FileSource(f"d{i}", camera_source(video, capacity))
+        source_stop = threading.Thread(target=lambda: stop.wait() and source.stop(), daemon=True)
+        source_stop.start()
+        start, first = time.monotonic(), None
+        for frame in source:
+            first = frame.pts if first is None else first
+            drift[i] = max(drift[i], (time.monotonic() - start) - (frame.pts - first))
+        source.close()
+
+    threads = [threading.Thread(target=play, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    stop.wait(seconds)
+    stop.set()
+    for t in threads:
+        t.join(5)
+    worst = max(drift)
+    return worst < MAX_LAG_S, worst
+
+
+# -- 2. full capacity ----------------------------------------------------------------------------
+
+
+def capacity_trial(
+    video: Path, n: int, seconds: float, warmup: float, settings: AppConfig, capacity: CapacityConfig
+) -> tuple[bool, dict]:
+    """N realtime cameras through run_cameras; (passed, worst figures over the cameras)."""
+    cameras = [CameraConfig(name=f"cam{i}", source=camera_source(video, capacity)) for i in range(n)]
+    trial = settings.model_copy(update={"cameras": cameras})
+    metrics = MetricsRegistry()
+    stop = threading.Event()
+    lags: dict[str, list[float]] = {}
+    marks: dict[str, tuple[int, float, int, int, int, float]] = {}
+
+    def watch() -> None:
+        started = time.monotonic()
+        while not stop.wait(0.5):
+            if time.monotonic() - started < warmup:
+                continue
+            for cam in metrics.cameras():
+                counters = (cam.present_detections, cam.present_seconds, cam.frames_dropped)
+                marks.setdefault(
+                    cam.camera, (*counters, cam.frames_decoded, cam.frames_detected, time.monotonic())
+                )
+                lags.setdefault(cam.camera, []).append(max(cam.lag_s, cam.drift_s))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = DataStore.open(Path(tmp) / "data")
+        run_cameras(store, trial, stop, duration=seconds, capacity=capacity, metrics=metrics)
+        store.engine.dispose()
+        ended = time.monotonic()
+    stop.set()
+    watcher.join(2)
+    rows = []
+    for cam in metrics.cameras():
+        dets0, secs0, drop0, dec0, det0, at = marks.get(cam.camera, (0, 0.0, 0, 0, 0, ended - 1e-9))
+        secs = cam.present_seconds - secs0
+        present_fps = (cam.present_detections - dets0) / secs if secs > 0 else float("nan")
+        rows.append(
+            {
+                "lag_p95": float(np.quantile(lags.get(cam.camera, [99.0]), 0.95)),
+                "present_fps": present_fps,
+                "dropped": cam.frames_dropped - drop0,
+                "decoded_fps": (cam.frames_decoded - dec0) / (ended - at),
+                "detect_fps": (cam.frames_detected - det0) / (ended - at),
+                "cpu": float(cam.snapshot(ended)["cpu_share"]),
+            }
+        )
+    ok = len(rows) == n and all(
+        r["lag_p95"] < MAX_LAG_S and (np.isnan(r["present_fps"]) or r["present_fps"] >= MIN_PRESENT_FPS)
+        for r in rows
+    )
+    worst = {
+        "lag_p95": max(r["lag_p95"] for r in rows) if rows else float("nan"),
+        "present_fps": min((r["present_fps"] for r in rows), default=float("nan")),
+        "dropped": sum(r["dropped"] for r in rows),
+        "decoded_fps": sum(r["decoded_fps"] for r in rows),
+        "detect_fps": sum(r["detect_fps"] for r in rows),
+        "cpu": sum(r["cpu"] for r in rows),
+    }
+    return ok, worst
+
+
+# -- search ----------------------------------------------------------------------------------------
+
+
+def largest(trial, start: int, ceiling: int, label: str) -> int:
+    """Largest N in [1, ceiling] for which ``trial(N)`` passes: grow by 1.5x from ``start`` while
+    it passes (or shrink while it fails), then bisect. Prints every trial."""
+    results: dict[int, bool] = {}
+
+    def run(n: int) -> bool:
+        if n not in results:
+            results[n], detail = trial(n)
+            print(f"  {label} N={n:3d}: {'pass' if results[n] else 'FAIL'}  {detail}  [{load()}]", flush=True)
+        return results[n]
+
+    n = max(1, min(start, ceiling))
+    if run(n):
+        good, bad = n, None
+        while bad is None and good < ceiling:
+            n = min(ceiling, max(good + 1, round(good * 1.5)))
+            good, bad = (n, None) if run(n) else (good, n)
+    else:
+        good, bad = 0, n
+        while good == 0 and bad > 1:
+            n = max(1, bad * 2 // 3)
+            good, bad = (n, bad) if run(n) else (0, n)
+    while bad is not None and bad - good > 1:
+        mid = (good + bad) // 2
+        good, bad = (mid, bad) if run(mid) else (good, mid)
+    return good
+
+
+def decode_cost(video: Path, capacity: CapacityConfig) -> tuple[float, float]:
+    """(CPU seconds per frame for decoding one camera as fast as possible, the footage's fps)."""
+    source = FileSource("probe", camera_source(video, capacity).model_copy(update={"realtime": False}))
+    fps = source.info.fps if source.info and source.info.fps else 25.0
+    start, count = time.process_time(), 0
+    for _ in source:
+        count += 1
+        if count >= 300:
+            break
+    source.close()
+    return (time.process_time() - start) / max(count, 1), fps
+
+
+# -- 3. accuracy -----------------------------------------------------------------------------------
+
+
+def mota(settings: AppConfig, detector, capacity: CapacityConfig | None) -> tuple[str, int]:
+    name = "TUD-Stadtmitte"
+    video, gt = (
+        DATA / "mot" / name / f"{name}.mp4",
+        load_mot(DATA / "mot" / name / "gt.txt", ground_truth=True),
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        store = DataStore.open(Path(tmp) / "data")
+        result = index_file(store, settings, video, "bench", detector=detector, capacity=capacity)
+        rows = np.array(list(repo.mot_rows(store.engine, "bench", "person")), dtype=np.float64).reshape(-1, 7)
+        store.engine.dispose()
+    if capacity is not None:  # sampled: score the frames covered (bench/tracking.py --detect-fps)
+        gt = gt[np.isin(gt[:, 0], rows[:, 0])]
+    return score_rows(gt, rows).line(), result.frames_detected
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--video", type=Path, default=DATA / "video" / "vtest.avi")
+    parser.add_argument("--detector", default="centernet", choices=["centernet", "nanodet"])
+    parser.add_argument("--trial-s", type=float, default=20.0, help="seconds per capacity trial")
+    parser.add_argument("--decode-trial-s", type=float, default=12.0, help="seconds per decode-only trial")
+    parser.add_argument("--warmup-s", type=float, default=6.0, help="seconds not scored at a trial's start")
+    parser.add_argument("--workers", type=int, default=2, help="detector pool workers")
+    parser.add_argument("--decode-width", type=int, help="decode cameras at most this wide")
+    parser.add_argument("--start", type=int, default=8, help="first N of the capacity search")
+    parser.add_argument("--skip", choices=["decode", "capacity", "mota"], action="append", default=[])
+    args = parser.parse_args()
+    settings = AppConfig.model_validate({"detector": {"type": args.detector}})
+    capacity = CapacityConfig(enabled=True, pool_workers=args.workers, decode_width=args.decode_width)
+    print(f"machine: {describe_machine()}  [{load()}]")
+    print(
+        f"footage: {args.video.name}; detector {args.detector}, {args.workers} pool worker(s); "
+        f"decode width {capacity.decode_width or 'full'}, {capacity.decode_threads} decoder thread(s)"
+    )
+    cores = len(os.sched_getaffinity(0))
+    decode_limit = capacity_limit = None
+    if "decode" not in args.skip:
+        cost, fps = decode_cost(args.video, capacity)
+        estimate = max(1, int(cores / (cost * fps)))
+        print(
+            f"decode-only: {1000 * cost:.1f} ms CPU a frame at {fps:.1f} fps -> estimate {estimate} cameras"
+        )
+        decode_limit = largest(
+            lambda n: _fmt_decode(decode_trial(args.video, n, args.decode_trial_s, capacity)),
+            estimate,
+            200,
+            "decode-only",
+        )
+        print(f"decode-only limit: {decode_limit} cameras  [{load()}]", flush=True)
+    if "capacity" not in args.skip:
+        capacity_limit = largest(
+            lambda n: _fmt_capacity(
+                capacity_trial(args.video, n, args.trial_s, args.warmup_s, settings, capacity)
+            ),
+            args.start,
+            decode_limit or 100,
+            "capacity",
+        )
+        print(
+            f"capacity: {capacity_limit} cameras (lag p95 < 1 s, >= 5 detections/s with objects)  [{load()}]"
+        )
+    if decode_limit and capacity_limit is not None:
+        print(
+            f"RESULT: capacity {capacity_limit} / decode-only {decode_limit} = "
+            f"{100 * capacity_limit / decode_limit:.0f} % (target >= 50 %; >= 8 cameras)  [{load()}]"
+        )
+    if "mota" not in args.skip:
+        detector = build_detector(settings)
+        full, n_full = mota(settings, detector, None)
+        sampled, n_sampled = mota(settings, detector, capacity)
+        print(f"TUD-Stadtmitte ({args.detector}), full rate      : {full}  ({n_full} detections)")
+        print(f"TUD-Stadtmitte ({args.detector}), capacity config: {sampled}  ({n_sampled} detections)")
+
+
+def _fmt_decode(result: tuple[bool, float]) -> tuple[bool, str]:
+    ok, worst = result
+    return ok, f"worst drift {worst:.2f} s"
+
+
+def _fmt_capacity(result: tuple[bool, dict]) -> tuple[bool, str]:
+    ok, w = result
+    return ok, (
+        f"lag p95 {w['lag_p95']:.2f} s, min detect fps with objects {w['present_fps']:.2f}, "
+        f"dropped {w['dropped']}, total decoded {w['decoded_fps']:.0f} fps, detected {w['detect_fps']:.0f} fps, "
+        f"CPU {w['cpu']:.2f} cores"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""One pool of detector workers for all cameras of a node: fair, bounded, never blocking a camera.
+
+Each camera gets a :class:`PoolClient` with a queue of ``depth`` frames. ``submit`` never waits:
+when the queue is full the oldest waiting frame is dropped (and counted), so a camera the pool
+cannot keep up with stays current instead of falling further behind. Workers serve the cameras
+round-robin, one frame at a time and at most one frame of a camera at once, so a camera that
+floods frames gets the same share as one that sends few, and its results come back in order.
+The models here take a batch of one; a batched model would take one waiting frame per camera.
+
+>>> class Echo:
+...     def detect_one(self, image):
+...         return image.shape
+>>> pool = DetectorPool([Echo()])
+>>> cam = pool.client("a")
+>>> cam.submit(np.zeros((4, 6, 3)), token=1)
+>>> cam.wait_idle(2.0)
+True
+>>> cam.results()
+[(1, (4, 6, 3), None)]
+>>> pool.close()
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+class OneImageDetector(Protocol):
+    def detect_one(self, image: np.ndarray) -> Any: ...
+
+
+@dataclass(slots=True)
+class _Request:
+    image: np.ndarray
+    token: Any
+    submitted: float
+
+
+@dataclass
+class PoolClient:
+    """One camera's handle on the pool. ``token`` travels with the frame and comes back with the
+    result, so the camera knows which frame (and plan) an answer belongs to."""
+
+    pool: DetectorPool
+    camera: str
+    depth: int
+    waiting: deque = field(default_factory=deque)
+    done: deque = field(default_factory=deque)
+    busy: bool = False
+    submitted: int = 0
+    dropped: int = 0
+    detected: int = 0
+    detector_seconds: float = 0.0  # wall time of this camera's inferences (its share of the workers)
+    wait_seconds: float = 0.0  # total time its frames waited in the queue
+    on_drop: Any = None  # called with the dropped token, in the submitting thread
+
+    def submit(self, image: np.ndarray, token: Any = None) -> None:
+        """Queue ``image`` for detection; never blocks. A full queue drops its oldest frame."""
+        dropped = self.pool._put(self, _Request(image, token, time.monotonic()))
+        if dropped is not None and self.on_drop is not None:
+            self.on_drop(dropped.token)
+
+    def results(self) -> list[tuple[Any, Any, BaseException | None]]:
+        """Finished ``(token, detections, error)`` in submission order; never blocks."""
+        out = []
+        while self.done:
+            out.append(self.done.popleft())
+        return out
+
+    @property
+    def pending(self) -> int:
+        """Frames waiting or being detected."""
+        return len(self.waiting) + int(self.busy)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until nothing of this camera is waiting or running; False on timeout."""
+        return self.pool._wait_idle(self, timeout)
+
+    def close(self) -> None:
+        """Leave the pool; frames still waiting are discarded."""
+        self.pool._remove(self)
+
+
+class DetectorPool:
+    """Worker threads, one per detector in ``detectors`` (each owns its model session)."""
+
+    def __init__(self, detectors: Sequence[OneImageDetector], depth: int = 1):
+        if not detectors:
+            raise ValueError("the pool needs at least one detector")
+        self.depth = depth
+        self._clients: list[PoolClient] = []
+        self._next = 0  # round-robin position in _clients
+        self._cond = threading.Condition()
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._work, args=(d,), name=f"detector-{i}", daemon=True)
+            for i, d in enumerate(detectors)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def client(self, camera: str, depth: int | None = None) -> PoolClient:
+        client = PoolClient(self, camera, depth or self.depth)
+        with self._cond:
+            self._clients.append(client)
+        return client
+
+    @property
+    def workers(self) -> int:
+        return len(self._threads)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the workers after their current frame."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _put(self, client: PoolClient, request: _Request) -> _Request | None:
+        with self._cond:
+            dropped = None
+            if len(client.waiting) >= client.depth:
+                dropped = client.waiting.popleft()
+                client.dropped += 1
+            client.waiting.append(request)
+            client.submitted += 1
+            self._cond.notify()
+        return dropped
+
+    def _take(self) -> tuple[PoolClient, _Request] | None:
+        """The next camera in round-robin order with a frame waiting and none running."""
+        with self._cond:
+            while not self._closed:
+                n = len(self._clients)
+                for step in range(n):
+                    client = self._clients[(self._next + step) % n]
+                    if client.waiting and not client.busy:
+                        self._next = (self._next + step + 1) % n
+                        client.busy = True
+                        return client, client.waiting.popleft()
+                self._cond.wait()
+            return None
+
+    def _work(self, detector: OneImageDetector) -> None:
+        while (job := self._take()) is not None:
+            client, request = job
+            started = time.monotonic()
+            error: BaseException | None = None
+            result = None
+            try:
+                result = detector.detect_one(request.image)
+            except Exception as exc:  # one bad frame must not kill the worker serving every camera
+                log.exception("camera %s: detection failed", client.camera)
+                error = exc
+            finished = time.monotonic()
+            with self._cond:
+                client.busy = False
+                client.detected += error is None
+                client.detector_seconds += finished - started
+                client.wait_seconds += started - request.submitted
+                client.done.append((request.token, result, error))
+                self._cond.notify_all()
+
+    def _wait_idle(self, client: PoolClient, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while client.waiting or client.busy:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._closed:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def _remove(self, client: PoolClient) -> None:
+        with self._cond:
+            client.waiting.clear()
+            if client in self._clients:
+                index = self._clients.index(client)
+                self._clients.remove(client)
+                if index < self._next:
+                    self._next -= 1
+                self._next = self._next % len(self._clients) if self._clients else 0

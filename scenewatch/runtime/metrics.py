@@ -1,0 +1,223 @@
+"""Per-camera figures: input, decoded and detection rates, lag, drops and CPU, as a dict or as
+Prometheus text.
+
+Counters are plain attributes written by the camera's own threads (one writer each, so no lock);
+rates come from a sliding window of event times. CPU is ``time.thread_time`` of the camera's decode
+and analysis threads plus the wall time its detections held a detector worker.
+
+>>> registry = MetricsRegistry()
+>>> cam = registry.camera("gate")
+>>> cam.decoded(pts=0.0, timestamp=100.0, now=100.0)
+>>> 'scenewatch_camera_frames_decoded_total{camera="gate"} 1' in registry.render_prometheus()
+True
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+WINDOW_S = 10.0  # rates and lag percentiles over this many recent seconds
+
+
+class _Window:
+    """Event times (and optional values) of the last ``span`` seconds."""
+
+    def __init__(self, span: float = WINDOW_S):
+        self.span = span
+        self.times: deque[float] = deque()
+        self.values: deque[float] = deque()
+
+    def add(self, now: float, value: float = 0.0) -> None:
+        self.times.append(now)
+        self.values.append(value)
+        self._trim(now)
+
+    def _trim(self, now: float) -> None:
+        while self.times and now - self.times[0] > self.span:
+            self.times.popleft()
+            self.values.popleft()
+
+    def rate(self, now: float, since: float) -> float:
+        """Events per second over the window (or since ``since`` when that is shorter)."""
+        self._trim(now)
+        span = min(self.span, now - since)
+        return len(self.times) / span if span > 0.5 else 0.0
+
+    def quantile(self, q: float) -> float:
+        return float(np.quantile(np.fromiter(self.values, float), q)) if self.values else 0.0
+
+
+@dataclass
+class CameraMetrics:
+    """Figures of one camera. The pipeline calls ``decoded`` for each frame it receives, ``analysed``
+    for each frame tracked, ``cpu`` from each of the camera's threads now and then."""
+
+    camera: str
+    declared_fps: float | None = None
+    started: float = field(default_factory=time.monotonic)
+    frames_decoded: int = 0
+    frames_detected: int = 0  # the detector ran (whole frame or crop)
+    frames_reused: int = 0  # tracked on the last detections: nothing moved
+    frames_dropped: int = 0  # waited for the detector and were replaced by newer frames
+    present_seconds: float = 0.0  # frame time during which objects were present
+    present_detections: int = 0  # detections made while objects were present
+    lag_s: float = 0.0  # now - frame time of the last analysed (tracked) frame
+    decode_lag_s: float = 0.0  # now - frame time of the last decoded frame
+    drift_s: float = 0.0  # how far playback fell behind the stream's own clock (files played live)
+    detector_seconds: float = 0.0
+    _thread_cpu: dict[str, float] = field(default_factory=dict)
+    _decoded: _Window = field(default_factory=_Window)
+    _detected: _Window = field(default_factory=_Window)
+    _lags: _Window = field(default_factory=_Window)
+    _pts: _Window = field(default_factory=_Window)
+    _origin: tuple[float, float] | None = None  # (monotonic, pts) of the first frame
+    _last_present: tuple[float, bool] | None = None
+
+    def decoded(self, pts: float, timestamp: float, now: float | None = None) -> None:
+        """A frame reached the camera: count it, note decode lag and playback drift."""
+        now = time.monotonic() if now is None else now
+        self.frames_decoded += 1
+        self._decoded.add(now)
+        self._pts.add(now, pts)
+        if self._origin is None or pts < self._origin[1]:
+            self._origin = (now, pts)  # first frame, or time went back (reconnect, loop restart)
+        self.drift_s = max(0.0, (now - self._origin[0]) - (pts - self._origin[1]))
+        self.decode_lag_s = max(0.0, time.time() - timestamp)
+
+    def analysed(self, pts: float, timestamp: float, detected: bool, objects: int) -> None:
+        """A frame was tracked; ``detected`` when the detector ran for it, else cached boxes."""
+        now = time.monotonic()
+        self.cpu("analyse")
+        self.lag_s = max(0.0, time.time() - timestamp)
+        self._lags.add(now, self.lag_s)
+        if detected:
+            self.frames_detected += 1
+            self._detected.add(now)
+        else:
+            self.frames_reused += 1
+        if self._last_present is not None and self._last_present[1] and pts > self._last_present[0]:
+            self.present_seconds += pts - self._last_present[0]
+            self.present_detections += int(detected)
+        self._last_present = (pts, objects > 0)
+
+    def cpu(self, role: str) -> None:
+        """Record the calling thread's CPU time under ``role`` (decode, analyse). ONNX Runtime's own
+        pool threads are not seen here; the pool adds the wall time of each camera's inferences."""
+        self._thread_cpu[role] = time.thread_time()
+
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(self._thread_cpu.values()) + self.detector_seconds
+
+    def snapshot(self, now: float | None = None) -> dict[str, float | int | str | None]:
+        now = time.monotonic() if now is None else now
+        elapsed = max(now - self.started, 1e-9)
+        pts = list(self._pts.values)
+        stream_span = pts[-1] - pts[0] if len(pts) > 1 else 0.0
+        return {
+            "camera": self.camera,
+            "declared_fps": self.declared_fps,
+            "input_fps": round((len(pts) - 1) / stream_span, 2) if stream_span > 0 else 0.0,
+            "decoded_fps": round(self._decoded.rate(now, self.started), 2),
+            "detect_fps": round(self._detected.rate(now, self.started), 2),
+            "detect_fps_present": round(self.present_detections / self.present_seconds, 2)
+            if self.present_seconds > 0
+            else None,
+            "lag_s": round(self.lag_s, 3),
+            "lag_p95_s": round(self._lags.quantile(0.95), 3),
+            "decode_lag_s": round(self.decode_lag_s, 3),
+            "drift_s": round(self.drift_s, 3),
+            "frames_decoded": self.frames_decoded,
+            "frames_detected": self.frames_detected,
+            "frames_reused": self.frames_reused,
+            "frames_dropped": self.frames_dropped,
+            "cpu_seconds": round(self.cpu_seconds, 3),
+            "cpu_share": round(self.cpu_seconds / elapsed, 3),
+        }
+
+    def line(self) -> str:
+        """One human line for the progress printer."""
+        s = self.snapshot()
+        present = s["detect_fps_present"]
+        return (
+            f"camera {self.camera}: in {s['input_fps']:.1f} fps, decoded {s['decoded_fps']:.1f}, "
+            f"detect {s['detect_fps']:.1f} (objects present: {'-' if present is None else present}), "
+            f"lag {s['lag_s']:.2f} s (p95 {s['lag_p95_s']:.2f}), dropped {s['frames_dropped']}, "
+            f"CPU {100 * float(s['cpu_share']):.0f} %"
+        )
+
+
+# name, type, help, snapshot key
+_FAMILIES = [
+    (
+        "scenewatch_camera_input_fps",
+        "gauge",
+        "Frames per second the camera sends (stream time).",
+        "input_fps",
+    ),
+    ("scenewatch_camera_decoded_fps", "gauge", "Frames per second decoded (wall time).", "decoded_fps"),
+    ("scenewatch_camera_detect_fps", "gauge", "Detector runs per second.", "detect_fps"),
+    ("scenewatch_camera_lag_seconds", "gauge", "Age of the last analysed frame.", "lag_s"),
+    ("scenewatch_camera_lag_p95_seconds", "gauge", "95th percentile of the lag, last 10 s.", "lag_p95_s"),
+    ("scenewatch_camera_frames_decoded_total", "counter", "Frames decoded.", "frames_decoded"),
+    ("scenewatch_camera_frames_detected_total", "counter", "Frames the detector ran on.", "frames_detected"),
+    (
+        "scenewatch_camera_frames_dropped_total",
+        "counter",
+        "Frames dropped waiting for the detector.",
+        "frames_dropped",
+    ),
+    ("scenewatch_camera_cpu_seconds_total", "counter", "CPU (and detector) seconds used.", "cpu_seconds"),
+    ("scenewatch_camera_cpu_share", "gauge", "CPU seconds per second (1 = one core).", "cpu_share"),
+]
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _number(value: object) -> str:
+    if value is None:
+        return "NaN"
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+class MetricsRegistry:
+    """All cameras of a node."""
+
+    def __init__(self) -> None:
+        self._cameras: dict[str, CameraMetrics] = {}
+        self._lock = threading.Lock()
+
+    def camera(self, name: str, declared_fps: float | None = None) -> CameraMetrics:
+        with self._lock:
+            metrics = self._cameras.get(name)
+            if metrics is None:
+                metrics = self._cameras[name] = CameraMetrics(name, declared_fps)
+            elif declared_fps is not None:
+                metrics.declared_fps = declared_fps
+            return metrics
+
+    def cameras(self) -> list[CameraMetrics]:
+        with self._lock:
+            return list(self._cameras.values())
+
+    def snapshot(self) -> dict[str, dict]:
+        """Every camera's figures, by name."""
+        return {m.camera: m.snapshot() for m in self.cameras()}
+
+    def render_prometheus(self) -> str:
+        """The figures in Prometheus' text exposition format (version 0.0.4)."""
+        snaps = [m.snapshot() for m in self.cameras()]
+        lines: list[str] = []
+        for name, kind, help_text, key in _FAMILIES:
+            lines.append(f"# HELP {name} {help_text}")
+            lines.append(f"# TYPE {name} {kind}")
+            for snap in snaps:
+                lines.append(f'{name}{{camera="{_label(str(snap["camera"]))}"}} {_number(snap[key])}')
+        return "\n".join(lines) + "\n"
