@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="watch the configured cameras continuously")
     run.add_argument("--config", type=Path, help="YAML config (default: the sample footage as a camera)")
     run.add_argument("--duration", type=float, help="stop after this many seconds")
+    run.add_argument(
+        "--metrics-port", type=int, help="serve per-camera metrics at http://127.0.0.1:N/metrics (Prometheus)"
+    )
     run.set_defaults(handler=cmd_run)
 
     tracks = commands.add_parser("tracks", help="list or show tracked objects")
@@ -81,6 +84,24 @@ def build_parser() -> argparse.ArgumentParser:
     tracks_show.add_argument("id", type=int, help="track id")
     tracks_show.add_argument("--json", action="store_true", help="print JSON")
     tracks_show.set_defaults(handler=cmd_tracks_show)
+
+    events = commands.add_parser("events", help="list, show, acknowledge or resolve rule events")
+    events_commands = events.add_subparsers(title="events commands", metavar="ACTION", required=True)
+    events_list = events_commands.add_parser("list", help="list events, newest first")
+    events_list.add_argument("--camera", help="only this camera")
+    events_list.add_argument("--rule", help="only this rule name or rule type, e.g. loitering")
+    events_list.add_argument("--state", help="only this state: new, acknowledged, resolved")
+    events_list.add_argument("--limit", type=int, default=50, help="at most N events (default 50)")
+    events_list.add_argument("--json", action="store_true", help="print JSON")
+    events_list.set_defaults(handler=cmd_events_list)
+    events_show = events_commands.add_parser("show", help="show one event")
+    events_show.add_argument("id", type=int, help="event id")
+    events_show.add_argument("--json", action="store_true", help="print JSON")
+    events_show.set_defaults(handler=cmd_events_show)
+    for action, state in (("ack", "acknowledged"), ("resolve", "resolved")):
+        change = events_commands.add_parser(action, help=f"mark an event {state}")
+        change.add_argument("id", type=int, help="event id")
+        change.set_defaults(handler=cmd_events_state, state=state)
 
     health = commands.add_parser("health", help="camera health: status, faults and online rates")
     health.add_argument("--window", type=float, default=24.0, help="online-rate window in hours (default 24)")
@@ -97,6 +118,45 @@ def build_parser() -> argparse.ArgumentParser:
     mot.add_argument("--run", type=int, help="run id (default: the camera's latest)")
     mot.add_argument("-o", "--output", type=Path, required=True, help="output file ('-' for stdout)")
     mot.set_defaults(handler=cmd_export_mot)
+
+    serve = commands.add_parser("serve", help="run the cameras and the web UI / API server together")
+    serve.add_argument(
+        "--config", type=Path, help="YAML config (default: data/scenewatch.yaml, else the sample footage)"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    serve.add_argument("--no-pipeline", action="store_true", help="serve recorded data only; analyse nothing")
+    serve.add_argument("--secure-cookies", action="store_true", help="mark cookies Secure (behind TLS)")
+    serve.set_defaults(handler=cmd_serve)
+
+    users = commands.add_parser("users", help="web UI / API users: add, change password, list")
+    users_commands = users.add_subparsers(title="users commands", metavar="ACTION", required=True)
+    users_add = users_commands.add_parser(
+        "add", help="add a user (the password is asked for, or read from stdin)"
+    )
+    users_add.add_argument("name", help="user name")
+    users_add.add_argument("--role", choices=["admin", "operator", "viewer"], default="viewer")
+    users_add.add_argument(
+        "--camera", action="append", help="a camera the user may see (repeatable; default all)"
+    )
+    users_add.add_argument("--unmasked", action="store_true", help="the user sees people unpixelated")
+    users_add.set_defaults(handler=cmd_users_add)
+    users_passwd = users_commands.add_parser(
+        "passwd", help="set a user's password (asked for, or read from stdin)"
+    )
+    users_passwd.add_argument("name", help="user name")
+    users_passwd.set_defaults(handler=cmd_users_passwd)
+    users_list = users_commands.add_parser("list", help="list users")
+    users_list.add_argument("--json", action="store_true", help="print JSON")
+    users_list.set_defaults(handler=cmd_users_list)
+
+    search = commands.add_parser("search", help="find tracks by a plain-language query (English or Chinese)")
+    search.add_argument("query", nargs="?", help='e.g. "person in a red top yesterday", "穿红色上衣的人"')
+    search.add_argument("--like", type=int, metavar="TRACK_ID", help="tracks that look like this track")
+    search.add_argument("--camera", action="append", help="only this camera (repeatable)")
+    search.add_argument("--limit", type=int, default=20, help="at most N results (default 20)")
+    search.add_argument("--json", action="store_true", help="print JSON: understood, ignored, notes, results")
+    search.set_defaults(handler=cmd_search)
     return parser
 
 
@@ -165,7 +225,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     names = ", ".join(c.name for c in settings.cameras)
     print(f"watching {len(settings.cameras)} camera(s): {names}; data in {store.root}; Ctrl-C stops")
-    results = run_cameras(store, settings, stop, duration=args.duration, progress=_progress_printer())
+    metrics = None
+    if args.metrics_port is not None:
+        from scenewatch.runtime.exporter import serve_metrics
+        from scenewatch.runtime.metrics import MetricsRegistry
+
+        metrics = MetricsRegistry()
+        server = serve_metrics(metrics, args.metrics_port)
+        print(f"metrics at http://127.0.0.1:{server.server_port}/metrics", flush=True)
+    results = run_cameras(
+        store, settings, stop, duration=args.duration, progress=_progress_printer(), metrics=metrics
+    )
     for result in results:
         print(result.describe())
     return 0
@@ -215,6 +285,55 @@ def cmd_tracks_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_events_list(args: argparse.Namespace) -> int:
+    from scenewatch.rules.store import list_events
+
+    store = open_store(args, create=False)
+    rows = list_events(store.engine, camera=args.camera, rule=args.rule, state=args.state, limit=args.limit)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    print(f"{'id':>6} {'camera':12s} {'rule':22s} {'start (UTC)':19s} {'secs':>6} {'state':12s} tracks")
+    for row in rows:
+        secs = f"{row['end_ts'] - row['start_ts']:6.1f}" if row["end_ts"] is not None else "  open"
+        print(
+            f"{row['id']:>6} {row['camera'][:12]:12s} {row['rule'][:22]:22s} {_time(row['start_ts'])} "
+            f"{secs} {row['state']:12s} {','.join(map(str, row['track_ids']))}"
+        )
+    return 0
+
+
+def cmd_events_show(args: argparse.Namespace) -> int:
+    from scenewatch.rules.store import get_event
+
+    store = open_store(args, create=False)
+    event = get_event(store.engine, args.id)
+    if relative := event.get("snapshot"):
+        event["snapshot_file"] = str(store.media.absolute(relative))
+    if args.json:
+        print(json.dumps(event, indent=2, default=str))
+        return 0
+    end = _time(event["end_ts"]) if event["end_ts"] is not None else "(still open)"
+    print(
+        f"event {event['id']} on camera {event['camera']}: {event['rule']} ({event['rule_type']}), {event['state']}"
+    )
+    print(f"  {_time(event['start_ts'])} .. {end} UTC, tracks {event['track_ids']}")
+    print(f"  detail: {json.dumps(event['detail'])}")
+    print(f"  snapshot: {event.get('snapshot_file') or '-'}")
+    clip = event.get("clip")
+    print(f"  clip: {clip['path']} {clip['start_s']:.1f}..{clip['end_s']:.1f} s" if clip else "  clip: -")
+    return 0
+
+
+def cmd_events_state(args: argparse.Namespace) -> int:
+    from scenewatch.rules.store import set_event_state
+
+    store = open_store(args, create=False)
+    event = set_event_state(store.engine, args.id, args.state)
+    print(f"event {event['id']} ({event['rule']}) is now {event['state']}")
+    return 0
+
+
 def cmd_health(args: argparse.Namespace) -> int:
     from scenewatch.health.store import fleet_report
 
@@ -249,6 +368,113 @@ def cmd_export_mot(args: argparse.Namespace) -> int:
         tmp.replace(args.output)
         print(f"wrote {count} rows to {args.output}", file=sys.stderr)
     return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from scenewatch.search.engine import more_like, search
+
+    if args.query is None and args.like is None:
+        raise SceneWatchError("give a query or --like TRACK_ID", 'e.g. scenewatch search "person in red"')
+    store = open_store(args, create=False)
+    if args.like is not None:
+        result = more_like(store, args.like, limit=args.limit, cameras=args.camera)
+    else:
+        result = search(store, args.query, cameras=args.camera, limit=args.limit)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str))
+        return 0
+    understood = result.understood
+    if args.like is not None:
+        print(f"tracks like {args.like} ({understood.get('class', '?')})")
+    else:
+        objects = "; ".join(_describe_clause(o) for o in understood["objects"]) or "any object"
+        window = understood.get("time") or {}
+        print(f"understood: {objects}")
+        if window:
+            print(f"  time: {window.get('start') or '...'} .. {window.get('end') or '...'}")
+        for key in ("cameras", "zones"):
+            if understood.get(key):
+                print(f"  {key}: {', '.join(understood[key])}")
+    if result.ignored:
+        print(f"ignored: {', '.join(result.ignored)}")
+    for note in result.notes:
+        print(f"note: {note}")
+    for rank, hit in enumerate(result.results, 1):
+        print(
+            f"{rank:>3}. track {hit.track_id} {hit.cls} on {hit.camera}, "
+            f"{_time(hit.start)} .. {_time(hit.end)} UTC, score {hit.score:.2f}"
+        )
+        print(f"     {'; '.join(hit.reasons)}")
+        print(f"     thumbnail: {hit.thumbnail or '-'}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from scenewatch.api.serve import resolve_config, serve
+
+    settings, config_path = resolve_config(args.config, data_dir(args))
+    store = open_store(args)
+    serve(store, settings, config_path, args.host, args.port, not args.no_pipeline, args.secure_cookies)
+    return 0
+
+
+def _read_password() -> str:
+    import getpass
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise SceneWatchError("the two passwords differ")
+    return first
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    from scenewatch.api import auth
+
+    store = open_store(args)
+    user = auth.create_user(store.engine, args.name, _read_password(), args.role, args.camera, args.unmasked)
+    print(f"added user {user['name']} ({user['role']})")
+    return 0
+
+
+def cmd_users_passwd(args: argparse.Namespace) -> int:
+    from scenewatch.api import auth
+
+    store = open_store(args, create=False)
+    user = auth.find_user(store.engine, args.name)
+    if user is None:
+        raise SceneWatchError(f"no user named {args.name!r}", "list them with `scenewatch users list`")
+    auth.set_password(store.engine, user["id"], _read_password())
+    print(f"password of {args.name} changed; their sessions have ended")
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    from scenewatch.api import auth
+
+    store = open_store(args, create=False)
+    rows = auth.list_users(store.engine)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    for row in rows:
+        cams = "all cameras" if row["cameras"] is None else ", ".join(row["cameras"]) or "no cameras"
+        flags = " unmasked" if row["unmasked"] else ""
+        flags += " DISABLED" if row["disabled"] else ""
+        print(f"{row['name']:20s} {row['role']:9s} {cams}{flags}")
+    return 0
+
+
+def _describe_clause(clause: dict) -> str:
+    words = [clause["class"] or "any object"]
+    if clause["vehicle_type"]:
+        words[0] = clause["vehicle_type"]
+    words += [f"{part} {'/'.join(c['term'] for c in cs)}" for part, cs in clause["colours"].items()]
+    words += [f"carrying {c['item']}" for c in clause["carried"]]
+    words += [clause["posture"]] if clause["posture"] else []
+    words += [v for v in clause["motion"].values() if v]
+    return ", ".join(words)
 
 
 def _time(ts: float) -> str:

@@ -16,16 +16,25 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from scenewatch.config import AppConfig, CameraConfig
+from scenewatch.config.capacity import CapacityConfig
 from scenewatch.config.source import SourceConfig
 from scenewatch.errors import SceneWatchError
 from scenewatch.health.watch import HealthWatch
 from scenewatch.models import ModelStore
+from scenewatch.notify import Dispatcher
+from scenewatch.notify.alert import alert_from_event, alert_from_health
+from scenewatch.rules.engine import RuleEngine
+from scenewatch.rules.events import Event
+from scenewatch.rules.store import EventRecorder
+from scenewatch.runtime import CameraMetrics, DetectionPlanner, DetectorPool, MetricsRegistry, PoolClient
+from scenewatch.runtime import wiring as capacity_wiring
 from scenewatch.sources import Gap, open_source, redact
 from scenewatch.store import repo
 from scenewatch.store.data import DataStore
 from scenewatch.store.writer import TrackWriter
 from scenewatch.tracking import FinishedTrack, Tracker, finish_track
 from scenewatch.types import Detections, Frame
+from scenewatch.vision.attributes import build_describer
 from scenewatch.vision.centernet import CenterNetDetector  # noqa: F401  (registers the detector)
 from scenewatch.vision.detector import DETECTORS, Detector
 from scenewatch.vision.filters import DetectionFilter
@@ -102,6 +111,9 @@ class CameraAnalyzer:
         detector_lock: threading.Lock | None = None,
         frame_observers: Sequence[FrameObserver] = (),
         track_observers: Sequence[TrackObserver] = (),
+        planner: DetectionPlanner | None = None,
+        pool: PoolClient | None = None,
+        metrics: CameraMetrics | None = None,
     ):
         self.detector = detector
         self.filter = detection_filter
@@ -114,6 +126,8 @@ class CameraAnalyzer:
         self.last_slot: int | None = None
         self.frames_decoded = 0
         self.frames_detected = 0
+        # capacity path (issue 8): the planner gates and paces the detector, the pool runs it
+        self.planner, self.pool, self.metrics = planner, pool, metrics
 
     def due(self, frame: Frame) -> bool:
         """Sampling: detect on the first frame of each ``1 / detect_fps`` slot of source time."""
@@ -130,10 +144,19 @@ class CameraAnalyzer:
         self.frames_decoded += 1
         for observe in self.frame_observers:
             observe(frame)
+        if self.planner is not None:
+            return self._process_planned(frame)
         if not self.due(frame):
             return None
         raw = self._detect(frame)
         self.frames_detected += 1
+        tracked = self._track(frame, raw)
+        if self.metrics is not None:
+            self.metrics.analysed(frame.pts, frame.timestamp, True, len(tracked))
+        return tracked
+
+    def _track(self, frame: Frame, raw: Detections) -> Detections:
+        """Filter, track and store one frame's raw detections; tell the track observers."""
         detections = self.filter.keep(raw, frame.image.shape)
         tracked = self.tracker.update(detections, frame.timestamp, frame.index)
         finished = self.tracker.finished
@@ -148,8 +171,54 @@ class CameraAnalyzer:
         with self.detector_lock:
             return self.detector.detect_one(frame.image)
 
+    # -- capacity path (issue 8): motion gate, adaptive rate, shared detector pool ----------------
+
+    def _process_planned(self, frame: Frame) -> Detections | None:
+        """Track what the pool has answered, then skip, reuse or submit ``frame`` as planned."""
+        assert self.planner is not None
+        self.collect()
+        plan = self.planner.plan(frame)
+        if plan.kind == "skip":
+            return None
+        if plan.kind == "reuse":
+            return self._track_planned(frame, plan, None)
+        if self.pool is None:
+            image = plan.image(frame.image)
+            if self.detector_lock is None:
+                return self._track_planned(frame, plan, self.detector.detect_one(image))
+            with self.detector_lock:
+                raw = self.detector.detect_one(image)
+            return self._track_planned(frame, plan, raw)
+        self.pool.submit(plan.image(frame.image), (frame, plan))  # never blocks; answers come later
+        return None
+
+    def collect(self, wait: float = 0.0) -> None:
+        """Track the frames the detector pool has answered, in order (after ``wait`` s for the rest)."""
+        if self.pool is None:
+            return
+        if wait:
+            self.pool.wait_idle(wait)
+        for (frame, plan), raw, error in self.pool.results():
+            if error is None:
+                self._track_planned(frame, plan, raw)
+        if self.metrics is not None:
+            self.metrics.frames_dropped = self.pool.dropped
+            self.metrics.detector_seconds = self.pool.detector_seconds
+
+    def _track_planned(self, frame: Frame, plan, raw: Detections | None) -> Detections:
+        assert self.planner is not None
+        self.frames_detected += plan.detects
+        tracked = self._track(frame, self.planner.merge(plan, frame, raw))
+        self.planner.observe(tracked, frame)
+        if self.metrics is not None:
+            self.metrics.analysed(frame.pts, frame.timestamp, plan.detects, len(tracked))
+        return tracked
+
     def close(self) -> None:
         """Finish every open track and write what is left."""
+        if self.pool is not None:
+            self.collect(wait=5.0)
+            self.pool.close()
         self.writer.finish(self.tracker.flush())
         self.writer.close()
 
@@ -198,6 +267,7 @@ def index_file(
     progress: Progress = None,
     models: ModelStore | None = None,
     detector: Detector | None = None,
+    capacity: CapacityConfig | None = None,
 ) -> RunResult:
     """Analyse a whole video file into the store under ``camera``.
 
@@ -210,7 +280,7 @@ def index_file(
         camera_config = CameraConfig(name=camera, source=source, detect_fps=detect_fps)
     else:
         camera_config = configured.model_copy(update={"source": source, "detect_fps": detect_fps})
-    return _analyse(store, settings, camera_config, "index", progress, models, detector)
+    return _analyse(store, settings, camera_config, "index", progress, models, detector, capacity=capacity)
 
 
 def _analyse(
@@ -224,6 +294,10 @@ def _analyse(
     detector_lock: threading.Lock | None = None,
     stop: threading.Event | None = None,
     health: HealthWatch | None = None,
+    capacity: CapacityConfig | None = None,
+    pool: DetectorPool | None = None,
+    metrics: MetricsRegistry | None = None,
+    dispatcher: Dispatcher | None = None,
 ) -> RunResult:
     detector = detector or build_detector(settings, models)  # a missing model fails before any write
     run: dict[str, int] = {}
@@ -234,8 +308,15 @@ def _analyse(
             if health is not None:
                 health.note_gap(camera.name, gap.start, gap.end)
 
+    camera = capacity_wiring.capacity_camera(camera, capacity)  # decode width/threads (issue 8)
     source = open_source(camera.name, camera.source, on_gap=gap_ended)  # so does an unreadable video
     info = source.info
+    try:  # zones and lines outside the frame fail here, before any write
+        size = (info.width, info.height) if info and info.width else None
+        rules = RuleEngine(camera, size) if camera.rules else None
+    except BaseException:
+        source.close()
+        raise
     camera_id = repo.ensure_camera(
         store.engine,
         camera.name,
@@ -259,7 +340,10 @@ def _analyse(
         camera_id,
         run_id,
         finisher=lambda track: finish_track(track, tracker_config.max_gap, tracker_config.min_track_hits),
+        describer=build_describer(settings, camera, models),
     )
+    recorder = _event_recorder(store, rules, camera, camera_id, run_id, dispatcher)
+    camera_metrics = metrics.camera(camera.name, info.fps if info else None) if metrics else None
     analyzer = CameraAnalyzer(
         detector,
         build_filter(settings, camera),
@@ -268,6 +352,10 @@ def _analyse(
         camera.detect_fps,
         detector_lock,
         frame_observers=[health.observe] if health is not None else (),
+        planner=capacity_wiring.build_planner(capacity, camera.name),
+        pool=pool.client(camera.name) if pool is not None else None,
+        metrics=camera_metrics,
+        track_observers=[recorder] if recorder else (),
     )
     result = RunResult(camera.name, redact(camera.source.url), run_id, "done")
     started = time.monotonic()
@@ -275,7 +363,7 @@ def _analyse(
     first_pts = None
     last_pts = 0.0
     try:
-        for frame in prefetch(source):
+        for frame in prefetch(capacity_wiring.metered(source, camera_metrics)):
             analyzer.process(frame)
             first_pts = frame.pts if first_pts is None else first_pts
             last_pts = frame.pts
@@ -302,6 +390,8 @@ def _analyse(
     finally:
         source.close()
         analyzer.close()
+        if recorder:
+            recorder.close()
         if source.current_gap is not None:
             gap = source.current_gap
             repo.record_gap(store.engine, camera_id, run_id, gap.start, None, gap.reason)
@@ -315,6 +405,27 @@ def _analyse(
             store.engine, run_id, result.status, result.frames_decoded, result.frames_detected, result.note
         )
     return result
+
+
+def _event_recorder(
+    store: DataStore,
+    rules: RuleEngine | None,
+    camera: CameraConfig,
+    camera_id: int,
+    run_id: int,
+    dispatcher: Dispatcher | None = None,
+) -> EventRecorder | None:
+    """The rules as a track observer that stores their events and hands each new one to delivery;
+    clips refer to a file source."""
+    if rules is None:
+        return None
+    clip_file = None if camera.source.is_live else camera.source.url
+
+    def deliver(event: Event, clip: dict | None, frame_time: float) -> None:
+        if event.end is None:  # one alert per event, when it starts, with its snapshot
+            dispatcher.submit(alert_from_event(event, clip, frame_time))
+
+    return EventRecorder(store, rules, camera_id, run_id, clip_file, deliver if dispatcher else None)
 
 
 def default_config() -> AppConfig:
@@ -334,6 +445,8 @@ def run_cameras(
     duration: float | None = None,
     progress: Progress = None,
     models: ModelStore | None = None,
+    capacity: CapacityConfig | None = None,
+    metrics: MetricsRegistry | None = None,
 ) -> list[RunResult]:
     """Watch every configured camera, each in a thread of its own, until ``stop`` or ``duration``."""
     if not settings.cameras:
@@ -341,7 +454,22 @@ def run_cameras(
     detector = build_detector(settings, models)
     health = HealthWatch(store, settings.health)
     health.start()
+    dispatcher = Dispatcher(store, settings.delivery).start()  # resumes alerts an earlier run left
+    health.listeners.append(
+        lambda event: event.state != "info" and dispatcher.submit(alert_from_health(event))
+    )
     lock = threading.Lock()  # one detector serves all cameras; ONNX Runtime already uses the cores
+    # capacity path (issue 8): a fair detector pool replaces the lock; metrics for every camera
+    capacity = capacity or getattr(settings, "capacity", None)
+    pool = None
+    if capacity_wiring.active(capacity):
+        pool = capacity_wiring.build_pool(capacity, settings.detector, models or ModelStore())
+        metrics = metrics if metrics is not None else MetricsRegistry()
+    if metrics is not None and progress:
+        interval = capacity.report_s if capacity is not None else PROGRESS_INTERVAL_S
+        capacity_wiring.report_every(metrics, progress, interval, stop)
+    run_lock = None if pool else lock
+    extra = {"capacity": capacity, "pool": pool, "metrics": metrics, "dispatcher": dispatcher}
     if duration:
         timer = threading.Timer(duration, stop.set)
         timer.daemon = True
@@ -350,12 +478,24 @@ def run_cameras(
     errors: list[str] = []
 
     def watch(camera: CameraConfig) -> None:
-        live_camera = camera.model_copy(
-            update={"source": camera.source.model_copy(update={"retry_first_open": True})}
-        )
+        # A camera keeps retrying a stream that is not up yet; a file is played at its own rate.
+        source = camera.source.model_copy(update={"retry_first_open": True, "realtime": True})
+        live_camera = camera.model_copy(update={"source": source})
         try:
             results.append(
-                _analyse(store, settings, live_camera, "live", progress, models, detector, lock, stop, health)
+                _analyse(
+                    store,
+                    settings,
+                    live_camera,
+                    "live",
+                    progress,
+                    models,
+                    detector,
+                    run_lock,
+                    stop,
+                    health,
+                    **extra,
+                )
             )
         except SceneWatchError as exc:
             errors.append(f"camera {camera.name}: {exc}")
@@ -368,7 +508,10 @@ def run_cameras(
     for thread in threads:
         while thread.is_alive():
             thread.join(timeout=0.5)
+    if pool is not None:
+        pool.close()
     health.stop()
+    dispatcher.stop()
     if errors and not results:
         raise SceneWatchError("; ".join(errors))
     return results

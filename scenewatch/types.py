@@ -71,9 +71,7 @@ class Detections:
         return len(self.scores)
 
     def __getitem__(self, index: np.ndarray | slice) -> Detections:
-        return Detections(
-            self.xyxy[index], self.scores[index], self.class_ids[index], self.track_ids[index]
-        )
+        return Detections(self.xyxy[index], self.scores[index], self.class_ids[index], self.track_ids[index])
 
     @classmethod
     def concat(cls, parts: list[Detections]) -> Detections:

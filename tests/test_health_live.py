@@ -29,7 +29,7 @@ def test_offline_camera_is_reported_and_rate_drops(run_cli, tmp_path):
     config = tmp_path / "live.yaml"
     with RtspServer(VIDEO / "pedestrians_walkway_elevated.mp4") as server:
         config.write_text(
-            "health: {offline_timeout_s: 2}\n"
+            "health: {offline_timeout_s: 4}\n"
             "cameras:\n  - name: walkway\n    source:\n"
             f"      url: {server.url}\n      reconnect_initial_s: 0.5\n      reconnect_max_s: 1\n"
         )

@@ -10,10 +10,13 @@ from pathlib import Path
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from scenewatch.config.attributes import AttributesConfig
 from scenewatch.config.base import Section
 from scenewatch.config.camera import CameraConfig
+from scenewatch.config.delivery import DeliveryConfig
 from scenewatch.config.detector import DetectorConfig
 from scenewatch.config.health import HealthConfig
+from scenewatch.config.recording import RecordingConfig
 from scenewatch.config.tracker import TrackerConfig
 from scenewatch.errors import ConfigError
 
@@ -24,7 +27,16 @@ class AppConfig(Section):
     )
     detector: DetectorConfig = Field(default_factory=DetectorConfig, description="Object detector.")
     tracker: TrackerConfig = Field(default_factory=TrackerConfig, description="Multi-object tracker.")
+    attributes: AttributesConfig = Field(
+        default_factory=AttributesConfig, description="Per-track attributes for search."
+    )
     health: HealthConfig = Field(default_factory=HealthConfig, description="Camera health checks.")
+    delivery: DeliveryConfig = Field(
+        default_factory=DeliveryConfig, description="Alert delivery: webhooks, MQTT, outbox retention."
+    )
+    recording: RecordingConfig = Field(
+        default_factory=RecordingConfig, description="Continuous recording of live cameras; event clips."
+    )
     cameras: list[CameraConfig] = Field(default_factory=list, description="The cameras to watch.")
 
     @model_validator(mode="after")

@@ -27,6 +27,9 @@ class HealthWatch:
         self.tick_s = tick_s
         self.status_s = status_s
         self.listeners: list = []  # callables taking a HealthEvent (alert delivery)
+        # Frame time minus arrival time, per camera: a camera whose frames carry file or camera time
+        # (or that lags behind) is judged offline by when frames arrive, not by what they say.
+        self.offsets: dict[str, float] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -38,6 +41,7 @@ class HealthWatch:
 
     def observe(self, frame: Frame) -> None:
         with self._lock:
+            self.offsets[frame.camera] = frame.timestamp - time.time()
             events = self.fleet.observe(frame)
         self._handle(events)
 
@@ -73,7 +77,12 @@ class HealthWatch:
         last_status = 0.0
         while not self._stop.wait(self.tick_s):
             with self._lock:
-                events = self.fleet.tick(time.time())
+                now = time.time()
+                events = [
+                    event
+                    for name, monitor in self.fleet.monitors.items()
+                    for event in monitor.tick(now + self.offsets.get(name, 0.0))
+                ]
             self._handle(events)
             if time.monotonic() - last_status >= self.status_s:
                 last_status = time.monotonic()

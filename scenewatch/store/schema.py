@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData(
@@ -139,4 +140,161 @@ camera_status = Table(
     Column("online", Boolean, nullable=False),
     Column("severity", String(16), nullable=False),
     Column("status", JSON, nullable=False),
+)
+
+# ---------------------------------------------------------------- search
+# The search index (``scenewatch/search/index.py``): one row per searchable fact of a finished
+# track, e.g. term 'upper:red' with weight 0.82 (the share of red on the upper body). The time
+# and camera are copied from the track so that a query reads one index range and no track row.
+
+track_terms = Table(
+    "track_terms",
+    metadata,
+    Column("track_id", Integer, ForeignKey("tracks.id", ondelete="CASCADE"), primary_key=True),
+    Column("term", String(80), primary_key=True),
+    Column("weight", Float, nullable=False),
+    Column("camera_id", Integer, nullable=False),
+    Column("first_ts", Float, nullable=False),
+    Column("last_ts", Float, nullable=False),
+    # a term within a time window, best first: the index holds all a candidate query reads
+    Index(None, "term", "first_ts", "weight", "camera_id", "last_ts"),
+    # a term at any time, best first: read in index order and stopped at the LIMIT
+    Index(None, "term", "weight"),
+    # SQLite: the table is its primary key (no rowid copy); ignored by PostgreSQL
+    sqlite_with_rowid=False,
+)
+
+# Zone names seen per camera, so a query can tell a known zone from an unknown one cheaply.
+search_zones = Table(
+    "search_zones",
+    metadata,
+    Column("camera_id", Integer, ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(64), primary_key=True),
+)
+
+# ---------------------------------------------------------------- delivery and recording
+# The alert outbox (``scenewatch/notify/outbox.py``): one row per (alert, destination), written
+# when the alert is submitted and updated by the delivery worker, so that an alert survives a
+# crash or a dead receiver and is delivered after a restart. ``alert_key`` is the alert's
+# idempotency key: the same alert submitted twice gets one row per destination.
+alert_outbox = Table(
+    "alert_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert_key", String(200), nullable=False),
+    Column("destination", String(120), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("camera", String(64), nullable=False),
+    Column("body", JSON, nullable=False),
+    # pending (waiting or backing off), delivered, failed (given up; kept for a look and re-queue)
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_try_at", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("last_error", Text),
+    UniqueConstraint("alert_key", "destination"),
+    Index(None, "destination", "state", "next_try_at"),
+    Index(None, "state", "updated_at"),
+)
+
+# Recorded segment files of live cameras (``scenewatch/recording/segments.py``), wall-clock span
+# of their packets; ``path`` is relative to the media folder.
+recording_segments = Table(
+    "recording_segments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("camera_id", Integer, ForeignKey("cameras.id", ondelete="CASCADE"), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("start_ts", Float, nullable=False),
+    Column("end_ts", Float, nullable=False),
+    Column("bytes", Integer, nullable=False),
+    Column("codec", String(32), nullable=False),
+    Index(None, "camera_id", "start_ts"),
+    Index(None, "start_ts"),
+)
+
+# -- events (behaviour rules) -------------------------------------------------------------------
+# One row per rule event; written when it starts (end_ts empty) and completed when it ends.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(32), nullable=False, unique=True),  # the engine's id across start and end
+    Column("camera_id", Integer, ForeignKey("cameras.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE")),
+    Column("rule", String(64), nullable=False),
+    Column("rule_type", String(32), nullable=False),
+    Column("start_ts", Float, nullable=False),
+    Column("end_ts", Float),
+    Column("track_ids", JSON, nullable=False),  # tracker ids within the run
+    Column("detail", JSON, nullable=False),
+    Column("snapshot", Text),  # media-relative JPEG with the boxes and the zone or line drawn
+    Column("clip", JSON),  # e.g. {"path": source file, "start_s": .., "end_s": ..}; recordings later
+    Column("state", String(16), nullable=False),  # new, acknowledged, resolved
+    Column("state_changed_at", Float),
+    Column("created_at", Float, nullable=False),
+    Index(None, "camera_id", "start_ts"),
+    Index(None, "state", "start_ts"),
+)
+
+# ---------------------------------------------------------------- access and audit
+# (``scenewatch/api/``) Users of the web UI and API, their login sessions, the append-only audit
+# log and the server's own settings (privacy zones, retention), written by migration 0006.
+
+# ``cameras`` is a JSON list of camera names the user may see; NULL means every camera.
+# ``unmasked``: the user sees people unpixelated (privacy zones stay black for everyone).
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(16), nullable=False),  # admin, operator, viewer
+    Column("cameras", JSON),
+    Column("unmasked", Boolean, nullable=False, default=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+    Column("password_changed_at", Float, nullable=False),
+)
+
+# The row id is sha256(session token): a leaked database does not hand out live sessions.
+user_sessions = Table(
+    "user_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("last_seen_at", Float, nullable=False),
+    Index(None, "user_id"),
+    Index(None, "expires_at"),
+)
+
+# Append-only and hash-chained: ``hash`` = sha256(prev_hash + canonical JSON of the row); the
+# unique ``prev_hash`` makes two writers racing for the same tail fail instead of forking the chain.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ts", Float, nullable=False),
+    Column("user", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False, unique=True),
+    Column("hash", String(64), nullable=False, unique=True),
+    Index(None, "ts"),
+    Index(None, "action", "ts"),
+)
+
+# Server settings edited in the UI: ``privacy_zones`` per camera, ``retention`` ages.
+site_settings = Table(
+    "site_settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(64), nullable=False),
 )

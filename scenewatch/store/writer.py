@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 from sqlalchemy import bindparam, delete, insert, update
 
+from scenewatch.search.index import index_tracks
 from scenewatch.store.data import DataStore
 from scenewatch.store.schema import boxes, tracks
 from scenewatch.tracking import FinishedTrack, SummaryBook, TrackSummary
@@ -189,6 +190,13 @@ class TrackWriter:
                     changed.append({"_id": stored.db_id, **values})
             if changed:
                 conn.execute(update(tracks).where(tracks.c.id == bindparam("_id")), changed)
+            # search: a finished track's index rows land in the same transaction as its attributes
+            done = [i for i in kept if self.stored[i].finished]
+            index_tracks(
+                conn,
+                self.camera_id,
+                [(self.stored[i].db_id, self._track_values(self.stored[i], kept[i])) for i in done],
+            )
             rows = [
                 {
                     **{k: v for k, v in b.items() if k != "tracker_id"},
