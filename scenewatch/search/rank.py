@@ -22,6 +22,7 @@ from scenewatch.search.lexicon import CARRIED_COCO, VEHICLE_COCO
 from scenewatch.search.model import Colour, ObjectClause
 
 FLOOR = 0.05  # a missing attribute costs a factor of 20, it does not remove the track
+SOFT_FLOOR = 0.5  # a hint (vehicle type, speed) can halve a score, never bury a track
 ALSO_CREDIT = 0.5  # a neighbouring colour term ('also': maroon is red, also brown) counts half
 COLOUR_FULL = 0.5  # half the part in the colour is a full match (the rest is shadow, skin, bags)
 PART_NAMES = {"head": "head", "upper": "upper body", "lower": "lower body", "body": "body"}
@@ -105,7 +106,8 @@ def score_clause(needs: list[Need], facts: dict[str, float]) -> tuple[float, lis
                 return 0.0, [f"not a {need.label}"]
             score *= f
         else:
-            score *= FLOOR + (1.0 - FLOOR) * f
+            floor = FLOOR if need.required else SOFT_FLOOR
+            score *= floor + (1.0 - floor) * f
         reasons.append(_reason(need, facts, f))
     return score, reasons
 
