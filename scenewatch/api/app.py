@@ -1,0 +1,192 @@
+"""The application factory: ``create_app(store, settings, runner=None)``.
+
+Routers per resource live in ``routes/``; the web UI (``scenewatch/web``) is served as static
+files from the same server, so nothing else needs to run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from scenewatch import __version__
+from scenewatch.api import errors, retention
+from scenewatch.api.context import ServerContext, ServerOptions
+from scenewatch.api.live import LiveFrames
+from scenewatch.config import AppConfig
+from scenewatch.store.data import DataStore
+
+log = logging.getLogger(__name__)
+WEB = Path(__file__).resolve().parent.parent / "web"
+RETENTION_EVERY_S = 600.0
+
+__all__ = ["ServerOptions", "create_app"]
+
+
+def create_app(
+    store: DataStore,
+    settings: AppConfig,
+    runner=None,
+    options: ServerOptions | None = None,
+    config_path: Path | None = None,
+    live: LiveFrames | None = None,
+    metrics=None,
+) -> FastAPI:
+    """The API and UI over ``store``; ``runner`` (a PipelineRunner) is restarted on config edits."""
+    from scenewatch.api.feed import EventFeed
+    from scenewatch.api.routes import ROUTERS
+    from scenewatch.notify.stream import AlertStream
+
+    options = options or ServerOptions()
+    ctx = ServerContext(
+        store=store,
+        settings=settings,
+        options=options,
+        config_path=config_path,
+        runner=runner,
+        live=live or (runner.live if runner is not None else LiveFrames()),
+        hub=AlertStream(maxsize=200),
+        metrics=metrics,
+    )
+    ctx.limiter.max_failures = options.login_max_failures
+    ctx.limiter.window_s = options.login_window_s
+    feed = EventFeed(store.engine, ctx.hub)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        stop = threading.Event()
+        threads = [
+            threading.Thread(target=feed.run, args=(stop,), name="event-feed", daemon=True),
+            threading.Thread(target=_retention_loop, args=(store, stop), name="retention", daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.sleep(0)
+
+    app = FastAPI(
+        title="SceneWatch",
+        version=__version__,
+        description="Self-hosted video analytics: cameras, tracks, search, events, health, clips.",
+        lifespan=lifespan,
+        responses={400: {"model": errors.ErrorBody}, 401: {"model": errors.ErrorBody}},
+    )
+    app.state.ctx = ctx
+    app.state.feed = feed
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.get("/api/version", tags=["meta"])
+    def version() -> dict[str, str]:
+        """The server version (no sign-in needed)."""
+        return {"version": __version__}
+
+    @app.get("/", include_in_schema=False)
+    def index() -> RedirectResponse:
+        return RedirectResponse("/ui/index.html")
+
+    @app.api_route(
+        "/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+    )
+    def unknown(rest: str) -> JSONResponse:
+        return JSONResponse({"error": f"no API endpoint /api/{rest}", "field": None}, status_code=404)
+
+    app.mount("/ui", StaticFiles(directory=WEB, html=True), name="ui")
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, max_bytes=options.max_body_bytes)
+    return app
+
+
+def _retention_loop(store: DataStore, stop: threading.Event) -> None:
+    delay = 5.0  # soon after start, then every RETENTION_EVERY_S
+    while not stop.wait(delay):
+        delay = RETENTION_EVERY_S
+        try:
+            done = retention.enforce(store)
+            if any(done.values()):
+                log.info("retention deleted %s", done)
+        except Exception:
+            log.exception("retention failed")
+
+
+class BodyLimit:
+    """413 for bodies over ``max_bytes``: by Content-Length up front, or counted as they stream."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            return await _too_large(send, self.max_bytes)
+        seen = 0
+
+        async def counted() -> dict:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await _too_large(send, self.max_bytes)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = JSONResponse({"error": f"request body too large (limit {limit} bytes)", "field": None}, 413)
+    await send({"type": "http.response.start", "status": 413, "headers": body.raw_headers})
+    await send({"type": "http.response.body", "body": body.body})
+
+
+class SecurityHeaders:
+    """No sniffing, no framing, same-origin resources only, no referrer leaking camera names."""
+
+    HEADERS = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (
+            b"content-security-policy",
+            b"default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
+            b"style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+        ),
+    ]
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def add(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + self.HEADERS
+            await send(message)
+
+        await self.app(scope, receive, add)

@@ -1,0 +1,116 @@
+"""Clips for viewing and export, rendered with the privacy mask burned in (WebM, VP8).
+
+Every clip the server hands out is decoded, masked frame by frame (privacy zones black; people
+pixelated for users without 'unmasked') and encoded again, so no path serves unmasked video to a
+masked user. Results are cached per (source, window, mask) under ``media/cache/clips``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from scenewatch.api import privacy
+from scenewatch.store.repo import NotFound
+
+PeopleFor = Callable[[int, float], np.ndarray | None]  # (frame index, seconds from clip start)
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+class ClipUnavailable(NotFound):
+    """No video covers the window (file gone, not recorded, or deleted by retention)."""
+
+
+def cache_path(media_root: Path, key: dict) -> Path:
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    return media_root / "cache" / "clips" / f"{digest}.webm"
+
+
+def render(
+    source: str | Path,
+    start_s: float,
+    end_s: float,
+    out: Path,
+    mask: privacy.Mask,
+    people_for: PeopleFor,
+    max_width: int = 960,
+) -> Path:
+    """Decode ``source`` from ``start_s`` to ``end_s`` (seconds from its start), mask every frame,
+    write ``out`` atomically; returns it. Concurrent calls for the same ``out`` render once."""
+    with _locks_guard:
+        lock = _locks.setdefault(str(out), threading.Lock())
+    with lock:
+        if out.exists():
+            return out
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + f".{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            frames = _render(source, start_s, end_s, tmp, mask, people_for, max_width)
+            if frames == 0:
+                raise ClipUnavailable(f"no video between {start_s:.1f} s and {end_s:.1f} s")
+            os.replace(tmp, out)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return out
+
+
+def _render(source, start_s, end_s, tmp, mask, people_for, max_width) -> int:
+    try:
+        container = av.open(str(source))
+    except (av.error.FileNotFoundError, av.error.InvalidDataError, OSError) as exc:
+        raise ClipUnavailable(f"video for this clip cannot be read ({type(exc).__name__})") from None
+    written = 0
+    with container, av.open(str(tmp), "w", format="webm") as output:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        fps = float(stream.average_rate or 25)
+        origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        if start_s > 1.0:
+            container.seek(int((start_s + origin) / stream.time_base), stream=stream, backward=True)
+        encoder = None
+        for frame in container.decode(stream):
+            if frame.pts is None:
+                continue
+            t = float(frame.pts * stream.time_base) - origin
+            if t < start_s - 1e-3:
+                continue
+            if t > end_s:
+                break
+            image = frame.to_ndarray(format="bgr24")
+            index = int(round(t * fps))
+            boxes = people_for(index, t - start_s)
+            image = privacy.apply(image, privacy.Mask(mask.zones, mask.pixelate, boxes))
+            if encoder is None:
+                encoder = _encoder(output, image.shape, fps, max_width)
+            picture = av.VideoFrame.from_ndarray(image, format="bgr24")
+            picture = picture.reformat(encoder.width, encoder.height, "yuv420p")
+            picture.pts = written
+            for packet in encoder.encode(picture):
+                output.mux(packet)
+            written += 1
+        if encoder is not None:
+            for packet in encoder.encode(None):
+                output.mux(packet)
+    return written
+
+
+def _encoder(output, shape, fps: float, max_width: int):
+    height, width = shape[:2]
+    if width > max_width:
+        height, width = int(height * max_width / width), max_width
+    encoder = output.add_stream("libvpx", rate=Fraction(fps).limit_denominator(1000))
+    encoder.width, encoder.height = width - width % 2, height - height % 2
+    encoder.pix_fmt = "yuv420p"
+    encoder.bit_rate = 1_500_000
+    encoder.options = {"deadline": "realtime", "cpu-used": "8"}
+    encoder.time_base = 1 / Fraction(fps).limit_denominator(1000)
+    return encoder

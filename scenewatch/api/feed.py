@@ -1,0 +1,71 @@
+"""Feeds new and changed events from the database into the in-process alert hub (SSE).
+
+Reading the database (not a pipeline callback) means alerts reach the UI whichever process
+raised them, and one poller serves every connected browser."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from sqlalchemy import Engine
+
+from scenewatch.api import queries
+from scenewatch.notify.stream import AlertStream
+
+log = logging.getLogger(__name__)
+
+
+def alert_body(row: dict) -> dict:
+    """The JSON of one event as the alerts page shows it (media as API URLs, never file paths)."""
+    return {
+        "id": row["id"],
+        "camera": row["camera"],
+        "rule": row["rule"],
+        "rule_type": row["rule_type"],
+        "start_ts": row["start_ts"],
+        "end_ts": row["end_ts"],
+        "state": row["state"],
+        "detail": row["detail"],
+        "track_ids": row["track_ids"],
+        "snapshot_url": f"/api/events/{row['id']}/snapshot.jpg" if row.get("snapshot") else None,
+        "clip_url": f"/api/clips/event/{row['id']}" if row.get("clip") else None,
+    }
+
+
+class EventFeed:
+    def __init__(self, engine: Engine, hub: AlertStream, interval_s: float = 0.5):
+        self.engine = engine
+        self.hub = hub
+        self.interval_s = interval_s
+        self.last_id = queries.last_event_id(engine)
+        self.last_check = time.time()
+
+    def poll(self) -> int:
+        """Publish what changed since the last poll; returns how many."""
+        now = time.time()
+        rows = queries.event_changes(self.engine, self.last_id, self.last_check - 1.0)
+        self.last_check = now
+        published = 0
+        for row in rows:
+            changed = (
+                row["state_changed_at"] is not None and row["state_changed_at"] > now - self.interval_s - 1.5
+            )
+            if row["id"] > self.last_id or changed:
+                self.hub.publish(alert_body(row))
+                published += 1
+            self.last_id = max(self.last_id, row["id"])
+        return published
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.wait(self.interval_s):
+            if not self.hub.subscribers:
+                # nobody listens: just move the marks so a new listener is not flooded
+                self.last_id = max(self.last_id, queries.last_event_id(self.engine))
+                self.last_check = time.time()
+                continue
+            try:
+                self.poll()
+            except Exception:
+                log.exception("event feed: poll failed")

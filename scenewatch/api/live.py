@@ -1,0 +1,76 @@
+"""The latest frame of each camera with its person boxes, for snapshots and the MJPEG view.
+
+Fed by the pipeline as a track observer (``observer(camera)``), so the live view costs no extra
+decoding. Masked JPEGs are cached per (frame, mask variant): many viewers, one encode.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scenewatch.api import privacy
+from scenewatch.types import Detections, Frame
+from scenewatch.vision.labels import class_id
+
+PERSON = class_id("person")
+
+
+@dataclass
+class LiveFrame:
+    image: np.ndarray
+    people: np.ndarray  # N x 4 boxes, camera pixels
+    timestamp: float
+    seq: int
+    received: float
+    jpegs: dict[tuple, bytes] = field(default_factory=dict)
+
+
+class LiveFrames:
+    """Thread-safe: camera threads ``put``; request handlers ``latest`` and ``jpeg``."""
+
+    def __init__(self, max_width: int = 1280):
+        self.max_width = max_width
+        self._frames: dict[str, LiveFrame] = {}
+        self._seq = 0
+        self._lock = threading.Lock()
+
+    def observer(self, camera: str):
+        """A pipeline track observer ``(frame, tracked, finished)`` feeding this camera."""
+
+        def observe(frame: Frame, tracked: Detections, _finished) -> None:
+            people = tracked.xyxy[tracked.class_ids == PERSON] if len(tracked.xyxy) else np.zeros((0, 4))
+            self.put(camera, frame.image, people, frame.timestamp)
+
+        return observe
+
+    def put(self, camera: str, image: np.ndarray, people: np.ndarray, timestamp: float) -> None:
+        with self._lock:
+            self._seq += 1
+            self._frames[camera] = LiveFrame(
+                image, np.asarray(people, np.float32).reshape(-1, 4), timestamp, self._seq, time.monotonic()
+            )
+
+    def latest(self, camera: str, max_age_s: float = 30.0) -> LiveFrame | None:
+        with self._lock:
+            found = self._frames.get(camera)
+        if found is None or time.monotonic() - found.received > max_age_s:
+            return None
+        return found
+
+    def forget(self, camera: str) -> None:
+        with self._lock:
+            self._frames.pop(camera, None)
+
+    def jpeg(self, frame: LiveFrame, mask: privacy.Mask) -> bytes:
+        """The frame masked for one user class, encoded once per variant."""
+        key = (tuple(p.tobytes() for p in mask.zones), mask.pixelate)
+        cached = frame.jpegs.get(key)
+        if cached is None:
+            masked = privacy.apply(frame.image, privacy.Mask(mask.zones, mask.pixelate, frame.people))
+            cached = privacy.encode_jpeg(masked, quality=80)
+            frame.jpegs[key] = cached
+        return cached

@@ -1,0 +1,147 @@
+"""Clips of a track or an event, privacy-masked for the user; viewing is audited as
+``clip_view``, downloading (``?download=true``, operators and admins) as ``export``."""
+
+from __future__ import annotations
+
+# FastAPI declares dependencies and parameters in argument defaults:
+import bisect
+from pathlib import Path
+
+import numpy as np
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
+
+from scenewatch.api import audit, clipper, privacy, queries
+from scenewatch.api.context import ServerContext, get_ctx
+from scenewatch.api.errors import ApiError, ErrorBody
+from scenewatch.api.permissions import Principal, viewer
+from scenewatch.api.routes.common import Id
+from scenewatch.api.routes.events import _visible as visible_event
+from scenewatch.api.routes.tracks import visible_track
+
+router = APIRouter(prefix="/api/clips", tags=["clips"], responses={404: {"model": ErrorBody}})
+VIDEO = {200: {"content": {"video/webm": {}}}}
+
+
+def _file_clip(ctx, user, camera: str, run_id: int, source: str, start_s: float, end_s: float) -> Path:
+    """A clip of a file source; people boxes by decoded frame index of ``run_id``."""
+    fps = (queries.camera_row(ctx.store.engine, camera) or {}).get("fps") or 25.0
+    first, last = int(start_s * fps) - 2, int(end_s * fps) + 2
+    by_frame = queries.people_by_frame(ctx.store.engine, run_id, first, last)
+    empty = np.zeros((0, 4), np.float32)
+
+    def people_for(index: int, _t: float):
+        for near in (index, index - 1, index + 1):  # rounding of pts to frames
+            if near in by_frame:
+                return by_frame[near]
+        return empty
+
+    mask = privacy.mask_for(ctx.store.engine, camera, user.unmasked, None)
+    key = {
+        "src": source,
+        "a": round(start_s, 2),
+        "b": round(end_s, 2),
+        "z": [z.tolist() for z in mask.zones],
+        "p": mask.pixelate,
+    }
+    out = clipper.cache_path(ctx.store.media.root, key)
+    return clipper.render(source, start_s, end_s, out, mask, people_for)
+
+
+def _recorded_clip(ctx, user, camera: str, start: float, end: float) -> Path:
+    """A clip of a live camera from its recordings; people boxes by wall-clock time."""
+    from scenewatch.recording.clips import ClipError, cut_clip
+
+    row = queries.camera_row(ctx.store.engine, camera)
+    if row is None:
+        raise ApiError(404, "camera not found")
+    raw = f"cache/raw/{row['id']}-{int(start * 10)}-{int(end * 10)}.mp4"
+    try:
+        if not ctx.store.media.absolute(raw).exists():
+            cut_clip(ctx.store, row["id"], start, end, raw)
+    except ClipError as exc:
+        raise ApiError(404, exc.message) from None
+    times, boxes = queries.people_between(ctx.store.engine, camera, start - 1, end + 1)
+
+    def people_for(_index: int, t: float):
+        at = start + t
+        lo, hi = bisect.bisect_left(times, at - 0.2), bisect.bisect_right(times, at + 0.2)
+        return boxes[lo:hi]
+
+    mask = privacy.mask_for(ctx.store.engine, camera, user.unmasked, None)
+    key = {"raw": raw, "z": [z.tolist() for z in mask.zones], "p": mask.pixelate}
+    out = clipper.cache_path(ctx.store.media.root, key)
+    return clipper.render(ctx.store.media.absolute(raw), 0.0, end - start + 1, out, mask, people_for)
+
+
+def _respond(ctx, user: Principal, path: Path, target: str, download: bool) -> FileResponse:
+    audit.append(
+        ctx.store.engine,
+        user.name,
+        "export" if download else "clip_view",
+        target,
+        {"masked": not user.unmasked},
+    )
+    headers = {"cache-control": "private, no-store"}
+    if download:
+        headers["content-disposition"] = f'attachment; filename="{target.replace(":", "-")}.webm"'
+    return FileResponse(path, media_type="video/webm", headers=headers)
+
+
+def _check_download(user: Principal, download: bool) -> None:
+    if download and not user.at_least("operator"):
+        raise ApiError(403, "exporting clips needs the operator role")
+
+
+@router.get("/track/{track_id}", response_class=FileResponse, responses=VIDEO)
+async def track_clip(
+    track_id: Id,
+    before: float = Query(2.0, ge=0, le=30, description="Seconds before the track starts."),
+    after: float = Query(2.0, ge=0, le=30, description="Seconds after it ends."),
+    download: bool = Query(False, description="As an attachment (an export; operators and admins)."),
+    user: Principal = Depends(viewer),
+    ctx: ServerContext = Depends(get_ctx),
+):
+    """The track's video from a little before it starts (at most the server's clip length)."""
+    _check_download(user, download)
+    track = visible_track(ctx, user, track_id)
+    run = queries.run_row(ctx.store.engine, track["run_id"]) or {}
+    limit = ctx.options.clip_max_s
+    if run.get("source") and Path(run["source"]).is_file():
+        fps = (queries.camera_row(ctx.store.engine, track["camera"]) or {}).get("fps") or 25.0
+        start = max(0.0, track["first_frame"] / fps - before)
+        end = min(track["last_frame"] / fps + after, start + limit)
+        path = await run_in_threadpool(
+            _file_clip, ctx, user, track["camera"], track["run_id"], run["source"], start, end
+        )
+    else:
+        start = track["first_ts"] - before
+        end = min(track["last_ts"] + after, start + limit)
+        path = await run_in_threadpool(_recorded_clip, ctx, user, track["camera"], start, end)
+    return _respond(ctx, user, path, f"track:{track_id}", download)
+
+
+@router.get("/event/{event_id}", response_class=FileResponse, responses=VIDEO)
+async def event_clip(
+    event_id: Id,
+    download: bool = Query(False, description="As an attachment (an export; operators and admins)."),
+    user: Principal = Depends(viewer),
+    ctx: ServerContext = Depends(get_ctx),
+):
+    """The event's clip: from its source file, or from the camera's recordings."""
+    _check_download(user, download)
+    event = visible_event(ctx, user, event_id)
+    clip = event.get("clip") or {}
+    limit = ctx.options.clip_max_s
+    if clip.get("path") and Path(clip["path"]).is_file():
+        start = float(clip["start_s"])
+        end = min(float(clip["end_s"]), start + limit)
+        path = await run_in_threadpool(
+            _file_clip, ctx, user, event["camera"], event["run_id"], clip["path"], start, end
+        )
+    else:
+        start = event["start_ts"] - 3
+        end = min((event["end_ts"] or event["start_ts"]) + 3, start + limit)
+        path = await run_in_threadpool(_recorded_clip, ctx, user, event["camera"], start, end)
+    return _respond(ctx, user, path, f"event:{event_id}", download)

@@ -1,0 +1,104 @@
+"""Live view: the latest frame as a JPEG snapshot, and an MJPEG stream; both privacy-masked.
+
+Frames come from the running pipeline. Without one (``--no-pipeline``, or before the first
+frame), a file camera answers with its first frame so that zones can still be drawn."""
+
+from __future__ import annotations
+
+# FastAPI declares dependencies and parameters in argument defaults:
+import asyncio
+import time
+
+import cv2
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import StreamingResponse
+
+from scenewatch.api import privacy, queries
+from scenewatch.api.context import ServerContext, get_ctx
+from scenewatch.api.errors import ApiError, ErrorBody
+from scenewatch.api.permissions import Principal, check_camera, viewer
+
+router = APIRouter(prefix="/api/cameras", tags=["live"], responses={404: {"model": ErrorBody}})
+_still_cache: dict[str, tuple] = {}
+
+
+def _still(ctx: ServerContext, name: str):
+    """(image, people or None) for ``name``: the live frame, else a file camera's first frame."""
+    frame = ctx.live.latest(name)
+    if frame is not None:
+        return frame, frame.image, frame.people
+    camera = next((c for c in ctx.settings.cameras if c.name == name), None)
+    if camera is None or camera.source.is_live:
+        raise ApiError(503, f"no live frame from camera {name!r} yet: is the pipeline running?")
+    cached = _still_cache.get(name)
+    if cached is None or cached[0] != camera.source.url:
+        capture = cv2.VideoCapture(camera.source.url)
+        ok, image = capture.read()
+        capture.release()
+        if not ok:
+            raise ApiError(503, f"camera {name!r} gives no picture")
+        row = queries.camera_row(ctx.store.engine, name) or {}
+        if row.get("width") and row.get("height") and image.shape[1] != row["width"]:
+            image = cv2.resize(image, (row["width"], row["height"]), interpolation=cv2.INTER_AREA)
+        cached = (camera.source.url, image)
+        _still_cache[name] = cached
+    return None, cached[1], None  # people unknown: masked users get the whole frame pixelated
+
+
+def _masked_jpeg(ctx: ServerContext, user: Principal, name: str, live, image, people) -> bytes:
+    mask = privacy.mask_for(ctx.store.engine, name, user.unmasked, people)
+    return ctx.live.jpeg(live, mask) if live is not None else privacy.encode_jpeg(privacy.apply(image, mask))
+
+
+@router.get(
+    "/{name}/snapshot.jpg",
+    responses={200: {"content": {"image/jpeg": {}}}, 503: {"model": ErrorBody}},
+    response_class=Response,
+)
+def snapshot(name: str, user: Principal = Depends(viewer), ctx: ServerContext = Depends(get_ctx)):
+    """The latest frame, with privacy zones black and (without 'unmasked') people pixelated."""
+    check_camera(user, ctx, name)
+    body = _masked_jpeg(ctx, user, name, *_still(ctx, name))
+    return Response(body, media_type="image/jpeg", headers={"cache-control": "no-store"})
+
+
+@router.get(
+    "/{name}/live.mjpeg",
+    responses={200: {"content": {"multipart/x-mixed-replace": {}}}, 503: {"model": ErrorBody}},
+    response_class=StreamingResponse,
+)
+async def mjpeg(
+    name: str, request: Request, user: Principal = Depends(viewer), ctx: ServerContext = Depends(get_ctx)
+):
+    """Motion JPEG at a few frames a second; ends when the camera is removed from the config."""
+    check_camera(user, ctx, name)
+    _still(ctx, name)  # 503 now, rather than an empty stream
+    period = 1.0 / ctx.options.mjpeg_fps
+
+    async def frames():
+        # each part ends with the next boundary, so a browser shows a frame as soon as it arrives
+        yield b"--frame\r\n"
+        last_seq, last_check, body = -1, time.monotonic(), b""
+        while not await request.is_disconnected():
+            if time.monotonic() - last_check > 2.0:
+                last_check = time.monotonic()
+                if name not in ctx.camera_names():
+                    return  # camera removed while viewed: the stream ends cleanly
+            try:
+                live, image, people = _still(ctx, name)
+            except ApiError:
+                await asyncio.sleep(period)
+                continue
+            seq = live.seq if live is not None else 0
+            if seq != last_seq:
+                last_seq = seq
+                body = await asyncio.to_thread(_masked_jpeg, ctx, user, name, live, image, people)
+            head = b"Content-Type: image/jpeg\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+            yield head + body + b"\r\n--frame\r\n"
+            await asyncio.sleep(period)
+
+    return StreamingResponse(
+        frames(),
+        media_type="multipart/x-mixed-replace; boundary=frame",
+        headers={"cache-control": "no-store"},
+    )

@@ -1,0 +1,109 @@
+"""Plain-language search (English or Chinese) over the cameras the user may see; every search is
+audited with its text."""
+
+from __future__ import annotations
+
+# FastAPI declares dependencies and parameters in argument defaults:
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from scenewatch.api import audit
+from scenewatch.api.context import ServerContext, get_ctx
+from scenewatch.api.errors import ErrorBody
+from scenewatch.api.permissions import Principal, viewer
+from scenewatch.api.routes.common import Id, media_url
+from scenewatch.api.routes.tracks import visible_track
+
+router = APIRouter(prefix="/api/search", tags=["search"], responses={404: {"model": ErrorBody}})
+
+
+class HitOut(BaseModel):
+    track_id: int
+    camera: str
+    class_name: str
+    start: str
+    end: str
+    start_ts: float
+    end_ts: float
+    score: float
+    reasons: list[str]
+    thumbnail_url: str | None
+    clip_url: str
+
+
+class SearchOut(BaseModel):
+    understood: dict
+    ignored: list[str]
+    notes: list[str]
+    results: list[HitOut]
+
+
+def _answer(ctx: ServerContext, result) -> SearchOut:
+    data = result.to_dict()
+    hits = [
+        HitOut(
+            track_id=h["track_id"],
+            camera=h["camera"],
+            class_name=h["class"],
+            start=h["start"],
+            end=h["end"],
+            start_ts=h["start_ts"],
+            end_ts=h["end_ts"],
+            score=h["score"],
+            reasons=h["reasons"],
+            thumbnail_url=f"/api/tracks/{h['track_id']}/thumbnail.jpg"
+            if media_url(ctx.store, h["thumbnail"])
+            else None,
+            clip_url=f"/api/clips/track/{h['track_id']}",
+        )
+        for h in data["results"]
+    ]
+    return SearchOut(
+        understood=data["understood"], ignored=data["ignored"], notes=data["notes"], results=hits
+    )
+
+
+def _scope(ctx: ServerContext, user: Principal, camera: list[str] | None) -> list[str] | None:
+    allowed = user.visible(ctx.camera_names())
+    if camera:
+        return [c for c in camera if c in allowed]  # unknown or not yours: left out
+    return None if user.cameras is None or user.role == "admin" else allowed
+
+
+NOTHING = SearchOut(understood={}, ignored=[], notes=["no cameras to search"], results=[])
+
+
+@router.get("", response_model=SearchOut)
+def search(
+    q: str = Query(min_length=1, max_length=500, description='e.g. "person in a red top", "穿红色上衣的人"'),
+    camera: list[str] | None = Query(None, max_length=20, description="Only these cameras."),
+    limit: int = Query(20, ge=1, le=100),
+    user: Principal = Depends(viewer),
+    ctx: ServerContext = Depends(get_ctx),
+):
+    """What was understood and ignored, and the ranked tracks with their reasons."""
+    from scenewatch.search.engine import search as run_search
+
+    audit.append(ctx.store.engine, user.name, "search", "search", {"text": q, "cameras": camera})
+    scope = _scope(ctx, user, camera)
+    if scope == []:
+        return NOTHING
+    return _answer(ctx, run_search(ctx.store, q, cameras=scope, limit=limit))
+
+
+@router.get("/like/{track_id}", response_model=SearchOut)
+def more_like(
+    track_id: Id,
+    limit: int = Query(20, ge=1, le=100),
+    user: Principal = Depends(viewer),
+    ctx: ServerContext = Depends(get_ctx),
+):
+    """Tracks that look like this one."""
+    from scenewatch.search.engine import more_like as run_more_like
+
+    visible_track(ctx, user, track_id)
+    audit.append(ctx.store.engine, user.name, "search", f"track:{track_id}", {"like": track_id})
+    scope = _scope(ctx, user, None)
+    if scope == []:
+        return NOTHING
+    return _answer(ctx, run_more_like(ctx.store, track_id, limit=limit, cameras=scope))

@@ -1,0 +1,114 @@
+"""Sign in and out: cookie sessions for the browser (HttpOnly, SameSite=Strict, Secure over TLS,
+plus a CSRF token), bearer tokens for scripts; failed logins rate-limited per user and address."""
+
+from __future__ import annotations
+
+# FastAPI declares dependencies and parameters in argument defaults:
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, Field
+
+from scenewatch.api import audit, auth
+from scenewatch.api.context import ServerContext, get_ctx
+from scenewatch.api.errors import ApiError, ErrorBody
+from scenewatch.api.permissions import SESSION_COOKIE, Principal, current_user
+from scenewatch.api.routes.common import UserOut, user_out
+
+router = APIRouter(prefix="/api/auth", tags=["auth"], responses={429: {"model": ErrorBody}})
+
+
+class LoginBody(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=512)
+    bearer: bool = Field(False, description="Return a bearer token instead of setting a cookie (scripts).")
+
+
+class LoginAnswer(BaseModel):
+    user: UserOut
+    csrf_token: str | None = Field(
+        description="Send as X-CSRF-Token on POST/PUT/PATCH/DELETE (cookie sessions)."
+    )
+    token: str | None = Field(None, description="Bearer token (only when asked for with bearer=true).")
+    expires_at: float
+
+
+class MeAnswer(BaseModel):
+    user: UserOut
+    csrf_token: str | None
+
+
+class PasswordBody(BaseModel):
+    current: str = Field(min_length=1, max_length=512)
+    new: str = Field(min_length=auth.MIN_PASSWORD, max_length=512)
+
+
+@router.post("/login", response_model=LoginAnswer)
+def login(body: LoginBody, request: Request, response: Response, ctx: ServerContext = Depends(get_ctx)):
+    """Sign in. Wrong passwords count against the user name and the client address (429 past
+    the limit, with Retry-After)."""
+    client = request.client.host if request.client else "unknown"
+    keys = [f"user:{body.username.lower()}", f"ip:{client}"]
+    wait = ctx.limiter.retry_after(keys)
+    if wait > 0:
+        raise ApiError(
+            429, "too many failed logins: try again later", headers={"Retry-After": str(int(wait) + 1)}
+        )
+    user = auth.authenticate(ctx.store.engine, body.username, body.password)
+    if user is None:
+        ctx.limiter.failed(keys)
+        audit.append(
+            ctx.store.engine, body.username, "login_failed", f"user:{body.username}", {"client": client}
+        )
+        raise ApiError(401, "wrong user name or password")
+    ctx.limiter.succeeded(keys)
+    token, session = auth.create_session(ctx.store.engine, user["id"], ctx.options.session_ttl_s)
+    audit.append(
+        ctx.store.engine,
+        user["name"],
+        "login",
+        f"user:{user['name']}",
+        {"client": client, "bearer": body.bearer},
+    )
+    if body.bearer:
+        return LoginAnswer(user=user_out(user), csrf_token=None, token=token, expires_at=session.expires_at)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(ctx.options.session_ttl_s),
+        httponly=True,
+        samesite="strict",
+        secure=ctx.options.secure_cookies or request.url.scheme == "https",
+        path="/",
+    )
+    return LoginAnswer(user=user_out(user), csrf_token=session.csrf, expires_at=session.expires_at)
+
+
+@router.post("/logout", status_code=204)
+def logout(request: Request, user: Principal = Depends(current_user), ctx: ServerContext = Depends(get_ctx)):
+    """End this session."""
+    token = request.cookies.get(SESSION_COOKIE) if user.via_cookie else request.headers["authorization"][7:]
+    auth.end_session(ctx.store.engine, token.strip())
+    audit.append(ctx.store.engine, user.name, "logout", f"user:{user.name}")
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/me", response_model=MeAnswer)
+def me(user: Principal = Depends(current_user), ctx: ServerContext = Depends(get_ctx)):
+    """The signed-in user and the CSRF token of this session (the UI reads it after a reload)."""
+    return MeAnswer(
+        user=user_out(auth.get_user(ctx.store.engine, user.id)),
+        csrf_token=user.csrf if user.via_cookie else None,
+    )
+
+
+@router.post("/password", status_code=204)
+def change_password(
+    body: PasswordBody, user: Principal = Depends(current_user), ctx: ServerContext = Depends(get_ctx)
+):
+    """Change your own password; every session of yours ends (sign in again)."""
+    if auth.authenticate(ctx.store.engine, user.name, body.current) is None:
+        raise ApiError(400, "current password is wrong", "current")
+    auth.set_password(ctx.store.engine, user.id, body.new)
+    audit.append(ctx.store.engine, user.name, "user_change", f"user:{user.name}", {"change": "password"})
+    return Response(status_code=204)

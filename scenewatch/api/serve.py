@@ -1,0 +1,81 @@
+"""``scenewatch serve``: the pipeline threads and the uvicorn server in one process."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from scenewatch.api import auth
+from scenewatch.config import AppConfig, load_config
+from scenewatch.store.data import DataStore
+
+SERVER_CONFIG = "scenewatch.yaml"  # in the data folder: where edits go when no --config is given
+
+
+def resolve_config(config: Path | None, data_dir: Path) -> tuple[AppConfig, Path]:
+    """The config to run and the file edits are written to: ``--config``, else the data folder's
+    ``scenewatch.yaml`` (made by the first edit), else the embedded default (sample footage)."""
+    if config is not None:
+        return load_config(config), config
+    saved = data_dir / SERVER_CONFIG
+    if saved.is_file():
+        return load_config(saved), saved
+    from scenewatch.pipeline import default_config
+
+    return default_config(), saved
+
+
+def first_admin(store: DataStore, say: Callable[[str], None]) -> None:
+    """On the first start, create user 'admin' with a generated password, printed once."""
+    if auth.count_users(store.engine):
+        return
+    password = auth.generate_password()
+    auth.create_user(store.engine, "admin", password, "admin", unmasked=True)
+    say("created the first user: admin")
+    say(f"  password: {password}")
+    say("  (shown once: keep it; change it with `scenewatch users passwd admin`)")
+
+
+def serve(
+    store: DataStore,
+    settings: AppConfig,
+    config_path: Path,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    pipeline: bool = True,
+    secure_cookies: bool = False,
+    say: Callable[[str], None] = print,
+) -> None:
+    import uvicorn
+
+    from scenewatch.api.app import create_app
+    from scenewatch.api.context import ServerOptions
+    from scenewatch.api.live import LiveFrames
+    from scenewatch.api.runner import PipelineRunner
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    first_admin(store, say)
+    live = LiveFrames()
+    runner = PipelineRunner(store, settings, live, progress=say) if pipeline else None
+    app = create_app(
+        store,
+        settings,
+        runner,
+        ServerOptions(secure_cookies=secure_cookies),
+        config_path=config_path,
+        live=live,
+    )
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+    if runner is not None:
+        names = ", ".join(c.name for c in settings.cameras)
+        say(f"watching {len(settings.cameras)} camera(s): {names}; data in {store.root}")
+        runner.start()
+    shown = host if ":" not in host else f"[{host}]"
+    say(f"SceneWatch is at http://{shown}:{port}/  (Ctrl-C stops)")
+    try:
+        server.run()  # handles SIGINT/SIGTERM itself
+    finally:
+        if runner is not None:
+            say("stopping the cameras ...")
+            runner.stop()

@@ -1,0 +1,47 @@
+// Alerts: the latest events; new ones arrive over server-sent events without a reload.
+"use strict";
+(async () => {
+  const user = await SW.start("alerts.html");
+  const canAct = user.role !== "viewer";
+  const main = document.getElementById("main");
+  const status = el("span", { class: "mute", id: "stream-status" }, "connecting …");
+  const list = el("div", { id: "alerts" });
+  const player = el("div", { class: "player" });
+  main.append(el("div", { class: "row" }, el("h1", {}, "Alerts"), status), player, list);
+  const cards = new Map();
+
+  function render(event, fresh) {
+    const old = cards.get(event.id);
+    const act = (verb) => async () => {
+      try { render(await SW.api(`/api/events/${event.id}/${verb}`, { method: "POST" }), false); }
+      catch (e) { alert(e.message); }
+    };
+    const card = el("div", { class: "card alert" + (fresh ? " fresh" : ""), "data-event": event.id },
+      event.snapshot_url ? el("img", { src: event.snapshot_url, alt: `snapshot of event ${event.id}` }) : el("div", { class: "mute" }, "no snapshot"),
+      el("div", {},
+        el("div", { class: "row" }, el("strong", {}, event.rule), el("span", { class: "badge " + event.state }, event.state),
+          el("span", { class: "pill" }, event.rule_type)),
+        el("div", {}, `${event.camera} · ${SW.time(event.start_ts)}`),
+        el("div", { class: "mute" }, `tracks ${event.track_ids.join(", ") || "-"}`),
+        el("div", { class: "row" },
+          event.clip_url ? el("button", { class: "clip", onclick: () => player.replaceChildren(
+            el("video", { src: event.clip_url, controls: true, autoplay: true, muted: true })) }, "Play clip") : null,
+          canAct && event.state === "new" ? el("button", { class: "ack", onclick: act("ack") }, "Acknowledge") : null,
+          canAct && event.state !== "resolved" ? el("button", { class: "resolve", onclick: act("resolve") }, "Resolve") : null)));
+    if (old) old.replaceWith(card); else list.prepend(card);
+    cards.set(event.id, card);
+  }
+
+  const events = await SW.api("/api/events?limit=50");
+  for (const event of events.reverse()) render(event, false);
+  if (!events.length) list.append(el("p", { class: "mute", id: "empty" }, "No alerts yet."));
+
+  const source = new EventSource("/api/events/stream");
+  source.onopen = () => { status.textContent = "live"; };
+  source.onerror = () => { status.textContent = "reconnecting …"; };
+  source.addEventListener("alert", (message) => {
+    document.getElementById("empty")?.remove();
+    render(JSON.parse(message.data), true);
+  });
+  source.addEventListener("gap", () => location.reload());
+})();
