@@ -21,7 +21,7 @@ models: setup
 	$(BIN)/scenewatch models fetch
 
 run: setup system-deps models
-	$(BIN)/scenewatch --data $(DATA) run
+	$(BIN)/scenewatch --data $(DATA) serve
 
 test: setup system-deps models
 	$(BIN)/ruff check scenewatch tests bench

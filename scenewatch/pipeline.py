@@ -298,6 +298,7 @@ def _analyse(
     pool: DetectorPool | None = None,
     metrics: MetricsRegistry | None = None,
     dispatcher: Dispatcher | None = None,
+    observers: Sequence[TrackObserver] = (),
 ) -> RunResult:
     detector = detector or build_detector(settings, models)  # a missing model fails before any write
     run: dict[str, int] = {}
@@ -355,7 +356,7 @@ def _analyse(
         planner=capacity_wiring.build_planner(capacity, camera.name),
         pool=pool.client(camera.name) if pool is not None else None,
         metrics=camera_metrics,
-        track_observers=[recorder] if recorder else (),
+        track_observers=[*([recorder] if recorder else []), *observers],
     )
     result = RunResult(camera.name, redact(camera.source.url), run_id, "done")
     started = time.monotonic()
@@ -447,8 +448,12 @@ def run_cameras(
     models: ModelStore | None = None,
     capacity: CapacityConfig | None = None,
     metrics: MetricsRegistry | None = None,
+    track_observers: dict[str, list[TrackObserver]] | None = None,
 ) -> list[RunResult]:
-    """Watch every configured camera, each in a thread of its own, until ``stop`` or ``duration``."""
+    """Watch every configured camera, each in a thread of its own, until ``stop`` or ``duration``.
+
+    ``track_observers`` adds per-camera observers of every tracked frame (the server's live view).
+    """
     if not settings.cameras:
         raise SceneWatchError("no cameras configured", "add a `cameras:` section to the config file")
     detector = build_detector(settings, models)
@@ -494,6 +499,7 @@ def run_cameras(
                     run_lock,
                     stop,
                     health,
+                    observers=(track_observers or {}).get(camera.name, ()),
                     **extra,
                 )
             )

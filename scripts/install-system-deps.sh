@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages SceneWatch and its tests use, when they are missing:
-# FFmpeg and GStreamer's RTSP server (live-stream tests), mosquitto (MQTT delivery tests) and
-# opencv-doc (the sample footage).
+# FFmpeg and GStreamer's RTSP server (live-stream tests), mosquitto (MQTT delivery tests),
+# chromium (browser tests of the web UI) and opencv-doc (the sample footage).
 # Needs root (or sudo); prints what is missing otherwise.
 set -euo pipefail
 packages=(ffmpeg opencv-doc python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
-  gstreamer1.0-tools mosquitto ${EXTRA_DEBIAN_PACKAGES:-})
+  gstreamer1.0-tools mosquitto chromium ${EXTRA_DEBIAN_PACKAGES:-})
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
