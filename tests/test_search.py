@@ -260,3 +260,40 @@ def test_real_footage_search_gives_thumbnails_and_mot_ids(run_cli, tmp_path):
         assert hit["track_id"] in mot_ids and hit["class"] == "person" and hit["camera"] == "campus"
         thumbnail = Path(hit["thumbnail"])
         assert thumbnail.is_file() and (tmp_path / "data" / "media").resolve() in thumbnail.parents
+
+
+def test_colour_adjacency_head_credit_and_van_credit():
+    """Ranking rules from the search bench: adjacent terms earn partial credit below the asked
+    term; 'person in red' means clothes (a red head counts partly); a van may be a car or truck."""
+    from datetime import datetime as _dt
+
+    from scenewatch.search import parse_query
+    from scenewatch.search.rank import clause_needs, score_clause
+
+    def score(text: str, facts: dict) -> float:
+        return score_clause(clause_needs(parse_query(text, _dt(2024, 5, 1)).objects[0]), facts)[0]
+
+    brown = {"class:person": 0.9, "upper:brown": 0.6}
+    black = {"class:person": 0.9, "upper:black": 0.9}
+    nothing = {"class:person": 0.9, "upper:blue": 0.9}
+    assert score("person in a brown jacket", brown) > score("person in a brown jacket", black)
+    assert score("person in a brown jacket", black) > score("person in a brown jacket", nothing)
+    red_coat = {"class:person": 0.9, "upper:red": 0.6}
+    red_hair = {"class:person": 0.9, "head:red": 0.6}
+    assert score("person in red", red_coat) > 2 * score("person in red", red_hair)
+    # a garment mostly black ranks above one half black (both are full matches of 'black')
+    assert score("person in black trousers", {"class:person": 0.9, "lower:black": 0.95}) > score(
+        "person in black trousers", {"class:person": 0.9, "lower:black": 0.5}
+    )
+    van_truck = {"class:truck": 0.5, "vtype:van": 0.5, "body:white": 0.8}
+    van_car = {"class:car": 0.5, "vtype:van": 0.5, "body:white": 0.8}
+    assert score("white van", van_truck) == pytest.approx(score("white van", van_car))
+
+
+def test_heading_shares_rank_primary_above_secondary(db):
+    left_towards = person(heading="left")
+    left_towards["motion"]["headings"] = {"left": 0.7, "towards": 0.3}
+    towards = person(heading="towards")
+    towards["motion"]["headings"] = {"towards": 0.9, "left": 0.1}
+    a, b = db.add("gate", left_towards), db.add("gate", towards)
+    assert ids(search(db.store, "person walking towards the camera", now=NOW))[:2] == [b, a]

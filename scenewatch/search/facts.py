@@ -25,6 +25,8 @@ VEHICLE_CLASSES = ("car", "truck", "bus", "motorcycle", "bicycle")
 # Speeds in object heights per second (scale-free): a walker covers ~0.8 of their height a
 # second, a runner 2+; a car is slow below ~3 heights (~15 km/h) and fast above ~8 (~45 km/h).
 _FAST = {"person": (1.2, 2.2), "vehicle": (3.0, 8.0)}
+HEADINGS = ("left", "right", "towards", "away")
+HEADING_FULL = 0.5  # share of a track's movement in one direction that is a full match
 _SLOW = {"person": (0.2, 0.7), "vehicle": (1.0, 3.0)}
 
 
@@ -80,7 +82,14 @@ def _motion_facts(cls: str, motion: Any) -> dict[str, float]:
         facts["motion:running"] = running
         facts["motion:walking"] = moving * (1.0 - running)
     heading = motion.get("heading")
-    if heading in ("left", "right", "towards", "away"):
+    shares = _dist(motion.get("headings"))
+    if shares:
+        # Share of the movement in each direction; half of it is a full match, so a diagonal walk
+        # (left and towards) matches both, and a slight drift ranks below a clear one.
+        for direction in HEADINGS:
+            if shares.get(direction, 0.0) > 0:
+                facts[f"heading:{direction}"] = max(moving, 0.5) * _ramp(shares[direction], 0.0, HEADING_FULL)
+    elif heading in HEADINGS:  # attributes written before 'headings' existed
         facts[f"heading:{heading}"] = max(moving, 0.5)  # a heading is only given when it moved
     kind = "person" if cls == "person" else "vehicle"
     speed = _num(motion.get("speed_h_s"), -1.0)

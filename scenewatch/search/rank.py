@@ -24,6 +24,16 @@ from scenewatch.search.model import Colour, ObjectClause
 FLOOR = 0.05  # a missing attribute costs a factor of 20, it does not remove the track
 SOFT_FLOOR = 0.5  # a hint (vehicle type, speed) can halve a score, never bury a track
 ALSO_CREDIT = 0.5  # a neighbouring colour term ('also': maroon is red, also brown) counts half
+ADJACENT_CREDIT = 0.25  # a perceptually adjacent term (see ADJACENT) counts a quarter
+ADJACENT: dict[str, tuple[str, ...]] = {
+    "brown": ("black",),  # a dark brown coat in shade reads as black
+    "black": ("brown", "grey"),
+    "grey": ("black", "white"),  # charcoal / silver
+    "white": ("grey",),  # white in overcast light or shade
+    "blue": ("purple",),  # navy and violet-blue
+}
+HEAD_CREDIT = 0.3  # 'person in red': hair or a hat counts 0.3, the clothes in full
+COLOUR_GRADE = 0.3  # ... and this part of a colour factor grows with the share up to 1
 COLOUR_FULL = 0.5  # half the part in the colour is a full match (the rest is shadow, skin, bags)
 PART_NAMES = {"head": "head", "upper": "upper body", "lower": "lower body", "body": "body"}
 
@@ -44,6 +54,10 @@ class Need:
 
     def factor(self, facts: dict[str, float]) -> float:
         best = max((facts.get(t, 0.0) * credit for t, credit in self.terms), default=0.0)
+        if self.kind == "colour":
+            # Saturating at ``full`` lets a two-colour garment match both colours, but then a coat
+            # 95 % black ties with jeans half in shadow: a share of the factor keeps growing.
+            return (1.0 - COLOUR_GRADE) * min(1.0, best / self.full) + COLOUR_GRADE * min(1.0, best)
         return min(1.0, best / self.full)
 
 
@@ -53,7 +67,14 @@ def clause_needs(clause: ObjectClause, zones: list[str] | tuple[str, ...] = ()) 
     cls = clause.cls
     if cls == "vehicle":
         classes = VEHICLE_COCO.get(clause.vehicle_type or "", VEHICLE_CLASSES)
-        credit = [1.0] + [0.6] * (len(classes) - 1) if clause.vehicle_type else [1.0] * len(classes)
+        # A type with its own COCO class (car, truck) prefers it; a van or pickup has none and is
+        # detected as a car or a truck alike, so either class is a full match and vtype decides.
+        own = clause.vehicle_type in VEHICLE_CLASSES
+        credit = (
+            [1.0] + [0.6 if own else 1.0] * (len(classes) - 1)
+            if clause.vehicle_type
+            else [1.0] * len(classes)
+        )
         label = clause.vehicle_type or "vehicle"
         needs.append(
             Need("class", label, tuple((f"class:{c}", k) for c, k in zip(classes, credit, strict=True)))
@@ -90,10 +111,23 @@ def _colour_need(part: str, colour: Colour, cls: str | None) -> Need:
         parts: tuple[str, ...] = (part,)
     else:  # 'any': the best part wins
         parts = PERSON_PARTS if cls == "person" else COLOUR_PARTS
-    terms = [(f"{p}:{colour.term}", 1.0) for p in parts]
-    terms += [(f"{p}:{a}", ALSO_CREDIT) for a in colour.also for p in parts]
+    terms = [(f"{p}:{colour.term}", _part_credit(p, part, cls)) for p in parts]
+    terms += [(f"{p}:{a}", ALSO_CREDIT * _part_credit(p, part, cls)) for a in colour.also for p in parts]
+    # Perceptually adjacent basic terms (dark brown vs black, charcoal vs black, navy vs blue)
+    # blur into each other in shade and at low resolution: a small partial credit, so a track
+    # named by the neighbour still ranks, below every track named by the asked term.
+    named = {colour.term, *colour.also}
+    for near in ADJACENT.get(colour.term, ()):
+        if near not in named:
+            terms += [(f"{p}:{near}", ADJACENT_CREDIT * _part_credit(p, part, cls)) for p in parts]
     label = colour.term if part == "any" else f"{PART_NAMES.get(part, part)} {colour.term}"
     return Need("colour", label, tuple(terms), full=COLOUR_FULL)
+
+
+def _part_credit(p: str, asked: str, cls: str | None) -> float:
+    """'A person in red' means their clothes: the head (hair, a few pixels on small people)
+    counts only partly unless the query asks for it."""
+    return HEAD_CREDIT if asked == "any" and cls == "person" and p == "head" else 1.0
 
 
 def score_clause(needs: list[Need], facts: dict[str, float]) -> tuple[float, list[str]]:
@@ -122,7 +156,8 @@ def _reason(need: Need, facts: dict[str, float], factor: float) -> str:
         shown = [h for h in hits if h[0] >= 0.1][:3]
         if not shown:
             return f"no {need.label}"
-        return ", ".join(_colour_words(t, w, credit < 1) for w, t, credit in shown)
+        asked = need.terms[0][0].split(":", 1)[1]  # the first term is the asked colour
+        return ", ".join(_colour_words(t, w, t.split(":", 1)[1] != asked) for w, t, _ in shown)
     if not hits or factor <= 0:
         return f"not {need.label}" if need.kind != "class" else f"not a {need.label}"
     weight, term, _ = hits[0]

@@ -49,11 +49,14 @@ _HUES = (
 )
 _MAX_STRETCH = 2.0  # lightness normalisation never more than this, so black stays black
 _MAX_SELF_STRETCH = 1.25  # ... and much less when judged from the crop alone
+BROWN_HUES = (5.0, 95.0)  # CIELAB hue span of browns: dark red-orange through dark yellow
+BROWN_MAX_VIVID = 1.75  # chroma / lightness above which a dark warm pixel is red/orange, not brown
+BROWN_MIN_CHROMA = 3.5  # chroma a dark pixel needs before its hue is trusted as warm
 _MAX_PIXELS = 4096  # larger crops are subsampled: the distribution does not need every pixel
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))  # clipped: no float32 overflow
 
 
 def _to_lab(pixels_bgr: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
@@ -88,6 +91,19 @@ def _achromatic(light: np.ndarray) -> np.ndarray:
     return out / out.sum(axis=1, keepdims=True)
 
 
+def _dark_warm(light: np.ndarray, chroma: np.ndarray, hue: np.ndarray) -> np.ndarray:
+    """[N] how far an achromatic-looking pixel is dark brown rather than black or dark grey.
+
+    A dark brown coat in shade has little chroma (C 4-8) and fails the 'coloured' test, yet its
+    hue is steadily warm (red-orange to yellow) where black cloth's is neutral or cool; below
+    L~6 (after shadow correction) the hue is codec noise and the pixel stays black.
+    """
+    warm = _sigmoid((hue - BROWN_HUES[0]) / 3.0) * _sigmoid((BROWN_HUES[1] - hue) / 6.0)
+    faint = _sigmoid((chroma - BROWN_MIN_CHROMA) / 1.0)  # above JPEG/codec chroma noise
+    lit = _sigmoid((light - 7.0) / 2.0) * _sigmoid((45.0 - light) / 4.0)  # dark, not pitch black
+    return warm * faint * lit
+
+
 def _chromatic(light: np.ndarray, chroma: np.ndarray, hue: np.ndarray) -> np.ndarray:
     """[N, 8] soft memberships over red..pink and brown (columns in TERMS order, without achromatics)."""
     w = np.zeros((len(hue), 8), np.float32)
@@ -95,8 +111,10 @@ def _chromatic(light: np.ndarray, chroma: np.ndarray, hue: np.ndarray) -> np.nda
         d = np.abs((hue - centre + 180.0) % 360.0 - 180.0)
         w[:, _INDEX[term]] = np.exp(-0.5 * (d / width) ** 2)
     w /= w.sum(axis=1, keepdims=True) + 1e-9
-    # brown is dark orange/yellow (and, less so, dark red)
-    dark = _sigmoid((52.0 - light) / 5.0)
+    # brown is dark orange/yellow (and, less so, dark red), and never vivid: a red jacket in shade
+    # keeps chroma well above its lightness (C/L ~2), browns stay under ~1.5 (saddle brown 1.3)
+    vivid = chroma / np.maximum(light, 1.0)
+    dark = _sigmoid((52.0 - light) / 5.0) * _sigmoid((BROWN_MAX_VIVID - vivid) / 0.15)
     for term, share in (("red", 0.2), ("orange", 1.0), ("yellow", 0.9)):
         moved = w[:, _INDEX[term]] * dark * share
         w[:, _INDEX[term]] -= moved
@@ -142,7 +160,10 @@ def colour_distribution(
     hue = np.degrees(np.arctan2(b, a)) % 360.0
     weights = np.zeros((len(lab), len(TERMS)), np.float32)
     weights[:, :8] = _chromatic(light_n, chroma, hue) * coloured[:, None]
-    weights[:, 8:] = _achromatic(light_n) * (1.0 - coloured)[:, None]
+    achromatic = 1.0 - coloured
+    brown = _dark_warm(light_n, chroma, hue) * achromatic
+    weights[:, _INDEX["brown"]] += brown
+    weights[:, 8:] = _achromatic(light_n) * (achromatic - brown)[:, None]
     total = weights.sum(axis=0)
     total /= total.sum()
     return {t: float(v) for t, v in zip(TERMS, total, strict=True)}

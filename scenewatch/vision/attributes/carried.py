@@ -16,6 +16,7 @@ from scenewatch.types import Detections
 ITEMS = {24: "backpack", 25: "umbrella", 26: "handbag", 28: "suitcase"}  # COCO-80 indices
 PERSON = 0
 MIN_CONTAINED = 0.5  # share of the item box that must fall inside the (grown) person box
+MAX_PERSON_COVER = 0.5  # an item covering this much of a person's box is that person, re-labelled
 
 
 def grow_person_boxes(xyxy: np.ndarray) -> np.ndarray:
@@ -27,7 +28,9 @@ def grow_person_boxes(xyxy: np.ndarray) -> np.ndarray:
 
 
 def attach(people: np.ndarray, items: np.ndarray) -> np.ndarray:
-    """[M] index of the person each item belongs to, -1 for none (people [N,4], items [M,4])."""
+    """[M] index of the person each item belongs to, -1 for none (people [N,4], items [M,4]).
+
+    An item never attaches to a person whose box it mostly covers (see ``MAX_PERSON_COVER``)."""
     if len(people) == 0 or len(items) == 0:
         return np.full(len(items), -1, dtype=np.int64)
     grown = grow_person_boxes(people.astype(np.float64))
@@ -42,9 +45,16 @@ def attach(people: np.ndarray, items: np.ndarray) -> np.ndarray:
     item_c = (it[:, :2] + it[:, 2:]) / 2
     width = np.maximum(people[:, 2] - people[:, 0], 1.0)
     near = np.hypot(*(item_c[:, None, :] - centres[None, :, :]).transpose(2, 0, 1)) / width[None, :]
-    score = np.where(contained >= MIN_CONTAINED, contained - 0.1 * near, -np.inf)
+    # An item box covering most of a person's box is the detector naming that body (a dark coat)
+    # a second time, not something it carries: a bag is at most about half a person's size.
+    person_area = np.maximum(np.prod(people[:, 2:] - people[:, :2], axis=1), 1e-6)
+    same_body = (inter / person_area[None, :] >= MAX_PERSON_COVER) & (contained >= MIN_CONTAINED)
+    score = np.where((contained >= MIN_CONTAINED) & ~same_body, contained - 0.1 * near, -np.inf)
     best = np.argmax(score, axis=1)
-    return np.where(np.isfinite(score[np.arange(len(it)), best]), best, -1)
+    # Where people overlap, an item inside two of their boxes cannot be given to either from
+    # boxes alone: it is left out rather than credited to a bystander the carrier walks past.
+    ambiguous = np.isfinite(score).sum(axis=1) >= 2
+    return np.where(np.isfinite(score[np.arange(len(it)), best]) & ~ambiguous, best, -1)
 
 
 class CarriedItems:

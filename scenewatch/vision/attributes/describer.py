@@ -31,7 +31,7 @@ from scenewatch.vision.attributes.carried import CarriedItems
 from scenewatch.vision.attributes.crops import Crop, CropBook
 from scenewatch.vision.attributes.motion import describe_motion
 from scenewatch.vision.attributes.parts import PARTS, box_masks, pose_masks, posture
-from scenewatch.vision.attributes.vehicle import body_colours, vehicle_type
+from scenewatch.vision.attributes.vehicle import body_colours, cut_off, vehicle_type
 from scenewatch.vision.attributes.zones import zones_visited
 from scenewatch.vision.colours import colour_distribution
 from scenewatch.vision.labels import class_name
@@ -53,7 +53,7 @@ def mix(dists: list[dict[str, float]], weights: list[float]) -> dict[str, float]
     total = float(sum(weights))
     if not dists or total <= 0:
         return {}
-    keys = dists[0].keys()
+    keys = sorted({k for d in dists for k in d})  # the union: a term one view lacks counts as 0 there
     mean = {k: sum(w * d.get(k, 0.0) for d, w in zip(dists, weights, strict=True)) / total for k in keys}
     return {k: round(float(v), 3) for k, v in mean.items() if round(float(v), 3) > 0}
 
@@ -132,7 +132,8 @@ class AttributeDescriber(TrackDescriber):
             out["carried"] = carried
         elif cls in VEHICLES:
             out["colours"] = {"body": self.vehicle_colours(crops, cls)}
-            out["vehicle_type"] = mix([vehicle_type(cls, c.box) for c in crops], [1.0] * len(crops))
+            types = [vehicle_type(cls, c.box, cut_off(c.box, c.image.shape)) for c in crops]
+            out["vehicle_type"] = mix(types, [1.0] * len(crops))
         return out
 
     def keypoints(self, crop: Crop) -> np.ndarray | None:

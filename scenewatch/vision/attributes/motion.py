@@ -13,32 +13,63 @@ STEP_S = 0.5  # resampling interval: detector jitter averages out, real motion d
 MOVING_H_S = 0.2  # box heights per second above which a step counts as moving
 HEADING_MIN_H = 0.5  # net displacement (box heights) below which there is no heading
 RUNNING_H_S = 1.5  # box heights per second where 'running' reaches 0.5
+DEADBAND_H = 0.1  # box heights per second below which a heading component is jitter
+GROWTH_WEIGHT = 2.0  # log growth of the box height, in box heights of bottom-edge drop
 
 
 def _sigmoid(x: float) -> float:
     return float(1.0 / (1.0 + np.exp(-x)))
 
 
-def heading(xy: np.ndarray, heights: np.ndarray) -> str | None:
-    """left | right | towards | away (from the camera), None when the object hardly moved.
+def heading_shares(xy: np.ndarray, heights: np.ndarray) -> dict[str, float]:
+    """Share of the track's movement going left | right | towards | away (from the camera).
 
-    Towards the camera, an object moves down the image and grows; away, it moves up and shrinks.
-    Both are summed into one 'depth' measure (box heights), compared with sideways motion.
+    Towards the camera an object's bottom edge moves down the image and its box grows; away, the
+    bottom edge moves up and the box shrinks. Per resampled step, sideways motion (box heights)
+    competes with 'depth' motion (bottom-edge drop in box heights plus log growth of the height),
+    and each direction's positive part is summed over the steps, so a diagonal walk gets both of
+    its directions and a long wandering track is judged by where it mostly went, not only by
+    where it ended. Empty when the object hardly moved.
     """
     n = len(xy)
     if n < 2:
-        return None
-    k = max(1, n // 5)  # mean of the first and last fifth: robust to a jittery end box
-    start, end = xy[:k].mean(axis=0), xy[-k:].mean(axis=0)
-    h0, h1 = max(float(heights[:k].mean()), 1.0), max(float(heights[-k:].mean()), 1.0)
-    scale = (h0 + h1) / 2
-    side = (end[0] - start[0]) / scale
-    depth = (end[1] - start[1]) / scale + 2.0 * np.log(h1 / h0)
-    if np.hypot(side, depth) < HEADING_MIN_H:
-        return None
-    if abs(side) >= abs(depth):
-        return "right" if side > 0 else "left"
-    return "towards" if depth > 0 else "away"
+        return {}
+    h = np.maximum(np.asarray(heights, dtype=np.float64), 1.0)
+    scale = np.maximum((h[1:] + h[:-1]) / 2, 1.0)
+    side = np.diff(xy[:, 0]) / scale
+    growth = np.diff(np.log(h))
+    drop = np.diff(xy[:, 1]) / scale
+    # Growth only confirms the bottom edge, never outweighs it: box height also changes with
+    # stride, occlusion and partial detections, so it counts where the feet move the same way,
+    # and at most as much again as they moved.
+    agree = np.sign(growth) * np.sign(drop) > 0
+    depth = drop + np.where(agree, np.clip(GROWTH_WEIGHT * growth, -np.abs(drop), np.abs(drop)), 0.0)
+    # Steps are grouped in pairs (about a second): a stride's sway is not a change of heading.
+    pair = max(1, int(round(1.0 / STEP_S)))
+    m = (len(side) // pair) * pair
+    if m >= pair:
+        side = np.add.reduceat(side[:m], np.arange(0, m, pair))
+        depth = np.add.reduceat(depth[:m], np.arange(0, m, pair))
+    # Below about 0.1 box heights a second a component is jitter, not walking (0.5-1 heights/s).
+    side = np.where(np.abs(side) >= DEADBAND_H * pair * STEP_S, side, 0.0)
+    depth = np.where(np.abs(depth) >= DEADBAND_H * pair * STEP_S, depth, 0.0)
+    sums = {
+        "left": float(np.clip(-side, 0, None).sum()),
+        "right": float(np.clip(side, 0, None).sum()),
+        "towards": float(np.clip(depth, 0, None).sum()),
+        "away": float(np.clip(-depth, 0, None).sum()),
+    }
+    total = sum(sums.values())
+    if total < HEADING_MIN_H:
+        return {}
+    return {k: round(v / total, 3) for k, v in sums.items() if v / total >= 0.001}
+
+
+def heading(xy: np.ndarray, heights: np.ndarray) -> str | None:
+    """left | right | towards | away (from the camera): the direction most of the movement went,
+    None when the object hardly moved (see :func:`heading_shares`)."""
+    shares = heading_shares(xy, heights)
+    return max(shares, key=shares.get) if shares else None
 
 
 def describe_motion(times: np.ndarray, xyxy: np.ndarray, person: bool = True) -> dict:
@@ -50,6 +81,7 @@ def describe_motion(times: np.ndarray, xyxy: np.ndarray, person: bool = True) ->
         "speed_px_s": 0.0,
         "speed_h_s": 0.0,
         "heading": None,
+        "headings": {},
         "moving_fraction": 0.0,
         "stopped_s": round(dwell, 3),
         "dwell_s": round(dwell, 3),
@@ -78,7 +110,8 @@ def describe_motion(times: np.ndarray, xyxy: np.ndarray, person: bool = True) ->
     if moving.any():
         out["speed_px_s"] = round(float(np.median(speed[moving])), 3)
         out["speed_h_s"] = round(float(np.median(speed_h[moving])), 3)
-        out["heading"] = heading(xy, height)
+        out["headings"] = heading_shares(xy, height)
+        out["heading"] = max(out["headings"], key=out["headings"].get) if out["headings"] else None
         if person:
             out["running"] = round(_sigmoid((out["speed_h_s"] - RUNNING_H_S) / 0.2), 3)
     return out

@@ -72,11 +72,22 @@ def _sigmoid(x: float) -> float:
     return float(1.0 / (1.0 + np.exp(-x)))
 
 
-def vehicle_type(cls: str, box: np.ndarray) -> dict[str, float]:
+def cut_off(box: np.ndarray, shape: tuple[int, ...]) -> bool:
+    """Whether a crop's box touches the crop's border: crops are padded on every side unless
+    clipped by the frame, so such a box is cut off by the frame edge and its shape is not the
+    object's."""
+    height, width = shape[:2]
+    x1, y1, x2, y2 = (float(v) for v in box)
+    mx, my = max(3.0, 0.03 * (x2 - x1)), max(3.0, 0.03 * (y2 - y1))  # detector boxes stop short
+    return x1 <= mx or y1 <= my or x2 >= width - mx or y2 >= height - my
+
+
+def vehicle_type(cls: str, box: np.ndarray, cut: bool = False) -> dict[str, float]:
     """Soft vehicle type. Heuristic, said plainly: COCO has no van or pickup class, so a tall box
     for a car suggests a van (or an SUV), and for a truck a van; a long low truck box suggests a
-    pickup. Box shape depends on the viewing angle, so these are weak hints, never certainties."""
-    if cls in ("bus", "motorcycle", "bicycle"):
+    pickup. Box shape depends on the viewing angle, so these are weak hints, never certainties.
+    A box ``cut`` off by the frame edge gives no shape hint at all: just the detector's class."""
+    if cls in ("bus", "motorcycle", "bicycle") or (cut and cls in ("car", "truck")):
         return {cls: 1.0}
     w, h = float(box[2] - box[0]), float(box[3] - box[1])
     aspect = h / max(w, 1.0)
