@@ -136,7 +136,8 @@ def test_inertia_ignores_flicker_and_dates_the_entry():
     path += [(2.0 + i / 10, person_box(300, 300)) for i in range(10)]
     events = started(simulate(config, {1: (PERSON, path)}))
     assert len(events) == 1
-    assert events[0].start == pytest.approx(2.0)
+    # Unseen from 1.2 (x=150) to 2.0 (x=300): the border (x=200) was crossed a third of the way.
+    assert events[0].start == pytest.approx(1.2 + 0.8 / 3)
 
 
 def test_intrusion_filters_classes_and_ends_when_leaving():
@@ -241,6 +242,78 @@ def test_wrong_way_is_a_crossing_against_the_allowed_direction():
     }
     events = started(simulate(config, tracks))
     assert [(e.track_ids, e.detail["direction"]) for e in events] == [([2], "westbound")]
+
+
+# -- occlusions and id switches (what the real tracker does to the rules) --------------------------
+
+
+def gap(path, t0, t1):
+    """The path without its samples strictly between t0 and t1 (the detector missed the object)."""
+    return [(t, box) for t, box in path if not t0 < t < t1]
+
+
+def test_entry_during_a_detection_gap_is_dated_on_the_path_and_not_held_back():
+    # Walks x = 100 + 100 t into the square (border x = 200 at t = 1.0); unseen from 0.5 to 1.5.
+    config = camera(
+        zones=[{"name": "yard", "polygon": SQUARE, "inertia": 3}],
+        rules=[{"type": "intrusion", "zone": "yard"}],
+    )
+    events = started(simulate(config, {1: (PERSON, gap(walk((100, 300), (300, 300), 0, 2), 0.5, 1.5))}))
+    assert len(events) == 1
+    assert events[0].start == pytest.approx(1.0, abs=0.05)  # not 1.5, when it was seen again
+    box = events[0].detail["box"]
+    assert (box[0] + box[2]) / 2 == pytest.approx(250, abs=1)  # fired on sight, not 3 frames later
+
+
+def test_line_crossing_during_a_detection_gap_is_dated_on_the_path_and_not_held_back():
+    config = camera(lines=[LINE], rules=[{"type": "line_crossing", "line": "door"}])
+    path = gap(walk((100, 300), (500, 300), 0, 4), 1.5, 2.5)  # crosses x = 300 at t = 2.0, unseen
+    events = started(simulate(config, {1: (PERSON, path)}))
+    assert [e.detail["direction"] for e in events] == ["eastbound"]
+    assert events[0].start == pytest.approx(2.0, abs=0.05)
+    box = events[0].detail["box"]
+    assert (box[0] + box[2]) / 2 == pytest.approx(350, abs=1)
+
+
+def test_a_new_id_where_a_lost_track_went_continues_it():
+    zone = {"name": "yard", "polygon": SQUARE, "inertia": 3}
+    config = camera(
+        zones=[zone],
+        lines=[LINE],
+        rules=[{"type": "intrusion", "zone": "yard"}, {"type": "line_crossing", "line": "door"}],
+    )
+    path = walk((100, 300), (500, 300), 0, 4)
+    # The tracker loses id 1 at t = 1.5 (x = 250) and starts id 2 on the same person at t = 1.9.
+    tracks = {1: (PERSON, [p for p in path if p[0] <= 1.5]), 2: (PERSON, [p for p in path if p[0] >= 1.9])}
+    events = started(simulate(config, tracks))
+    assert [(e.rule_type, e.track_ids) for e in events] == [("intrusion", [1]), ("line_crossing", [1])]
+    assert events[1].start == pytest.approx(2.0, abs=0.11)
+    ends = [e for e in simulate(config, tracks) if e.snapshot is None and e.rule_type == "intrusion"]
+    assert len(ends) == 1 and ends[0].end == pytest.approx(3.0, abs=0.11)  # left the yard at x = 400
+
+
+def test_a_new_id_far_from_any_lost_track_is_a_new_object():
+    config = camera(
+        zones=[{"name": "yard", "polygon": SQUARE, "inertia": 3}],
+        rules=[{"type": "intrusion", "zone": "yard"}],
+    )
+    tracks = {
+        1: (PERSON, walk((100, 300), (250, 300), 0, 1.5)),
+        2: (PERSON, walk((390, 250), (380, 250), 1.9, 3)),  # another person, 100 px from where 1 was going
+    }
+    events = started(simulate(config, tracks))
+    assert sorted(e.track_ids[0] for e in events) == [1, 2]
+
+
+def test_one_object_split_into_two_ids_at_the_line_counts_once():
+    config = camera(lines=[LINE], rules=[{"type": "line_crossing", "line": "door"}])
+    tracks = {
+        1: (PERSON, walk((100, 300), (500, 300), 0, 4)),
+        2: (PERSON, walk((102, 302), (502, 302), 0, 4)),  # a duplicate id on the same person
+        3: (PERSON, walk((100, 150), (500, 150), 0, 4)),  # someone else crossing at the same time
+    }
+    events = started(simulate(config, tracks))
+    assert sorted(e.track_ids[0] for e in events) in ([1, 3], [2, 3])
 
 
 # -- motion --------------------------------------------------------------------------------------

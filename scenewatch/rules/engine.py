@@ -24,6 +24,7 @@ from scenewatch.rules.history import TrackHistory
 from scenewatch.rules.line_rules import LineCrossing, WrongWay
 from scenewatch.rules.lines import LineCounter
 from scenewatch.rules.motion_rules import Erratic, PersonDown, Running, Speeding, StoppedVehicle
+from scenewatch.rules.stitch import IdStitcher
 from scenewatch.rules.zone_rules import Crowd, CrowdBuildup, Intrusion, Loitering
 from scenewatch.rules.zones import ZoneMembership
 from scenewatch.tracking import FinishedTrack
@@ -55,6 +56,10 @@ class RuleEngine:
     ``frame_size`` (width, height), when known at start, checks that the geometry fits the frame;
     otherwise the first frame checks it. Events come out when they start and again when they end
     (same ``key``); ``close`` ends the open ones when the camera stops.
+
+    The rules see identities rather than raw tracker ids: a new id born where a lost track could
+    have walked to continues that track (``IdStitcher``), so an id switch after an occlusion is
+    neither a new entry nor a missed crossing; events name the identity (the first tracker id).
     """
 
     def __init__(self, camera: CameraConfig, frame_size: tuple[int, int] | None = None):
@@ -72,6 +77,7 @@ class RuleEngine:
             for ln in camera.lines
         }
         self.history = TrackHistory(keep_s=self._history_seconds())
+        self.stitcher = IdStitcher()
         self.rules = [RULES[r.type](r, self) for r in camera.rules]
         self.last_time: float | None = None
 
@@ -91,8 +97,10 @@ class RuleEngine:
             check_in_frame(self.camera.name, self.camera.zones, self.camera.lines, self.frame_size)
         now = frame.timestamp
         self.last_time = now
+        tracked = Detections(tracked.xyxy, tracked.scores, tracked.class_ids, self.stitcher.map(tracked, now))
         self.history.add(tracked, now)
-        ended = {t.track_id: float(t.times[-1]) for t in finished}
+        last_seen = {t.track_id: float(t.times[-1]) for t in finished}
+        ended = {identity: last_seen[tid] for tid, identity in self.stitcher.end(list(last_seen)).items()}
         ended_ids = np.array(list(ended), dtype=np.int64)
         masks, exits = {}, {}
         for name, zone in self.zones.items():

@@ -121,3 +121,43 @@ def speeds(times: np.ndarray, points: np.ndarray) -> np.ndarray:
 def wrap_angle(angles: np.ndarray) -> np.ndarray:
     """Angles wrapped to (-pi, pi]."""
     return (np.asarray(angles) + np.pi) % (2 * np.pi) - np.pi
+
+
+def segment_fraction_on_line(p: np.ndarray, q: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """[N] where along each step p[i] -> q[i] (0 at p, 1 at q) it meets the infinite line through a, b.
+
+    NaN where the step runs parallel to the line.
+
+    >>> segment_fraction_on_line(np.array([[0, 0]]), np.array([[10, 0]]), np.array([4, -1]), np.array([4, 1]))
+    array([0.4])
+    """
+    sp = side_of_line(p, a, b)
+    sq = side_of_line(q, a, b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.clip(sp / (sp - sq), 0.0, 1.0)
+
+
+def segment_fraction_into_polygon(p: np.ndarray, q: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """[N] where along each step p[i] -> q[i] it last crosses the polygon's border (0 at p, 1 at q).
+
+    For a step that enters (or leaves) the polygon: the fraction of the way at which it did so. 0.5
+    where the step meets no edge (both ends on the same side).
+
+    >>> square = np.array([[0, 0], [10, 0], [10, 10], [0, 10]], dtype=float)
+    >>> segment_fraction_into_polygon(np.array([[-10, 5]]), np.array([[5, 5]]), square)
+    array([0.66666667])
+    """
+    p = np.asarray(p, dtype=np.float64).reshape(-1, 2)
+    q = np.asarray(q, dtype=np.float64).reshape(-1, 2)
+    poly = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+    e0, e1 = poly, np.roll(poly, -1, axis=0)
+    d = (q - p)[:, None, :]  # [N, 1, 2] against [M] edges
+    e = (e1 - e0)[None, :, :]
+    w = e0[None, :, :] - p[:, None, :]
+    denom = d[..., 0] * e[..., 1] - d[..., 1] * e[..., 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = (w[..., 0] * e[..., 1] - w[..., 1] * e[..., 0]) / denom  # along the step
+        u = (w[..., 0] * d[..., 1] - w[..., 1] * d[..., 0]) / denom  # along the edge
+    hit = (denom != 0) & (s >= 0) & (s <= 1) & (u >= 0) & (u <= 1)
+    s = np.where(hit, s, -1.0).max(axis=1) if len(poly) else np.full(len(p), -1.0)
+    return np.where(s >= 0, s, 0.5)

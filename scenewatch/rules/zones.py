@@ -14,8 +14,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from scenewatch.rules.geometry import points_in_polygon
+from scenewatch.rules.geometry import points_in_polygon, segment_fraction_into_polygon
 from scenewatch.types import Detections
+
+# Frame times kept to count the frames a track spent unseen (more than any sane inertia).
+FRAME_LOG = 512
+
+
+class FrameLog:
+    """Times of the recent frames a stateful tool saw: counts the frames between two times."""
+
+    def __init__(self) -> None:
+        self.times = np.zeros(0)
+
+    def add(self, now: float) -> float:
+        """Log a frame; returns the time of the frame before it (-inf for the first)."""
+        previous = float(self.times[-1]) if len(self.times) else -np.inf
+        self.times = np.append(self.times[-(FRAME_LOG - 1) :], now)
+        return previous
+
+    def frames_after(self, times: np.ndarray) -> np.ndarray:
+        """[N] how many logged frames (the current one included) came strictly after each time."""
+        return len(self.times) - np.searchsorted(self.times, times, side="right")
 
 
 class TrackTable:
@@ -61,13 +81,21 @@ class ZoneMembership:
     ``entered_at`` / ``exited_at`` the time of the first frame of the run that changed it (so an
     entry is dated when the object crossed the border, not ``inertia`` frames later). Tracks absent
     from a frame (occluded) keep their state; ``forget`` ends tracks that the tracker finished.
+
+    A track seen again after missed frames (an occlusion the tracker predicted it through) on the
+    other side of the border crossed it during the gap: the crossing is dated where the straight
+    path from its last sighting meets the border, and the frames since then count towards the
+    inertia (the object was on the new side in them), so the change is not held back by the gap.
     """
 
     def __init__(self, polygon: np.ndarray, inertia: int = 3, class_ids: np.ndarray | None = None):
         self.polygon = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
         self.inertia = int(inertia)
         self.class_ids = None if class_ids is None else np.asarray(class_ids)
-        self.table = TrackTable(inside=False, streak=0, run_start=0.0, since=0.0, last_seen=0.0, cls=0)
+        self.table = TrackTable(
+            inside=False, streak=0, run_start=0.0, since=0.0, last_seen=-np.inf, cls=0, px=0.0, py=0.0
+        )
+        self.frames = FrameLog()
         self.entered = self.exited = np.zeros(0, dtype=np.int64)
         self.entered_at = self.exited_at = np.zeros(0)
 
@@ -81,14 +109,26 @@ class ZoneMembership:
     def trigger(self, detections: Detections, now: float = 0.0) -> np.ndarray:
         """[N] bool: which rows are in the zone (debounced for tracked rows, raw for untracked)."""
         raw = self.raw(detections)
+        previous_frame = self.frames.add(now)
         tracked = detections.track_ids >= 0
         ids = detections.track_ids[tracked]
+        points = detections.bottom_centre[tracked].astype(np.float64)
         rows = self.table.rows(ids)
         t = self.table
         inside, streak, run_start = t["inside"], t["streak"], t["run_start"]
+        last = t["last_seen"][rows]
+        gap = np.isfinite(last) & (last < previous_frame)  # unseen in the frame(s) before this one
         flip = raw[tracked] != inside[rows]
-        streak[rows] = np.where(flip, streak[rows] + 1, 0)
-        run_start[rows] = np.where(flip & (streak[rows] == 1), now, run_start[rows])
+        starting = flip & (streak[rows] == 0)
+        # After a gap: the border was crossed on the way from the last sighting; count the frames since.
+        where = segment_fraction_into_polygon(
+            np.stack([t["px"][rows], t["py"][rows]], axis=1), points, self.polygon
+        )
+        seen = np.where(gap, last, now)
+        crossed = seen + where * (now - seen)
+        steps = np.where(gap, self.frames.frames_after(np.where(starting, crossed, seen)), 1)
+        streak[rows] = np.where(flip, streak[rows] + steps, 0)
+        run_start[rows] = np.where(starting, crossed, run_start[rows])
         change = flip & (streak[rows] >= self.inertia)
         changed = rows[change]
         inside[changed] = ~inside[changed]
@@ -97,6 +137,7 @@ class ZoneMembership:
         leaving = change & ~raw[tracked]
         t["since"][rows[entering]] = run_start[rows[entering]]
         t["last_seen"][rows] = now
+        t["px"][rows], t["py"][rows] = points[:, 0], points[:, 1]
         t["cls"][rows] = detections.class_ids[tracked]
         self.entered, self.entered_at = ids[entering], run_start[rows[entering]].copy()
         self.exited, self.exited_at = ids[leaving], run_start[rows[leaving]].copy()
