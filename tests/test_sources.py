@@ -423,3 +423,11 @@ def test_http_live_stream_and_its_end():
     assert frames[0][3] == (180, 320, 3)
     assert abs(frames[-1][1] - frames[-1][2]) < 2.0
     assert source.gaps == [] and source.current_gap.end is None
+
+
+def test_keyframes_only_decodes_a_fraction_of_the_frames():
+    every = sum(1 for _ in open_source("a", SourceConfig(url=str(VIDEO / "vtest.avi"))))
+    with open_source("a", SourceConfig(url=str(VIDEO / "vtest.avi"), keyframes_only=True)) as source:
+        frames = list(source)
+    assert 0 < len(frames) < every / 10
+    assert all(b.pts > a.pts for a, b in zip(frames, frames[1:], strict=False))

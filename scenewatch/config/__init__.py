@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError, model_validator
 from scenewatch.config.attributes import AttributesConfig
 from scenewatch.config.base import Section
 from scenewatch.config.camera import CameraConfig
+from scenewatch.config.capacity import CapacityConfig
 from scenewatch.config.delivery import DeliveryConfig
 from scenewatch.config.detector import DetectorConfig
 from scenewatch.config.health import HealthConfig
@@ -31,6 +32,10 @@ class AppConfig(Section):
         default_factory=AttributesConfig, description="Per-track attributes for search."
     )
     health: HealthConfig = Field(default_factory=HealthConfig, description="Camera health checks.")
+    capacity: CapacityConfig = Field(
+        default_factory=CapacityConfig,
+        description="Real-time capacity: motion gate, adaptive detection rates, shared detector pool.",
+    )
     delivery: DeliveryConfig = Field(
         default_factory=DeliveryConfig, description="Alert delivery: webhooks, MQTT, outbox retention."
     )

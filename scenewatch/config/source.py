@@ -60,6 +60,11 @@ class SourceConfig(Section):
     threads: int = Field(
         0, ge=0, le=64, description="Decoder threads; 0 picks a small number from the CPU count."
     )
+    keyframes_only: bool = Field(
+        False,
+        description="Decode only keyframes: for a camera watched for health alone, a small share of "
+        "the decoding cost.",
+    )
     width: int | None = Field(
         None,
         ge=16,

@@ -46,7 +46,7 @@ class _Request:
     submitted: float
 
 
-@dataclass
+@dataclass(eq=False)  # identity: two handles of one camera name are still two handles
 class PoolClient:
     """One camera's handle on the pool. ``token`` travels with the frame and comes back with the
     result, so the camera knows which frame (and plan) an answer belongs to."""

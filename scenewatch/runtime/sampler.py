@@ -52,7 +52,12 @@ class AdaptiveSampler:
         self._seen_at = -np.inf
 
     def due(self, timestamp: float) -> bool:
-        """Whether to detect the frame at ``timestamp``; marks it detected when so."""
+        """Whether to detect the frame at ``timestamp``; marks it detected when so.
+
+        The next detection is due ``1 / rate`` after the frame that took the last one. (Scheduling
+        from the ideal time instead, so that 5.5 fps from a 10 fps camera holds on average, made
+        the sampling uneven and cost 5-13 MOTA points on TUD-Stadtmitte.)
+        """
         if self._last_detect is not None and timestamp < self._last_detect:
             self._last_detect = None  # time went back (a reconnect, a looped file): start again
         if self._last_detect is not None and timestamp - self._last_detect < 1.0 / self.rate - 1e-3:

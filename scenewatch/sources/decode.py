@@ -17,10 +17,13 @@ def decoder_threads(requested: int) -> int:
     return requested if requested > 0 else max(1, min(4, os.cpu_count() or 1))
 
 
-def setup_decoder(stream: VideoStream, threads: int) -> None:
-    """Let FFmpeg pick frame or slice threading, with ``threads`` threads."""
+def setup_decoder(stream: VideoStream, threads: int, keyframes_only: bool = False) -> None:
+    """Let FFmpeg pick frame or slice threading, with ``threads`` threads; optionally decode only
+    keyframes (a camera watched for health alone needs a picture every few seconds, not every frame)."""
     stream.thread_type = "AUTO"
     stream.codec_context.thread_count = decoder_threads(threads)
+    if keyframes_only:
+        stream.codec_context.skip_frame = "NONKEY"
 
 
 def fps_of(stream: VideoStream) -> float | None:

@@ -134,7 +134,7 @@ class FileSource(VideoSource):
 
     def _open(self) -> VideoStream:
         self._container, stream = open_video_file(self.path)
-        setup_decoder(stream, self.config.threads)
+        setup_decoder(stream, self.config.threads, self.config.keyframes_only)
         ctx = stream.codec_context
         width, height = output_size(ctx.width, ctx.height, self.config.width)
         fps = fps_of(stream)

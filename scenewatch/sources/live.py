@@ -86,7 +86,7 @@ class LiveSource(VideoSource):
 
     def _connect(self) -> None:
         self._container, stream = open_stream(self.config)
-        setup_decoder(stream, self.config.threads)
+        setup_decoder(stream, self.config.threads, self.config.keyframes_only)
         ctx = stream.codec_context
         width, height = output_size(ctx.width, ctx.height, self.config.width)
         self.info = SourceInfo(
