@@ -1,0 +1,169 @@
+"""A throw-away PostgreSQL cluster for tests, benchmarks and trying the central role out.
+
+``initdb`` into a temporary folder, ``pg_ctl start`` on a free port on 127.0.0.1, password
+authentication (scram) for TCP, stopped and deleted on ``close``. As root the server runs as an
+unprivileged user (``nobody``): PostgreSQL refuses to run as root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from scenewatch.errors import SceneWatchError
+
+SUPERUSER = "postgres"
+
+
+def pg_bin_dir() -> Path | None:
+    """The folder holding ``initdb`` and ``pg_ctl``, or None when PostgreSQL is not installed."""
+    found = shutil.which("initdb")
+    if found and shutil.which("pg_ctl"):
+        return Path(found).parent
+    # Debian installs the server binaries off PATH
+    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if (Path(candidate) / "initdb").exists():
+            return Path(candidate)
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class TempCluster:
+    """One cluster: ``start()``, ``stop()`` (keeps the data), ``close()`` (stops and deletes)."""
+
+    def __init__(
+        self,
+        password: str = "postgres-secret",
+        port: int | None = None,
+        run_as: str = "nobody",
+        durable: bool = False,
+    ):
+        bin_dir = pg_bin_dir()
+        if bin_dir is None:
+            raise SceneWatchError(
+                "PostgreSQL server binaries (initdb, pg_ctl) not found",
+                "install Debian's postgresql package (scripts/install-system-deps.sh)",
+            )
+        self.bin = bin_dir
+        self.password = password
+        self.durable = durable  # True: fsync and synchronous commit as in production (benchmarks)
+        self.port = port or free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="sw-pg-"))
+        self.data = self.folder / "data"
+        self.user = run_as if os.geteuid() == 0 else None
+        if self.user:
+            shutil.chown(self.folder, self.user)
+            os.chmod(self.folder, 0o700)
+        self._init()
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def _run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        command = [str(self.bin / args[0]), *args[1:]]
+        if self.user:
+            command = ["runuser", "-u", self.user, "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=self.folder)
+        if done.returncode != 0:
+            raise SceneWatchError(f"{args[0]} failed: {(done.stderr or done.stdout).strip()[-800:]}")
+        return done
+
+    def _init(self) -> None:
+        pwfile = self.folder / "pw"
+        pwfile.write_text(self.password + "\n")
+        if self.user:
+            shutil.chown(pwfile, self.user)
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            SUPERUSER,
+            f"--pwfile={pwfile}",
+            "--auth-host=scram-sha-256",
+            "--auth-local=trust",
+            "--encoding=UTF8",
+            "--no-locale",
+            timeout=120,
+        )
+        pwfile.unlink()
+        settings = {
+            "listen_addresses": "'127.0.0.1'",
+            "port": str(self.port),
+            "unix_socket_directories": f"'{self.folder}'",
+            "shared_buffers": "256MB",
+            "max_connections": "100",
+        }
+        if not self.durable:
+            # a throw-away cluster for tests: durability is not the point, their speed is
+            settings.update(fsync="off", synchronous_commit="off", full_page_writes="off")
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.writelines(f"{k} = {v}\n" for k, v in settings.items())
+
+    def start(self, timeout: float = 60) -> TempCluster:
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.folder / "log"), "-w", "start", timeout=timeout
+        )
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``fast``: disconnect clients, clean shutdown); the data stays."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def running(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def close(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            with contextlib.suppress(SceneWatchError):
+                self.stop("immediate")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> TempCluster:
+        return self.start()
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- roles and databases
+
+    def url(self, user: str = SUPERUSER, password: str | None = None, database: str = "postgres") -> str:
+        password = self.password if password is None else password
+        return f"postgresql+psycopg://{user}:{password}@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str, owner: str, password: str) -> str:
+        """A role ``owner`` with ``password`` owning a new database ``name``; returns its URL."""
+        import psycopg
+        from psycopg import sql
+
+        dsn = f"host=127.0.0.1 port={self.port} user={SUPERUSER} password={self.password} dbname=postgres"
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                conn = psycopg.connect(dsn, autocommit=True)
+                break
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        with conn:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(owner), password))
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(owner))
+            )
+        return self.url(owner, password, name)

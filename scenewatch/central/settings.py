@@ -1,0 +1,19 @@
+"""Reading a config file with its ``central:`` section (the node's role)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scenewatch.config import AppConfig, load_config
+from scenewatch.config.central import CentralConfig
+from scenewatch.store.db import normalize_url
+
+__all__ = ["load_with_central", "normalize_url"]
+
+
+def load_with_central(path: Path | None) -> tuple[AppConfig | None, CentralConfig]:
+    """(settings, central section) of the config at ``path``; (None, standalone) without one."""
+    if path is None:
+        return None, CentralConfig()
+    settings = load_config(path)
+    return settings, settings.central
