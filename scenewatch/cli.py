@@ -37,7 +37,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="scenewatch", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="scenewatch",
+        description="SceneWatch: find footage in plain language, raise behaviour alerts, watch camera health.",
+    )
     parser.add_argument("--version", action="version", version=f"scenewatch {__version__}")
     parser.add_argument(
         "--data",
@@ -128,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-pipeline", action="store_true", help="serve recorded data only; analyse nothing")
     serve.add_argument("--secure-cookies", action="store_true", help="mark cookies Secure (behind TLS)")
     serve.set_defaults(handler=cmd_serve)
+    from scenewatch.central.cli import add_edges_command, add_serve_options
+
+    add_serve_options(serve)  # --central, --database-url, --tls-cert/--tls-key
+    add_edges_command(commands, open_store)
 
     users = commands.add_parser("users", help="web UI / API users: add, change password, list")
     users_commands = users.add_subparsers(title="users commands", metavar="ACTION", required=True)
@@ -216,10 +223,17 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from scenewatch.central.settings import load_with_central
     from scenewatch.pipeline import default_config, run_cameras
 
-    settings = load_settings(args.config) if args.config else default_config()
+    settings, central = load_with_central(args.config)
+    settings = settings or default_config()
     store = open_store(args)
+    edge = None
+    if central.role == "edge":  # ship results to the central; analysis never waits on it
+        from scenewatch.central.edge import EdgeNode
+
+        edge = EdgeNode(store, central).start()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -233,9 +247,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         metrics = MetricsRegistry()
         server = serve_metrics(metrics, args.metrics_port)
         print(f"metrics at http://127.0.0.1:{server.server_port}/metrics", flush=True)
-    results = run_cameras(
-        store, settings, stop, duration=args.duration, progress=_progress_printer(), metrics=metrics
-    )
+    try:
+        results = run_cameras(
+            store, settings, stop, duration=args.duration, progress=_progress_printer(), metrics=metrics
+        )
+    finally:
+        if edge is not None:
+            edge.stop()
     for result in results:
         print(result.describe())
     return 0
@@ -412,6 +430,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from scenewatch.api.serve import resolve_config, serve
 
+    if args.central:
+        from scenewatch.central.cli import cmd_serve_central
+
+        return cmd_serve_central(args, data_dir(args))
     settings, config_path = resolve_config(args.config, data_dir(args))
     store = open_store(args)
     serve(store, settings, config_path, args.host, args.port, not args.no_pipeline, args.secure_cookies)

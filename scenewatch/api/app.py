@@ -10,9 +10,10 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -39,8 +40,12 @@ def create_app(
     config_path: Path | None = None,
     live: LiveFrames | None = None,
     metrics=None,
+    extra_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
-    """The API and UI over ``store``; ``runner`` (a PipelineRunner) is restarted on config edits."""
+    """The API and UI over ``store``; ``runner`` (a PipelineRunner) is restarted on config edits.
+
+    ``extra_routers`` add routes of another role (the central platform's ingest and edges).
+    """
     from scenewatch.api.feed import EventFeed
     from scenewatch.api.routes import ROUTERS
     from scenewatch.notify.stream import AlertStream
@@ -85,7 +90,7 @@ def create_app(
     app.state.ctx = ctx
     app.state.feed = feed
     errors.install(app)
-    for router in ROUTERS:
+    for router in (*ROUTERS, *extra_routers):
         app.include_router(router)
 
     @app.get("/api/version", tags=["meta"])

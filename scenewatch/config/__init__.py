@@ -14,6 +14,7 @@ from scenewatch.config.attributes import AttributesConfig
 from scenewatch.config.base import Section
 from scenewatch.config.camera import CameraConfig
 from scenewatch.config.capacity import CapacityConfig
+from scenewatch.config.central import CentralConfig
 from scenewatch.config.delivery import DeliveryConfig
 from scenewatch.config.detector import DetectorConfig
 from scenewatch.config.health import HealthConfig
@@ -41,6 +42,9 @@ class AppConfig(Section):
     )
     recording: RecordingConfig = Field(
         default_factory=RecordingConfig, description="Continuous recording of live cameras; event clips."
+    )
+    central: CentralConfig = Field(
+        default_factory=CentralConfig, description="This node's role: standalone, edge or central."
     )
     cameras: list[CameraConfig] = Field(default_factory=list, description="The cameras to watch.")
 

@@ -10,7 +10,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from scenewatch.errors import SceneWatchError
 
@@ -23,13 +23,30 @@ def sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{Path(data_dir) / 'scenewatch.db'}"
 
 
+def normalize_url(url: str | None) -> str | None:
+    """``postgres://`` and ``postgresql://`` mean psycopg 3 here (SQLAlchemy would pick psycopg2)."""
+    if url is None:
+        return None
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
 def open_engine(url: str, migrate: bool = True) -> Engine:
     """Create an engine for ``url``; bring its schema up to date unless ``migrate`` is False."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
+    url = normalize_url(url) or url
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise DatabaseError(
+            f"cannot use database URL {url.split('@')[-1]!r}: {exc}",
+            "use sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST/DB",
+        ) from None
     try:
         if migrate:
             upgrade(engine)

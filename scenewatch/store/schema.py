@@ -298,3 +298,42 @@ site_settings = Table(
     Column("updated_at", Float, nullable=False),
     Column("updated_by", String(64), nullable=False),
 )
+
+# ---------------------------------------------------------------- central (edges and sync)
+# (``scenewatch/central/``, migration 0007) A central node keeps one row per edge; rows shipped by
+# an edge carry ``edge_id`` and ``edge_row`` (the row's id on the edge), unique together, so a
+# replayed shipment updates instead of doubling. Local rows leave both empty.
+
+edges = Table(
+    "edges",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(32), nullable=False, unique=True),
+    Column("site", String(32), nullable=False),
+    Column("token_hash", String(64), nullable=False),  # sha256 of the token: a leaked DB is no key
+    Column("created_at", Float, nullable=False),
+    Column("last_contact", Float),
+    Column("backlog", Integer),  # outbox rows the edge reported still waiting
+    Column("version", String(32)),
+    Column("schema_revision", String(32)),
+    Column("media_url", Text),  # where the central fetches this edge's thumbnails and snapshots
+    # random id of the edge's database: a wiped or swapped edge database (ids restarting at 1)
+    # is refused instead of overwriting what the old one shipped
+    Column("instance", String(36)),
+)
+
+for _table in (cameras, runs, tracks, events, health_events):
+    _table.append_column(Column("edge_id", Integer))
+    _table.append_column(Column("edge_row", Integer))
+    Index(f"ix_{_table.name}_edge_id_edge_row", _table.c.edge_id, _table.c.edge_row, unique=True)
+
+# The edge's durable sync outbox: triggers (installed by ``central/outbox.py`` on edges only) add
+# (kind, row id) whenever a finished track, an event, a health event, a run or a camera changes;
+# the sync thread ships the rows' current state in ``seq`` order and deletes what was acknowledged.
+sync_outbox = Table(
+    "sync_outbox",
+    metadata,
+    Column("seq", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("row_id", Integer, nullable=False),
+)
