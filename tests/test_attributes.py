@@ -406,3 +406,35 @@ def test_vehicle_cut_off_by_the_frame_gives_no_shape_hint():
     assert not cut_off(inside_box, image.shape) and cut_off(edge_box, image.shape)
     assert vehicle_type("car", edge_box, cut=True) == {"car": 1.0}
     assert vehicle_type("car", edge_box)["van"] > 0.3  # tall box: a van hint when not cut off
+
+
+# Real tracks from vtest.avi (PETS 2009 S2.L1, elevated camera), sampled every 0.5 s: seconds, xyxy.
+# p22 walks diagonally left and away from the camera (seen from behind, labelled left + away);
+# p2 walks straight left across the view.
+VTEST_P22 = [
+    [0.0, 726.7, 442.65, 766.97, 574.66], [0.5, 654.23, 448.51, 760.96, 575.42],
+    [1.0, 591.32, 446.73, 686.5, 575.6], [1.5, 517.28, 427.72, 613.03, 576.0],
+    [2.0, 441.48, 406.74, 528.06, 572.73], [2.5, 366.77, 395.21, 466.64, 565.91],
+    [3.0, 310.95, 397.42, 394.89, 542.39], [3.5, 239.27, 394.19, 301.46, 531.08],
+    [4.0, 206.32, 377.7, 270.68, 523.83], [4.5, 170.85, 375.4, 232.15, 515.51],
+    [5.0, 164.12, 360.78, 219.36, 503.08], [5.5, 167.7, 356.41, 208.85, 488.73],
+]  # fmt: skip
+VTEST_P2 = [
+    [0.0, 641.2, 238.84, 680.64, 319.77], [0.5, 597.15, 238.71, 637.33, 322.9],
+    [1.0, 550.09, 237.52, 576.53, 323.94], [1.5, 497.43, 235.9, 526.41, 322.56],
+    [2.0, 441.23, 233.4, 475.67, 315.41], [2.2, 430.42, 234.38, 461.0, 313.29],
+]  # fmt: skip
+
+
+def test_foreshortened_walk_away_counts_as_away_on_a_real_track():
+    """Motion along the view is foreshortened from an elevated camera: a diagonal walk away
+    moved the feet up the image about half as far as across. Its away share was 0.165 (a
+    quarter of a full match) before depth motion was scaled up; a straight walk stays straight."""
+    diagonal = np.array(VTEST_P22)
+    motion = describe_motion(diagonal[:, 0], diagonal[:, 1:])
+    assert motion["heading"] == "left"
+    assert motion["headings"]["away"] >= 0.2
+    assert "towards" not in motion["headings"] and "right" not in motion["headings"]
+    straight = np.array(VTEST_P2)
+    motion = describe_motion(straight[:, 0], straight[:, 1:])
+    assert motion["heading"] == "left" and motion["headings"]["left"] >= 0.8

@@ -297,3 +297,39 @@ def test_heading_shares_rank_primary_above_secondary(db):
     towards["motion"]["headings"] = {"towards": 0.9, "left": 0.1}
     a, b = db.add("gate", left_towards), db.add("gate", towards)
     assert ids(search(db.store, "person walking towards the camera", now=NOW))[:2] == [b, a]
+
+
+def _bench_search():
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "search.py"
+    spec = importlib.util.spec_from_file_location("bench_search", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("bench_search", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_reads_an_identity_switch_track_as_each_person_it_shows():
+    """vtest: one track follows a man (p11), then the woman who passes him (p111); the bench
+    used to give the track to whichever label came first in the file, so p111 could never be
+    found. The track holds both, and stands for the one the query asks for."""
+    bench = _bench_search()
+    mapping = {1: ("vtest:p11", "vtest:p111"), 2: ("vtest:p2",), 3: ("vtest:p13",)}
+    # 'white top': p111 relevant, p11 not -> the switch track counts as p111.
+    assert bench.read_ranking([1, 2, 3, 9], mapping, {"vtest:p111", "vtest:p13"}, set()) == [
+        "vtest:p111",
+        "vtest:p2",
+        "vtest:p13",
+        None,
+    ]
+    # 'black top': p11 relevant; a second track of a counted label adds nothing.
+    assert bench.read_ranking([1, 1, 2], mapping, {"vtest:p11", "vtest:p2"}, set()) == [
+        "vtest:p11",
+        "vtest:p2",
+    ]
+    # A label unsure about the field leaves its track out; an irrelevant pair counts once.
+    assert bench.read_ranking([1, 2], mapping, {"vtest:p2"}, {"vtest:p11"}) == ["vtest:p2"]
+    mapping[4] = ("vtest:p11",)  # the man's own later track
+    assert bench.read_ranking([1, 4, 2], mapping, {"vtest:p2"}, set()) == ["vtest:p11", "vtest:p2"]

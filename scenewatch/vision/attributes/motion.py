@@ -15,6 +15,12 @@ HEADING_MIN_H = 0.5  # net displacement (box heights) below which there is no he
 RUNNING_H_S = 1.5  # box heights per second where 'running' reaches 0.5
 DEADBAND_H = 0.1  # box heights per second below which a heading component is jitter
 GROWTH_WEIGHT = 2.0  # log growth of the box height, in box heights of bottom-edge drop
+# Motion along the view is foreshortened: seen from a camera above head height, a step away
+# moves the feet up the image by (camera height / distance) of what the same step sideways
+# moves them across, about a half on a typical CCTV mount even with the box's shrinking counted.
+# Depth motion is scaled up by this much (conservatively) before it competes with sideways
+# motion, so a walk diagonally away reads as away as well as sideways, as a person sees it.
+DEPTH_GAIN = 1.5
 
 
 def _sigmoid(x: float) -> float:
@@ -44,6 +50,7 @@ def heading_shares(xy: np.ndarray, heights: np.ndarray) -> dict[str, float]:
     # and at most as much again as they moved.
     agree = np.sign(growth) * np.sign(drop) > 0
     depth = drop + np.where(agree, np.clip(GROWTH_WEIGHT * growth, -np.abs(drop), np.abs(drop)), 0.0)
+    depth = DEPTH_GAIN * depth
     # Steps are grouped in pairs (about a second): a stride's sway is not a change of heading.
     pair = max(1, int(round(1.0 / STEP_S)))
     m = (len(side) // pair) * pair
