@@ -101,18 +101,28 @@ def capacity_trial(
     stop = threading.Event()
     lags: dict[str, list[float]] = {}
     marks: dict[str, tuple[int, float, int, int, int, float]] = {}
+    # per camera when scoring starts and ends: (detector CPU, detector wall, other CPU, detections)
+    costs: dict[str, tuple[float, float, float, int]] = {}
+    costs_end: dict[str, tuple[float, float, float, int]] = {}
+    process: list[tuple[float, float]] = []  # (monotonic, process CPU) when scoring starts and ends
 
     def watch() -> None:
         started = time.monotonic()
         while not stop.wait(0.5):
             if time.monotonic() - started < warmup:
                 continue
+            if not process:
+                process.append((time.monotonic(), time.process_time()))
             for cam in metrics.cameras():
+                costs.setdefault(cam.camera, _costs(cam))
                 counters = (cam.present_detections, cam.present_seconds, cam.frames_dropped)
                 marks.setdefault(
                     cam.camera, (*counters, cam.frames_decoded, cam.frames_detected, time.monotonic())
                 )
                 lags.setdefault(cam.camera, []).append(max(cam.lag_s, cam.drift_s))
+        if process:  # the duration is up: the cameras close now (not scored)
+            process.append((time.monotonic(), time.process_time()))
+            costs_end.update((cam.camera, _costs(cam)) for cam in metrics.cameras())
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
@@ -124,7 +134,12 @@ def capacity_trial(
     stop.set()
     watcher.join(2)
     rows = []
+    detected = det_cpu = det_wall = other = 0.0
     for cam in metrics.cameras():
+        if cam.camera in costs and cam.camera in costs_end:
+            start, end = costs[cam.camera], costs_end[cam.camera]
+            det_cpu, det_wall = det_cpu + end[0] - start[0], det_wall + end[1] - start[1]
+            other, detected = other + end[2] - start[2], detected + end[3] - start[3]
         dets0, secs0, drop0, dec0, det0, at = marks.get(cam.camera, (0, 0.0, 0, 0, 0, ended - 1e-9))
         secs = cam.present_seconds - secs0
         present_fps = (cam.present_detections - dets0) / secs if secs > 0 else float("nan")
@@ -150,7 +165,24 @@ def capacity_trial(
         "detect_fps": sum(r["detect_fps"] for r in rows),
         "cpu": sum(r["cpu"] for r in rows),
     }
+    # where the CPU went in the scored window: per detection, and the rest per camera-second
+    scored = len(process) == 2
+    span = process[1][0] - process[0][0] if scored else float("nan")
+    worst["process_cpu"] = (process[1][1] - process[0][1]) / span if scored else float("nan")
+    worst["detect_ms"] = 1000 * det_cpu / detected if detected else float("nan")
+    worst["detect_wall_ms"] = 1000 * det_wall / detected if detected else float("nan")
+    worst["other_ms"] = 1000 * other / (n * span) if scored else float("nan")
     return ok, worst
+
+
+def _costs(cam) -> tuple[float, float, float, int]:
+    """(detector CPU s, detector wall s, decode + analysis CPU s, detections) of one camera so far."""
+    return (
+        cam.detector_cpu_seconds,
+        cam.detector_seconds,
+        cam.cpu_seconds - cam.detector_cpu_seconds,
+        cam.frames_detected,
+    )
 
 
 # -- search ----------------------------------------------------------------------------------------
@@ -225,14 +257,22 @@ def main() -> None:
     parser.add_argument("--warmup-s", type=float, default=6.0, help="seconds not scored at a trial's start")
     parser.add_argument("--workers", type=int, default=2, help="detector pool workers")
     parser.add_argument("--decode-width", type=int, help="decode cameras at most this wide")
+    parser.add_argument(
+        "--queue-depth",
+        type=int,
+        help="frames a camera may have waiting for the detector (default: config's)",
+    )
     parser.add_argument("--start", type=int, default=8, help="first N of the capacity search")
     parser.add_argument("--skip", choices=["decode", "capacity", "mota"], action="append", default=[])
     args = parser.parse_args()
     settings = AppConfig.model_validate({"detector": {"type": args.detector}})
     capacity = CapacityConfig(enabled=True, pool_workers=args.workers, decode_width=args.decode_width)
+    if args.queue_depth:
+        capacity = capacity.model_copy(update={"queue_depth": args.queue_depth})
     print(f"machine: {describe_machine()}  [{load()}]")
     print(
-        f"footage: {args.video.name}; detector {args.detector}, {args.workers} pool worker(s); "
+        f"footage: {args.video.name}; detector {args.detector}, {args.workers} pool worker(s), "
+        f"queue depth {capacity.queue_depth}; "
         f"decode width {capacity.decode_width or 'full'}, {capacity.decode_threads} decoder thread(s)"
     )
     cores = len(os.sched_getaffinity(0))
@@ -285,7 +325,8 @@ def _fmt_capacity(result: tuple[bool, dict]) -> tuple[bool, str]:
     return ok, (
         f"lag p95 {w['lag_p95']:.2f} s, min detect fps with objects {w['present_fps']:.2f}, "
         f"dropped {w['dropped']}, total decoded {w['decoded_fps']:.0f} fps, detected {w['detect_fps']:.0f} fps, "
-        f"CPU {w['cpu']:.2f} cores"
+        f"CPU {w['cpu']:.2f} cores (process {w['process_cpu']:.2f}); detector {w['detect_ms']:.0f} ms CPU "
+        f"({w['detect_wall_ms']:.0f} ms wall) a detection, the rest {w['other_ms']:.0f} ms CPU a camera-second"
     )
 
 

@@ -204,6 +204,7 @@ class CameraAnalyzer:
         if self.metrics is not None:
             self.metrics.frames_dropped = self.pool.dropped
             self.metrics.detector_seconds = self.pool.detector_seconds
+            self.metrics.detector_cpu_seconds = self.pool.detector_cpu_seconds
 
     def _track_planned(self, frame: Frame, plan, raw: Detections | None) -> Detections:
         assert self.planner is not None

@@ -244,6 +244,33 @@ def test_pool_keeps_serving_when_one_camera_stalls_or_fails():
     pool.close()
 
 
+def test_pool_counts_detector_cpu_apart_from_wall_time():
+    """Waiting (for a core, here a sleep) is wall time, not CPU: a camera's CPU share counts what
+    its detections computed, so a busy machine does not make the detector look twice as costly."""
+
+    class Waits:
+        def detect_one(self, image):
+            time.sleep(0.05)
+            return "ok"
+
+    clients = []
+    for pool in (DetectorPool([Waits()]), DetectorPool([Waits()], inline=False)):
+        clients.append(client := pool.client("a"))
+        for _ in range(3):
+            client.submit(np.zeros((2, 2)))
+            assert client.wait_idle(2)
+        assert client.detector_seconds >= 0.14
+        pool.close()
+    a, b = clients
+    assert a.detector_cpu_seconds < 0.03  # a single-threaded session computes in the worker: exact
+    assert b.detector_cpu_seconds == b.detector_seconds  # its own threads unseen: wall time it is
+    registry = MetricsRegistry()
+    cam = registry.camera("a")
+    cam.detector_seconds, cam.detector_cpu_seconds = a.detector_seconds, a.detector_cpu_seconds
+    snap = cam.snapshot()
+    assert snap["detector_wall_seconds"] >= 0.14 and snap["cpu_seconds"] < 0.1
+
+
 # -- metrics -----------------------------------------------------------------------------------------
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{camera="((?:[^"\\\n]|\\["\\n])*)"\} (\S+)$')

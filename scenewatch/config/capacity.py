@@ -89,8 +89,10 @@ class CapacityConfig(Section):
         le=64,
         description="Inference threads per worker; 0 splits the detector's threads among the workers.",
     )
+    # Two: a camera thread briefly busy (tracks ending together) can hand over two frames at once
+    # without the first being dropped; lag stays well under a second.
     queue_depth: int = Field(
-        1,
+        2,
         ge=1,
         le=8,
         description="Frames a camera may have waiting for the detector; a newer frame replaces the "

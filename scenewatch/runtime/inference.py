@@ -61,6 +61,7 @@ class PoolClient:
     dropped: int = 0
     detected: int = 0
     detector_seconds: float = 0.0  # wall time of this camera's inferences (its share of the workers)
+    detector_cpu_seconds: float = 0.0  # CPU time the worker thread spent on them (see DetectorPool)
     wait_seconds: float = 0.0  # total time its frames waited in the queue
     on_drop: Any = None  # called with the dropped token, in the submitting thread
 
@@ -92,12 +93,19 @@ class PoolClient:
 
 
 class DetectorPool:
-    """Worker threads, one per detector in ``detectors`` (each owns its model session)."""
+    """Worker threads, one per detector in ``detectors`` (each owns its model session).
 
-    def __init__(self, detectors: Sequence[OneImageDetector], depth: int = 1):
+    ``inline`` says the detectors compute in the calling thread (single-threaded ONNX Runtime
+    sessions), so a worker's thread CPU time is an inference's whole cost; otherwise their own
+    threads do part of the work and only the wall time is known. On a busy machine the wall time
+    also counts the time a worker waited for a core, so it overstates the cost.
+    """
+
+    def __init__(self, detectors: Sequence[OneImageDetector], depth: int = 1, inline: bool = True):
         if not detectors:
             raise ValueError("the pool needs at least one detector")
         self.depth = depth
+        self.inline = inline
         self._clients: list[PoolClient] = []
         self._next = 0  # round-robin position in _clients
         self._cond = threading.Condition()
@@ -157,7 +165,7 @@ class DetectorPool:
     def _work(self, detector: OneImageDetector) -> None:
         while (job := self._take()) is not None:
             client, request = job
-            started = time.monotonic()
+            started, cpu = time.monotonic(), time.thread_time()
             error: BaseException | None = None
             result = None
             try:
@@ -165,11 +173,12 @@ class DetectorPool:
             except Exception as exc:  # one bad frame must not kill the worker serving every camera
                 log.exception("camera %s: detection failed", client.camera)
                 error = exc
-            finished = time.monotonic()
+            finished, cpu = time.monotonic(), time.thread_time() - cpu
             with self._cond:
                 client.busy = False
                 client.detected += error is None
                 client.detector_seconds += finished - started
+                client.detector_cpu_seconds += cpu if self.inline else finished - started
                 client.wait_seconds += started - request.submitted
                 client.done.append((request.token, result, error))
                 self._cond.notify_all()

@@ -3,7 +3,10 @@ Prometheus text.
 
 Counters are plain attributes written by the camera's own threads (one writer each, so no lock);
 rates come from a sliding window of event times. CPU is ``time.thread_time`` of the camera's decode
-and analysis threads plus the wall time its detections held a detector worker.
+and analysis threads plus the CPU time of its detections (the wall time they held a detector worker
+where the worker's CPU time does not show their cost: multi-threaded sessions). The wall time is
+kept apart: on a busy machine it includes waiting for a core, and counting it as CPU made the
+detector look twice as expensive as it is.
 
 >>> registry = MetricsRegistry()
 >>> cam = registry.camera("gate")
@@ -69,7 +72,8 @@ class CameraMetrics:
     lag_s: float = 0.0  # now - frame time of the last analysed (tracked) frame
     decode_lag_s: float = 0.0  # now - frame time of the last decoded frame
     drift_s: float = 0.0  # how far playback fell behind the stream's own clock (files played live)
-    detector_seconds: float = 0.0
+    detector_seconds: float = 0.0  # wall time its detections held a detector worker
+    detector_cpu_seconds: float = 0.0  # CPU time of its detections
     _thread_cpu: dict[str, float] = field(default_factory=dict)
     _decoded: _Window = field(default_factory=_Window)
     _detected: _Window = field(default_factory=_Window)
@@ -106,13 +110,13 @@ class CameraMetrics:
         self._last_present = (pts, objects > 0)
 
     def cpu(self, role: str) -> None:
-        """Record the calling thread's CPU time under ``role`` (decode, analyse). ONNX Runtime's own
-        pool threads are not seen here; the pool adds the wall time of each camera's inferences."""
+        """Record the calling thread's CPU time under ``role`` (decode, analyse). Detection runs in
+        the pool's threads; the pool reports its cost (``detector_cpu_seconds``)."""
         self._thread_cpu[role] = time.thread_time()
 
     @property
     def cpu_seconds(self) -> float:
-        return sum(self._thread_cpu.values()) + self.detector_seconds
+        return sum(self._thread_cpu.values()) + self.detector_cpu_seconds
 
     def snapshot(self, now: float | None = None) -> dict[str, float | int | str | None]:
         now = time.monotonic() if now is None else now
@@ -137,6 +141,8 @@ class CameraMetrics:
             "frames_reused": self.frames_reused,
             "frames_dropped": self.frames_dropped,
             "cpu_seconds": round(self.cpu_seconds, 3),
+            "detector_cpu_seconds": round(self.detector_cpu_seconds, 3),
+            "detector_wall_seconds": round(self.detector_seconds, 3),
             "cpu_share": round(self.cpu_seconds / elapsed, 3),
         }
 
