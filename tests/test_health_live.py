@@ -35,7 +35,9 @@ def test_offline_camera_is_reported_and_rate_drops(run_cli, tmp_path):
         )
         process = subprocess.Popen(
             [cli_path(), "--data", str(run_cli.data), "run", "--config", str(config)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             deadline = time.time() + 60

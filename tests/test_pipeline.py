@@ -145,7 +145,8 @@ def test_indexed_tracks_keep_their_accuracy(indexed, tmp_path):
     out = tmp_path / "campus.txt"
     subprocess.run(
         [cli_path(), "--data", str(data), "export", "mot", "--camera", "campus", "-o", str(out)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     scores = score_rows(load_mot(MOT / "TUD-Campus" / "gt.txt", ground_truth=True), load_mot(out))
     # Measured MOTA 60.7 / IDF1 78.1 (bench/tracking.py); the floors catch regressions.
@@ -268,7 +269,9 @@ def test_run_live_rtsp_camera_survives_a_dropped_stream(run_cli, tmp_path):
         )
         process = subprocess.Popen(
             [cli_path(), "--data", str(run_cli.data), "run", "--config", str(config)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             db = run_cli.data / "scenewatch.db"

@@ -17,9 +17,7 @@ CAMERA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 class CameraConfig(Section):
-    name: str = Field(
-        description="Unique camera name: letters, digits, '_', '-', '.'; up to 64 characters."
-    )
+    name: str = Field(description="Unique camera name: letters, digits, '_', '-', '.'; up to 64 characters.")
     source: SourceConfig = Field(description="Where the video comes from.")
     detect_fps: float | None = Field(
         None, gt=0, description="Run the detector at most this often per second; empty means every frame."
