@@ -19,7 +19,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scenewatch import __version__
-from scenewatch.api import errors, retention
+from scenewatch.api import audit, errors, retention
+from scenewatch.api.cache import TableVersions
 from scenewatch.api.context import ServerContext, ServerOptions
 from scenewatch.api.live import LiveFrames
 from scenewatch.config import AppConfig
@@ -28,6 +29,8 @@ from scenewatch.store.data import DataStore
 log = logging.getLogger(__name__)
 WEB = Path(__file__).resolve().parent.parent / "web"
 RETENTION_EVERY_S = 600.0
+SEARCH_TABLES = ("tracks", "track_terms", "search_zones", "cameras")  # what a search reads
+EVENT_TABLES = ("events",)  # with cameras: what the event list reads
 
 __all__ = ["ServerOptions", "create_app"]
 
@@ -61,6 +64,7 @@ def create_app(
         hub=AlertStream(maxsize=200),
         metrics=metrics,
     )
+    ctx.versions = TableVersions(store.engine, SEARCH_TABLES + EVENT_TABLES)
     ctx.limiter.max_failures = options.login_max_failures
     ctx.limiter.window_s = options.login_window_s
     feed = EventFeed(store.engine, ctx.hub)
@@ -78,6 +82,7 @@ def create_app(
             yield
         finally:
             stop.set()
+            await asyncio.to_thread(audit.flush, store.engine)  # queued search records
             await asyncio.sleep(0)
 
     app = FastAPI(

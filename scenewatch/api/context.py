@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import Request
 
 from scenewatch.api.auth import LoginLimiter
+from scenewatch.api.cache import ResponseCache, TableVersions
 from scenewatch.config import AppConfig
 from scenewatch.store.data import DataStore
 
@@ -40,6 +41,9 @@ class ServerContext:
     metrics: Any = None  # ``scenewatch.runtime.metrics.MetricsRegistry`` or None
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
     config_lock: threading.Lock = field(default_factory=threading.Lock)
+    versions: TableVersions | None = None  # in-process write counters of the cached tables
+    search_cache: ResponseCache = field(default_factory=ResponseCache)
+    events_cache: ResponseCache = field(default_factory=ResponseCache)
 
     def camera_names(self) -> list[str]:
         """Cameras in the config, then those only in the database (indexed files)."""

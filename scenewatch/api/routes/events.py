@@ -5,7 +5,7 @@ from __future__ import annotations
 # FastAPI declares dependencies and parameters in argument defaults:
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from scenewatch.api import audit
 from scenewatch.api.context import ServerContext, get_ctx
@@ -65,11 +65,26 @@ def list_events(
         names = [None]
     else:
         names = list(user.visible(ctx.camera_names()))
-    rows: list[dict] = []
-    for name in names:
-        rows += query(ctx.store.engine, camera=name, rule=rule, state=state, since=since, limit=limit)
-    rows.sort(key=lambda r: (r["start_ts"], r["id"]), reverse=True)
-    return [alert_body(r) for r in rows[:limit]]
+    # the same page for the same cameras and filters until events change (or ttl_s)
+    version = ctx.versions.version("events", "cameras") if ctx.versions is not None else None
+    key = (tuple(names), rule, state, since, limit, version)
+
+    def compute() -> bytes:
+        rows: list[dict] = []
+        for name in names:
+            rows += query(ctx.store.engine, camera=name, rule=rule, state=state, since=since, limit=limit)
+        rows.sort(key=lambda r: (r["start_ts"], r["id"]), reverse=True)
+        return _EVENTS.dump_json([alert_body(r) for r in rows[:limit]])
+
+    if version is None:
+        body = compute()
+    else:
+        keep = lambda: ctx.versions.version("events", "cameras") == version  # noqa: E731
+        body = ctx.events_cache.get_or_compute(key, compute, keep)
+    return Response(body, media_type="application/json")
+
+
+_EVENTS = TypeAdapter(list[EventOut])
 
 
 @router.get(

@@ -4,7 +4,7 @@ audited with its text."""
 from __future__ import annotations
 
 # FastAPI declares dependencies and parameters in argument defaults:
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel
 
 from scenewatch.api import audit
@@ -84,11 +84,24 @@ def search(
     """What was understood and ignored, and the ranked tracks with their reasons."""
     from scenewatch.search.engine import search as run_search
 
-    audit.append(ctx.store.engine, user.name, "search", "search", {"text": q, "cameras": camera})
+    # recorded by the audit writer thread (batched), so searches do not queue on the database
+    audit.append_later(ctx.store.engine, user.name, "search", "search", {"text": q, "cameras": camera})
     scope = _scope(ctx, user, camera)
     if scope == []:
         return NOTHING
-    return _answer(ctx, run_search(ctx.store, q, cameras=scope, limit=limit))
+    # the same text over the same cameras gives the same answer until tracks change (or ttl_s)
+    tables = ("tracks", "track_terms", "search_zones", "cameras")
+    version = ctx.versions.version(*tables) if ctx.versions is not None else None
+    key = (q, None if scope is None else tuple(scope), limit, version)
+
+    def compute() -> bytes:
+        return _answer(ctx, run_search(ctx.store, q, cameras=scope, limit=limit)).model_dump_json().encode()
+
+    if version is None:
+        body = compute()
+    else:
+        body = ctx.search_cache.get_or_compute(key, compute, lambda: ctx.versions.version(*tables) == version)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/like/{track_id}", response_model=SearchOut)
