@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -25,6 +24,9 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import describe_machine  # noqa: E402
 
 from scenewatch.config.health import HealthConfig  # noqa: E402
 from scenewatch.health import CameraHealthMonitor, HealthEvent  # noqa: E402
@@ -197,24 +199,12 @@ def score(run: Run, expected: str | None, window: tuple[float, float]) -> dict:
     return {"delay": delay, "cleared": cleared, "false": false, "side": sorted(set(side) - {expected})}
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, OpenCV {cv2.__version__}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="vtest.avi only")
     args = parser.parse_args()
     config = HealthConfig()
-    print(f"machine: {machine()}")
+    print(f"machine: {describe_machine()}, OpenCV {cv2.__version__}")
     print(
         f"config: sample every {config.sample_interval_s}s, learn {config.learning_period_s}s, "
         f"raise after {config.raise_after_s}s (frozen {config.frozen_after_s}s, moved {config.moved_after_s}s), "
