@@ -79,29 +79,13 @@ def edge_process(url: str, edge_index: int, n: int, batch: int, out: mp.Queue, r
         for _ in range(min(batch, n - shipped)):
             cls, attrs = pool[next_id % POOL]
             cam = cams[next_id % len(cams)]["id"]
-            day = rng.randrange(search_scale.DAYS)
-            hour = rng.choices(range(24), search_scale.HOURLY)[0]
-            first = start0 + day * 86400 + hour * 3600 + rng.uniform(0, 3600)
-            last = first + rng.uniform(2, 90)
-            score = attrs["class_conf"]
-            terms = term_rows(next_id, cam, cls, first, last, attrs, score)
+            first, last = search_scale.synthetic_times(rng, start0)
+            thumbnail = f"thumbnails/{cam}/run{cam}/{next_id // 1000:04d}/{next_id}.jpg"
+            row = search_scale.track_row(next_id, cam, cam, first, last, cls, attrs, thumbnail)
+            terms = term_rows(next_id, cam, cls, first, last, attrs, row["score"])
             tracks.append(
                 {
-                    "id": next_id,
-                    "camera_id": cam,
-                    "run_id": cam,
-                    "tracker_id": next_id,
-                    "class_name": cls,
-                    "first_ts": first,
-                    "last_ts": last,
-                    "first_frame": 0,
-                    "last_frame": 10,
-                    "detections": 10,
-                    "score": score,
-                    "path": [],
-                    "thumbnail": f"thumbnails/{cam}/run{cam}/{next_id // 1000:04d}/{next_id}.jpg",
-                    "finished": True,
-                    "attributes": attrs,
+                    **row,
                     "terms": [[t["term"], t["weight"]] for t in terms],
                 }
             )

@@ -133,6 +133,44 @@ def attributes(rng: random.Random, cls: str, zones: list[str]) -> dict:
     return attrs
 
 
+def synthetic_times(rng: random.Random, start0: float) -> tuple[float, float]:
+    """(first, last) seen: a day of the month, busier hours more likely, a short visit."""
+    day = rng.randrange(DAYS)
+    hour = rng.choices(range(24), HOURLY)[0]
+    first = start0 + day * 86400 + hour * 3600 + rng.uniform(0, 3600)
+    return first, first + rng.uniform(2, 90)
+
+
+def track_row(
+    track_id: int,
+    camera_id: int,
+    run_id: int,
+    first: float,
+    last: float,
+    cls: str,
+    attrs: dict,
+    thumbnail: str | None = None,
+) -> dict:
+    """A finished track row of the ``tracks`` table with synthetic attributes."""
+    return {
+        "id": track_id,
+        "camera_id": camera_id,
+        "run_id": run_id,
+        "tracker_id": track_id,
+        "class_name": cls,
+        "first_ts": first,
+        "last_ts": last,
+        "first_frame": 0,
+        "last_frame": 10,
+        "detections": 10,
+        "score": attrs["class_conf"],
+        "path": [],
+        "thumbnail": thumbnail,
+        "finished": True,
+        "attributes": attrs,
+    }
+
+
 def fill(store: DataStore, n: int, seed: int = 7) -> tuple[float, float]:
     """Insert ``n`` tracks; returns (seconds inserting tracks, seconds in the index code)."""
     rng = random.Random(seed)
@@ -160,29 +198,10 @@ def fill(store: DataStore, n: int, seed: int = 7) -> tuple[float, float]:
         track_rows = []
         for _ in range(min(batch, n - b0)):
             cam = rng.choice(cam_ids)
-            day = rng.randrange(DAYS)
-            hour = rng.choices(range(24), HOURLY)[0]
-            first = start0 + day * 86400 + hour * 3600 + rng.uniform(0, 3600)
-            last = first + rng.uniform(2, 90)
+            first, last = synthetic_times(rng, start0)
             cls = pick(rng, CLASSES)
             attrs = attributes(rng, cls, ZONES)
-            values = {
-                "id": next_id,
-                "camera_id": cam,
-                "run_id": run_ids[cam],
-                "tracker_id": next_id,
-                "class_name": cls,
-                "first_ts": first,
-                "last_ts": last,
-                "first_frame": 0,
-                "last_frame": 10,
-                "detections": 10,
-                "score": attrs["class_conf"],
-                "path": [],
-                "thumbnail": None,
-                "finished": True,
-                "attributes": attrs,
-            }
+            values = track_row(next_id, cam, run_ids[cam], first, last, cls, attrs)
             track_rows.append(values)
             rows_by_cam.setdefault(cam, []).append((next_id, values))
             next_id += 1
