@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from urllib.parse import urlsplit, urlunsplit
 
 import av
 import numpy as np
+from av.container import InputContainer
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
@@ -84,3 +86,43 @@ def ffmpeg_reason(exc: BaseException) -> str:
     if isinstance(exc, av.error.FFmpegError) and exc.strerror:
         return str(exc.strerror)
     return str(exc) or type(exc).__name__
+
+
+class DecodedFrames:
+    """The video frames of a container's packets, in order, passing over undecodable packets.
+
+    Iteration ends at the end of the stream, when ``stopped()`` turns true (``interrupted`` is then
+    set), or after ``max_failures`` packets in a row fail to decode (``failure`` says why).
+    Demuxing errors propagate to the caller, who knows what they mean for its source.
+    """
+
+    def __init__(
+        self,
+        container: InputContainer,
+        stream: VideoStream,
+        stopped: Callable[[], bool],
+        max_failures: int,
+    ):
+        self.container = container
+        self.stream = stream
+        self.stopped = stopped
+        self.max_failures = max_failures
+        self.interrupted = False
+        self.failure: str | None = None
+
+    def __iter__(self) -> Iterator[VideoFrame]:
+        failures = 0
+        for packet in self.container.demux(self.stream):
+            if self.stopped():
+                self.interrupted = True
+                return
+            try:
+                decoded = packet.decode()
+                failures = 0
+            except av.error.FFmpegError as exc:
+                failures += 1
+                if failures >= self.max_failures:
+                    self.failure = f"{failures} packets in a row could not be decoded: {ffmpeg_reason(exc)}"
+                    return
+                continue
+            yield from decoded

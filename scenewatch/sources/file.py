@@ -17,6 +17,7 @@ from scenewatch.config.source import SourceConfig
 from scenewatch.errors import SourceError
 from scenewatch.sources.base import DecodeStop, GapCallback, SourceInfo, VideoSource
 from scenewatch.sources.decode import (
+    DecodedFrames,
     ffmpeg_reason,
     fps_of,
     output_size,
@@ -185,44 +186,35 @@ class FileSource(VideoSource):
         step = 1.0 / (self.info.fps or 25.0)
         origin: float | None = None
         last: float | None = None  # position in this pass of the last delivered frame
-        failures = 0
         first_index = index
         reason: str | None = None
+        frames = DecodedFrames(self._container, stream, lambda: self.stopped, MAX_CONSECUTIVE_DECODE_ERRORS)
         try:
-            for packet in self._container.demux(stream):
+            for vframe in frames:
+                t = vframe.time
+                if origin is None:
+                    origin = _origin(stream, t)
+                pos = (t - origin) if t is not None else None
+                if pos is None or (last is not None and pos <= last):
+                    pos = 0.0 if last is None else last + step  # missing or repeated pts
+                last = pos
+                position = offset + pos
+                yield Frame(
+                    image=to_bgr(vframe, self.config.width),
+                    camera=self.camera,
+                    index=index,
+                    timestamp=self._timestamp(position),
+                    pts=position,
+                )
+                index += 1
+                self.frames_delivered += 1
                 if self.stopped:
                     return
-                try:
-                    decoded = packet.decode()
-                    failures = 0
-                except av.error.FFmpegError as exc:
-                    failures += 1
-                    if failures >= MAX_CONSECUTIVE_DECODE_ERRORS:
-                        reason = f"{failures} packets in a row could not be decoded: {ffmpeg_reason(exc)}"
-                        break
-                    continue
-                for vframe in decoded:
-                    t = vframe.time
-                    if origin is None:
-                        origin = _origin(stream, t)
-                    pos = (t - origin) if t is not None else None
-                    if pos is None or (last is not None and pos <= last):
-                        pos = 0.0 if last is None else last + step  # missing or repeated pts
-                    last = pos
-                    position = offset + pos
-                    yield Frame(
-                        image=to_bgr(vframe, self.config.width),
-                        camera=self.camera,
-                        index=index,
-                        timestamp=self._timestamp(position),
-                        pts=position,
-                    )
-                    index += 1
-                    self.frames_delivered += 1
-                    if self.stopped:
-                        return
         except av.error.FFmpegError as exc:
             reason = ffmpeg_reason(exc)
+        if frames.interrupted:
+            return
+        reason = reason or frames.failure
         if reason is None:
             reason = self._ends_early(last, index - first_index, step)
         if reason is not None and self.stopped_at is None:

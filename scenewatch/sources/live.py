@@ -14,7 +14,15 @@ from scenewatch.config.source import SourceConfig
 from scenewatch.errors import SourceError
 from scenewatch.sources.base import GapCallback, SourceInfo, VideoSource
 from scenewatch.sources.clock import Backoff, LiveClock
-from scenewatch.sources.decode import ffmpeg_reason, fps_of, output_size, redact, setup_decoder, to_bgr
+from scenewatch.sources.decode import (
+    DecodedFrames,
+    ffmpeg_reason,
+    fps_of,
+    output_size,
+    redact,
+    setup_decoder,
+    to_bgr,
+)
 from scenewatch.types import Frame
 
 # This many undecodable packets in a row (not the odd lost one) means the connection is bad.
@@ -135,39 +143,30 @@ class LiveSource(VideoSource):
         """Yield frames from the open connection; return why it ended."""
         assert self._container is not None
         stream = self._container.streams.video[0]
-        failures = 0
+        frames = DecodedFrames(self._container, stream, lambda: self.stopped, MAX_CONSECUTIVE_DECODE_ERRORS)
         try:
-            for packet in self._container.demux(stream):
+            for vframe in frames:
+                stamp = self._clock.stamp(vframe.time, time.time())
+                if self.current_gap is not None:
+                    self._end_gap(stamp)
+                    self._backoff.reset()  # only once frames flow: a flapping server keeps backing off
+                self._last_frame_at = stamp
+                frame = Frame(
+                    image=to_bgr(vframe, self.config.width),
+                    camera=self.camera,
+                    index=self._index,
+                    timestamp=stamp,
+                    pts=stamp - self.opened_at,
+                )
+                self._index += 1
+                self.frames_delivered += 1
+                yield frame
                 if self.stopped:
                     return "stopped"
-                try:
-                    decoded = packet.decode()
-                    failures = 0
-                except av.error.FFmpegError as exc:
-                    failures += 1
-                    if failures >= MAX_CONSECUTIVE_DECODE_ERRORS:
-                        return f"{failures} packets in a row could not be decoded: {ffmpeg_reason(exc)}"
-                    continue
-                for vframe in decoded:
-                    stamp = self._clock.stamp(vframe.time, time.time())
-                    if self.current_gap is not None:
-                        self._end_gap(stamp)
-                        self._backoff.reset()  # only once frames flow: a flapping server keeps backing off
-                    self._last_frame_at = stamp
-                    frame = Frame(
-                        image=to_bgr(vframe, self.config.width),
-                        camera=self.camera,
-                        index=self._index,
-                        timestamp=stamp,
-                        pts=stamp - self.opened_at,
-                    )
-                    self._index += 1
-                    self.frames_delivered += 1
-                    yield frame
-                    if self.stopped:
-                        return "stopped"
         except av.error.ExitError:
             return f"no data for {self.config.read_timeout_s:g} s"
         except (av.error.FFmpegError, OSError) as exc:
             return ffmpeg_reason(exc)
-        return "the stream ended"
+        if frames.interrupted:
+            return "stopped"
+        return frames.failure or "the stream ended"
