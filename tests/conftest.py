@@ -36,7 +36,17 @@ def run_cli(tmp_path):
             env={**os.environ, **(env or {})},
         )
 
+    def start(*args: str) -> subprocess.Popen:
+        """The same command left running (``scenewatch run`` and the like); the test stops it."""
+        return subprocess.Popen(
+            [cli_path(), "--data", str(data), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
     run.data = data  # type: ignore[attr-defined]
+    run.start = start  # type: ignore[attr-defined]
     return run
 
 

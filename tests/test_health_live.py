@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import time
 
 import pytest
-from conftest import VIDEO, cli_path, needs_shared_data
+from conftest import VIDEO, needs_shared_data
 
 pytestmark = needs_shared_data
 
@@ -33,12 +32,7 @@ def test_offline_camera_is_reported_and_rate_drops(run_cli, tmp_path):
             "cameras:\n  - name: walkway\n    source:\n"
             f"      url: {server.url}\n      reconnect_initial_s: 0.5\n      reconnect_max_s: 1\n"
         )
-        process = subprocess.Popen(
-            [cli_path(), "--data", str(run_cli.data), "run", "--config", str(config)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = run_cli.start("run", "--config", str(config))
         try:
             deadline = time.time() + 60
             while time.time() < deadline:

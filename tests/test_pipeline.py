@@ -222,12 +222,7 @@ def test_kill_loses_at_most_the_last_second(run_cli, tmp_path):
     config.write_text(
         f"cameras:\n  - name: live\n    source: {{url: {VIDEO / 'vtest.avi'}, realtime: true}}\n"
     )
-    process = subprocess.Popen(
-        [cli_path(), "--data", str(run_cli.data), "run", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = run_cli.start("run", "--config", str(config))
     try:
         deadline = time.time() + 60
         while time.time() < deadline and not (run_cli.data / "scenewatch.db").exists():
@@ -267,12 +262,7 @@ def test_run_live_rtsp_camera_survives_a_dropped_stream(run_cli, tmp_path):
             "cameras:\n  - name: street\n    source:\n"
             f"      url: {server.url}\n      reconnect_initial_s: 0.5\n      reconnect_max_s: 1\n"
         )
-        process = subprocess.Popen(
-            [cli_path(), "--data", str(run_cli.data), "run", "--config", str(config)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = run_cli.start("run", "--config", str(config))
         try:
             db = run_cli.data / "scenewatch.db"
 
