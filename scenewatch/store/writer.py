@@ -177,6 +177,7 @@ class TrackWriter:
                     conn.execute(delete(boxes).where(boxes.c.track_id == db_id))
                     conn.execute(delete(tracks).where(tracks.c.id == db_id))
             changed = []
+            finished = []  # (db id, row values) of tracks that ended: they go to the search index
             for tracker_id, summary in kept.items():
                 stored = self.stored[tracker_id]
                 values = self._track_values(stored, summary)
@@ -188,15 +189,12 @@ class TrackWriter:
                     ).scalar_one()
                 else:
                     changed.append({"_id": stored.db_id, **values})
+                if stored.finished:
+                    finished.append((stored.db_id, values))
             if changed:
                 conn.execute(update(tracks).where(tracks.c.id == bindparam("_id")), changed)
             # search: a finished track's index rows land in the same transaction as its attributes
-            done = [i for i in kept if self.stored[i].finished]
-            index_tracks(
-                conn,
-                self.camera_id,
-                [(self.stored[i].db_id, self._track_values(self.stored[i], kept[i])) for i in done],
-            )
+            index_tracks(conn, self.camera_id, finished)
             rows = [
                 {
                     **{k: v for k, v in b.items() if k != "tracker_id"},
