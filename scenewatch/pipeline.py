@@ -335,7 +335,7 @@ def _analyse(
     if stop is not None:
         # A stalled stream blocks iteration; stopping the source ends it from outside.
         threading.Thread(target=lambda: stop.wait() and source.stop(), daemon=True).start()
-    tracker_config = settings.tracker
+    tracker_config = camera.tracker_settings(settings.tracker)
     writer = TrackWriter(
         store,
         camera.name,
@@ -349,7 +349,7 @@ def _analyse(
     analyzer = CameraAnalyzer(
         detector,
         build_filter(settings, camera),
-        Tracker(settings.tracker),
+        Tracker(tracker_config),
         writer,
         camera.detect_fps,
         detector_lock,

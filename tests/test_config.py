@@ -78,6 +78,14 @@ def test_duplicate_camera_names_rejected(tmp_path):
         ("cameras: [{name: a, source: {url: x.mp4}, detect_fps: -1}]", "cameras[0].detect_fps"),
         ("cameras: [{name: a, source: {url: x.mp4}, ignore_mask: [[[0, 0], [1, 1]]]}]", "at least 3"),
         ("detector: {score_threshold: 2}", "detector.score_threshold"),
+        (
+            "cameras: [{name: a, source: {url: x.mp4}, tracker: {hi_score: 0.2}}]",
+            "unknown tracker setting(s) hi_score",
+        ),
+        (
+            "tracker: {high_score: 0.3}\ncameras: [{name: a, source: {url: x.mp4}, tracker: {low_score: 0.5}}]",
+            "camera 'a' tracker: low_score must not exceed high_score",
+        ),
         ("- just a list", "top level must be a mapping"),
         ("detector: [unclosed", "not valid YAML"),
     ],
@@ -86,6 +94,22 @@ def test_bad_values(tmp_path, text, expected):
     with pytest.raises(ConfigError) as error:
         load_config(write(tmp_path, text))
     assert expected in str(error.value)
+
+
+def test_camera_tracker_settings_override_the_node_section(tmp_path):
+    path = write(
+        tmp_path,
+        """
+tracker: {high_score: 0.4, lost_timeout: 2.0}
+cameras:
+  - {name: far, source: {url: x.mp4}, score_threshold: 0.2, tracker: {high_score: 0.2, low_score: 0.15}}
+  - {name: near, source: {url: y.mp4}}
+""",
+    )
+    config = load_config(path)
+    far = config.camera("far").tracker_settings(config.tracker)
+    assert (far.high_score, far.low_score, far.lost_timeout) == (0.2, 0.15, 2.0)
+    assert config.camera("near").tracker_settings(config.tracker) == config.tracker
 
 
 def test_missing_file(tmp_path):

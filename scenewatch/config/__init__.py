@@ -57,6 +57,20 @@ class AppConfig(Section):
             seen.add(camera.name)
         return self
 
+    @model_validator(mode="after")
+    def _camera_trackers_valid(self) -> AppConfig:
+        for camera in self.cameras:
+            try:
+                camera.tracker_settings(self.tracker)
+            except ValidationError as exc:
+                problem = exc.errors()[0]
+                where = ".".join(str(p) for p in problem["loc"])
+                place = f"tracker.{where}" if where else "tracker"
+                raise ValueError(
+                    f"camera {camera.name!r} {place}: {problem['msg'].removeprefix('Value error, ')}"
+                ) from None
+        return self
+
     def camera(self, name: str) -> CameraConfig:
         for camera in self.cameras:
             if camera.name == name:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
@@ -10,6 +11,7 @@ from scenewatch.config.base import Section
 from scenewatch.config.geometry import CalibrationConfig, LineConfig, ZoneConfig
 from scenewatch.config.rules import RuleConfig
 from scenewatch.config.source import SourceConfig
+from scenewatch.config.tracker import TrackerConfig
 from scenewatch.vision.labels import class_id
 
 Point = tuple[float, float]
@@ -27,6 +29,12 @@ class CameraConfig(Section):
     )
     score_threshold: float | None = Field(
         None, ge=0, le=1, description="Minimum detection score on this camera; empty means the detector's."
+    )
+    tracker: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Tracker settings that differ on this camera, e.g. {high_score: 0.2, new_track_score: "
+        "0.22} for a view whose people the detector scores low (far, hazy, top-down); the rest come from "
+        "the tracker section.",
     )
     ignore_mask: list[list[Point]] = Field(
         default_factory=list,
@@ -52,6 +60,21 @@ class CameraConfig(Section):
         for name in value or []:
             class_id(name)
         return value
+
+    @field_validator("tracker")
+    @classmethod
+    def _known_tracker_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(value) - set(TrackerConfig.model_fields))
+        if unknown:
+            known = ", ".join(TrackerConfig.model_fields)
+            raise ValueError(f"unknown tracker setting(s) {', '.join(unknown)}; settings: {known}")
+        return value
+
+    def tracker_settings(self, node: TrackerConfig) -> TrackerConfig:
+        """The node's tracker settings with this camera's differences applied (and checked together)."""
+        if not self.tracker:
+            return node
+        return TrackerConfig.model_validate({**node.model_dump(), **self.tracker})
 
     @field_validator("ignore_mask")
     @classmethod
