@@ -26,6 +26,7 @@ from scenewatch.notify.alert import alert_from_event, alert_from_health
 from scenewatch.rules.engine import RuleEngine
 from scenewatch.rules.events import Event
 from scenewatch.rules.store import EventRecorder
+from scenewatch.rules.posture import posture_for
 from scenewatch.runtime import CameraMetrics, DetectionPlanner, DetectorPool, MetricsRegistry, PoolClient
 from scenewatch.runtime import wiring as capacity_wiring
 from scenewatch.sources import Gap, open_source, redact
@@ -315,7 +316,7 @@ def _analyse(
     info = source.info
     try:  # zones and lines outside the frame fail here, before any write
         size = (info.width, info.height) if info and info.width else None
-        rules = RuleEngine(camera, size) if camera.rules else None
+        rules = RuleEngine(camera, size, posture_for(camera, models)) if camera.rules else None
     except BaseException:
         source.close()
         raise

@@ -14,6 +14,8 @@ from conftest import MOT, needs_shared_data
 from scenewatch.config import load_config
 from scenewatch.config.camera import CameraConfig
 from scenewatch.errors import ConfigError
+from scenewatch.model_checks import person_crop
+from scenewatch.models import ModelStore
 from scenewatch.rules.engine import RuleEngine
 from scenewatch.rules.geometry import (
     ground_homography,
@@ -22,8 +24,10 @@ from scenewatch.rules.geometry import (
     self_intersects,
     to_ground,
 )
+from scenewatch.rules.posture import PostureCheck
 from scenewatch.tracking import FinishedTrack
 from scenewatch.types import Detections, Frame
+from scenewatch.vision.pose import PoseEstimator
 
 SIZE = (640, 480)
 PERSON, CAR = 0, 2
@@ -40,13 +44,20 @@ def person_box(x: float, y: float, h: float = 100.0, w: float | None = None) -> 
     return [x - w / 2, y - h, x + w / 2, y]
 
 
-def simulate(config: CameraConfig, tracks: dict, fps: float = 10.0, t0: float = 1_000_000.0) -> list:
+def simulate(
+    config: CameraConfig,
+    tracks: dict,
+    fps: float = 10.0,
+    t0: float = 1_000_000.0,
+    posture: PostureCheck | None = None,
+    image: np.ndarray | None = None,
+) -> list:
     """Run the engine over tracks {id: (class, [(t, box), ...])}; tracks end after their last box.
 
     Returns every event the engine emits (starts and ends), times relative to ``t0``.
     """
-    engine = RuleEngine(config, SIZE)
-    image = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
+    engine = RuleEngine(config, SIZE, posture)
+    image = np.zeros((SIZE[1], SIZE[0], 3), np.uint8) if image is None else image
     # Every detected frame reaches the engine, also those where nothing is tracked.
     end_time = max(t for _, path in tracks.values() for t, _ in path)
     times = [round(i / fps, 6) for i in range(int(round(end_time * fps)) + 1)]
@@ -398,6 +409,25 @@ def test_person_down_after_a_fall_and_not_after_getting_up():
     events = started(simulate(config, {1: (PERSON, standing + falling + lying)}))
     assert len(events) == 1 and events[0].start == pytest.approx(1.9, abs=0.2)
     assert not started(simulate(config, {1: (PERSON, standing + falling + up_again)}))
+
+
+def test_person_down_pose_clears_an_upright_person_and_confirms_a_lying_one():
+    """A real person (vtest.avi) in a box wider than tall: the torso decides. Upright in a wide box
+    (a bike, a bag, two people merged) is no event; the same person turned on their side is."""
+    posture = PostureCheck(PoseEstimator(ModelStore().path("movenet-multipose.onnx"), size=192, threads=1))
+    config = camera(rules=[{"type": "person_down", "time_s": 1}])
+    for person, expected in [
+        (person_crop(), []),
+        (cv2.rotate(person_crop(), cv2.ROTATE_90_CLOCKWISE), ["lying"]),
+    ]:
+        image = np.full((SIZE[1], SIZE[0], 3), 128, np.uint8)
+        height, width = person.shape[:2]
+        image[300 : 300 + height, 250 : 250 + width] = person
+        # The box is wider than tall either way (lying by aspect), with the person at its centre.
+        box = [250 - 0.3 * width, 300, 250 + 1.3 * width, 300 + height]
+        path = [(i / 10, box) for i in range(30)]
+        events = started(simulate(config, {1: (PERSON, path)}, posture=posture, image=image))
+        assert [e.detail["pose"] for e in events] == expected
 
 
 # -- config errors -------------------------------------------------------------------------------

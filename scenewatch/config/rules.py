@@ -219,6 +219,12 @@ class PersonDownRule(RuleBase):
         0.35, gt=0, lt=1, description="A fall: the box top drops by this fraction of the standing height..."
     )
     fall_s: float = Field(1.0, gt=0, description="...within this many seconds.")
+    pose: bool = Field(
+        True,
+        description="Check what the box suggests with the pose model (torso direction): an upright torso "
+        "clears it, a horizontal one confirms it; without the model the box alone decides.",
+    )
+    pose_every_s: float = Field(1.0, gt=0, description="Seconds between pose checks of one person.")
 
 
 class RunningRule(RuleBase):

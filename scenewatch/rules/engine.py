@@ -24,6 +24,7 @@ from scenewatch.rules.history import TrackHistory
 from scenewatch.rules.line_rules import LineCrossing, WrongWay
 from scenewatch.rules.lines import LineCounter
 from scenewatch.rules.motion_rules import Erratic, PersonDown, Running, Speeding, StoppedVehicle
+from scenewatch.rules.posture import PostureCheck
 from scenewatch.rules.stitch import IdStitcher
 from scenewatch.rules.zone_rules import Crowd, CrowdBuildup, Intrusion, Loitering
 from scenewatch.rules.zones import ZoneMembership
@@ -62,8 +63,14 @@ class RuleEngine:
     neither a new entry nor a missed crossing; events name the identity (the first tracker id).
     """
 
-    def __init__(self, camera: CameraConfig, frame_size: tuple[int, int] | None = None):
+    def __init__(
+        self,
+        camera: CameraConfig,
+        frame_size: tuple[int, int] | None = None,
+        posture: PostureCheck | None = None,
+    ):
         self.camera = camera
+        self.posture = posture  # torso direction for person-down rules (rules/posture.py)
         self.frame_size = frame_size
         if frame_size:
             check_in_frame(camera.name, camera.zones, camera.lines, frame_size)

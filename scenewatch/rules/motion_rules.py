@@ -191,6 +191,18 @@ class PersonDown(Rule):
         super().__init__(config, engine)
         self.standing: dict[int, float] = {}  # typical upright box height
         self.down_since: dict[int, float] = {}
+        self.posture = engine.posture if config.pose else None
+        self.checked: dict[int, tuple[float, str | None]] = {}  # track -> (when, posture)
+
+    def pose_says(self, ctx: Context, row: int, tid: int) -> str | None:
+        """The torso's posture, looked at again at most every ``pose_every_s`` per person."""
+        if self.posture is None:
+            return None
+        when, posture = self.checked.get(tid, (-np.inf, None))
+        if ctx.now - when >= self.config.pose_every_s:
+            posture = self.posture.posture(ctx.frame.image, ctx.tracked.xyxy[row])
+            self.checked[tid] = (ctx.now, posture)
+        return posture
 
     def update(self, ctx: Context) -> list[Event]:
         c = self.config
@@ -206,10 +218,20 @@ class PersonDown(Rule):
             lying = width / height >= c.lying_aspect
             fell_at = self.fall_time(times, boxes, standing) if len(times) > 1 else None
             low = tid in self.down_since and height <= (1 - c.fall_drop / 2) * standing
+            posture = self.pose_says(ctx, row, tid) if lying or fell_at is not None or low else None
+            if posture == "upright":  # a wide box (a bike, two people) or sitting down, not a fall
+                self.down_since.pop(tid, None)
+                closed = self.end(tid, ctx.now)
+                events.extend([closed] if closed else [])
+                continue
             if lying or fell_at is not None or low:
                 since = self.down_since.setdefault(tid, ctx.now if fell_at is None else fell_at)
                 if ctx.now - since >= c.time_s:
-                    detail = {"aspect": round(width / height, 2), "fell": fell_at is not None or low}
+                    detail = {
+                        "aspect": round(width / height, 2),
+                        "fell": fell_at is not None or low,
+                        "pose": posture or ("unsure" if self.posture else "not checked"),
+                    }
                     event = self.fire(ctx, tid, since, [tid], np.array([row]), detail)
                     events.extend([event] if event else [])
                 continue
@@ -221,6 +243,7 @@ class PersonDown(Rule):
         for tid in ctx.ended:
             self.standing.pop(tid, None)
             self.down_since.pop(tid, None)
+            self.checked.pop(tid, None)
         return events + self.end_tracks(ctx.ended)
 
     def fall_time(self, times: np.ndarray, boxes: np.ndarray, standing: float) -> float | None:
