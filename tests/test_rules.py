@@ -255,6 +255,22 @@ def test_wrong_way_is_a_crossing_against_the_allowed_direction():
     assert [(e.track_ids, e.detail["direction"]) for e in events] == [([2], "westbound")]
 
 
+def test_wrong_way_needs_travel_against_the_traffic_not_jitter_on_the_line():
+    """A car waiting on the line whose box jitters a few pixels back and forth (as small distant
+    boxes do) crosses it both ways, but never drives the wrong way."""
+    config = camera(lines=[LINE], rules=[{"type": "wrong_way", "line": "door", "allowed": "eastbound"}])
+    x_line = LINE["a"][0]
+    jitter = [(i / 10, person_box(x_line + (6 if i % 8 < 4 else -6), 250, 40, 60)) for i in range(60)]
+    assert not started(simulate(config, {1: (CAR, jitter)}))
+    # The same car then waits east of the line and really reverses against the traffic: one
+    # event, dated where it crossed (x = 300 at 7.0 + 16/100 s), though confirmed 20 px later.
+    wait = [(6.0 + i / 10, person_box(x_line + 16, 250, 40, 60)) for i in range(1, 10)]
+    reverse = walk((x_line + 16, 250), (x_line - 184, 250), 7.0, 9.0, w=60, h=40)
+    events = started(simulate(config, {1: (CAR, jitter + wait + reverse)}))
+    assert [e.detail["direction"] for e in events] == ["westbound"]
+    assert events[0].start == pytest.approx(7.16, abs=0.15)
+
+
 # -- occlusions and id switches (what the real tracker does to the rules) --------------------------
 
 

@@ -157,6 +157,13 @@ class WrongWayRule(RuleBase):
     classes: list[str] = Field(default_factory=lambda: list(VEHICLES), description="Object classes.")
     line: str = Field(description="The line.")
     allowed: str = Field(description="The allowed direction: one of the line's direction names.")
+    min_travel: float = Field(
+        0.5,
+        ge=0,
+        description="How far past the line, in box heights, the object must get within window_s of crossing "
+        "it: a wrong-way drive rather than a box jittering on the line or a track id jumping between objects.",
+    )
+    window_s: float = Field(2.0, gt=0, description="Seconds after the crossing to get min_travel past it.")
 
 
 class SpeedingRule(RuleBase):

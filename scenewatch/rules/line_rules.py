@@ -6,6 +6,7 @@ import numpy as np
 
 from scenewatch.rules.base import Context, Rule
 from scenewatch.rules.events import Event
+from scenewatch.rules.geometry import side_of_line
 
 
 class LineCrossing(Rule):
@@ -20,6 +21,9 @@ class LineCrossing(Rule):
     def reported(self, name: str) -> bool:
         return self.config.direction in ("both", name)
 
+    def travelled(self, ctx: Context, row: int, direction: int) -> bool:
+        return True
+
     def update(self, ctx: Context) -> list[Event]:
         directions = ctx.crossings[self.config.line]
         rows = np.flatnonzero((directions != 0) & np.isin(ctx.tracked.class_ids, self.class_ids))
@@ -27,7 +31,7 @@ class LineCrossing(Rule):
         for row in rows.tolist():
             name = self.names[int(directions[row])]
             self.counts[name] += 1
-            if not self.reported(name):
+            if not self.reported(name) or not self.travelled(ctx, row, int(directions[row])):
                 continue
             tid = int(ctx.tracked.track_ids[row])
             when = float(ctx.crossed_at[self.config.line][row])
@@ -40,7 +44,46 @@ class LineCrossing(Rule):
 
 
 class WrongWay(LineCrossing):
-    """A crossing against the line's allowed direction."""
+    """A crossing against the line's allowed direction, confirmed once the object is ``min_travel``
+    box heights past the line within ``window_s``: a real drive against the traffic, not a box
+    jittering on the line or a track id jumping between objects. The event is dated at the crossing."""
+
+    def __init__(self, config, engine):
+        super().__init__(config, engine)
+        self.counter = engine.lines[config.line]
+        self.pending: dict[int, tuple[float, int, str]] = {}  # track -> (crossed at, side sign, name)
 
     def reported(self, name: str) -> bool:
         return name != self.config.allowed
+
+    def update(self, ctx: Context) -> list[Event]:
+        directions = ctx.crossings[self.config.line]
+        rows = np.flatnonzero((directions != 0) & np.isin(ctx.tracked.class_ids, self.class_ids))
+        for row in rows.tolist():
+            name = self.names[int(directions[row])]
+            self.counts[name] += 1
+            tid = int(ctx.tracked.track_ids[row])
+            if self.reported(name):
+                when = float(ctx.crossed_at[self.config.line][row])
+                self.pending[tid] = (when, int(directions[row]) * self.counter.positive_sign, name)
+            else:
+                self.pending.pop(tid, None)  # back on the right side
+        events = []
+        line_length = float(np.hypot(*(self.counter.b - self.counter.a)))
+        for row, tid in enumerate(ctx.tracked.track_ids.tolist()):
+            if tid not in self.pending:
+                continue
+            when, side, name = self.pending[tid]
+            box = ctx.tracked.xyxy[row]
+            foot = np.array([[(box[0] + box[2]) / 2, box[3]]])
+            past = float(side_of_line(foot, self.counter.a, self.counter.b)[0]) * side / line_length
+            if past < self.config.min_travel * float(box[3] - box[1]):
+                continue
+            del self.pending[tid]
+            detail = {"line": self.config.line, "direction": name, "counts": dict(self.counts)}
+            event = self.fire(ctx, (tid, name), when, [tid], np.array([row]), detail, instant=True)
+            events.extend([event] if event else [])
+        for tid, (when, _, _) in list(self.pending.items()):
+            if tid in ctx.ended or ctx.now - when > self.config.window_s:
+                del self.pending[tid]
+        return events
