@@ -329,9 +329,10 @@ def match(truth: list[dict], found: list[dict], skip_hidden: bool = False) -> di
     """Greedy by time: same rule (and direction), start within 1 s, object within half a height.
 
     With ``skip_hidden``, truths of objects that were never half visible in time (``detectable``)
-    count neither way: not missed when absent, not a hit (nor a false alarm) when found."""
+    count neither way: not missed when absent, not a hit (nor a false alarm) when found; they are
+    matched after the visible ones, so they never take a found event a visible truth could have."""
     families: dict[str, dict] = {}
-    used = set()
+    ignored = {i for i, t in enumerate(truth) if skip_hidden and t.get("hidden")}
     pairs = []
     for i, t in enumerate(truth):
         for j, f in enumerate(found):
@@ -346,15 +347,13 @@ def match(truth: list[dict], found: list[dict], skip_hidden: bool = False) -> di
                 and np.hypot(t["at"][0] - f["at"][0], t["at"][1] - f["at"][1]) > 0.5 * max(f["height"], 40)
             ):
                 continue
-            pairs.append((dt, i, j))
+            pairs.append((i in ignored, dt, i, j))
     matched_t, matched_f = {}, set()
-    for _, i, j in sorted(pairs):
+    for _, _, i, j in sorted(pairs):
         if i in matched_t or j in matched_f:
             continue
         matched_t[i] = j
         matched_f.add(j)
-        used.add(j)
-    ignored = {i for i, t in enumerate(truth) if skip_hidden and t.get("hidden")}
     for i, t in enumerate(truth):
         fam = families.setdefault(
             t["rule"].split("-")[0], {"truth": 0, "found": 0, "hit": 0, "dstart": [], "dend": []}
