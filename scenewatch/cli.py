@@ -322,7 +322,7 @@ def cmd_events_list(args: argparse.Namespace) -> int:
 
 
 def cmd_events_show(args: argparse.Namespace) -> int:
-    from scenewatch.rules.store import get_event
+    from scenewatch.rules.store import describe_clip, get_event
 
     store = open_store(args, create=False)
     event = get_event(store.engine, args.id)
@@ -338,8 +338,7 @@ def cmd_events_show(args: argparse.Namespace) -> int:
     print(f"  {_time(event['start_ts'])} .. {end} UTC, tracks {event['track_ids']}")
     print(f"  detail: {json.dumps(event['detail'])}")
     print(f"  snapshot: {event.get('snapshot_file') or '-'}")
-    clip = event.get("clip")
-    print(f"  clip: {clip['path']} {clip['start_s']:.1f}..{clip['end_s']:.1f} s" if clip else "  clip: -")
+    print(f"  clip: {describe_clip(event.get('clip'), store.media)}")
     return 0
 
 

@@ -23,10 +23,11 @@ from scenewatch.health.watch import HealthWatch
 from scenewatch.models import ModelStore
 from scenewatch.notify import Dispatcher
 from scenewatch.notify.alert import alert_from_event, alert_from_health
+from scenewatch.recording.live import LiveRecording
 from scenewatch.rules.engine import RuleEngine
 from scenewatch.rules.events import Event
-from scenewatch.rules.store import EventRecorder
 from scenewatch.rules.posture import posture_for
+from scenewatch.rules.store import EventRecorder
 from scenewatch.runtime import CameraMetrics, DetectionPlanner, DetectorPool, MetricsRegistry, PoolClient
 from scenewatch.runtime import wiring as capacity_wiring
 from scenewatch.sources import Gap, open_source, redact
@@ -301,6 +302,7 @@ def _analyse(
     metrics: MetricsRegistry | None = None,
     dispatcher: Dispatcher | None = None,
     observers: Sequence[TrackObserver] = (),
+    recording: LiveRecording | None = None,
 ) -> RunResult:
     detector = detector or build_detector(settings, models)  # a missing model fails before any write
     run: dict[str, int] = {}
@@ -345,7 +347,7 @@ def _analyse(
         finisher=lambda track: finish_track(track, tracker_config.max_gap, tracker_config.min_track_hits),
         describer=build_describer(settings, camera, models),
     )
-    recorder = _event_recorder(store, rules, camera, camera_id, run_id, dispatcher)
+    recorder = _event_recorder(store, rules, camera, camera_id, run_id, dispatcher, settings, recording)
     camera_metrics = metrics.camera(camera.name, info.fps if info else None) if metrics else None
     analyzer = CameraAnalyzer(
         detector,
@@ -417,18 +419,33 @@ def _event_recorder(
     camera_id: int,
     run_id: int,
     dispatcher: Dispatcher | None = None,
+    settings: AppConfig | None = None,
+    recording: LiveRecording | None = None,
 ) -> EventRecorder | None:
     """The rules as a track observer that stores their events and hands each new one to delivery;
-    clips refer to a file source."""
+    clips refer to a file source, or are cut from a live camera's recordings (when recorded)."""
     if rules is None:
         return None
     clip_file = None if camera.source.is_live else camera.source.url
+    recorded = recording.for_camera(camera.name) if recording is not None and clip_file is None else None
+    clips = (settings or AppConfig()).recording
 
     def deliver(event: Event, clip: dict | None, frame_time: float) -> None:
         if event.end is None:  # one alert per event, when it starts, with its snapshot
             dispatcher.submit(alert_from_event(event, clip, frame_time))
 
-    return EventRecorder(store, rules, camera_id, run_id, clip_file, deliver if dispatcher else None)
+    return EventRecorder(
+        store,
+        rules,
+        camera_id,
+        run_id,
+        clip_file,
+        deliver if dispatcher else None,
+        live_clips=recorded.request if recorded is not None else None,
+        before_s=clips.pre_s,
+        after_s=clips.post_s,
+        max_s=clips.max_clip_s,
+    )
 
 
 def default_config() -> AppConfig:
@@ -510,12 +527,15 @@ def run_cameras(
             if progress:
                 progress(f"camera {camera.name}: stopped: {exc}")
 
+    # live cameras are recorded beside analysis (own connections); their events' clips are cut from it
+    recording = extra["recording"] = LiveRecording(store, settings.recording, settings.cameras).start()
     threads = [threading.Thread(target=watch, args=(c,), name=f"camera-{c.name}") for c in settings.cameras]
     for thread in threads:
         thread.start()
     for thread in threads:
         while thread.is_alive():
             thread.join(timeout=0.5)
+    recording.stop()  # closes the segments and cuts the clips still waiting
     if pool is not None:
         pool.close()
     health.stop()

@@ -22,7 +22,7 @@ from scenewatch.recording import (
     cut_file_clip,
     segments_between,
 )
-from scenewatch.recording.clips import ClipError
+from scenewatch.recording.clips import ClipError, CutClip
 from scenewatch.store import repo
 from scenewatch.store.data import DataStore
 
@@ -164,12 +164,45 @@ def test_pending_clip_is_cut_once_its_post_roll_is_recorded(store, clip):
     camera = repo.ensure_camera(store.engine, "gate", str(clip))
     pending = PendingClips(store, camera)
     now = time.time()
-    ready: list[str | None] = []
+    ready: list[CutClip | None] = []
     pending.request(now + 3.2, now + 5.0, "clips/gate/p1.mp4", ready.append)
     pending.request(now + 100, now + 110, "clips/gate/never.mp4", ready.append)  # beyond the recording
     config = RecordingConfig(enabled=True, segment_s=2.0)
     recorder = SegmentRecorder(store, "gate", camera, SourceConfig(url=str(clip)), config, pending.on_segment)
     recorder.start()._thread.join(30)
-    assert ready == ["clips/gate/p1.mp4"] and pending.waiting == 1
-    times = decoded_times(store.media.absolute(ready[0]))
+    assert [c.path for c in ready] == ["clips/gate/p1.mp4"] and pending.waiting == 1
+    times = decoded_times(store.media.absolute(ready[0].path))
     assert 1.8 - 0.05 <= times[-1] - times[0] <= 2.0 + 0.2  # from the keyframe before 3.2 s to 5.0 s
+    # its span in wall-clock time: from the keyframe (one a second) before the start to the end
+    cut = ready[0]
+    assert cut.start <= now + 3.2 < cut.start + 1.0 and now + 5.0 - 0.2 < cut.end <= now + 5.0
+    # a flush cuts what waits from what there is: nothing recorded then, so no clip
+    assert pending.flush() == 1 and ready[-1] is None and pending.waiting == 0
+
+
+def test_leading_packets_without_timestamps_are_kept_from_the_first_keyframe():
+    """FFmpeg's RTSP demuxer gives the opening keyframe and a few packets after it no dts: they get
+    times one frame before the first timed packet, so the first GOP is recorded, not dropped."""
+    from types import SimpleNamespace as P
+
+    from scenewatch.recording.segments import _timed
+
+    packets = [
+        P(size=9, dts=None, pts=None, is_keyframe=False, duration=0),  # before any keyframe: useless
+        P(size=9, dts=None, pts=None, is_keyframe=True, duration=3750),
+        P(size=9, dts=None, pts=15000, is_keyframe=False, duration=3750),
+        P(size=9, dts=None, pts=7499, is_keyframe=False, duration=0),
+        P(size=9, dts=3750, pts=3750, is_keyframe=False, duration=3750),
+        P(size=0, dts=7500, pts=7500, is_keyframe=False, duration=0),  # a flush packet
+        P(size=9, dts=None, pts=None, is_keyframe=False, duration=0),  # later without a dts: dropped
+        P(size=9, dts=7500, pts=11250, is_keyframe=False, duration=3750),
+    ]
+    out = list(_timed(packets, step=3750))
+    assert [(p.dts, p.pts) for p in out] == [
+        (-7500, -7500),
+        (-3750, 15000),
+        (0, 7499),
+        (3750, 3750),
+        (7500, 11250),
+    ]
+    assert out[0].is_keyframe

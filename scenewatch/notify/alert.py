@@ -115,8 +115,10 @@ def alert_from_health(event: Any, snapshot: str | None = None) -> Alert:
 def alert_from_event(event: Any, clip: dict | None, frame_time: float) -> Alert:
     """An alert for a behaviour :class:`~scenewatch.rules.events.Event` when it starts.
 
-    ``clip`` is the event's clip reference (a file and its seconds, for indexed footage) and goes in
-    the payload; ``frame_time`` is the frame that completed the condition.
+    ``clip`` is the event's clip reference and goes in the payload: a file and its seconds (file
+    footage), or for a live camera the media path and API URL (``url``) the clip will have once it
+    is cut from the recordings, a few seconds after the post-roll (the alert does not wait for it;
+    ``ready`` is false). ``frame_time`` is the frame that completed the condition.
     """
     from scenewatch.rules.store import snapshot_path
 
@@ -129,6 +131,7 @@ def alert_from_event(event: Any, clip: dict | None, frame_time: float) -> Alert:
         severity="warning",
         payload={**event.to_dict(), "clip": clip},
         snapshot=snapshot_path(event) if event.snapshot is not None else None,
+        clip=(clip or {}).get("media"),
         key=f"behaviour:{event.key}",
         at=frame_time,
     )

@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -109,12 +110,30 @@ def _copy_window(
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class CutClip:
+    """A clip written to the media folder: its path and the wall-clock times of its first and
+    last frames (the clip's time zero is ``start``)."""
+
+    path: str
+    start: float
+    end: float
+
+
+Done = Callable[[CutClip | None], None]
+
+
 def cut_clip(store: DataStore, camera_id: int, start: float, end: float, out: str) -> str:
     """Cut wall-clock [start, end] of a recorded camera into media path ``out`` (mp4); returns it.
 
     Raises ClipError when no segment covers any of the window (not recorded, or deleted by
     retention). A window partly covered gives the part there is.
     """
+    return cut_recorded(store, camera_id, start, end, out).path
+
+
+def cut_recorded(store: DataStore, camera_id: int, start: float, end: float, out: str) -> CutClip:
+    """:func:`cut_clip`, telling the wall-clock span the clip really covers."""
     if end <= start:
         raise ClipError(f"clip window is empty: start {start} is not before end {end}")
     segments = segments_between(store.engine, camera_id, start, end)
@@ -138,7 +157,8 @@ def cut_clip(store: DataStore, camera_id: int, start: float, end: float, out: st
             f"no recording of camera {camera_id} between {start:.1f} and {end:.1f}",
             "recording may be off for this camera, or retention deleted the segments",
         )
-    return out
+    assert writer.first is not None and writer.last is not None
+    return CutClip(out, writer.first, writer.last)
 
 
 def cut_file_clip(store: DataStore, source: str | Path, start: float, end: float, out: str) -> str:
@@ -167,19 +187,20 @@ class PendingClips:
 
     Pass :meth:`on_segment` as the recorder's ``on_segment``: each request is cut (in the recorder's
     thread; a remux takes milliseconds) once a closed segment reaches its end, and ``done`` gets
-    the media path, or None when the cut failed. Alerts can carry the path at once; the file
-    appears when the clip is ready.
+    the :class:`CutClip`, or None when the cut failed. Alerts can carry the path at once; the file
+    appears when the clip is ready. :meth:`flush` cuts what waits with what is recorded (at
+    shutdown, or for a request no segment came to cover, the camera being down).
     """
 
     def __init__(self, store: DataStore, camera_id: int):
         self.store = store
         self.camera_id = camera_id
-        self._waiting: list[tuple[float, float, str, Callable[[str | None], None] | None]] = []
+        self._waiting: list[tuple[float, float, str, Done | None]] = []
         self._lock = threading.Lock()
 
-    def request(
-        self, start: float, end: float, out: str, done: Callable[[str | None], None] | None = None
-    ) -> str:
+    def request(self, start: float, end: float, out: str, done: Done | None = None) -> str:
+        if end <= start:
+            raise ClipError(f"clip window is empty: start {start} is not before end {end}")
         with self._lock:
             self._waiting.append((start, end, out, done))
         return out
@@ -189,14 +210,26 @@ class PendingClips:
         return len(self._waiting)
 
     def on_segment(self, segment: Segment) -> None:
+        self._cut(lambda end: end <= segment.end)
+
+    def flush(self, before: float | None = None) -> int:
+        """Cut every waiting clip (those whose window ended before ``before``, when given) from
+        what is recorded; returns how many were taken."""
+        return self._cut(lambda end: before is None or end < before)
+
+    def _cut(self, due: Callable[[float], bool]) -> int:
         with self._lock:
-            ready = [w for w in self._waiting if w[1] <= segment.end]
-            self._waiting = [w for w in self._waiting if w[1] > segment.end]
+            ready = [w for w in self._waiting if due(w[1])]
+            self._waiting = [w for w in self._waiting if not due(w[1])]
         for start, end, out, done in ready:
             try:
-                path: str | None = cut_clip(self.store, self.camera_id, start, end, out)
+                cut: CutClip | None = cut_recorded(self.store, self.camera_id, start, end, out)
             except (ClipError, av.error.FFmpegError, OSError) as exc:
                 log.warning("clip %s not cut: %s", out, exc)
-                path = None
+                cut = None
             if done is not None:
-                done(path)
+                try:
+                    done(cut)
+                except Exception:  # a listener's bug must not stop the other clips
+                    log.exception("clip %s: done callback failed", out)
+        return len(ready)

@@ -9,11 +9,12 @@ their segments. A segment enters the index when it is closed; then retention run
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -48,13 +49,46 @@ class _Open:
         self.start = start
         self.origin = origin  # input dts of the first packet: the segment's time zero
         self.end = start
+        self.span = 0.0  # seconds of stream time in it so far
+
+
+MAX_HELD = 600  # leading packets without timestamps kept (a 20 s GOP at 30 fps)
+
+
+def _timed(packets: Iterable, step: int) -> Iterator:
+    """The packets that have a dts; a flush packet, or one without a timestamp, is dropped (muxers
+    reject them). Except at the start: FFmpeg's RTSP demuxer gives a stream's opening keyframe and
+    the few packets after it no dts, and dropping them would lose the whole first GOP. So those
+    are held until the first timed packet and given dts one frame apart before it (``step``
+    ticks, or their own duration), and a pts no earlier than that."""
+    held: list = []
+    timed = False
+    for packet in packets:
+        if packet.size == 0:
+            continue
+        if packet.dts is None:
+            if not timed and (held or packet.is_keyframe) and len(held) < MAX_HELD:
+                held.append(packet)
+            continue
+        if held:
+            dts = packet.dts
+            for early in reversed(held):
+                dts -= early.duration or step
+                early.dts = dts
+                if early.pts is None or early.pts < dts:
+                    early.pts = dts
+            yield from held
+            held = []
+        timed = True
+        yield packet
 
 
 class SegmentRecorder:
     """Record one camera until :meth:`stop`, reconnecting like the analysing source does.
 
     ``source.realtime`` files are paced at their own rate (a file played as a camera); other files
-    are read as fast as possible (for tests). ``on_segment`` is called with each closed segment.
+    are read as fast as possible (for tests). ``on_segment`` is called with each closed segment,
+    after retention (unless ``retention`` is off: then the caller applies it).
     """
 
     def __init__(
@@ -65,8 +99,10 @@ class SegmentRecorder:
         source: SourceConfig,
         config: RecordingConfig,
         on_segment: Callable[[Segment], None] | None = None,
+        retention: bool = True,
     ):
         self.store = store
+        self.retention = retention  # apply it as each segment closes (off: the caller runs it)
         self.camera = camera
         self.camera_id = camera_id
         self.source = source
@@ -87,9 +123,20 @@ class SegmentRecorder:
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop and close the current segment (it is indexed like any other)."""
+        self.signal_stop()
+        self.join(timeout)
+
+    def signal_stop(self) -> None:
+        """Ask the loop to stop without waiting (to stop many recorders at once; then :meth:`join`)."""
         self._stop.set()
+
+    def join(self, timeout: float = 15.0) -> None:
         if self._thread is not None:
             self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def __enter__(self) -> SegmentRecorder:
         return self.start()
@@ -115,8 +162,12 @@ class SegmentRecorder:
                 self._record(container, stream, clock)
             except (av.error.FFmpegError, OSError) as exc:
                 self._note_error(f"recording stopped: {exc}")
+            except Exception:  # e.g. the database busy: record on after the usual wait
+                log.exception("camera %s: recording failed", self.camera)
+                self.last_error = "recording failed (see the log)"
             finally:
-                container.close()
+                with contextlib.suppress(av.error.FFmpegError, OSError):
+                    container.close()
             if self._is_file and not self.source.loop:
                 return  # a file ends; a stream reconnects
             if not self._stop.is_set() and not self._is_file:
@@ -154,11 +205,9 @@ class SegmentRecorder:
         last_dts: int | None = None
         frame_s = 1.0 / float(in_stream.average_rate) if in_stream.average_rate else 0.04
         try:
-            for packet in container.demux(in_stream):
+            for packet in _timed(container.demux(in_stream), round(frame_s / tb)):
                 if self._stop.is_set():
                     break
-                if packet.dts is None or packet.size == 0:
-                    continue  # a flush packet, or one without a timestamp the muxer would reject
                 if last_dts is not None and packet.dts <= last_dts:
                     continue  # a repeated or backwards timestamp (stream glitch): muxers refuse it
                 last_dts = packet.dts
@@ -176,18 +225,22 @@ class SegmentRecorder:
                     wall = file_t0 + float((packet.dts - file_dts0) * tb)
                 else:
                     wall = clock.stamp(seconds, time.time())
-                # half a frame of slack: live stamps jitter, and a keyframe due at exactly segment_s counts
+                # by stream time (live stamps jitter); half a frame of slack: a keyframe due at exactly
+                # segment_s counts
                 if packet.is_keyframe and (
-                    current is None or wall - current.start >= self.config.segment_s - frame_s / 2
+                    current is None
+                    or float((packet.dts - current.origin) * tb) >= self.config.segment_s - frame_s / 2
                 ):
                     if current is not None:
+                        current.span = float((packet.dts - current.origin) * tb)
                         self._close(current, end=wall, codec=in_stream.codec_context.name)
                     current = self._begin(in_stream, wall, packet.dts)
                 if current is None:
                     continue  # wait for the first keyframe: a segment must start decodable
-                self._write(current, packet)
+                self._write(current, packet)  # (its dts is now the segment's own)
                 duration = float(packet.duration * tb) if packet.duration else frame_s
                 current.end = wall + duration
+                current.span = float(packet.dts * tb) + duration
         finally:
             if current is not None:
                 self._close(current, end=current.end, codec=in_stream.codec_context.name)
@@ -225,12 +278,21 @@ class SegmentRecorder:
             partial.unlink(missing_ok=True)
             return
         size = current.path.stat().st_size
+        start = current.start
+        if not self._is_file and current.span > 0:
+            # Live stamps settle as the stream goes on (the first packets arrive in a burst, late):
+            # the end is the better stamp, and the segment holds ``span`` seconds before it.
+            start = end - current.span
         segment = index.add_segment(
-            self.store.engine, self.camera_id, current.relative, current.start, end, size, codec
+            self.store.engine, self.camera_id, current.relative, start, end, size, codec
         )
         self.segments.append(segment)
         log.debug("camera %s: segment %s %.1f s", self.camera, segment.path, segment.duration)
-        apply_retention(self.store, self.config.retention_days * 86400, self.config.budget_bytes)
+        try:
+            if self.retention:
+                apply_retention(self.store, self.config.retention_days * 86400, self.config.budget_bytes)
+        except Exception:  # retention runs again with the next segment; recording goes on
+            log.exception("camera %s: retention failed", self.camera)
         if self.on_segment is not None:
             try:
                 self.on_segment(segment)

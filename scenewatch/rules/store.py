@@ -38,6 +38,11 @@ def snapshot_path(event: Event) -> str:
     return f"events/{event.camera}/{day}/{event.key}.jpg"
 
 
+def clip_path(event: Event) -> str:
+    """Where a live event's clip (cut from the recordings) goes in the media folder."""
+    return snapshot_path(event).removesuffix(".jpg") + ".mp4"
+
+
 def save_event(
     engine: Engine,
     media: MediaStore,
@@ -79,6 +84,21 @@ def save_event(
             )
             .returning(events.c.id)
         ).scalar_one()
+
+
+def set_event_clip(engine: Engine, event_id: int, clip: dict) -> None:
+    """Attach a clip reference to an event once its clip is ready (live events)."""
+    with engine.begin() as conn:
+        conn.execute(update(events).where(events.c.id == event_id).values(clip=clip))
+
+
+def describe_clip(clip: dict | None, media: MediaStore) -> str:
+    """One line for an event's clip: the source file and its seconds, or the recorded clip file."""
+    if not clip:
+        return "-"
+    if "path" in clip:
+        return f"{clip['path']} {clip['start_s']:.1f}..{clip['end_s']:.1f} s"
+    return f"{media.absolute(clip['media'])} ({clip['end_ts'] - clip['start_ts']:.1f} s recorded)"
 
 
 def _row(row) -> dict:
@@ -145,11 +165,18 @@ def _state(name: str) -> str:
     return state
 
 
+# A live camera's clip maker: (event, its row id, when the rule fired) -> the reference the alert
+# carries while the clip is cut (it lands on the row when ready), or None.
+LiveClips = Callable[[Event, int, float], dict | None]
+
+
 class EventRecorder:
     """The pipeline's track observer: runs the rule engine and stores what it raises.
 
-    For a file source, each event gets a clip reference: the file and the seconds from a little
-    before its start to a little after its end.
+    Each event gets a clip. For a file source: a reference to the file and the seconds from
+    ``before_s`` before its start to ``after_s`` after its end, at most ``max_s`` long. For a live
+    camera, ``live_clips`` is asked for one when the event starts (it is cut from the recordings
+    later); the alert goes out at once with what it answers.
     """
 
     def __init__(
@@ -160,6 +187,10 @@ class EventRecorder:
         run_id: int | None,
         clip_file: str | None,
         on_event: Callable[[Event, dict | None, float], None] | None = None,
+        live_clips: LiveClips | None = None,
+        before_s: float = CLIP_BEFORE_S,
+        after_s: float = CLIP_AFTER_S,
+        max_s: float | None = None,
     ):
         self.store = store
         self.rules = rules
@@ -167,9 +198,12 @@ class EventRecorder:
         self.run_id = run_id
         self.clip_file = clip_file
         self.on_event = on_event  # alert delivery: (event, clip, time of the frame that raised it)
+        self.live_clips = live_clips
+        self.before_s, self.after_s, self.max_s = before_s, after_s, max_s
         self.offset = 0.0  # wall clock minus position in the file
         self.frame_time = 0.0
         self.saved = 0
+        self._open: set[str] = set()  # keys of open events (their clip is asked for once)
 
     def __call__(self, frame: Frame, tracked: Detections, finished: list[FinishedTrack]) -> None:
         self.offset = frame.timestamp - frame.pts
@@ -179,17 +213,27 @@ class EventRecorder:
     def close(self) -> None:
         self.save(self.rules.close())
 
+    def _file_clip(self, event: Event) -> dict:
+        end = event.end if event.end is not None else event.start
+        start_s = max(0.0, event.start - self.offset - self.before_s)
+        end_s = end - self.offset + self.after_s
+        if self.max_s is not None:
+            end_s = min(end_s, start_s + self.max_s)
+        return {"path": self.clip_file, "start_s": round(start_s, 3), "end_s": round(end_s, 3)}
+
     def save(self, raised: list[Event]) -> None:
         for event in raised:
-            clip = None
-            if self.clip_file is not None:
-                end = event.end if event.end is not None else event.start
-                clip = {
-                    "path": self.clip_file,
-                    "start_s": round(max(0.0, event.start - self.offset - CLIP_BEFORE_S), 3),
-                    "end_s": round(end - self.offset + CLIP_AFTER_S, 3),
-                }
-            save_event(self.store.engine, self.store.media, event, self.camera_id, self.run_id, clip)
+            clip = self._file_clip(event) if self.clip_file is not None else None
+            event_id = save_event(
+                self.store.engine, self.store.media, event, self.camera_id, self.run_id, clip
+            )
+            starting = event.key not in self._open
+            if event.end is None:
+                self._open.add(event.key)
+            else:
+                self._open.discard(event.key)
+            if starting and self.live_clips is not None and clip is None:
+                clip = self.live_clips(event, event_id, self.frame_time)  # only queues the cut
             if self.on_event is not None:
                 self.on_event(event, clip, self.frame_time)
             self.saved += event.end is None or event.snapshot is not None
