@@ -431,8 +431,7 @@ def _event_recorder(
     clips = (settings or AppConfig()).recording
 
     def deliver(event: Event, clip: dict | None, frame_time: float) -> None:
-        if event.end is None:  # one alert per event, when it starts, with its snapshot
-            dispatcher.submit(alert_from_event(event, clip, frame_time))
+        dispatcher.submit(alert_from_event(event, clip, frame_time))  # when it starts, with its snapshot
 
     return EventRecorder(
         store,

@@ -1,5 +1,6 @@
-"""Behaviour alerts end to end: `scenewatch run` on real footage with an intrusion zone delivers a
-signed webhook with the event's snapshot, and the event is listed by `scenewatch events`."""
+"""Behaviour alerts end to end: `scenewatch run` on real footage with an intrusion zone and a line
+delivers a signed webhook with the snapshot of every event, and the events are listed by
+`scenewatch events`."""
 
 from __future__ import annotations
 
@@ -46,8 +47,11 @@ cameras:
     source: {{url: {video}}}
     zones:
       - {{name: pavement, polygon: [[0, 300], [640, 300], [640, 480], [0, 480]]}}
+    lines:
+      - {{name: middle, a: [320, 300], b: [320, 480], positive: east, negative: west}}
     rules:
       - {{type: intrusion, zone: pavement, classes: [person], cooldown_s: 60}}
+      - {{type: line_crossing, line: middle, classes: [person], cooldown_s: 0}}
 """
     )
     try:
@@ -56,7 +60,8 @@ cameras:
     finally:
         server.shutdown()
     listed = json.loads(run_cli("events", "list", "--json").stdout)
-    assert listed and all(e["rule_type"] == "intrusion" for e in listed)
+    # instant events (a crossing starts and ends at once) are alerted like the others
+    assert {e["rule_type"] for e in listed} == {"intrusion", "line_crossing"}
     assert Receiver.received, "no webhook arrived"
     bodies = [body for body, _ in Receiver.received if body["kind"] == "behaviour"]
     assert all(signed for _, signed in Receiver.received)

@@ -197,7 +197,7 @@ class EventRecorder:
         self.camera_id = camera_id
         self.run_id = run_id
         self.clip_file = clip_file
-        self.on_event = on_event  # alert delivery: (event, clip, time of the frame that raised it)
+        self.on_event = on_event  # alert delivery of a new event: (event, clip, time of the frame that raised it)
         self.live_clips = live_clips
         self.before_s, self.after_s, self.max_s = before_s, after_s, max_s
         self.offset = 0.0  # wall clock minus position in the file
@@ -234,6 +234,6 @@ class EventRecorder:
                 self._open.discard(event.key)
             if starting and self.live_clips is not None and clip is None:
                 clip = self.live_clips(event, event_id, self.frame_time)  # only queues the cut
-            if self.on_event is not None:
+            if self.on_event is not None and starting:  # one alert per event, instant ones too
                 self.on_event(event, clip, self.frame_time)
             self.saved += event.end is None or event.snapshot is not None
