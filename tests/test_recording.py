@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 from pydantic import ValidationError
 from support.streams import RtspServer, gst_rtsp_missing
@@ -206,3 +207,173 @@ def test_leading_packets_without_timestamps_are_kept_from_the_first_keyframe():
         (7500, 11250),
     ]
     assert out[0].is_keyframe
+
+
+# -- live event clips through the API, retention of clip files, per-camera opt-out --------------
+
+
+def add_person(store: DataStore, camera: int, box, start: float, end: float) -> int:
+    """A person track of a live camera standing at ``box`` (camera pixels), every 0.04 s of
+    wall-clock [start, end]."""
+    from sqlalchemy import insert
+
+    from scenewatch.store.schema import boxes, tracks
+
+    run = repo.start_run(store.engine, camera, "rtsp://camera/live", "live")
+    stamps = [start + i * 0.04 for i in range(int((end - start) / 0.04) + 1)]
+    with store.engine.begin() as conn:
+        track = conn.execute(
+            insert(tracks)
+            .values(camera_id=camera, run_id=run, tracker_id=1, class_name="person", first_ts=start,
+                    last_ts=end, first_frame=0, last_frame=len(stamps) - 1, detections=len(stamps),
+                    score=0.8, path=[[start, 160.0, 120.0]], finished=True, attributes={})
+            .returning(tracks.c.id)
+        ).scalar_one()  # fmt: skip
+        conn.execute(
+            insert(boxes),
+            [dict(track_id=track, frame=i, ts=t, x1=box[0], y1=box[1], x2=box[2], y2=box[3], score=0.8,
+                  interpolated=False) for i, t in enumerate(stamps)],
+        )  # fmt: skip
+    return track
+
+
+def webm_frames(content: bytes, folder: Path) -> list:
+    path = folder / f"served{time.monotonic_ns()}.webm"
+    path.write_bytes(content)
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="bgr24") for frame in container.decode(video=0)]
+
+
+def test_api_serves_a_live_events_own_clip_once_cut_and_after_its_segments_are_gone(store, clip, tmp_path):
+    """A live event's clip reference is on its row at once; until the clip is cut the API says
+    "not ready, retry" (caching nothing), then it serves the event's own clip file, privacy-masked
+    with people placed by wall-clock time, also once retention deleted the segments it came from;
+    event retention deletes the clip file too, and nothing outside the media folder."""
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+    from sqlalchemy import select
+    from test_api import PASSWORD, bearer
+
+    from scenewatch.api import auth, create_app, retention
+    from scenewatch.config import AppConfig, CameraConfig
+    from scenewatch.recording.live import CameraRecording
+    from scenewatch.rules.events import Event
+    from scenewatch.rules.store import get_event, save_event, set_event_clip
+    from scenewatch.store.schema import audit_log
+
+    # "gate" is a live camera as configured; the file recorded below stands in for its stream
+    rtsp = SourceConfig(url="rtsp://127.0.0.1:9/gate")
+    config = RecordingConfig(segment_s=2.0, pre_s=1.0, post_s=1.0)
+    cameras = [CameraConfig(name="gate", source=rtsp), CameraConfig(name="quiet", source=rtsp, record=False)]
+    settings = AppConfig(cameras=cameras, recording=config)
+    cam = repo.ensure_camera(store.engine, "gate", "rtsp")
+    recording = CameraRecording(store, cameras[0], cam, config)
+    now = time.time()
+    event = Event("gate-live-1", "door", "intrusion", "gate", now + 4.0, None, [1], {})
+    event_id = save_event(store.engine, store.media, event, cam)
+    sent = recording.request(event, event_id, now + 4.0)  # what the alert carries
+    assert sent is not None and sent["ready"] is False and sent["media"].startswith("events/gate/")
+    assert get_event(store.engine, event_id)["clip"] == sent
+    box = (100.0, 60.0, 220.0, 180.0)
+    track = add_person(store, cam, box, now + 3.8, now + 4.2)
+    quiet = repo.ensure_camera(store.engine, "quiet", "rtsp")
+    quiet_id = save_event(store.engine, store.media, Event("quiet-1", "door", "intrusion", "quiet", now, now, [2], {}), quiet)  # fmt: skip
+    auth.create_user(store.engine, "admin", PASSWORD, "admin")
+    auth.create_user(store.engine, "view", PASSWORD, "viewer")
+    url = f"/api/clips/event/{event_id}"
+    with TestClient(create_app(store, settings)) as client:
+        admin, view = bearer(client, "admin"), bearer(client, "view")
+        for target in (url, f"/api/clips/track/{track}"):  # the post-roll is not recorded yet
+            early = client.get(target, headers=admin)
+            assert early.status_code == 409, early.text
+            assert early.json()["error"] == f"clip not ready yet, retry in {early.headers['retry-after']} s"
+            assert 2 <= int(early.headers["retry-after"]) <= 10
+        assert not store.media.absolute("cache").exists()  # nothing cut or rendered, nothing cached
+        # a camera that is not recorded: no waiting, no clip
+        assert client.get(f"/api/clips/event/{quiet_id}", headers=admin).status_code == 404
+
+        recorder = SegmentRecorder(store, "gate", cam, SourceConfig(url=str(clip)), config, recording.pending.on_segment)  # fmt: skip
+        recorder.start()._thread.join(30)
+        stored = get_event(store.engine, event_id)["clip"]
+        assert stored["ready"] and stored["media"] == sent["media"] and recording.clips_cut == 1
+        assert client.get(f"/api/clips/track/{track}", headers=admin).status_code == 200  # from segments
+        deleted = apply_retention(store, 1.0, None, now=time.time() + 100)
+        assert deleted and not any(store.media.absolute(p).exists() for p in deleted)
+
+        masked = client.get(url, headers=view)
+        assert masked.status_code == 200, masked.text
+        assert masked.headers["content-type"] == "video/webm"
+        clear = webm_frames(client.get(url, headers=admin).content, tmp_path)
+        masked_frames = webm_frames(masked.content, tmp_path)
+        length = stored["end_ts"] - stored["start_ts"]
+        assert abs(len(clear) - (length * FPS + 1)) <= 2 and len(masked_frames) == len(clear)
+
+        def difference(at: float) -> float:  # masked vs clear inside the person's box at wall time
+            i = round((at - stored["start_ts"]) * FPS)
+            x1, y1, x2, y2 = (int(v) for v in box)
+            a, b = masked_frames[i][y1:y2, x1:x2], clear[i][y1:y2, x1:x2]
+            return float(np.abs(a.astype(int) - b.astype(int)).mean())
+
+        assert difference(now + 4.0) > 10  # pixelated while the person is there
+        assert difference(now + 3.3) < 3 and difference(now + 4.8) < 3  # not before, not after
+
+    with store.engine.connect() as conn:
+        views = conn.execute(select(audit_log.c.user, audit_log.c.action).where(audit_log.c.target == f"event:{event_id}")).all()  # fmt: skip
+    assert sorted(tuple(v) for v in views) == [("admin", "clip_view"), ("view", "clip_view")]
+
+    # event retention: the closed event goes with its snapshot and clip file; a file event's
+    # source footage and a path leaving the media folder are never deleted
+    save_event(store.engine, store.media, Event("gate-live-1", "door", "intrusion", "gate", now + 4.0, now + 5.0, [1], {}), cam)  # fmt: skip
+    outside = store.media.root.parent / "outside.mp4"
+    outside.write_bytes(b"not media")
+    odd = save_event(store.engine, store.media, Event("odd", "door", "intrusion", "gate", now, now, [3], {}), cam)  # fmt: skip
+    set_event_clip(
+        store.engine, odd, {"media": "../outside.mp4", "start_ts": now, "end_ts": now, "ready": True}
+    )
+    file_clip = {"path": str(clip), "start_s": 1.0, "end_s": 3.0}
+    save_event(store.engine, store.media, Event("f", "door", "intrusion", "gate", now, now, [4], {}), cam, None, file_clip)  # fmt: skip
+    clip_file = store.media.absolute(stored["media"])
+    assert clip_file.is_file() and any(store.media.absolute("cache/clips").iterdir())
+    done = retention.enforce(store, retention.RetentionSettings(events_days=1), now=now + 3 * 86400)
+    assert done["events"] == 4 and done["clip_cache"] >= 2
+    assert not clip_file.exists() and outside.exists() and clip.exists()
+    assert not any(store.media.absolute("cache/clips").iterdir())
+
+
+def test_camera_with_record_false_gets_no_segments(store, clip):
+    from sqlalchemy import select
+
+    from scenewatch.config import CameraConfig
+    from scenewatch.recording.live import LiveRecording, is_recorded
+    from scenewatch.store.schema import recording_segments
+
+    reason = gst_rtsp_missing()
+    if reason:
+        pytest.skip(reason)
+    on, off = RecordingConfig(segment_s=1.0), RecordingConfig(enabled=False)
+    live = SourceConfig(url="rtsp://127.0.0.1:9/x")
+    assert is_recorded(CameraConfig(name="a", source=live), on)
+    assert not is_recorded(CameraConfig(name="a", source=live, record=False), on)
+    assert is_recorded(CameraConfig(name="a", source=live, record=True), off)  # its own choice wins
+    assert not is_recorded(CameraConfig(name="a", source=live), off)
+    assert not is_recorded(CameraConfig(name="a", source=SourceConfig(url=str(clip)), record=True), on)
+    with RtspServer(clip) as server:
+        source = SourceConfig(url=server.url, open_timeout_s=5, read_timeout_s=5)
+        cameras = [CameraConfig(name="road", source=source), CameraConfig(name="yard", source=source, record=False)]  # fmt: skip
+        recording = LiveRecording(store, on, cameras).start()
+        try:
+            assert recording.for_camera("yard") is None
+            road = recording.for_camera("road")
+            assert road is not None
+            deadline = time.monotonic() + 15
+            while not road.recorder.segments and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            recording.stop()
+    assert road.recorder.segments, road.recorder.last_error
+    with store.engine.connect() as conn:
+        recorded = set(conn.scalars(select(recording_segments.c.camera_id)))
+    assert recorded == {repo.camera_id(store.engine, "road")}
+    with pytest.raises(repo.NotFound):
+        repo.camera_id(store.engine, "yard")
+    assert not store.media.absolute("recordings/yard").exists()

@@ -77,7 +77,8 @@ cameras:
             with_clip: list[dict] = []
             while not with_clip and time.monotonic() < deadline and process.poll() is None:
                 time.sleep(0.5)
-                with_clip = [e for e in stored_events(run_cli.data) if e["clip"]]
+                # the row has the clip's reference at once, marked ready once the clip is cut
+                with_clip = [e for e in stored_events(run_cli.data) if e["clip"] and e["clip"]["ready"]]
             assert with_clip, "no event got its clip while the camera was watched"
         finally:
             process.send_signal(signal.SIGINT)

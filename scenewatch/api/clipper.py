@@ -2,11 +2,13 @@
 
 Every clip the server hands out is decoded, masked frame by frame (privacy zones black; people
 pixelated for users without 'unmasked') and encoded again, so no path serves unmasked video to a
-masked user. Results are cached per (source, window, mask) under ``media/cache/clips``.
+masked user. Results are cached per (source, window, mask) under ``media/cache/clips`` (retention
+deletes those unused for a day).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -50,6 +52,8 @@ def render(
         lock = _locks.setdefault(str(out), threading.Lock())
     with lock:
         if out.exists():
+            with contextlib.suppress(OSError):
+                os.utime(out)  # in use: retention deletes cached clips unused for a day
             return out
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(out.name + f".{os.getpid()}.{threading.get_ident()}.tmp")

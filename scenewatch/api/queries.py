@@ -154,26 +154,34 @@ def set_setting(engine: Engine, key: str, value: Any, user: str) -> None:
             conn.execute(insert(site_settings).values(key=key, value=value, updated_at=now, updated_by=user))
 
 
-def old_tracks(engine: Engine, before: float, limit: int = 1000) -> list[tuple[int, str | None]]:
+def old_tracks(engine: Engine, before: float, limit: int = 1000) -> list[tuple[int, list[str]]]:
+    """Up to ``limit`` tracks that ended before ``before``: (id, media files: the thumbnail)."""
     with engine.connect() as conn:
         return [
-            (r.id, r.thumbnail)
+            (r.id, [r.thumbnail] if r.thumbnail else [])
             for r in conn.execute(
                 select(tracks.c.id, tracks.c.thumbnail).where(tracks.c.last_ts < before).limit(limit)
             )
         ]
 
 
-def old_events(engine: Engine, before: float, limit: int = 1000) -> list[tuple[int, str | None]]:
+def old_events(engine: Engine, before: float, limit: int = 1000) -> list[tuple[int, list[str]]]:
+    """Up to ``limit`` closed events that started before ``before``: (id, media files: the snapshot
+    and a live event's clip file). A file event's clip names its source footage: never listed."""
     with engine.connect() as conn:
-        return [
-            (r.id, r.snapshot)
-            for r in conn.execute(
-                select(events.c.id, events.c.snapshot)
-                .where(and_(events.c.start_ts < before, events.c.end_ts.is_not(None)))
-                .limit(limit)
-            )
-        ]
+        rows = conn.execute(
+            select(events.c.id, events.c.snapshot, events.c.clip)
+            .where(and_(events.c.start_ts < before, events.c.end_ts.is_not(None)))
+            .limit(limit)
+        ).all()
+    found = []
+    for row in rows:
+        media = [row.snapshot] if row.snapshot else []
+        clip = row.clip if isinstance(row.clip, dict) else {}
+        if isinstance(clip.get("media"), str) and clip["media"]:
+            media.append(clip["media"])
+        found.append((row.id, media))
+    return found
 
 
 def delete_rows(engine: Engine, table: str, ids: list[int]) -> None:

@@ -21,6 +21,11 @@ CAMERA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 class CameraConfig(Section):
     name: str = Field(description="Unique camera name: letters, digits, '_', '-', '.'; up to 64 characters.")
     source: SourceConfig = Field(description="Where the video comes from.")
+    record: bool | None = Field(
+        None,
+        description="Record this live camera (for its event clips); empty follows recording.enabled. "
+        "Files are never recorded: their clips come from the file.",
+    )
     detect_fps: float | None = Field(
         None, gt=0, description="Run the detector at most this often per second; empty means every frame."
     )
@@ -124,3 +129,4 @@ def _unique(names: list[str], kind: str) -> list[str]:
             raise ValueError(f"{kind} name {name!r} is used twice on this camera; names must be unique")
         seen.add(name)
     return names
+

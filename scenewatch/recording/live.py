@@ -4,8 +4,12 @@ each live camera, clips of its events cut from the recordings, and retention on 
 Recording runs beside analysis and never in its way: each recorder has its own connection and
 thread and reconnects on its own, so a recorder that fails or a camera that drops never stops
 analysis, and an alert never waits for its clip. An event asks for its clip when it starts
-(:meth:`CameraRecording.request`); the clip is cut once the segment holding its post-roll closes,
-and only then lands on the event row (so ``clip_url`` appears when there is something to play).
+(:meth:`CameraRecording.request`): its row gets the clip's reference at once, marked not ready (the
+API answers "not ready yet, retry" for it), and the clip is cut once the segment holding its
+post-roll closes; then the reference is marked ready (or removed, when nothing was recorded).
+
+A camera is recorded when its source is live and its ``record`` setting (or, when empty,
+``recording.enabled``) says so; events of other live cameras get no clip.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+
+from sqlalchemy import null, update
 
 from scenewatch.config import CameraConfig
 from scenewatch.config.recording import RecordingConfig
@@ -25,9 +31,25 @@ from scenewatch.rules.store import clip_path, set_event_clip
 from scenewatch.sources import redact
 from scenewatch.store import repo
 from scenewatch.store.data import DataStore
+from scenewatch.store.schema import events
 
 log = logging.getLogger(__name__)
 RETENTION_EVERY_S = 60.0
+
+
+def is_recorded(camera: CameraConfig, config: RecordingConfig) -> bool:
+    """Whether ``camera`` is recorded: a live source, and its ``record`` setting (or, when that is
+    empty, ``recording.enabled``) on. Files never are (their clips come from the file)."""
+    if not camera.source.is_live:
+        return False
+    return config.enabled if camera.record is None else camera.record
+
+
+def stale_after_s(config: RecordingConfig) -> float:
+    """Seconds after a clip's window ends by which it is cut or given up: the segment holding the
+    end closes within about ``segment_s`` (two, for a late keyframe); a camera that dropped sends
+    none, and its waiting clips are cut from what there is on the next retention tick."""
+    return 2 * config.segment_s + 30.0 + RETENTION_EVERY_S
 
 
 def clip_window(event: Event, fired_at: float, config: RecordingConfig) -> tuple[float, float]:
@@ -62,25 +84,38 @@ class CameraRecording:
 
     def request(self, event: Event, event_id: int, fired_at: float) -> dict | None:
         """Queue the clip of a starting event; returns the reference its alert carries (the media
-        path and API URL it will have, and the window asked for). Never waits, never raises."""
+        path and API URL it will have, and the window asked for), also put on the event row. Never
+        waits, never raises."""
         try:
             start, end = clip_window(event, fired_at, self.config)
             out = clip_path(event)
-            self.pending.request(start, end, out, lambda cut: self._ready(event_id, cut))
-        except (ClipError, ValueError, OSError) as exc:
+        except (ValueError, OSError) as exc:
             log.warning("camera %s: no clip for event %s: %s", self.camera, event_id, exc)
             return None
-        return {
+        clip = {
             "media": out,
             "url": f"/api/clips/event/{event_id}",
             "start_ts": start,
             "end_ts": end,
             "ready": False,
         }
+        try:  # on the row before the cut is queued, so it never overwrites the ready reference
+            set_event_clip(self.store.engine, event_id, clip)
+        except Exception:  # the alert still carries it; the row gets it when the clip is cut
+            log.exception("camera %s: event %s: cannot note its clip", self.camera, event_id)
+        try:
+            self.pending.request(start, end, out, lambda cut: self._ready(event_id, cut))
+        except ClipError as exc:
+            log.warning("camera %s: no clip for event %s: %s", self.camera, event_id, exc)
+            _clear_clip(self.store, event_id)
+            return None
+        return clip
 
     def _ready(self, event_id: int, cut: CutClip | None) -> None:
         if cut is None:
-            return  # not recorded (the camera was down, or recording could not keep up): no clip
+            # not recorded (the camera was down, or recording could not keep up): no clip
+            _clear_clip(self.store, event_id)
+            return
         clip = {
             "media": cut.path,
             "url": f"/api/clips/event/{event_id}",
@@ -104,7 +139,7 @@ class LiveRecording:
     def __init__(self, store: DataStore, config: RecordingConfig, cameras: Sequence[CameraConfig]):
         self.store = store
         self.config = config
-        self.cameras = [c for c in cameras if c.source.is_live] if config.enabled else []
+        self.cameras = [c for c in cameras if is_recorded(c, config)]
         self.recordings: dict[str, CameraRecording] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -143,7 +178,7 @@ class LiveRecording:
         self._retain()
 
     def _maintain(self) -> None:
-        stale_s = 2 * self.config.segment_s + 30.0
+        stale_s = stale_after_s(self.config) - RETENTION_EVERY_S
         self._retain()
         while not self._stop.wait(RETENTION_EVERY_S):
             self._retain()
@@ -155,6 +190,15 @@ class LiveRecording:
             apply_retention(self.store, self.config.retention_days * 86400, self.config.budget_bytes)
         except Exception:  # runs again on the next tick
             log.exception("recording: retention failed")
+
+
+def _clear_clip(store: DataStore, event_id: int) -> None:
+    """Take a clip that will not come off its event row."""
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(update(events).where(events.c.id == event_id).values(clip=null()))
+    except Exception:  # a clip reference left not ready is served from the segments once stale
+        log.exception("event %s: cannot clear its clip", event_id)
 
 
 def _camera_id(store: DataStore, camera: CameraConfig) -> int:

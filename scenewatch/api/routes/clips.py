@@ -5,6 +5,8 @@ from __future__ import annotations
 
 # FastAPI declares dependencies and parameters in argument defaults:
 import bisect
+import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,12 @@ from scenewatch.api.routes.events import _visible as visible_event
 from scenewatch.api.routes.tracks import visible_track
 
 router = APIRouter(prefix="/api/clips", tags=["clips"], responses={404: {"model": ErrorBody}})
+NOT_READY = {
+    409: {
+        "model": ErrorBody,
+        "description": "Not recorded or cut yet: retry after the Retry-After header's seconds.",
+    }
+}
 VIDEO = {200: {"content": {"video/webm": {}}}}
 
 
@@ -49,30 +57,103 @@ def _file_clip(ctx, user, camera: str, run_id: int, source: str, start_s: float,
     return clipper.render(source, start_s, end_s, out, mask, people_for)
 
 
+def _people_from(times: np.ndarray, boxes: np.ndarray, origin: float) -> clipper.PeopleFor:
+    """People boxes for a clip whose time zero is wall-clock ``origin``."""
+
+    def people_for(_index: int, t: float):
+        at = origin + t
+        lo, hi = bisect.bisect_left(times, at - 0.2), bisect.bisect_right(times, at + 0.2)
+        return boxes[lo:hi]
+
+    return people_for
+
+
+def _not_ready(wait_s: float) -> ApiError:
+    seconds = max(2, math.ceil(wait_s))
+    return ApiError(409, f"clip not ready yet, retry in {seconds} s", headers={"retry-after": str(seconds)})
+
+
+def _camera_recorded(ctx, camera: str) -> bool:
+    """Whether the config records ``camera`` now (so missing video may still come)."""
+    from scenewatch.recording.live import is_recorded
+
+    config = next((c for c in ctx.settings.cameras if c.name == camera), None)
+    return config is not None and is_recorded(config, ctx.settings.recording)
+
+
+def _still_coming(ctx, camera: str, end: float, now: float) -> bool:
+    """Whether video up to wall-clock ``end`` of ``camera`` may still be recorded or cut."""
+    from scenewatch.recording.live import stale_after_s
+
+    return now < end + stale_after_s(ctx.settings.recording) and _camera_recorded(ctx, camera)
+
+
 def _recorded_clip(ctx, user, camera: str, start: float, end: float) -> Path:
-    """A clip of a live camera from its recordings; people boxes by wall-clock time."""
+    """A clip of a live camera from its recordings; people boxes by wall-clock time.
+
+    A window whose end is not recorded yet (the segment holding it is still open) is refused as
+    not ready rather than cut short: what is cut and rendered here is cached."""
     from scenewatch.recording.clips import ClipError, cut_clip
+    from scenewatch.recording.index import segments_between
 
     row = queries.camera_row(ctx.store.engine, camera)
     if row is None:
         raise ApiError(404, "camera not found")
     raw = f"cache/raw/{row['id']}-{int(start * 10)}-{int(end * 10)}.mp4"
-    try:
-        if not ctx.store.media.absolute(raw).exists():
+    if not ctx.store.media.absolute(raw).exists():
+        segments = segments_between(ctx.store.engine, row["id"], start, end)
+        now = time.time()
+        if (not segments or max(s.end for s in segments) < end) and _still_coming(ctx, camera, end, now):
+            raise _not_ready(end + ctx.settings.recording.segment_s - now)
+        try:
             cut_clip(ctx.store, row["id"], start, end, raw)
-    except ClipError as exc:
-        raise ApiError(404, exc.message) from None
+        except ClipError as exc:
+            raise ApiError(404, exc.message) from None
     times, boxes = queries.people_between(ctx.store.engine, camera, start - 1, end + 1)
-
-    def people_for(_index: int, t: float):
-        at = start + t
-        lo, hi = bisect.bisect_left(times, at - 0.2), bisect.bisect_right(times, at + 0.2)
-        return boxes[lo:hi]
-
     mask = privacy.mask_for(ctx.store.engine, camera, user.unmasked, None)
     key = {"raw": raw, "z": [z.tolist() for z in mask.zones], "p": mask.pixelate}
     out = clipper.cache_path(ctx.store.media.root, key)
+    people_for = _people_from(times, boxes, start)
     return clipper.render(ctx.store.media.absolute(raw), 0.0, end - start + 1, out, mask, people_for)
+
+
+def _stored_clip(ctx, user, event: dict, clip: dict) -> Path:
+    """A live event's own clip file (cut from the recordings when its post-roll was recorded),
+    rendered like every clip; people boxes by wall-clock time from the clip's ``start_ts``.
+
+    Not cut yet: refused as not ready (nothing is cached). A clip that never came (the analysing
+    process stopped first) or whose file is gone is cut from the segments, if they are still there.
+    """
+    camera = event["camera"]
+    start, end = float(clip["start_ts"]), float(clip["end_ts"])
+    limit = ctx.options.clip_max_s
+    try:
+        media = ctx.store.media.absolute(str(clip["media"]))
+    except ValueError:
+        raise ApiError(404, "clip not found") from None
+    if not clip.get("ready"):
+        now = time.time()
+        if _still_coming(ctx, camera, end, now):
+            raise _not_ready(end + ctx.settings.recording.segment_s - now)
+        return _recorded_clip(ctx, user, camera, max(start, end - limit), end)
+    try:
+        stat = media.stat()
+    except OSError:
+        return _recorded_clip(ctx, user, camera, max(start, end - limit), end)
+    first = max(0.0, end - start - limit)  # a long clip: its end (what made the rule fire)
+    times, boxes = queries.people_between(ctx.store.engine, camera, start + first - 1, end + 1)
+    mask = privacy.mask_for(ctx.store.engine, camera, user.unmasked, None)
+    key = {
+        "media": clip["media"],
+        "m": stat.st_mtime_ns,
+        "n": stat.st_size,
+        "a": round(first, 2),
+        "z": [z.tolist() for z in mask.zones],
+        "p": mask.pixelate,
+    }
+    out = clipper.cache_path(ctx.store.media.root, key)
+    people_for = _people_from(times, boxes, start + first)
+    return clipper.render(media, first, end - start + 1, out, mask, people_for)
 
 
 def _respond(ctx, user: Principal, path: Path, target: str, download: bool) -> FileResponse:
@@ -94,7 +175,7 @@ def _check_download(user: Principal, download: bool) -> None:
         raise ApiError(403, "exporting clips needs the operator role")
 
 
-@router.get("/track/{track_id}", response_class=FileResponse, responses=VIDEO)
+@router.get("/track/{track_id}", response_class=FileResponse, responses={**VIDEO, **NOT_READY})
 async def track_clip(
     track_id: Id,
     before: float = Query(2.0, ge=0, le=30, description="Seconds before the track starts."),
@@ -122,14 +203,15 @@ async def track_clip(
     return _respond(ctx, user, path, f"track:{track_id}", download)
 
 
-@router.get("/event/{event_id}", response_class=FileResponse, responses=VIDEO)
+@router.get("/event/{event_id}", response_class=FileResponse, responses={**VIDEO, **NOT_READY})
 async def event_clip(
     event_id: Id,
     download: bool = Query(False, description="As an attachment (an export; operators and admins)."),
     user: Principal = Depends(viewer),
     ctx: ServerContext = Depends(get_ctx),
 ):
-    """The event's clip: from its source file, or from the camera's recordings."""
+    """The event's clip: from its source file, or its own clip file (a live camera's event; 409
+    with Retry-After until it is cut), or else from the camera's recordings."""
     _check_download(user, download)
     event = visible_event(ctx, user, event_id)
     clip = event.get("clip") or {}
@@ -140,6 +222,8 @@ async def event_clip(
         path = await run_in_threadpool(
             _file_clip, ctx, user, event["camera"], event["run_id"], clip["path"], start, end
         )
+    elif clip.get("media"):
+        path = await run_in_threadpool(_stored_clip, ctx, user, event, clip)
     else:
         start = event["start_ts"] - 3
         end = min((event["end_ts"] or event["start_ts"]) + 3, start + limit)
