@@ -98,7 +98,10 @@ def describe_clip(clip: dict | None, media: MediaStore) -> str:
         return "-"
     if "path" in clip:
         return f"{clip['path']} {clip['start_s']:.1f}..{clip['end_s']:.1f} s"
-    return f"{media.absolute(clip['media'])} ({clip['end_ts'] - clip['start_ts']:.1f} s recorded)"
+    seconds = clip["end_ts"] - clip["start_ts"]
+    if not clip.get("ready", True):
+        return f"{media.absolute(clip['media'])} ({seconds:.1f} s, still being cut from the recording)"
+    return f"{media.absolute(clip['media'])} ({seconds:.1f} s recorded)"
 
 
 def _row(row) -> dict:
