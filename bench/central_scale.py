@@ -6,12 +6,15 @@ cameras, runs, finished tracks with attributes and their search terms, computed 
 behind ``POST /api/central/ingest``) into one PostgreSQL. Track attributes come from the
 generator of ``bench/search_scale.py``; an edge draws a pool of tracks once and replays it with
 fresh ids and times, so the edges' own CPU (which real edges do not share with the database)
-stays out of the figure.
+stays out of the figure. Like real edges, which ship tracks as they finish, each edge walks
+through the 30 days in time order (``--order random`` spreads every shipment over all 30 days
+instead: the worst case for index locality).
 
 Prints the ingest rate, database size, and search p50/p95 (single- and multi-clause queries,
 each with a time filter) through the public search API on the central database.
 
     .venv/bin/python bench/central_scale.py [--tracks 10000000] [--edges 4] [--database-url URL]
+                                            [--order time|random] [--profile]
 
 Without ``--database-url`` a throw-away cluster is started (``central/pg.py``, with fsync and
 synchronous commit on, as in production) and deleted afterwards.
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import queue
 import random
 import sys
 import time
@@ -41,7 +45,17 @@ from scenewatch.store.db import head_revision, open_engine  # noqa: E402
 POOL = 5000  # distinct tracks an edge draws; replayed with fresh ids and times
 
 
-def edge_process(url: str, edge_index: int, n: int, batch: int, out: mp.Queue, ready=None) -> None:
+def ordered_times(rng: random.Random, start0: float, k: int, n: int) -> tuple[float, float]:
+    """(first, last) of an edge's k-th of n tracks: day k*DAYS//n, hour as in synthetic_times."""
+    day = k * search_scale.DAYS // n
+    first, last = search_scale.synthetic_times(rng, start0)
+    shift = (day - int((first - start0) // 86400)) * 86400.0
+    return first + shift, last + shift
+
+
+def edge_process(
+    url: str, edge_index: int, n: int, batch: int, out: mp.Queue, ready=None, order: str = "time"
+) -> None:
     """One edge: ship ``n`` tracks in shipments of ``batch``; reports (tracks, seconds in ingest)."""
     engine = open_engine(url, migrate=False)
     name, site = f"edge{edge_index}", f"site{edge_index}"
@@ -70,25 +84,24 @@ def edge_process(url: str, edge_index: int, n: int, batch: int, out: mp.Queue, r
     for _ in range(POOL):
         cls = search_scale.pick(rng, search_scale.CLASSES)
         attrs = search_scale.attributes(rng, cls, search_scale.ZONES)
-        pool.append((cls, attrs))
+        # the edge computes a track's terms once (search/index.py); they depend on the attributes only
+        terms = [[t["term"], t["weight"]] for t in term_rows(0, 0, cls, 0.0, 0.0, attrs, attrs["class_conf"])]
+        pool.append((cls, attrs, terms))
     if ready is not None:
         ready.wait()  # every edge has its pool: the clock starts now
     ingest_s, shipped, next_id = 0.0, 0, 1
     while shipped < n:
         tracks = []
         for _ in range(min(batch, n - shipped)):
-            cls, attrs = pool[next_id % POOL]
+            cls, attrs, terms = pool[next_id % POOL]
             cam = cams[next_id % len(cams)]["id"]
-            first, last = search_scale.synthetic_times(rng, start0)
+            if order == "time":
+                first, last = ordered_times(rng, start0, next_id - 1, n)
+            else:
+                first, last = search_scale.synthetic_times(rng, start0)
             thumbnail = f"thumbnails/{cam}/run{cam}/{next_id // 1000:04d}/{next_id}.jpg"
             row = search_scale.track_row(next_id, cam, cam, first, last, cls, attrs, thumbnail)
-            terms = term_rows(next_id, cam, cls, first, last, attrs, row["score"])
-            tracks.append(
-                {
-                    **row,
-                    "terms": [[t["term"], t["weight"]] for t in terms],
-                }
-            )
+            tracks.append({**row, "terms": terms})
             next_id += 1
         shipment = {
             "edge": name,
@@ -104,7 +117,9 @@ def edge_process(url: str, edge_index: int, n: int, batch: int, out: mp.Queue, r
         ingest_s += time.perf_counter() - t0
         shipped += len(tracks)
         if edge_index == 0 and (shipped // batch) % 100 == 0:
-            print(f"  edge0: {shipped:,} tracks ...", flush=True)
+            print(
+                f"  edge0: {shipped:,} tracks, {shipped / ingest_s:,.0f} tracks/s in ingest ...", flush=True
+            )
     out.put((shipped, ingest_s))
 
 
@@ -115,6 +130,17 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1000, help="tracks per shipment")
     ap.add_argument("--queries", type=int, default=60, help="queries per kind (>= 50)")
     ap.add_argument("--database-url", help="an empty PostgreSQL database (default: a throw-away cluster)")
+    ap.add_argument(
+        "--order",
+        choices=("time", "random"),
+        default="time",
+        help="time: each edge ships its tracks in time order (as edges do); random: any day of 30",
+    )
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="throw-away cluster only: print the costliest statements (pg_stat_statements) and WAL volume",
+    )
     args = ap.parse_args()
     print(describe_machine())
     print(f"load average at start: {os.getloadavg()}")
@@ -123,10 +149,17 @@ def main() -> None:
     if url is None:
         from scenewatch.central.pg import TempCluster
 
-        cluster = TempCluster(durable=True).start()  # fsync on: the figures hold for a real server
+        extra = {"shared_preload_libraries": "'pg_stat_statements'"} if args.profile else None
+        # fsync on and the production settings of pg.PRODUCTION: the figures hold for a real server
+        cluster = TempCluster(durable=True, settings=extra).start()
         url = cluster.create_database("central", "central", "central-pw")
+        if args.profile:
+            with open_engine(cluster.url(database="central"), migrate=False).begin() as conn:
+                conn.exec_driver_sql("CREATE EXTENSION pg_stat_statements")
     try:
         run(url, args)
+        if args.profile and cluster is not None:
+            profile(open_engine(cluster.url(database="central"), migrate=False))
     finally:
         if cluster is not None:
             cluster.close()
@@ -138,20 +171,27 @@ def run(url: str, args: argparse.Namespace) -> None:
         registry.add_edge(store.engine, f"edge{i}", f"site{i}")
     per_edge = [args.tracks // args.edges + (i < args.tracks % args.edges) for i in range(args.edges)]
     print(
-        f"ingesting {args.tracks:,} tracks from {args.edges} concurrent edges, {args.batch} per shipment ..."
+        f"ingesting {args.tracks:,} tracks from {args.edges} concurrent edges, {args.batch} per shipment, "
+        f"{args.order} order ..."
     )
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     ready = ctx.Barrier(args.edges + 1)
     procs = [
-        ctx.Process(target=edge_process, args=(url, i, n, args.batch, out, ready))
+        ctx.Process(target=edge_process, args=(url, i, n, args.batch, out, ready, args.order))
         for i, n in enumerate(per_edge)
     ]
     for p in procs:
         p.start()
     ready.wait()
     t0 = time.perf_counter()
-    results = [out.get() for _ in procs]
+    results = []
+    while len(results) < len(procs):
+        try:
+            results.append(out.get(timeout=5))
+        except queue.Empty:
+            if any(p.exitcode not in (None, 0) for p in procs):
+                raise SystemExit("an edge process failed (its error is above)") from None
     for p in procs:
         p.join()
     wall = time.perf_counter() - t0
@@ -181,6 +221,38 @@ def run(url: str, args: argparse.Namespace) -> None:
             f"{name:14s} with a time filter: {len(texts)} queries, p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
             f"max {worst:.1f} ms, {found / len(texts):.1f} results each; load average {os.getloadavg()}"
         )
+
+
+def profile(engine) -> None:
+    """Where the database spent its time: statements by total time, WAL written, checkpoints."""
+    with engine.connect() as conn:
+        top = conn.exec_driver_sql(
+            "SELECT calls, total_exec_time, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) "
+            "FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 8"
+        ).all()
+        wal = conn.exec_driver_sql("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal").one()
+        ckpt = conn.exec_driver_sql(
+            "SELECT checkpoints_timed, checkpoints_req, buffers_checkpoint, buffers_backend FROM pg_stat_bgwriter"
+        ).one()
+        # sizes summed over the day partitions (tracks_20240531 counts as tracks)
+        sizes = conn.exec_driver_sql(
+            "SELECT regexp_replace(c.relname, '_(\\d{8}|default)', ''), sum(pg_relation_size(c.oid)) "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i') GROUP BY 1 ORDER BY 2 DESC LIMIT 12"
+        ).all()
+    print("statements by total time (pg_stat_statements):")
+    for calls, total, rows, query in top:
+        print(f"  {total / 1000:8.1f} s {calls:7d} calls {rows:10d} rows  {query}")
+    print(
+        f"WAL: {float(wal.wal_bytes) / 1e9:.2f} GB in {wal.wal_records:,} records, {wal.wal_fpi:,} full-page images"
+    )
+    print(
+        f"checkpoints: {ckpt.checkpoints_timed} timed, {ckpt.checkpoints_req} requested; "
+        f"buffers written by checkpoints {ckpt.buffers_checkpoint:,}, by backends {ckpt.buffers_backend:,}"
+    )
+    print("largest tables and indexes:")
+    for name, size in sizes:
+        print(f"  {float(size) / 1e6:9.1f} MB  {name}")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from scenewatch.config.central import CentralConfig
 from scenewatch.search.index import index_tracks
 from scenewatch.store import repo
 from scenewatch.store.data import DataStore
-from scenewatch.store.db import DatabaseError
+from scenewatch.store.db import DatabaseError, head_revision
 from scenewatch.store.schema import events, health_events, sync_outbox, tracks
 
 pytest.importorskip("psycopg", reason="psycopg 3 (pip install 'psycopg[binary]') is not installed")
@@ -297,7 +297,8 @@ def test_two_edges_one_central_survive_a_database_outage(cluster, central_url, t
         rows = {r["name"]: r for r in json.loads(listed.stdout)}
         assert set(rows) == {"edge-a", "edge-b"}
         assert all(
-            r["backlog"] == 0 and r["schema_revision"] == "0007" and r["cameras"] == 1 for r in rows.values()
+            r["backlog"] == 0 and r["schema_revision"] == head_revision() and r["cameras"] == 1
+            for r in rows.values()
         )
     finally:
         for proc in procs:
@@ -464,7 +465,7 @@ def test_forged_stale_token_newer_schema_and_replaced_database_are_refused(centr
         newer = _sync(edge, server.url, "e1", "north", token)
         newer._body = _with_schema(newer._body, "0099")
         with pytest.raises(
-            ShipError, match=r"\(409\): edge schema 0099 is newer than the central's \(0007\)"
+            ShipError, match=r"\(409\): edge schema 0099 is newer than the central's \(0008\)"
         ):
             newer.ship_once()
         assert outbox.backlog(edge.engine) == 5  # nothing refused was dropped

@@ -77,6 +77,8 @@ def enforce(
     settings = settings or current(store)
     now = time.time() if now is None else now
     done = {"tracks": 0, "events": 0, "recordings": 0, "clip_cache": _sweep_cache(store, now)}
+    # PostgreSQL: today's and tomorrow's partitions exist before a local writer needs them
+    partitions.ensure(store.engine, [now, now + partitions.PERIOD_S])
     for table, days, finder in (
         ("tracks", settings.tracks_days, queries.old_tracks),
         ("events", settings.events_days, queries.old_events),

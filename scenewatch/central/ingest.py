@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, Connection, Engine, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from scenewatch.central import partitions
 from scenewatch.errors import SceneWatchError
 from scenewatch.store.db import head_revision
 from scenewatch.store.schema import (
@@ -73,6 +74,8 @@ def ingest(engine: Engine, edge: dict[str, Any], shipment: dict[str, Any]) -> di
     """File one shipment from ``edge`` (its ``edges`` row); returns rows filed per kind."""
     check_revision(shipment.get("schema"))
     rows = shipment.get("rows") or {}
+    # the days' partitions first, in their own transaction (PostgreSQL; a no-op on SQLite)
+    partitions.ensure(engine, [r["first_ts"] for r in rows.get("track", [])])
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(select(edges.c.id).where(edges.c.id == edge["id"]).with_for_update())
@@ -139,19 +142,28 @@ def _upsert_returning(
     with cursor.copy(f"COPY {stage} ({', '.join(cols)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(tuple(json.dumps(row[c]) if c in json_cols else row[c] for c in cols))
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c not in KEY)
+    # the key of a partitioned table holds its partition column (migration 0008); a track's
+    # first_ts never changes on its edge, so a replay meets the same key
+    key = [*KEY, "first_ts"] if table is tracks else KEY
     listed = ", ".join(cols)
     cursor.execute(
         f"INSERT INTO {table.name} ({listed}) SELECT {listed} FROM {stage} "
-        f"ON CONFLICT (edge_id, edge_row) DO UPDATE SET {updates} "
-        # xmax is 0 on a freshly inserted row version: tells inserts from updates for free
-        f"RETURNING edge_row, id, xmax = 0"
+        f"ON CONFLICT ({', '.join(key)}) DO NOTHING RETURNING edge_row, id"
     )
-    ids: dict[int, int] = {}
+    ids: dict[int, int] = dict(cursor.fetchall())
     replayed: list[int] = []
-    for edge_row, central_id, inserted in cursor.fetchall():
-        ids[edge_row] = central_id
-        if not inserted:
+    if len(ids) < len(rows):
+        # rows filed before (a replay): update them to the shipped state. Shipments of one edge
+        # are serialised (its edges row is locked), so nothing else writes these keys meanwhile.
+        updates = ", ".join(f"{c} = s.{c}" for c in cols if c not in key)
+        same = " AND ".join(f"t.{c} = s.{c}" for c in key)
+        cursor.execute(
+            f"UPDATE {table.name} t SET {updates} FROM {stage} s "
+            f"WHERE {same} AND s.edge_row <> ALL(%s) RETURNING t.edge_row, t.id",
+            (list(ids),),
+        )
+        for edge_row, central_id in cursor.fetchall():
+            ids[edge_row] = central_id
             replayed.append(central_id)
     cursor.execute(f"TRUNCATE {stage}")
     return ids, replayed

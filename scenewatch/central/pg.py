@@ -21,6 +21,18 @@ from scenewatch.errors import SceneWatchError
 
 SUPERUSER = "postgres"
 
+# What a central's PostgreSQL should use for a write-heavy ingest (docs/scaling.md), on top of
+# fsync, synchronous_commit and full_page_writes, which stay on: an edge deletes its outbox
+# entries only after the central committed them. Benchmarks run with exactly these.
+PRODUCTION = {
+    "shared_buffers": "1GB",  # 25 % of RAM on a dedicated server; the hot partitions' indexes fit
+    "wal_buffers": "64MB",  # a shipment's WAL (several MB) fits without flushing mid-transaction
+    "max_wal_size": "8GB",  # checkpoints by time, not by WAL volume ...
+    "checkpoint_timeout": "15min",  # ... and rarely: fewer full-page images of hot index pages
+    "checkpoint_completion_target": "0.9",
+    "wal_compression": "lz4",  # the full-page images that remain are compressed (PG 15)
+}
+
 
 def pg_bin_dir() -> Path | None:
     """The folder holding ``initdb`` and ``pg_ctl``, or None when PostgreSQL is not installed."""
@@ -49,6 +61,7 @@ class TempCluster:
         port: int | None = None,
         run_as: str = "nobody",
         durable: bool = False,
+        settings: dict[str, str] | None = None,
     ):
         bin_dir = pg_bin_dir()
         if bin_dir is None:
@@ -59,6 +72,7 @@ class TempCluster:
         self.bin = bin_dir
         self.password = password
         self.durable = durable  # True: fsync and synchronous commit as in production (benchmarks)
+        self.extra = dict(settings or {})  # more postgresql.conf lines, e.g. shared_preload_libraries
         self.port = port or free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="sw-pg-"))
         self.data = self.folder / "data"
@@ -105,9 +119,12 @@ class TempCluster:
             "shared_buffers": "256MB",
             "max_connections": "100",
         }
-        if not self.durable:
+        if self.durable:
+            settings.update(PRODUCTION)
+        else:
             # a throw-away cluster for tests: durability is not the point, their speed is
             settings.update(fsync="off", synchronous_commit="off", full_page_writes="off")
+        settings.update(self.extra)
         with open(self.data / "postgresql.conf", "a") as conf:
             conf.writelines(f"{k} = {v}\n" for k, v in settings.items())
 

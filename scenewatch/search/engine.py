@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Connection, exists, func, select
+from sqlalchemy import Connection, and_, exists, func, select
 
 from scenewatch.search.facts import cosine, track_facts
 from scenewatch.search.model import ObjectClause, Query
@@ -130,7 +130,7 @@ def search(
                 notes.append("colours of carried items are not known; matching the item only")
             needs = clause_needs(clause or ObjectClause(None), query.zones)
             ids = _candidates(conn, needs, scope, limit)
-            known.update(_load_facts(conn, [i for i in ids if i not in known]))
+            known.update(_load_facts(conn, {i: ts for i, ts in ids.items() if i not in known}))
             for track_id in ids:
                 track = known.get(track_id)
                 if track is None or not _in_window(track, scope):
@@ -140,7 +140,7 @@ def search(
                 if score >= MIN_SCORE and score > best.get(track_id, (0.0, []))[0]:
                     best[track_id] = (score, reasons)
         order = sorted(best, key=lambda i: (-best[i][0], -known[i].first_ts, i))[:limit]
-        rows = _load_tracks(conn, order)
+        rows = _load_tracks(conn, {i: known[i].first_ts for i in order})
         hits = [_hit(store, rows[i], names, *best[i]) for i in order if i in rows]
     if not hits:
         notes.append("no tracks match")
@@ -167,11 +167,11 @@ def more_like(
         understood["class"] = target.class_name
         understood["facts"] = dict(sorted(mine.items(), key=lambda kv: -kv[1])[:8])
         seeds = sorted(mine.items(), key=lambda kv: -kv[1])[:5]
-        ids: dict[int, None] = {}
+        ids: dict[int, float] = {}
         for term, weight in seeds:
             raw = weight / _KIND_WEIGHT.get(term.split(":")[0], 1.0)
             q = (
-                select(track_terms.c.track_id)
+                select(track_terms.c.track_id, track_terms.c.first_ts)
                 .where(track_terms.c.term == term)
                 .where(track_terms.c.weight.between(raw - 0.3, raw + 0.3))
                 .order_by(track_terms.c.weight.desc())
@@ -179,12 +179,13 @@ def more_like(
             )
             if scope.camera_ids is not None:
                 q = q.where(track_terms.c.camera_id.in_(scope.camera_ids))
-            ids.update(dict.fromkeys(conn.scalars(q)))
+            ids.update(dict(conn.execute(q).all()))
         ids.pop(track_id, None)
-        facts = {i: f.facts for i, f in _load_facts(conn, list(ids)).items()}
+        loaded = _load_facts(conn, ids)
+        facts = {i: f.facts for i, f in loaded.items()}
         scored = sorted(((cosine(mine, _similarity_vector(f)), i) for i, f in facts.items()), reverse=True)
         top = [(s, i) for s, i in scored[:limit] if s > 0]
-        rows = _load_tracks(conn, [i for _, i in top])
+        rows = _load_tracks(conn, {i: loaded[i].first_ts for _, i in top})
         hits = [
             _hit(store, rows[i], names, s, _shared(mine, _similarity_vector(facts[i]), s))
             for s, i in top
@@ -196,8 +197,9 @@ def more_like(
 # ---------------------------------------------------------------- candidates
 
 
-def _candidates(conn: Connection, needs: list[Need], scope: _Scope, limit: int) -> list[int]:
-    """Candidate track ids for one clause, bounded by LIMITs (see the module docstring)."""
+def _candidates(conn: Connection, needs: list[Need], scope: _Scope, limit: int) -> dict[int, float | None]:
+    """Candidate track ids for one clause, bounded by LIMITs (see the module docstring), with
+    their first_ts where the engine reads it along (PostgreSQL: it names the day partition)."""
     k = max(CANDIDATES, limit * 3)
     required = [n for n in needs if n.required]
     if not required:
@@ -205,12 +207,12 @@ def _candidates(conn: Connection, needs: list[Need], scope: _Scope, limit: int) 
     sizes = [_count(conn, n, scope) for n in required]
     driver = required[min(range(len(required)), key=sizes.__getitem__)]
     others = [n for n in required if n is not driver]
-    ids = dict.fromkeys(_driven(conn, driver, others, scope, k))
+    ids = _driven(conn, driver, others, scope, k)
     if len(ids) < limit and others:
         cls = [n for n in required if n.kind == "class"]
         for need in [n for n in required if n.kind != "class"]:
-            ids.update(dict.fromkeys(_driven(conn, need, [c for c in cls if c is not need], scope, k)))
-    return list(ids)
+            ids.update(_driven(conn, need, [c for c in cls if c is not need], scope, k))
+    return ids
 
 
 def _term_filter(alias, need: Need, scope: _Scope):
@@ -231,27 +233,40 @@ def _count(conn: Connection, need: Need, scope: _Scope) -> int:
     return conn.scalar(select(func.count()).select_from(inner.subquery())) or 0
 
 
-def _driven(conn: Connection, driver: Need, filters: list[Need], scope: _Scope, k: int) -> list[int]:
+def _driven(
+    conn: Connection, driver: Need, filters: list[Need], scope: _Scope, k: int
+) -> dict[int, float | None]:
     """Best ``k`` tracks by the driver's weight that also have a term of every filter need."""
-    ids: dict[int, None] = {}
+    pg = conn.dialect.name == "postgresql"
+    ids: dict[int, float | None] = {}
     # one statement per term: each reads its own index range in weight order and stops at k
     per_term = max(k // len(driver.terms), 60)  # 'red anywhere' reads three terms, not 3k rows
     for term, _ in driver.terms:
         single = Need(driver.kind, driver.label, ((term, 1.0),))
         d = track_terms.alias("d")
-        q = select(d.c.track_id).where(*_term_filter(d, single, scope))
+        cols = (d.c.track_id, d.c.first_ts) if pg else (d.c.track_id,)
+        q = select(*cols).where(*_term_filter(d, single, scope))
         for f in filters:
             o = track_terms.alias()
-            q = q.where(exists().where(o.c.track_id == d.c.track_id, o.c.term.in_(f.term_names)))
+            same = [o.c.track_id == d.c.track_id, o.c.term.in_(f.term_names)]
+            if pg:
+                # every term row of a track carries its first_ts, so the probe reads the days of
+                # the window only (partition pruning), whichever way the planner joins
+                same.append(o.c.first_ts == d.c.first_ts)
+                if scope.end is not None:
+                    same.append(o.c.first_ts <= scope.end)
+                if scope.start is not None:
+                    same.append(o.c.first_ts >= scope.start - LOOKBACK_S)
+            q = q.where(exists().where(*same))
         if driver.kind == "class" and not filters:
             q = q.order_by(d.c.first_ts.desc())  # a bare class: the most recent first
         else:
             q = q.order_by(d.c.weight.desc())
-        ids.update(dict.fromkeys(conn.scalars(q.limit(per_term))))
-    return list(ids)
+        ids.update((row[0], row[1] if pg else None) for row in conn.execute(q.limit(per_term)))
+    return ids
 
 
-def _recent_tracks(conn: Connection, scope: _Scope, k: int) -> list[int]:
+def _recent_tracks(conn: Connection, scope: _Scope, k: int) -> dict[int, float | None]:
     """No attribute asked for: the latest tracks in scope, one index range per camera."""
     camera_ids = scope.camera_ids
     if camera_ids is None:
@@ -264,7 +279,7 @@ def _recent_tracks(conn: Connection, scope: _Scope, k: int) -> list[int]:
         if scope.start is not None:
             q = q.where(tracks.c.first_ts >= scope.start - LOOKBACK_S)
         found += conn.execute(q.order_by(tracks.c.first_ts.desc()).limit(k)).all()
-    return [i for _, i in sorted(found, reverse=True)[:k]]
+    return {i: ts for ts, i in sorted(found, reverse=True)[:k]}
 
 
 # ---------------------------------------------------------------- loading
@@ -275,7 +290,24 @@ def _camera_names(conn: Connection) -> dict[int, str]:
     return {i: n for i, n in conn.execute(q)}
 
 
-def _load_tracks(conn: Connection, ids: list[int]) -> dict[int, Any]:
+def _pages(conn: Connection, id_col, ts_col, ids: dict[int, float | None] | list[int]) -> list:
+    """WHERE clauses reading ``ids`` in pages of IN_CHUNK. On PostgreSQL, when the first_ts of
+    every id is known, each page also says which first_ts values it wants, so the planner reads
+    only the day partitions holding them (tracks and their terms share their track's first_ts)."""
+    keys = list(ids)
+    by_day = conn.dialect.name == "postgresql" and isinstance(ids, dict)
+    by_day = by_day and all(ts is not None for ts in ids.values())
+    pages = []
+    for i in range(0, len(keys), IN_CHUNK):
+        page = keys[i : i + IN_CHUNK]
+        where = [id_col.in_(page)]
+        if by_day:
+            where.append(ts_col.in_(sorted({ids[k] for k in page})))
+        pages.append(and_(*where))
+    return pages
+
+
+def _load_tracks(conn: Connection, ids: dict[int, float | None] | list[int]) -> dict[int, Any]:
     cols = (
         tracks.c.id,
         tracks.c.camera_id,
@@ -286,8 +318,8 @@ def _load_tracks(conn: Connection, ids: list[int]) -> dict[int, Any]:
         tracks.c.thumbnail,
     )
     out: dict[int, Any] = {}
-    for i in range(0, len(ids), IN_CHUNK):
-        for row in conn.execute(select(*cols).where(tracks.c.id.in_(ids[i : i + IN_CHUNK]))):
+    for where in _pages(conn, tracks.c.id, tracks.c.first_ts, ids):
+        for row in conn.execute(select(*cols).where(where)):
             out[row.id] = row
     return out
 
@@ -306,15 +338,13 @@ class _Facts:
         return next((t[6:] for t in self.facts if t.startswith("class:")), "object")
 
 
-def _load_facts(conn: Connection, ids: list[int]) -> dict[int, _Facts]:
+def _load_facts(conn: Connection, ids: dict[int, float | None] | list[int]) -> dict[int, _Facts]:
     """Candidates' facts from the index (primary-key reads, no JSON): ranking reads only these."""
     t = track_terms.c
+    cols = (t.track_id, t.term, t.weight, t.camera_id, t.first_ts, t.last_ts)
     out: dict[int, _Facts] = {}
-    for i in range(0, len(ids), IN_CHUNK):
-        q = select(t.track_id, t.term, t.weight, t.camera_id, t.first_ts, t.last_ts).where(
-            t.track_id.in_(ids[i : i + IN_CHUNK])
-        )
-        for track_id, term, weight, camera_id, first_ts, last_ts in conn.execute(q):
+    for where in _pages(conn, t.track_id, t.first_ts, ids):
+        for track_id, term, weight, camera_id, first_ts, last_ts in conn.execute(select(*cols).where(where)):
             out.setdefault(track_id, _Facts(camera_id, first_ts, last_ts)).facts[term] = weight
     return out
 

@@ -58,6 +58,9 @@ runs = Table(
     Index(None, "camera_id", "started_at"),
 )
 
+# On PostgreSQL, migration 0008 partitions ``tracks`` and ``track_terms`` by day of ``first_ts``
+# (``scenewatch/central/partitions.py``): their unique keys there also hold ``first_ts``, and the
+# foreign keys to ``tracks`` below become a delete trigger. SQLite keeps the tables as declared.
 tracks = Table(
     "tracks",
     metadata,
