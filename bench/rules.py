@@ -172,37 +172,25 @@ def debounced_runs(flags: list[bool], inertia: int) -> list[tuple[int, int]]:
 def expected_events(tracks: dict, spec: dict) -> list[dict]:
     truth = []
     for zone in spec["zones"]:
+        if zone["name"] == "street":  # the crowd zone (below)
+            continue
         poly = np.array(zone["polygon"], dtype=np.float32)
         for track_id, (times, boxes) in tracks.items():
             flags = [cv2.pointPolygonTest(poly, foot(b), False) > 0 for b in boxes]
             for first, last in debounced_runs(flags, INERTIA):
-                hidden = not detectable(tracks, track_id, first, last)
                 # The stay ends when the object is first seen outside (or last seen, at its end).
                 end = times[last + 1] if last + 1 < len(times) else times[last]
+                stay = dict(
+                    start=times[first],
+                    end=end,
+                    path=[foot(b) for b in boxes[first : last + 1]],
+                    hidden=not detectable(tracks, track_id, first, last),
+                )
                 fire = min(first + INERTIA - 1, len(times) - 1)
-                if zone["name"] != "street":
-                    truth.append(
-                        dict(
-                            rule=f"intrusion-{zone['name']}",
-                            start=times[first],
-                            end=end,
-                            at=foot(boxes[fire]),
-                            path=[foot(b) for b in boxes[first : last + 1]],
-                            hidden=hidden,
-                        )
-                    )
-                if zone["name"] != "street" and end - times[first] >= LOITER_S:
+                truth.append(dict(rule=f"intrusion-{zone['name']}", at=foot(boxes[fire]), **stay))
+                if end - times[first] >= LOITER_S:
                     k = int(np.searchsorted(times, times[first] + LOITER_S))
-                    truth.append(
-                        dict(
-                            rule=f"loitering-{zone['name']}",
-                            start=times[first],
-                            end=end,
-                            at=foot(boxes[k]),
-                            path=[foot(b) for b in boxes[first : last + 1]],
-                            hidden=hidden,
-                        )
-                    )
+                    truth.append(dict(rule=f"loitering-{zone['name']}", at=foot(boxes[k]), **stay))
     for line in spec["lines"]:
         x, (y0, y1) = line["a"][0], (line["a"][1], line["b"][1])
         for times, boxes in tracks.values():
