@@ -9,7 +9,11 @@ Run: ``.venv/bin/python bench/capacity.py [--video PATH] [--detector centernet|n
    rate, shared detector pool, tracking, SQLite store, health checks): the largest N for which
    every camera keeps lag (p95) and drift under 1 s and detects at >= 5 fps while objects are
    present. Prints both limits and their ratio.
-3. Accuracy: MOTA on TUD-Stadtmitte, full-rate tracking against the capacity settings (both
+3. Stage costs: CPU milliseconds of one detection at batch 1 in one thread (the pool's setting)
+   for centernet and nanodet, and of describing one finished track (pose on its crops, colours);
+   then the arithmetic of the 50 % target: detections a second needed at half the decode-only
+   limit times the cost of one, against the cores of this machine.
+4. Accuracy: MOTA on TUD-Stadtmitte, full-rate tracking against the capacity settings (both
    through ``index_file`` and ``export mot``'s rows; sampled runs are scored on the frames they
    cover, the protocol of ``bench/tracking.py --detect-fps``).
 
@@ -33,19 +37,37 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe_machine  # noqa: E402
 
+from scenewatch import pipeline  # noqa: E402
 from scenewatch.config import AppConfig, CameraConfig  # noqa: E402
 from scenewatch.config.capacity import CapacityConfig  # noqa: E402
 from scenewatch.config.source import SourceConfig  # noqa: E402
 from scenewatch.eval.mot import load_mot, score_rows  # noqa: E402
 from scenewatch.pipeline import build_detector, index_file, run_cameras  # noqa: E402
-from scenewatch.runtime import MetricsRegistry  # noqa: E402
+from scenewatch.runtime import DescribeQueue, MetricsRegistry  # noqa: E402
 from scenewatch.sources import FileSource  # noqa: E402
 from scenewatch.store import repo  # noqa: E402
 from scenewatch.store.data import DataStore  # noqa: E402
+from scenewatch.vision.detector import DETECTORS  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MAX_LAG_S = 1.0
 MIN_PRESENT_FPS = 5.0 - 0.05  # a 10 fps camera sampled every 2nd frame gives exactly 5.0
+
+
+class InlineDescriber(DescribeQueue):
+    """The baseline: each description runs in the submitting camera thread (counted the same)."""
+
+    def submit(self, owner, camera, work, deliver) -> None:
+        with self._cond:
+            for stats in (self.total, self._camera(camera)):
+                stats.submitted += 1
+        cpu, started = time.thread_time(), time.monotonic()
+        deliver(work())
+        with self._cond:
+            for stats in (self.total, self._camera(camera)):
+                stats.described += 1
+                stats.cpu_seconds += time.thread_time() - cpu
+                stats.wait_seconds += time.monotonic() - started
 
 
 def load() -> str:
@@ -157,7 +179,11 @@ def capacity_trial(
         r["lag_p95"] < MAX_LAG_S and (np.isnan(r["present_fps"]) or r["present_fps"] >= MIN_PRESENT_FPS)
         for r in rows
     )
+    described = metrics.node_snapshot()  # the node's describer of finished tracks
     worst = {
+        "described": described.get("describe_done", 0),
+        "degraded": described.get("describe_degraded", 0),
+        "describe_max_queued": described.get("describe_max_queued", 0),
         "lag_p95": max(r["lag_p95"] for r in rows) if rows else float("nan"),
         "present_fps": min((r["present_fps"] for r in rows), default=float("nan")),
         "dropped": sum(r["dropped"] for r in rows),
@@ -229,7 +255,94 @@ def decode_cost(video: Path, capacity: CapacityConfig) -> tuple[float, float]:
     return (time.process_time() - start) / max(count, 1), fps
 
 
-# -- 3. accuracy -----------------------------------------------------------------------------------
+# -- 3. stage costs and the arithmetic of the target ----------------------------------------------
+
+
+def _median_cpu_ms(call, runs: int) -> tuple[float, float]:
+    """(median thread-CPU ms, median wall ms) of ``call()`` over ``runs`` runs after 3 warm-ups."""
+    for _ in range(3):
+        call()
+    cpu, wall = [], []
+    for _ in range(runs):
+        c, w = time.thread_time(), time.perf_counter()
+        call()
+        cpu.append(1000 * (time.thread_time() - c))
+        wall.append(1000 * (time.perf_counter() - w))
+    return float(np.median(cpu)), float(np.median(wall))
+
+
+def first_frame(video: Path, capacity: CapacityConfig, skip: int = 50):
+    source = FileSource("probe", camera_source(video, capacity).model_copy(update={"realtime": False}))
+    for frame in source:
+        if frame.index >= skip:
+            break
+    source.close()
+    return frame
+
+
+def stage_costs(video: Path, capacity: CapacityConfig, runs: int) -> dict[str, float]:
+    """CPU ms a detection (batch 1, one thread) per detector, and of describing one person track."""
+    from scenewatch.models import ModelStore
+    from scenewatch.vision.attributes import AttributeDescriber
+    from scenewatch.vision.attributes.crops import Crop, crop_around
+
+    frame = first_frame(video, capacity)
+    models = ModelStore()
+    costs: dict[str, float] = {}
+    people = None
+    for name in ("centernet", "nanodet"):
+        detector = DETECTORS[name](models.path(DETECTORS[name].model_file), threads=1)
+        cpu, wall = _median_cpu_ms(lambda d=detector: d.detect_one(frame.image), runs)
+        costs[name] = cpu
+        found = detector.detect_one(frame.image)
+        print(
+            f"  stage: {name:9s} detection, batch 1, 1 thread: {cpu:6.1f} ms CPU ({wall:.1f} ms wall), "
+            f"{len(found)} objects  [{load()}]",
+            flush=True,
+        )
+        if name == "centernet":
+            keep = (found.class_ids == 0) & (found.scores >= 0.3)
+            people = found.xyxy[keep][np.argsort(-found.scores[keep])]
+    describer = AttributeDescriber(models)  # the configured defaults: 3 crops, pose at 192 px
+    crops = []
+    for box in (people if people is not None else [])[:3]:
+        image, inner = crop_around(frame.image, box, 0.15)
+        crops.append(Crop(image, inner, frame.index, frame.timestamp, 1.0, 200.0))
+    if crops:
+        cpu, wall = _median_cpu_ms(lambda: describer.person(crops), max(3, runs // 4))
+        costs["describe"] = cpu
+        print(
+            f"  stage: describe one person track ({len(crops)} crops, pose + colours): {cpu:.1f} ms CPU "
+            f"({wall:.1f} ms wall); cheap when degraded (1 crop, no pose): "
+            f"{_median_cpu_ms(lambda: describer.person(crops[:1], False), max(3, runs // 4))[0]:.1f} ms CPU"
+        )
+    return costs
+
+
+def target_arithmetic(
+    decode_limit: int, limit_kind: str, decode_ms: float, fps: float, costs: dict[str, float], cores: int
+) -> None:
+    """Print whether half the decode-only limit can detect at the required rate on these cores."""
+    n = max(1, -(-decode_limit // 2))  # ceil(50 %)
+    need = n * (MIN_PRESENT_FPS + 0.05)  # detections a second with objects present on every camera
+    decode_cores = n * fps * decode_ms / 1000
+    print(
+        f"target arithmetic: 50 % of the decode-only limit ({limit_kind} {decode_limit}) = {n} cameras; "
+        f"each needs 5 detections/s while objects are present (vtest: always) = {need:.0f} detections/s; "
+        f"decoding them takes {decode_cores:.2f} cores"
+    )
+    for name in ("centernet", "nanodet"):
+        if name in costs:
+            det_cores = need * costs[name] / 1000
+            print(
+                f"  {name}: {need:.0f}/s x {costs[name]:.1f} ms = {det_cores:.2f} cores for detection "
+                f"+ {decode_cores:.2f} decode = {det_cores + decode_cores:.2f} of {cores} cores "
+                f"({'feasible' if det_cores + decode_cores <= cores else 'INFEASIBLE'}); "
+                f"detection alone caps this machine at {cores * 1000 / costs[name] / 5:.0f} cameras"
+            )
+
+
+# -- 4. accuracy -----------------------------------------------------------------------------------
 
 
 def mota(settings: AppConfig, detector, capacity: CapacityConfig | None) -> tuple[str, int]:
@@ -263,23 +376,42 @@ def main() -> None:
         help="frames a camera may have waiting for the detector (default: config's)",
     )
     parser.add_argument("--start", type=int, default=8, help="first N of the capacity search")
-    parser.add_argument("--skip", choices=["decode", "capacity", "mota"], action="append", default=[])
+    parser.add_argument(
+        "--cameras",
+        type=int,
+        nargs="+",
+        help="run capacity trials at exactly these N (repeats allowed: 8 8 8 9) instead of searching",
+    )
+    parser.add_argument(
+        "--describe",
+        choices=["background", "inline"],
+        default="background",
+        help="describe finished tracks in the node's background worker (the product) or, as a "
+        "baseline, in the camera's thread when its row is stored",
+    )
+    parser.add_argument("--stage-runs", type=int, default=30, help="timed runs per stage cost")
+    parser.add_argument(
+        "--skip", choices=["decode", "capacity", "stages", "mota"], action="append", default=[]
+    )
     args = parser.parse_args()
     settings = AppConfig.model_validate({"detector": {"type": args.detector}})
+    if args.describe == "inline":
+        pipeline.DescribeQueue = InlineDescriber
     capacity = CapacityConfig(enabled=True, pool_workers=args.workers, decode_width=args.decode_width)
     if args.queue_depth:
         capacity = capacity.model_copy(update={"queue_depth": args.queue_depth})
     print(f"machine: {describe_machine()}  [{load()}]")
     print(
         f"footage: {args.video.name}; detector {args.detector}, {args.workers} pool worker(s), "
+        f"track description {args.describe}, "
         f"queue depth {capacity.queue_depth}; "
         f"decode width {capacity.decode_width or 'full'}, {capacity.decode_threads} decoder thread(s)"
     )
     cores = len(os.sched_getaffinity(0))
     decode_limit = capacity_limit = None
+    cost, fps = decode_cost(args.video, capacity)
+    estimate = max(1, int(cores / (cost * fps)))
     if "decode" not in args.skip:
-        cost, fps = decode_cost(args.video, capacity)
-        estimate = max(1, int(cores / (cost * fps)))
         print(
             f"decode-only: {1000 * cost:.1f} ms CPU a frame at {fps:.1f} fps -> estimate {estimate} cameras"
         )
@@ -290,7 +422,16 @@ def main() -> None:
             "decode-only",
         )
         print(f"decode-only limit: {decode_limit} cameras  [{load()}]", flush=True)
-    if "capacity" not in args.skip:
+    if "capacity" not in args.skip and args.cameras:
+        passed = []
+        for n in args.cameras:
+            ok, detail = _fmt_capacity(
+                capacity_trial(args.video, n, args.trial_s, args.warmup_s, settings, capacity)
+            )
+            passed.append(ok)
+            print(f"  capacity N={n:3d}: {'pass' if ok else 'FAIL'}  {detail}  [{load()}]", flush=True)
+        print(f"capacity trials: {sum(passed)} of {len(passed)} passed  [{load()}]")
+    elif "capacity" not in args.skip:
         capacity_limit = largest(
             lambda n: _fmt_capacity(
                 capacity_trial(args.video, n, args.trial_s, args.warmup_s, settings, capacity)
@@ -307,6 +448,10 @@ def main() -> None:
             f"RESULT: capacity {capacity_limit} / decode-only {decode_limit} = "
             f"{100 * capacity_limit / decode_limit:.0f} % (target >= 50 %; >= 8 cameras)  [{load()}]"
         )
+    if "stages" not in args.skip:
+        costs = stage_costs(args.video, capacity, args.stage_runs)
+        kind = "measured" if decode_limit else "estimated from decode CPU,"
+        target_arithmetic(decode_limit or estimate, kind, 1000 * cost, fps, costs, cores)
     if "mota" not in args.skip:
         detector = build_detector(settings)
         full, n_full = mota(settings, detector, None)
@@ -326,7 +471,8 @@ def _fmt_capacity(result: tuple[bool, dict]) -> tuple[bool, str]:
         f"lag p95 {w['lag_p95']:.2f} s, min detect fps with objects {w['present_fps']:.2f}, "
         f"dropped {w['dropped']}, total decoded {w['decoded_fps']:.0f} fps, detected {w['detect_fps']:.0f} fps, "
         f"CPU {w['cpu']:.2f} cores (process {w['process_cpu']:.2f}); detector {w['detect_ms']:.0f} ms CPU "
-        f"({w['detect_wall_ms']:.0f} ms wall) a detection, the rest {w['other_ms']:.0f} ms CPU a camera-second"
+        f"({w['detect_wall_ms']:.0f} ms wall) a detection, the rest {w['other_ms']:.0f} ms CPU a camera-second; "
+        f"tracks described {w['described']} (degraded {w['degraded']}, most queued {w['describe_max_queued']})"
     )
 
 

@@ -28,7 +28,14 @@ from scenewatch.rules.engine import RuleEngine
 from scenewatch.rules.events import Event
 from scenewatch.rules.posture import posture_for
 from scenewatch.rules.store import EventRecorder
-from scenewatch.runtime import CameraMetrics, DetectionPlanner, DetectorPool, MetricsRegistry, PoolClient
+from scenewatch.runtime import (
+    CameraMetrics,
+    DescribeQueue,
+    DetectionPlanner,
+    DetectorPool,
+    MetricsRegistry,
+    PoolClient,
+)
 from scenewatch.runtime import wiring as capacity_wiring
 from scenewatch.sources import Gap, open_source, redact
 from scenewatch.store import repo
@@ -302,6 +309,7 @@ def _analyse(
     metrics: MetricsRegistry | None = None,
     dispatcher: Dispatcher | None = None,
     observers: Sequence[TrackObserver] = (),
+    describe_queue: DescribeQueue | None = None,
     recording: LiveRecording | None = None,
 ) -> RunResult:
     detector = detector or build_detector(settings, models)  # a missing model fails before any write
@@ -346,6 +354,7 @@ def _analyse(
         run_id,
         finisher=lambda track: finish_track(track, tracker_config.max_gap, tracker_config.min_track_hits),
         describer=build_describer(settings, camera, models),
+        describe_queue=describe_queue,  # live cameras: tracks are described off this thread
     )
     recorder = _event_recorder(store, rules, camera, camera_id, run_id, dispatcher, settings, recording)
     camera_metrics = metrics.camera(camera.name, info.fps if info else None) if metrics else None
@@ -492,7 +501,12 @@ def run_cameras(
         interval = capacity.report_s if capacity is not None else PROGRESS_INTERVAL_S
         capacity_wiring.report_every(metrics, progress, interval, stop)
     run_lock = None if pool else lock
+    # one low-priority worker describes the finished tracks of every camera (writer.py)
+    describe_queue = DescribeQueue()
+    if metrics is not None:
+        metrics.describer = describe_queue
     extra = {"capacity": capacity, "pool": pool, "metrics": metrics, "dispatcher": dispatcher}
+    extra["describe_queue"] = describe_queue
     if duration:
         timer = threading.Timer(duration, stop.set)
         timer.daemon = True
@@ -537,6 +551,7 @@ def run_cameras(
     recording.stop()  # closes the segments and cuts the clips still waiting
     if pool is not None:
         pool.close()
+    describe_queue.close()  # the writers waited for theirs; nothing is left behind
     health.stop()
     dispatcher.stop()
     if errors and not results:

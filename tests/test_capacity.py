@@ -273,7 +273,8 @@ def test_pool_counts_detector_cpu_apart_from_wall_time():
 
 # -- metrics -----------------------------------------------------------------------------------------
 
-SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{camera="((?:[^"\\\n]|\\["\\n])*)"\} (\S+)$')
+# a sample: per camera, or node-wide without labels (camera "")
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{camera="((?:[^"\\\n]|\\["\\n])*)"\})? (\S+)$')
 
 
 def check_exposition(text: str) -> list[tuple[str, str, float]]:
@@ -292,6 +293,7 @@ def check_exposition(text: str) -> list[tuple[str, str, float]]:
             match = SAMPLE.match(line)
             assert match, line
             name, camera, value = match.groups()
+            camera = camera or ""
             assert name in types, f"{name} has no TYPE line before it"
             samples.append((name, camera, float(value)))  # NaN and numbers parse; garbage does not
             if types[name] == "counter":
@@ -421,3 +423,142 @@ def test_a_stalled_camera_does_not_hold_back_the_others(tmp_path, monkeypatch):
     fine = metrics.snapshot()["fine"]
     assert fine["frames_decoded"] >= 45 and fine["frames_detected"] >= 10 and fine["lag_s"] < 1.0
     assert {r.camera for r in results} == {"stuck", "fine"}
+
+
+# -- describing finished tracks off the camera thread -----------------------------------------------
+
+
+class SlowJob:
+    """A description that takes ``seconds`` (or until ``gate`` opens) and says how it ran."""
+
+    def __init__(self, name: str, seconds: float = 0.0, gate: threading.Event | None = None):
+        self.name, self.seconds, self.gate, self.light = name, seconds, gate, False
+
+    def lighten(self, crops: int) -> None:
+        self.light = "bare" if crops == 0 else True
+
+    def __call__(self) -> dict:
+        if self.gate is not None:
+            self.gate.wait(10)
+        time.sleep(self.seconds)
+        if self.name == "bad":
+            raise RuntimeError("broken crop")
+        return {"name": self.name, "light": self.light}
+
+
+def test_describe_queue_never_blocks_keeps_order_and_degrades_on_overflow():
+    from scenewatch.runtime import DescribeQueue
+
+    queue = DescribeQueue(light_after_s=0.8, light_at=3, bare_at=5)
+    gate = threading.Event()
+    out: list[dict] = []
+    started = time.monotonic()
+    queue.submit("w", "a", SlowJob("first", gate=gate), out.append)  # occupies the worker
+    time.sleep(0.1)
+    for i in range(6):
+        queue.submit("w", "a" if i % 2 else "b", SlowJob(f"j{i}", 0.01), out.append)
+    queue.submit("w", "b", SlowJob("bad"), out.append)
+    assert time.monotonic() - started < 0.5  # submitting never waited for the slow description
+    assert queue.stats()["describe_pending"] == 8 and not queue.drain("w", timeout=0.2)
+    time.sleep(1.0)  # every waiting job is now late
+    gate.set()
+    assert queue.drain("w", timeout=10)
+    assert [o["name"] for o in out] == ["first"] + [f"j{i}" for i in range(6)]  # in the order handed over
+    # late: described cheaply; 3 waiting: kept one crop; 5 waiting: none
+    assert [o["light"] for o in out] == [False] + [True] * 5 + ["bare"]
+    node, b = queue.stats(), queue.stats("b")
+    assert (node["describe_done"], node["describe_degraded"], node["describe_failed"]) == (7, 7, 1)
+    assert node["describe_bare"] == 2  # j5 and "bad"
+    assert (b["describe_submitted"], b["describe_failed"], b["describe_pending"]) == (4, 1, 0)
+    registry = MetricsRegistry()
+    registry.camera("b")
+    registry.describer = queue
+    by = {(n, c): v for n, c, v in check_exposition(registry.render_prometheus())}
+    assert by[("scenewatch_describe_degraded_total", "b")] == 4
+    assert registry.snapshot()["b"]["describe_done"] == 3 and by[("scenewatch_describe_queued", "")] == 0
+    assert queue.close(timeout=5)
+    queue.submit("w", "a", SlowJob("late"), out.append)  # after close: described in the caller
+    assert out[-1]["name"] == "late"
+
+
+def _person_track(writer) -> None:
+    """50 frames of one person walking right through a blue patch, then the track ends."""
+    from scenewatch.tracking import FinishedTrack
+
+    image = np.full((480, 640, 3), 128, np.uint8)
+    image[100:300, 50:510] = (200, 40, 40)
+    times, boxes = [], []
+    for i in range(50):
+        box = np.array([[50 + 8 * i, 100, 110 + 8 * i, 300]], np.float32)
+        frame = Frame(image, "cam", i, 1000.0 + i * 0.1, i * 0.1)
+        writer.add(frame, Detections(box, [0.9], [0], [7]), [], Detections(box, [0.9], [0]))
+        times.append(frame.timestamp)
+        boxes.append(box[0])
+    track = FinishedTrack(7, 0, np.array(times), np.arange(50), np.array(boxes), np.full(50, 0.9, np.float32))
+    writer.finish([track])
+
+
+def _stored(store) -> tuple[list, list]:
+    from sqlalchemy import select
+
+    from scenewatch.store.schema import track_terms, tracks
+
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(tracks.c.finished, tracks.c.attributes)).all()
+        terms = conn.execute(
+            select(track_terms.c.term, track_terms.c.weight).order_by(track_terms.c.term)
+        ).all()
+    return [tuple(r) for r in rows], [tuple(t) for t in terms]
+
+
+def _writer(store, name: str, queue=None):
+    from scenewatch.store import repo
+    from scenewatch.store.writer import TrackWriter
+    from scenewatch.vision.attributes import AttributeDescriber
+
+    camera_id = repo.ensure_camera(store.engine, name, "file", 640, 480, 10.0)
+    run_id = repo.start_run(store.engine, camera_id, "file", "live")
+    describer = AttributeDescriber(use_pose=False)
+    return TrackWriter(store, name, camera_id, run_id, describer=describer, describe_queue=queue)
+
+
+def test_background_description_stores_what_inline_does(tmp_path):
+    from scenewatch.runtime import DescribeQueue
+    from scenewatch.store.data import DataStore
+
+    inline_store, background_store = DataStore.open(tmp_path / "inline"), DataStore.open(tmp_path / "bg")
+    inline = _writer(inline_store, "cam")
+    _person_track(inline)
+    inline.close()
+    queue = DescribeQueue()
+    background = _writer(background_store, "cam", queue)
+    _person_track(background)
+    background.close()  # waits for its descriptions
+    expected = _stored(inline_store)
+    assert expected[0][0][1]["colours"]["upper"] and any(t.startswith("upper:") for t, _ in expected[1])
+    assert _stored(background_store) == expected  # same attributes, same search index rows
+    assert queue.stats()["describe_done"] == 1 and queue.close()
+
+
+def test_track_not_yet_described_is_stored_finished_and_found_by_class(tmp_path):
+    """What a kill leaves of a track whose description had not run: the finished row, its class index."""
+    from scenewatch.runtime import DescribeQueue
+    from scenewatch.store.data import DataStore
+
+    store = DataStore.open(tmp_path / "data")
+    queue = DescribeQueue()
+    gate = threading.Event()
+    queue.submit("other", "x", SlowJob("blocker", gate=gate), lambda _: None)  # the worker is busy
+    writer = _writer(store, "cam", queue)
+    started = time.monotonic()
+    _person_track(writer)
+    writer.flush()
+    assert time.monotonic() - started < 2.0
+    rows, terms = _stored(store)
+    assert rows == [(True, None)]  # stored, finished, undescribed
+    assert [t for t, _ in terms] == ["class:person"]
+    gate.set()
+    writer.close()
+    rows, terms = _stored(store)
+    assert rows[0][1]["class"] == "person" and len(terms) > 1  # described and re-indexed once free
+    queue.close()

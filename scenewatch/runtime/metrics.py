@@ -21,6 +21,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -193,12 +194,60 @@ def _number(value: object) -> str:
     return repr(float(value)) if isinstance(value, float) else str(value)
 
 
+# the background describer of finished tracks (``runtime.describe``): per camera and node-wide
+_DESCRIBE_FAMILIES = [
+    (
+        "scenewatch_describe_submitted_total",
+        "counter",
+        "Finished tracks handed to the describer.",
+        "describe_submitted",
+    ),
+    ("scenewatch_describe_done_total", "counter", "Finished tracks described and stored.", "describe_done"),
+    (
+        "scenewatch_describe_degraded_total",
+        "counter",
+        "Tracks described cheaply (best crop, no pose) because the describer queue was long.",
+        "describe_degraded",
+    ),
+    (
+        "scenewatch_describe_bare_total",
+        "counter",
+        "Tracks described without any crop (no colours).",
+        "describe_bare",
+    ),
+    (
+        "scenewatch_describe_failed_total",
+        "counter",
+        "Descriptions that failed (track kept undescribed).",
+        "describe_failed",
+    ),
+    (
+        "scenewatch_describe_pending",
+        "gauge",
+        "Finished tracks waiting for their description.",
+        "describe_pending",
+    ),
+    (
+        "scenewatch_describe_wait_seconds",
+        "gauge",
+        "Mean time from hand-over to stored description.",
+        "describe_wait_s",
+    ),
+    ("scenewatch_describe_cpu_seconds_total", "counter", "Describer CPU seconds.", "describe_cpu_seconds"),
+]
+
+
+class DescriberStats(Protocol):
+    def stats(self, camera: str | None = None) -> dict[str, float | int]: ...
+
+
 class MetricsRegistry:
-    """All cameras of a node."""
+    """All cameras of a node; ``describer`` (set by the pipeline) adds the describer's figures."""
 
     def __init__(self) -> None:
         self._cameras: dict[str, CameraMetrics] = {}
         self._lock = threading.Lock()
+        self.describer: DescriberStats | None = None
 
     def camera(self, name: str, declared_fps: float | None = None) -> CameraMetrics:
         with self._lock:
@@ -214,16 +263,34 @@ class MetricsRegistry:
             return list(self._cameras.values())
 
     def snapshot(self) -> dict[str, dict]:
-        """Every camera's figures, by name."""
-        return {m.camera: m.snapshot() for m in self.cameras()}
+        """Every camera's figures, by name (with its describer counters when there is a describer)."""
+        return {m.camera: self._camera_snapshot(m) for m in self.cameras()}
+
+    def node_snapshot(self) -> dict[str, float | int]:
+        """Node-wide figures: the describer's queue and counters (empty without a describer)."""
+        return self.describer.stats() if self.describer is not None else {}
+
+    def _camera_snapshot(self, metrics: CameraMetrics) -> dict:
+        snap = metrics.snapshot()
+        if self.describer is not None:
+            snap.update(self.describer.stats(metrics.camera))
+        return snap
 
     def render_prometheus(self) -> str:
         """The figures in Prometheus' text exposition format (version 0.0.4)."""
-        snaps = [m.snapshot() for m in self.cameras()]
+        snaps = [self._camera_snapshot(m) for m in self.cameras()]
+        families = _FAMILIES + (_DESCRIBE_FAMILIES if self.describer is not None else [])
         lines: list[str] = []
-        for name, kind, help_text, key in _FAMILIES:
+        for name, kind, help_text, key in families:
             lines.append(f"# HELP {name} {help_text}")
             lines.append(f"# TYPE {name} {kind}")
             for snap in snaps:
                 lines.append(f'{name}{{camera="{_label(str(snap["camera"]))}"}} {_number(snap[key])}')
+        if self.describer is not None:
+            node = self.describer.stats()
+            lines.append(
+                "# HELP scenewatch_describe_queued Finished tracks waiting for the node's describer."
+            )
+            lines.append("# TYPE scenewatch_describe_queued gauge")
+            lines.append(f"scenewatch_describe_queued {_number(node['describe_queued'])}")
         return "\n".join(lines) + "\n"

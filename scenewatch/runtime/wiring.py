@@ -100,7 +100,8 @@ def metered(frames: Iterable[Frame], metrics: CameraMetrics | None) -> Iterable[
 def report_every(
     metrics: MetricsRegistry, progress: Callable[[str], None], interval: float, stop: threading.Event
 ) -> threading.Thread:
-    """A thread printing one metrics line per camera every ``interval`` seconds until ``stop``."""
+    """A thread printing one metrics line per camera (and one for the describer of finished tracks)
+    every ``interval`` seconds until ``stop``."""
 
     def loop() -> None:
         next_at = time.monotonic() + interval
@@ -108,6 +109,12 @@ def report_every(
             next_at += interval
             for camera in metrics.cameras():
                 progress(camera.line())
+            node = metrics.node_snapshot()
+            if node:
+                progress(
+                    f"describer: {node['describe_done']} tracks described ({node['describe_degraded']} "
+                    f"degraded), {node['describe_queued']} waiting, {node['describe_wait_s']:.1f} s to store"
+                )
 
     thread = threading.Thread(target=loop, name="metrics-report", daemon=True)
     thread.start()

@@ -4,6 +4,18 @@ A crash or kill loses at most the last ``flush_interval`` of results; SQLite in 
 database itself consistent. When a track ends it is finished as configured (too-short blips are
 removed, short gaps filled with interpolated boxes, boxes from before confirmation added) and its
 best thumbnail is written.
+
+Description (the track's searchable attributes) runs in one of two ways:
+
+- inline (no ``describe_queue``, e.g. ``index_file``): in the caller's thread when the track ends;
+  the finished row, its attributes and its search index rows land in one transaction;
+- in the background (a :class:`~scenewatch.runtime.describe.DescribeQueue`, live cameras): the
+  camera's thread only detaches the track's crops; the finished row is stored and indexed by its
+  class at once, and the worker then stores the attributes and re-indexes the track in one
+  transaction of its own (the same rows as inline). ``close`` waits for the writer's descriptions.
+  A track whose description had not run when the process was killed stays stored, finished,
+  with its boxes, path, thumbnail and class index, and ``attributes`` NULL: undescribed (its crops
+  were only in memory, so it is not described later); search finds it by class.
 """
 
 from __future__ import annotations
@@ -16,6 +28,7 @@ from typing import Protocol
 import numpy as np
 from sqlalchemy import bindparam, delete, insert, update
 
+from scenewatch.runtime.describe import DescribeJob, DescribeQueue
 from scenewatch.search.index import index_tracks
 from scenewatch.store.data import DataStore
 from scenewatch.store.schema import boxes, tracks
@@ -36,6 +49,13 @@ class TrackDescriber(Protocol):
         """The attributes JSON stored with the track; None to store none."""
 
 
+class DetachingDescriber(TrackDescriber, Protocol):
+    """A describer whose work can leave the camera's thread: ``detach`` takes the track's state
+    (cheap), the returned job computes the attributes in any thread."""
+
+    def detach(self, track: FinishedTrack, summary: TrackSummary) -> DescribeJob: ...
+
+
 @dataclass
 class _Stored:
     """What the database already holds of one track."""
@@ -49,6 +69,7 @@ class _Stored:
     attributes: dict | None = None
     finished: bool = False
     drop: bool = False
+    job: DescribeJob | None = None  # its description, handed to the queue once the row is stored
 
 
 class TrackWriter:
@@ -61,6 +82,8 @@ class TrackWriter:
         finisher: Finisher | None = None,
         describer: TrackDescriber | None = None,
         flush_interval: float = 1.0,
+        describe_queue: DescribeQueue | None = None,
+        drain_timeout: float | None = 300.0,
     ):
         self.store = store
         self.camera = camera
@@ -68,6 +91,9 @@ class TrackWriter:
         self.run_id = run_id
         self.finisher = finisher or (lambda track: track)
         self.describer = describer
+        # background description needs a describer that can detach a track from its state
+        self.describe_queue = describe_queue if hasattr(describer, "detach") else None
+        self.drain_timeout = drain_timeout
         self.flush_interval = flush_interval
         self.book = SummaryBook()
         self.stored: dict[int, _Stored] = {}
@@ -130,7 +156,9 @@ class TrackWriter:
                 )
                 stored.frames.add(frame)
             stored.hits, stored.score_sum = track.hits, float(track.scores.sum())
-            if self.describer is not None:
+            if self.describe_queue is not None:
+                stored.job = self.describer.detach(done, summary)  # type: ignore[union-attr]
+            elif self.describer is not None:
                 stored.attributes = self.describer.describe(done, summary)
             summary.first_time = min(summary.first_time, float(done.times[0]))
             summary.first_frame = min(summary.first_frame, int(done.frame_indices[0]))
@@ -178,6 +206,7 @@ class TrackWriter:
                     conn.execute(delete(tracks).where(tracks.c.id == db_id))
             changed = []
             finished = []  # (db id, row values) of tracks that ended: they go to the search index
+            jobs = []  # (job, db id, row values) of tracks to describe in the background
             for tracker_id, summary in kept.items():
                 stored = self.stored[tracker_id]
                 values = self._track_values(stored, summary)
@@ -191,6 +220,9 @@ class TrackWriter:
                     changed.append({"_id": stored.db_id, **values})
                 if stored.finished:
                     finished.append((stored.db_id, values))
+                    if stored.job is not None:
+                        jobs.append((stored.job, stored.db_id, values))
+                        stored.job = None
             if changed:
                 conn.execute(update(tracks).where(tracks.c.id == bindparam("_id")), changed)
             # search: a finished track's index rows land in the same transaction as its attributes
@@ -206,6 +238,13 @@ class TrackWriter:
             if rows:
                 conn.execute(insert(boxes), rows)
         self.pending_boxes.clear()
+        for job, db_id, values in jobs:  # their rows are committed: the worker can update them
+            self.describe_queue.submit(  # type: ignore[union-attr]
+                self,
+                self.camera,
+                job,
+                lambda attributes, i=db_id, v=values: self._described(i, v, attributes),
+            )
         # Finished tracks are complete in the database: keep memory bounded on endless streams.
         for tracker_id in [i for i, s in self.stored.items() if s.finished]:
             del self.stored[tracker_id]
@@ -234,5 +273,14 @@ class TrackWriter:
                 self.store.media.write_jpeg(stored.thumbnail, summary.thumbnail)
                 stored.thumbnail_time = summary.thumbnail_time
 
+    def _described(self, db_id: int, values: dict, attributes: dict | None) -> None:
+        """Store a background description and re-index the track (in the describer's thread)."""
+        with self.store.engine.begin() as conn:
+            conn.execute(update(tracks).where(tracks.c.id == db_id).values(attributes=attributes))
+            index_tracks(conn, self.camera_id, [(db_id, {**values, "attributes": attributes})])
+
     def close(self) -> None:
+        """Write what is left and wait (at most ``drain_timeout``) for this writer's descriptions."""
         self.flush()
+        if self.describe_queue is not None:
+            self.describe_queue.drain(self, self.drain_timeout)

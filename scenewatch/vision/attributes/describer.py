@@ -109,9 +109,25 @@ class AttributeDescriber(TrackDescriber):
     # -- per track -----------------------------------------------------------------------------
 
     def describe(self, track: FinishedTrack, summary: TrackSummary) -> dict | None:
+        return self.detach(track, summary)()
+
+    def detach(self, track: FinishedTrack, summary: TrackSummary) -> Description:
+        """Take what describing ``track`` needs out of the per-frame state (cheap; in the camera's
+        thread); the returned job computes the attributes later, in any thread."""
         crops = self.crops.pop(track.track_id)
         carried = self.items.pop(track.track_id)
         self.last_seen.pop(track.track_id, None)
+        return Description(self, track, summary, crops, carried)
+
+    def attributes(
+        self,
+        track: FinishedTrack,
+        summary: TrackSummary,
+        crops: list[Crop],
+        carried: dict,
+        use_pose: bool = True,
+    ) -> dict:
+        """The attributes JSON of ``track`` from its kept ``crops`` (best first) and carried items."""
         votes = summary.class_votes
         cls_id = summary.class_id if votes else track.class_id
         cls = class_name(cls_id)
@@ -128,7 +144,7 @@ class AttributeDescriber(TrackDescriber):
             "crops": len(crops),
         }
         if cls == "person":
-            out["colours"], out["posture"] = self.person(crops)
+            out["colours"], out["posture"] = self.person(crops, use_pose)
             out["carried"] = carried
         elif cls in VEHICLES:
             out["colours"] = {"body": self.vehicle_colours(crops, cls)}
@@ -147,12 +163,13 @@ class AttributeDescriber(TrackDescriber):
         best = int(np.argmax(overlaps))
         return poses[best].keypoints if overlaps[best] >= 0.3 else None
 
-    def person(self, crops: list[Crop]) -> tuple[dict, dict]:
-        """Colours per part and posture, each averaged over the crops (weighted by view quality)."""
+    def person(self, crops: list[Crop], use_pose: bool = True) -> tuple[dict, dict]:
+        """Colours per part and posture, each averaged over the crops (weighted by view quality);
+        without ``use_pose`` body parts come from box proportions."""
         per_part: dict[str, tuple[list, list]] = {p: ([], []) for p in PARTS}
         postures, weights = [], []
         for crop in crops:
-            kp = self.keypoints(crop)
+            kp = self.keypoints(crop) if use_pose else None
             shape = crop.image.shape
             masks = pose_masks(shape, crop.box, kp) if kp is not None else box_masks(shape, crop.box)
             for part, mask in masks.items():
@@ -169,3 +186,33 @@ class AttributeDescriber(TrackDescriber):
     def vehicle_colours(self, crops: list[Crop], cls: str) -> dict[str, float]:
         dists = [body_colours(c.image, c.box, cls, c.lightness) for c in crops]
         return mix(dists, [max(c.quality, 1e-6) for c in crops])
+
+
+class Description:
+    """One finished track's description, detached from the describer's per-frame state: safe to
+    run in another thread (``scenewatch.runtime.describe``). ``lighten`` makes it cheap: the best few
+    crops and body parts from box proportions (for an overflowing queue)."""
+
+    __slots__ = ("carried", "crops", "describer", "summary", "track", "use_pose")
+
+    def __init__(
+        self,
+        describer: AttributeDescriber,
+        track: FinishedTrack,
+        summary: TrackSummary,
+        crops: list[Crop],
+        carried: dict,
+    ):
+        self.describer = describer
+        self.track = track
+        self.summary = summary
+        self.crops = crops
+        self.carried = carried
+        self.use_pose = True
+
+    def lighten(self, crops: int = 1) -> None:
+        self.crops = self.crops[:crops]
+        self.use_pose = False
+
+    def __call__(self) -> dict:
+        return self.describer.attributes(self.track, self.summary, self.crops, self.carried, self.use_pose)
