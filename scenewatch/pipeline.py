@@ -27,6 +27,7 @@ from scenewatch.recording.live import LiveRecording
 from scenewatch.rules.engine import RuleEngine
 from scenewatch.rules.events import Event
 from scenewatch.rules.posture import posture_for
+from scenewatch.rules.standing import StandingSearches, watch_finished_tracks
 from scenewatch.rules.store import EventRecorder
 from scenewatch.runtime import (
     CameraMetrics,
@@ -357,6 +358,9 @@ def _analyse(
         describe_queue=describe_queue,  # live cameras: tracks are described off this thread
     )
     recorder = _event_recorder(store, rules, camera, camera_id, run_id, dispatcher, settings, recording)
+    searches = StandingSearches(camera, store.media)
+    if searches and recorder is not None:  # saved searches judge each track once it is described
+        writer.on_indexed.append(watch_finished_tracks(searches, store.engine, recorder.save))
     camera_metrics = metrics.camera(camera.name, info.fps if info else None) if metrics else None
     analyzer = CameraAnalyzer(
         detector,

@@ -1,6 +1,10 @@
 """The YAML config: valid files load, wrong values name their place in the file and what is allowed."""
 
+import re
+from pathlib import Path
+
 import pytest
+import yaml
 
 from scenewatch.config import AppConfig, load_config
 from scenewatch.errors import ConfigError
@@ -79,6 +83,10 @@ def test_duplicate_camera_names_rejected(tmp_path):
         ("cameras: [{name: a, source: {url: x.mp4}, ignore_mask: [[[0, 0], [1, 1]]]}]", "at least 3"),
         ("detector: {score_threshold: 2}", "detector.score_threshold"),
         (
+            "cameras: [{name: a, source: {url: x.mp4}, rules: [{type: search, query: 'hello there'}]}]",
+            "asks for nothing that can be searched (ignored: hello)",
+        ),
+        (
             "cameras: [{name: a, source: {url: x.mp4}, tracker: {hi_score: 0.2}}]",
             "unknown tracker setting(s) hi_score",
         ),
@@ -121,3 +129,10 @@ def test_fields_document_themselves():
     schema = AppConfig.model_json_schema()
     detector = schema["$defs"]["DetectorConfig"]["properties"]
     assert all("description" in field for field in detector.values())
+
+
+def test_readme_example_config_is_valid():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    example = next(block for block in re.findall(r"```yaml\n(.*?)```", readme, re.S) if "cameras:" in block)
+    config = AppConfig.model_validate(yaml.safe_load(example))
+    assert {rule.type for rule in config.cameras[0].rules} >= {"intrusion", "search", "person_down"}

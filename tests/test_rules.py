@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from conftest import MOT, needs_shared_data
 
-from scenewatch.config import load_config
+from scenewatch.config import AppConfig, load_config
 from scenewatch.config.camera import CameraConfig
 from scenewatch.errors import ConfigError
 from scenewatch.model_checks import person_crop
 from scenewatch.models import ModelStore
+from scenewatch.pipeline import index_file
 from scenewatch.rules.engine import RuleEngine
 from scenewatch.rules.geometry import (
     ground_homography,
@@ -25,6 +26,9 @@ from scenewatch.rules.geometry import (
     to_ground,
 )
 from scenewatch.rules.posture import PostureCheck
+from scenewatch.rules.store import list_events
+from scenewatch.search.engine import search
+from scenewatch.store.data import DataStore
 from scenewatch.tracking import FinishedTrack
 from scenewatch.types import Detections, Frame
 from scenewatch.vision.pose import PoseEstimator
@@ -553,3 +557,33 @@ cameras:
     assert done.returncode != 0
     assert "camera 'street': zone 'big'" in done.stderr and "640x480" in done.stderr
     assert not (run_cli.data / "media" / "events").exists()
+
+
+@needs_shared_data
+def test_standing_searches_alert_on_the_tracks_the_search_finds(tmp_path):
+    """A search saved as a rule fires on exactly the tracks that search ranks above its min_score,
+    in English and Chinese alike, with the track's thumbnail, score and reasons."""
+    rules = [
+        {"type": "search", "name": "dark-top", "query": "a person in a dark top", "min_score": 0.5},
+        {"type": "search", "name": "dark-top-zh", "query": "穿深色上衣的人", "min_score": 0.5},
+        {"type": "search", "name": "red-car", "query": "a red car", "min_score": 0.5},
+        {"type": "search", "name": "anyone", "query": "a person", "cooldown_s": 3600},
+    ]
+    settings = AppConfig.model_validate(
+        {"cameras": [{"name": "street", "source": {"url": str(STADTMITTE)}, "rules": rules}]}
+    )
+    store = DataStore.open(tmp_path / "data")
+    index_file(store, settings, STADTMITTE, "street")
+    fired: dict[str, set[int]] = {}
+    for event in list_events(store.engine, limit=1000):
+        assert event["rule_type"] == "search" and event["snapshot"]
+        assert (store.media.root / event["snapshot"]).is_file()
+        assert event["detail"]["score"] >= 0.5 and event["detail"]["reasons"]
+        fired.setdefault(event["rule"], set()).add(event["detail"]["track"])
+    found = search(store, "a person in a dark top", limit=100)
+    expected = {hit.track_id for hit in found.results if hit.score >= 0.5}
+    assert expected, "TUD-Stadtmitte has people in dark tops"
+    assert fired.get("dark-top") == expected
+    assert fired.get("dark-top-zh") == expected
+    assert "red-car" not in fired
+    assert len(fired["anyone"]) == 1  # the cooldown holds back the others

@@ -7,6 +7,7 @@ camera's geometry when the camera config loads.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -258,6 +259,41 @@ class RunningRule(RuleBase):
         return self
 
 
+class SearchRule(RuleBase):
+    """A standing search: a plain-language query (English or Chinese, as in ``scenewatch search``)
+    checked against each track of the camera once it is finished and described; a track that
+    matches well enough raises an event."""
+
+    type: Literal["search"]
+    query: str = Field(
+        min_length=1, max_length=500, description="The query, e.g. 'a white van in zone gate'."
+    )
+    min_score: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Smallest search score (0-1, as shown with search results) that raises an event.",
+    )
+    classes: list[str] = Field(
+        default_factory=lambda: [*PEOPLE, "bicycle", *VEHICLES],
+        description="Object classes it applies to; the query's own object (a van, a person) narrows it.",
+    )
+    cooldown_s: float = Field(
+        0.0,
+        ge=0,
+        description="After an event, this rule raises no new one for this long (against floods of matching "
+        "tracks); 0 alerts on every matching track, each once.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_from_query(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "name" not in data and isinstance(data.get("query"), str):
+            digest = hashlib.sha1(data["query"].encode()).hexdigest()[:8]
+            data = {**data, "name": f"search-{digest}"}
+        return data
+
+
 RuleConfig = Annotated[
     IntrusionRule
     | LoiteringRule
@@ -269,7 +305,8 @@ RuleConfig = Annotated[
     | ErraticRule
     | StoppedVehicleRule
     | PersonDownRule
-    | RunningRule,
+    | RunningRule
+    | SearchRule,
     Field(discriminator="type"),
 ]
 RULE_TYPES = (
@@ -284,4 +321,5 @@ RULE_TYPES = (
     "stopped_vehicle",
     "person_down",
     "running",
+    "search",
 )

@@ -85,7 +85,8 @@ class RuleEngine:
         }
         self.history = TrackHistory(keep_s=self._history_seconds())
         self.stitcher = IdStitcher()
-        self.rules = [RULES[r.type](r, self) for r in camera.rules]
+        # standing searches judge finished tracks, not frames (rules/standing.py)
+        self.rules = [RULES[r.type](r, self) for r in camera.rules if r.type in RULES]
         self.last_time: float | None = None
 
     def camera_line(self, name: str) -> LineConfig:

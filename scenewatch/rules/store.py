@@ -6,6 +6,7 @@ Python API: ``save_event``, ``list_events``, ``get_event``, ``set_event_state``;
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -200,13 +201,16 @@ class EventRecorder:
         self.camera_id = camera_id
         self.run_id = run_id
         self.clip_file = clip_file
-        self.on_event = on_event  # alert delivery of a new event: (event, clip, time of the frame that raised it)
+        self.on_event = (
+            on_event  # alert delivery of a new event: (event, clip, time of the frame that raised it)
+        )
         self.live_clips = live_clips
         self.before_s, self.after_s, self.max_s = before_s, after_s, max_s
         self.offset = 0.0  # wall clock minus position in the file
         self.frame_time = 0.0
         self.saved = 0
         self._open: set[str] = set()  # keys of open events (their clip is asked for once)
+        self._lock = threading.Lock()  # the camera's thread and the describer's (standing searches) save
 
     def __call__(self, frame: Frame, tracked: Detections, finished: list[FinishedTrack]) -> None:
         self.offset = frame.timestamp - frame.pts
@@ -225,6 +229,10 @@ class EventRecorder:
         return {"path": self.clip_file, "start_s": round(start_s, 3), "end_s": round(end_s, 3)}
 
     def save(self, raised: list[Event]) -> None:
+        with self._lock:
+            self._save(raised)
+
+    def _save(self, raised: list[Event]) -> None:
         for event in raised:
             clip = self._file_clip(event) if self.clip_file is not None else None
             event_id = save_event(

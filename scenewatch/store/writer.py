@@ -20,6 +20,7 @@ Description (the track's searchable attributes) runs in one of two ways:
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ from scenewatch.store.schema import boxes, tracks
 from scenewatch.tracking import FinishedTrack, SummaryBook, TrackSummary
 from scenewatch.types import Detections, Frame
 from scenewatch.vision.labels import class_name
+
+log = logging.getLogger(__name__)
 
 Finisher = Callable[[FinishedTrack], FinishedTrack | None]
 
@@ -102,6 +105,9 @@ class TrackWriter:
         self.last_flush = time.monotonic()
         self.tracks_started = 0
         self.tracks_dropped = 0
+        # told the database ids of finished tracks once their description and index rows are
+        # committed (standing searches judge them then); in the flush or the describer's thread
+        self.on_indexed: list[Callable[[list[int]], None]] = []
 
     def add(
         self, frame: Frame, tracked: Detections, finished: list[FinishedTrack], raw: Detections | None = None
@@ -238,6 +244,8 @@ class TrackWriter:
             if rows:
                 conn.execute(insert(boxes), rows)
         self.pending_boxes.clear()
+        queued = {db_id for _, db_id, _ in jobs}
+        self._indexed([db_id for db_id, _ in finished if db_id not in queued])
         for job, db_id, values in jobs:  # their rows are committed: the worker can update them
             self.describe_queue.submit(  # type: ignore[union-attr]
                 self,
@@ -278,6 +286,16 @@ class TrackWriter:
         with self.store.engine.begin() as conn:
             conn.execute(update(tracks).where(tracks.c.id == db_id).values(attributes=attributes))
             index_tracks(conn, self.camera_id, [(db_id, {**values, "attributes": attributes})])
+        self._indexed([db_id])
+
+    def _indexed(self, db_ids: list[int]) -> None:
+        if not db_ids:
+            return
+        for observer in self.on_indexed:
+            try:
+                observer(db_ids)
+            except Exception:  # an observer's failure never costs the tracks
+                log.exception("camera %s: observer of finished tracks failed", self.camera)
 
     def close(self) -> None:
         """Write what is left and wait (at most ``drain_timeout``) for this writer's descriptions."""
