@@ -721,6 +721,31 @@ def test_zone_edits_are_validated_and_written_back(app, seeded):
         assert [z.name for z in load_config(path).camera("gate").zones] == ["door"]  # nothing lost
 
 
+def test_search_rule_with_an_unusable_query_is_refused(app, seeded):
+    path = app.state.ctx.config_path
+    with TestClient(app) as client:
+        headers = bearer(client, "oper")
+        vague = {"rules": [{"type": "search", "name": "vague", "query": "hello there"}]}
+        refused = client.put("/api/config/cameras/gate", json=vague, headers=headers)
+        assert refused.status_code == 422
+        error = refused.json()["error"]
+        assert (
+            "'vague'" in error
+            and "'hello there'" in error
+            and "asks for nothing that can be searched" in error
+        )
+        assert not path.exists()  # nothing written
+        useful = {
+            "rules": [{"type": "search", "name": "red", "query": "a person in a red top", "min_score": 0.6}]
+        }
+        saved = client.put("/api/config/cameras/gate", json=useful, headers=headers)
+        assert saved.status_code == 200, saved.text
+        assert [(r["type"], r["query"]) for r in saved.json()["rules"]] == [
+            ("search", "a person in a red top")
+        ]
+        assert load_config(path).camera("gate").rules[0].min_score == 0.6
+
+
 def test_retention_deletes_old_records_and_media(tmp_path):
     store, settings = seed_store(tmp_path / "data")
     app = create_app(store, settings)

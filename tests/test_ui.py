@@ -1,7 +1,8 @@
 """The web UI in a real browser (Playwright driving Debian's Chromium) against a real server over
 the sample footage indexed by the real pipeline: log in, search and play the clip, receive a live
-alert and acknowledge it, draw a zone, view health. Screenshots of every page go to the
-``artifacts_dir`` folder (``$SCENEWATCH_TEST_ARTIFACTS``) for people to look at."""
+alert and acknowledge it, draw a zone, keep a search as an alert (operators, not viewers), view
+health. Screenshots of every page go to the ``artifacts_dir`` folder (``$SCENEWATCH_TEST_ARTIFACTS``)
+for people to look at."""
 
 from __future__ import annotations
 
@@ -205,6 +206,104 @@ def test_draw_a_zone(server, page, artifacts_dir):
     assert [z.name for z in written.zones] == ["plaza"]
     xs = [p[0] for p in written.zones[0].polygon]
     assert 70 < min(xs) < 85 and 530 < max(xs) < 545  # 0.1 .. 0.7 of 768 px
+
+
+def signed_in(server, page, name: str, role: str):
+    """A page in a browser context of its own (its own cookies), signed in as a new user ``name``;
+    its JavaScript errors count against the module's ``page`` like the admin's."""
+    from scenewatch.api import auth
+
+    auth.create_user(server["store"].engine, name, PASSWORD, role)
+    context = page.context.browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    other = context.new_page()
+    other.on("pageerror", lambda exc: page.errors.append(f"{name}: {exc}"))
+    answer = other.request.post(
+        server["url"] + "/api/auth/login", data={"username": name, "password": PASSWORD}
+    )
+    assert answer.ok, answer.text()
+    return other
+
+
+def test_operator_saves_a_search_as_an_alert(server, page, artifacts_dir):
+    from test_api import read_frame
+
+    from scenewatch.rules.events import Event
+    from scenewatch.rules.store import save_event
+    from scenewatch.store import repo
+
+    url = server["url"]
+    oper = signed_in(server, page, "oper", "operator")
+    try:
+        before = oper.request.get(url + "/api/config/cameras/sample").json()
+        oper.goto(url + "/ui/search.html?q=" + "person walking")
+        oper.wait_for_selector(".hit")
+        oper.click("#save-alert:not([disabled])")
+        oper.wait_for_selector("#alert-form")
+        assert oper.is_checked("#alert-camera-sample")  # the query names no camera: all of them
+        assert oper.input_value("#alert-name") == "search-person-walking"
+        assert oper.input_value("#alert-score") == "0.5"
+        # the server validates; its message names the field
+        oper.fill("#alert-score", "3")
+        oper.click("#alert-save")
+        oper.wait_for_selector("#alert-error:has-text('min_score')")
+        assert "less than or equal to 1" in oper.inner_text("#alert-error")
+        oper.fill("#alert-score", "0.6")
+        shot(oper, artifacts_dir, "11-search-alert-setup")
+        oper.click("#alert-save")
+        oper.wait_for_selector("#alert-message:has-text('Saved alert')")
+        assert "sample" in oper.inner_text("#alert-message") and oper.inner_text("#alert-error") == ""
+        shot(oper, artifacts_dir, "12-search-alert-saved")
+        after = oper.request.get(url + "/api/config/cameras/sample").json()
+        rules = [r for r in after["rules"] if r["type"] == "search"]
+        assert [(r["name"], r["query"], r["min_score"]) for r in rules] == [
+            ("search-person-walking", "person walking", 0.6)
+        ]
+        assert after["zones"] == before["zones"] and after["lines"] == before["lines"]  # nothing else lost
+
+        # what such a rule raises shows on the alerts page with its query, score and reasons
+        oper.goto(url + "/ui/alerts.html")
+        oper.wait_for_selector("#stream-status:has-text('live')")
+        store = server["store"]
+        now = time.time()
+        detail = {
+            "query": "person walking",
+            "score": 0.72,
+            "reasons": ["person", "walking"],
+            "track": 1,
+            "class": "person",
+        }
+        event = Event(
+            f"ui-search-{time.monotonic_ns()}",
+            "search-person-walking",
+            "search",
+            "sample",
+            now,
+            now + 1,
+            [3],
+            detail,
+            read_frame(40),
+        )
+        event_id = save_event(
+            store.engine, store.media, event, repo.camera_id(store.engine, "sample"), None, None
+        )
+        card = oper.wait_for_selector(f"[data-event='{event_id}']", timeout=10000)  # over SSE, no reload
+        text = card.inner_text()
+        assert "person walking" in text and "score 0.72" in text and "person; walking" in text
+        oper.wait_for_function(f"document.querySelector(\"[data-event='{event_id}'] img\")?.naturalWidth > 0")
+        shot(oper, artifacts_dir, "13-search-alert-event")
+    finally:
+        oper.context.close()
+
+
+def test_viewer_gets_no_alert_action(server, page):
+    view = signed_in(server, page, "view", "viewer")
+    try:
+        view.goto(server["url"] + "/ui/search.html?q=person")
+        view.wait_for_selector(".hit")
+        assert view.query_selector("#save-alert") is None
+        assert view.query_selector("#alert-form") is None
+    finally:
+        view.context.close()
 
 
 def test_health_page(server, page, artifacts_dir):

@@ -10,6 +10,18 @@
   main.append(el("div", { class: "row" }, el("h1", {}, "Alerts"), status), player, list);
   const cards = new Map();
 
+  // What the rule found, where its detail says more than the rule's name (standing searches).
+  function details(event) {
+    const d = event.detail || {};
+    if (event.rule_type !== "search" || !d.query) return [];
+    const score = typeof d.score === "number" ? ` · score ${d.score.toFixed(2)}` : "";
+    return [
+      el("div", { class: "query" }, "matched ", el("q", {}, d.query), `${d.class ? " · " + d.class : ""}${score}`,
+        " ", el("a", { href: "search.html?q=" + encodeURIComponent(d.query) }, "search")),
+      (d.reasons || []).length ? el("div", { class: "reasons mute" }, d.reasons.join("; ")) : null,
+    ];
+  }
+
   function render(event, fresh) {
     const old = cards.get(event.id);
     const act = (verb) => async () => {
@@ -21,6 +33,7 @@
       el("div", {},
         el("div", { class: "row" }, el("strong", {}, event.rule), el("span", { class: "badge " + event.state }, event.state),
           el("span", { class: "pill" }, event.rule_type)),
+        ...details(event),
         el("div", {}, `${event.camera} · ${SW.time(event.start_ts)}`),
         el("div", { class: "mute" }, `tracks ${event.track_ids.join(", ") || "-"}`),
         el("div", { class: "row" },

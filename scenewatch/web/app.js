@@ -18,9 +18,17 @@ const SW = {
       return new Promise(() => {});  // the page is going away: nothing more to do here
     }
     if (!response.ok) {
-      let message = response.statusText;
-      try { message = (await response.json()).error || message; } catch (_) { /* not JSON */ }
-      throw new Error(message);
+      let message = response.statusText, field = null;
+      try {
+        const body = await response.json();
+        message = body.error || message;
+        field = body.field || null;
+      } catch (_) { /* not JSON */ }
+      // the server's validation messages may start with pydantic's "Value error, "
+      const error = new Error(String(message).replace(/^Value error, /, ""));
+      error.status = response.status;
+      error.field = field;  // the request field the server names (e.g. "rules.0.search.min_score"), or null
+      throw error;
     }
     if (response.status === 204) return null;
     return (response.headers.get("content-type") || "").includes("json") ? response.json() : response;
