@@ -14,10 +14,16 @@ Prints the ingest rate, database size, and search p50/p95 (single- and multi-cla
 each with a time filter) through the public search API on the central database.
 
     .venv/bin/python bench/central_scale.py [--tracks 10000000] [--edges 4] [--database-url URL]
-                                            [--order time|random] [--profile]
+                                            [--order time|random] [--profile] [--keep DIR]
+                                            [--search-only] [--cold]
 
 Without ``--database-url`` a throw-away cluster is started (``central/pg.py``, with fsync and
-synchronous commit on, as in production) and deleted afterwards.
+synchronous commit on, as in production) and deleted afterwards. ``--keep DIR`` puts that
+cluster in DIR and keeps it (stopped) afterwards; ``--keep DIR --search-only`` starts the kept
+cluster again (with the current production settings) and only times the searches, as does
+``--search-only --database-url URL`` on a loaded database that is already running. ``--cold``
+(kept cluster, as root) restarts the server and drops the operating system's page cache first:
+the searches after a reboot, before anything is cached.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import multiprocessing as mp
 import os
 import queue
 import random
+import statistics
 import sys
 import time
 from datetime import timedelta
@@ -38,6 +45,7 @@ from machine import describe_machine  # noqa: E402
 
 from scenewatch.central import edges as registry  # noqa: E402
 from scenewatch.central.ingest import ingest  # noqa: E402
+from scenewatch.search.engine import search  # noqa: E402
 from scenewatch.search.index import term_rows  # noqa: E402
 from scenewatch.store.data import DataStore  # noqa: E402
 from scenewatch.store.db import head_revision, open_engine  # noqa: E402
@@ -139,9 +147,23 @@ def main() -> None:
     ap.add_argument(
         "--profile",
         action="store_true",
-        help="throw-away cluster only: print the costliest statements (pg_stat_statements) and WAL volume",
+        help="throw-away or kept cluster: print the costliest statements (pg_stat_statements) and WAL volume",
     )
+    ap.add_argument("--keep", type=Path, metavar="DIR", help="make (or reuse) the cluster in DIR and keep it")
+    ap.add_argument(
+        "--search-only",
+        action="store_true",
+        help="no loading: time the searches on the loaded database of --keep DIR or --database-url",
+    )
+    ap.add_argument(
+        "--cold",
+        action="store_true",
+        help="with --keep: restart the server and drop the OS page cache (root) before the searches",
+    )
+    ap.add_argument("--passes", type=int, default=1, help="times the query lists are run (cold, then warm)")
     args = ap.parse_args()
+    if args.search_only and not (args.keep or args.database_url):
+        ap.error("--search-only needs --keep DIR (a kept cluster) or --database-url URL")
     print(describe_machine())
     print(f"load average at start: {os.getloadavg()}")
     cluster = None
@@ -151,22 +173,92 @@ def main() -> None:
 
         extra = {"shared_preload_libraries": "'pg_stat_statements'"} if args.profile else None
         # fsync on and the production settings of pg.PRODUCTION: the figures hold for a real server
-        cluster = TempCluster(durable=True, settings=extra).start()
-        url = cluster.create_database("central", "central", "central-pw")
+        cluster = TempCluster(durable=True, settings=extra, folder=args.keep)
+        if args.search_only and not cluster.reused:
+            raise SystemExit(f"no kept cluster in {args.keep}")
+        if not args.search_only and cluster.reused:
+            raise SystemExit(f"{args.keep} already holds a cluster: add --search-only, or delete it")
+        cluster.start()
+        if cluster.reused:
+            url = cluster.url("central", "central-pw", "central")
+        else:
+            url = cluster.create_database("central", "central", "central-pw")
         if args.profile:
             with open_engine(cluster.url(database="central"), migrate=False).begin() as conn:
-                conn.exec_driver_sql("CREATE EXTENSION pg_stat_statements")
+                conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        if args.keep:
+            print(f"cluster in {args.keep} (kept), while running: {url}")
     try:
-        run(url, args)
+        run(url, args, cluster)
         if args.profile and cluster is not None:
             profile(open_engine(cluster.url(database="central"), migrate=False))
     finally:
         if cluster is not None:
             cluster.close()
+            if args.keep:
+                print(
+                    f"cluster stopped and kept in {args.keep}; searches again: --keep {args.keep} --search-only"
+                )
 
 
-def run(url: str, args: argparse.Namespace) -> None:
+def run(url: str, args: argparse.Namespace, cluster=None) -> None:
     store = DataStore.open(Path("/nonexistent"), database_url=url)
+    if not args.search_only:
+        load(store, url, args)
+    if args.cold:
+        if cluster is None:
+            raise SystemExit("--cold needs a kept cluster (--keep DIR)")
+        store.engine.dispose()
+        cluster.stop()
+        os.sync()
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")  # root only: nothing cached any more
+        cluster.start()
+        print("server restarted and the OS page cache dropped: the first pass reads from disk")
+    with store.engine.connect() as conn:
+        size = conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar_one()
+        n = conn.exec_driver_sql("SELECT count(*) FROM tracks").scalar_one()
+        terms = conn.exec_driver_sql("SELECT count(*) FROM track_terms").scalar_one()
+        sizes = table_sizes(conn) if args.search_only else []
+    print(
+        f"database: {size / 1e9:.2f} GB for {n:,} tracks = {size / 1e9 * 1e6 / n:.2f} GB per million tracks; "
+        f"{terms:,} term rows ({terms / n:.1f} per track)"
+    )
+    for name, size in sizes:
+        print(f"  {float(size) / 1e6:9.1f} MB  {name}")
+    if args.profile and cluster is not None:  # the searches' statements only
+        with open_engine(cluster.url(database="central"), migrate=False).begin() as conn:
+            conn.exec_driver_sql("SELECT pg_stat_statements_reset()")
+    for k in range(args.passes):
+        label = f" (pass {k + 1} of {args.passes})" if args.passes > 1 else ""
+        for name, templates, seed in (
+            ("single clause", search_scale.SINGLE, 1),
+            ("multi clause", search_scale.MULTI, 2),
+        ):
+            texts = search_scale.queries(templates, max(args.queries, 50), seed)
+            if args.search_only and k == 0:
+                p50, p95, worst, found = first_pass(store, texts)
+            else:
+                p50, p95, worst, found = search_scale.latency(store, texts)
+            print(
+                f"{name:14s} with a time filter{label}: {len(texts)} queries, p50 {p50:.1f} ms, "
+                f"p95 {p95:.1f} ms, max {worst:.1f} ms, {found / len(texts):.1f} results each; "
+                f"load average {os.getloadavg()}"
+            )
+
+
+def first_pass(store: DataStore, texts: list[str]) -> tuple[float, float, float, int]:
+    """(p50 ms, p95 ms, max ms, results) as ``search_scale.latency``, without its warm-up queries."""
+    times, found = [], 0
+    for t in texts:
+        t0 = time.perf_counter()
+        res = search(store, t, now=search_scale.NOW, limit=20)
+        times.append((time.perf_counter() - t0) * 1000)
+        found += len(res.results)
+    times.sort()
+    return statistics.median(times), times[int(0.95 * (len(times) - 1))], times[-1], found
+
+
+def load(store: DataStore, url: str, args: argparse.Namespace) -> None:
     for i in range(args.edges):
         registry.add_edge(store.engine, f"edge{i}", f"site{i}")
     per_edge = [args.tracks // args.edges + (i < args.tracks % args.edges) for i in range(args.edges)]
@@ -203,24 +295,15 @@ def run(url: str, args: argparse.Namespace) -> None:
     )
     with store.engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
-    with store.engine.connect() as conn:
-        size = conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar_one()
-        n = conn.exec_driver_sql("SELECT count(*) FROM tracks").scalar_one()
-        terms = conn.exec_driver_sql("SELECT count(*) FROM track_terms").scalar_one()
-    print(
-        f"database: {size / 1e9:.2f} GB for {n:,} tracks = {size / 1e9 * 1e6 / n:.2f} GB per million tracks; "
-        f"{terms:,} term rows ({terms / n:.1f} per track)"
-    )
-    for name, templates, seed in (
-        ("single clause", search_scale.SINGLE, 1),
-        ("multi clause", search_scale.MULTI, 2),
-    ):
-        texts = search_scale.queries(templates, max(args.queries, 50), seed)
-        p50, p95, worst, found = search_scale.latency(store, texts)
-        print(
-            f"{name:14s} with a time filter: {len(texts)} queries, p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
-            f"max {worst:.1f} ms, {found / len(texts):.1f} results each; load average {os.getloadavg()}"
-        )
+
+
+def table_sizes(conn) -> list:
+    """Sizes per table and index, summed over the day partitions (tracks_20240531 counts as tracks)."""
+    return conn.exec_driver_sql(
+        "SELECT regexp_replace(c.relname, '_(\\d{8}|default)', ''), sum(pg_relation_size(c.oid)) "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i') GROUP BY 1 ORDER BY 2 DESC LIMIT 12"
+    ).all()
 
 
 def profile(engine) -> None:
@@ -234,12 +317,7 @@ def profile(engine) -> None:
         ckpt = conn.exec_driver_sql(
             "SELECT checkpoints_timed, checkpoints_req, buffers_checkpoint, buffers_backend FROM pg_stat_bgwriter"
         ).one()
-        # sizes summed over the day partitions (tracks_20240531 counts as tracks)
-        sizes = conn.exec_driver_sql(
-            "SELECT regexp_replace(c.relname, '_(\\d{8}|default)', ''), sum(pg_relation_size(c.oid)) "
-            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i') GROUP BY 1 ORDER BY 2 DESC LIMIT 12"
-        ).all()
+        sizes = table_sizes(conn)
     print("statements by total time (pg_stat_statements):")
     for calls, total, rows, query in top:
         print(f"  {total / 1000:8.1f} s {calls:7d} calls {rows:10d} rows  {query}")

@@ -122,6 +122,11 @@ QUERIES = [
     "person lying down",
     "red car and a person with a handbag",
     "bus",
+    # windows over several day partitions, and within one day (PostgreSQL reads them day by day)
+    "person in a red top in the last 3 days",
+    "person in black trousers yesterday evening",
+    "white car on 2024-05-20",
+    "person with a backpack walking left in the last week",
 ]
 
 
@@ -188,6 +193,20 @@ def _partition_counts(engine, table: str) -> dict[str, int]:
                 text(f"SELECT tableoid::regclass::text, count(*) FROM {table} GROUP BY 1 ORDER BY 1")
             ).all()
         )
+
+
+def test_search_windows_are_cut_at_day_bounds_without_gaps_or_overlaps():
+    from scenewatch.central.partitions import PERIOD_S
+    from scenewatch.search.engine import LOOKBACK_S, _days, _Scope
+
+    day = 19_873 * PERIOD_S  # a midnight
+    assert _days(_Scope(None, day, None)) is None and _days(_Scope(day, None, None)) is None
+    for start, end in ((day, day + PERIOD_S), (day + 7200, day + 9000), (day - 3 * PERIOD_S + 5, day)):
+        parts = _days(_Scope(float(start), float(end), None))
+        assert parts[0][0] == start - LOOKBACK_S and parts[-1][1:] == (end, True)
+        for (_, hi, inclusive), (lo, _, _) in zip(parts, parts[1:], strict=False):
+            assert hi == lo and not inclusive and hi % PERIOD_S == 0  # [lo, hi) then [hi, ...
+        assert all(int(lo // PERIOD_S) == int((hi - 1e-6) // PERIOD_S) or lo == hi for lo, hi, _ in parts)
 
 
 def test_ingest_files_tracks_into_day_partitions_made_on_demand(cluster):

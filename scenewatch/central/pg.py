@@ -3,6 +3,10 @@
 ``initdb`` into a temporary folder, ``pg_ctl start`` on a free port on 127.0.0.1, password
 authentication (scram) for TCP, stopped and deleted on ``close``. As root the server runs as an
 unprivileged user (``nobody``): PostgreSQL refuses to run as root.
+
+With ``folder=`` the cluster lives in that folder and survives ``close`` (stopped, not deleted);
+a later ``TempCluster(folder=...)`` on the same folder starts it again with the current
+settings (benchmarks load a large database once and time searches on it many times).
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ PRODUCTION = {
     "checkpoint_timeout": "15min",  # ... and rarely: fewer full-page images of hot index pages
     "checkpoint_completion_target": "0.9",
     "wal_compression": "lz4",  # the full-page images that remain are compressed (PG 15)
+    # searches are short statements over many partitions: their plans' costs pass the JIT
+    # threshold, and compiling them took 100-130 ms of a 400 ms search at 10 M tracks
+    "jit": "off",
 }
 
 
@@ -62,6 +69,7 @@ class TempCluster:
         run_as: str = "nobody",
         durable: bool = False,
         settings: dict[str, str] | None = None,
+        folder: Path | str | None = None,
     ):
         bin_dir = pg_bin_dir()
         if bin_dir is None:
@@ -74,13 +82,18 @@ class TempCluster:
         self.durable = durable  # True: fsync and synchronous commit as in production (benchmarks)
         self.extra = dict(settings or {})  # more postgresql.conf lines, e.g. shared_preload_libraries
         self.port = port or free_port()
-        self.folder = Path(tempfile.mkdtemp(prefix="sw-pg-"))
+        self.keep = folder is not None  # a kept cluster is stopped, not deleted, on close
+        self.folder = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="sw-pg-"))
+        self.folder.mkdir(parents=True, exist_ok=True)
         self.data = self.folder / "data"
         self.user = run_as if os.geteuid() == 0 else None
         if self.user:
             shutil.chown(self.folder, self.user)
             os.chmod(self.folder, 0o700)
-        self._init()
+        self.reused = (self.data / "PG_VERSION").exists()
+        if not self.reused:
+            self._init()
+        self._configure()
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -112,6 +125,11 @@ class TempCluster:
             timeout=120,
         )
         pwfile.unlink()
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write("include 'scenewatch.conf'\n")
+
+    def _configure(self) -> None:
+        """(Re)write the settings this object was made with; a reused cluster takes them too."""
         settings = {
             "listen_addresses": "'127.0.0.1'",
             "port": str(self.port),
@@ -125,8 +143,10 @@ class TempCluster:
             # a throw-away cluster for tests: durability is not the point, their speed is
             settings.update(fsync="off", synchronous_commit="off", full_page_writes="off")
         settings.update(self.extra)
-        with open(self.data / "postgresql.conf", "a") as conf:
-            conf.writelines(f"{k} = {v}\n" for k, v in settings.items())
+        conf = self.data / "scenewatch.conf"
+        conf.write_text("".join(f"{k} = {v}\n" for k, v in settings.items()))
+        if self.user:
+            shutil.chown(conf, self.user)
 
     def start(self, timeout: float = 60) -> TempCluster:
         self._run(
@@ -146,10 +166,12 @@ class TempCluster:
             return False
 
     def close(self) -> None:
+        """Stop and delete; a cluster made with ``folder=`` is stopped cleanly and kept."""
         if (self.data / "postmaster.pid").exists():
             with contextlib.suppress(SceneWatchError):
-                self.stop("immediate")
-        shutil.rmtree(self.folder, ignore_errors=True)
+                self.stop("fast" if self.keep else "immediate")
+        if not self.keep:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def __enter__(self) -> TempCluster:
         return self.start()

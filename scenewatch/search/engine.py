@@ -16,12 +16,14 @@ near misses still rank below full matches (soft AND).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, select
+from sqlalchemy import Connection, and_, exists, func, select, union_all
 
+from scenewatch.central.partitions import PERIOD_S
 from scenewatch.search.facts import cosine, track_facts
 from scenewatch.search.model import ObjectClause, Query
 from scenewatch.search.query import parse_query
@@ -37,6 +39,7 @@ LOOKBACK_S = 3600.0  # a track that began this long before a window and overlaps
 MIN_SCORE = 0.02  # below this a candidate is noise, not a result
 MAX_NAMES = 1000  # cameras / zones loaded to recognise names in a query
 IN_CHUNK = 500  # ids per IN (...) list
+MAX_DAYS = 62  # PostgreSQL: longer windows are read in one statement, not day by day
 
 
 @dataclass(slots=True)
@@ -205,7 +208,15 @@ def _candidates(conn: Connection, needs: list[Need], scope: _Scope, limit: int) 
     if not required:
         return _recent_tracks(conn, scope, k)
     sizes = [_count(conn, n, scope) for n in required]
-    driver = required[min(range(len(required)), key=sizes.__getitem__)]
+    order = sizes.__getitem__
+    if conn.dialect.name == "postgresql" and sizes.count(COUNT_CAP) > 1:
+        # several needs reach the cap (a large store): the count no longer tells the rarest
+        # need, and driving by the commonest ('person') reads most of the window. Break the tie
+        # by the terms' shares in PostgreSQL's own statistics of the day partitions.
+        shares = _term_shares(conn)
+        share = [sum(shares.get(t, 0.0) for t in n.term_names) for n in required]
+        order = lambda i: (sizes[i], share[i])  # noqa: E731
+    driver = required[min(range(len(required)), key=order)]
     others = [n for n in required if n is not driver]
     ids = _driven(conn, driver, others, scope, k)
     if len(ids) < limit and others:
@@ -213,6 +224,32 @@ def _candidates(conn: Connection, needs: list[Need], scope: _Scope, limit: int) 
         for need in [n for n in required if n.kind != "class"]:
             ids.update(_driven(conn, need, [c for c in cls if c is not need], scope, k))
     return ids
+
+
+_shares: dict[str, tuple[float, dict[str, float]]] = {}  # database -> (when, share of each term)
+SHARES_TTL_S = 600.0
+
+
+def _term_shares(conn: Connection) -> dict[str, float]:
+    """PostgreSQL: each common term's share of the term rows, averaged over the partitions'
+    statistics (``pg_stats``, kept by autovacuum's ANALYZE); cached for a few minutes."""
+    key = conn.engine.url.render_as_string(hide_password=True)
+    now = time.monotonic()
+    cached = _shares.get(key)
+    if cached is not None and now - cached[0] < SHARES_TTL_S:
+        return cached[1]
+    rows = conn.exec_driver_sql(
+        "SELECT most_common_vals::text::text[], most_common_freqs FROM pg_stats "
+        "WHERE schemaname = current_schema() AND starts_with(tablename, 'track_terms_') "
+        "AND attname = 'term' AND most_common_vals IS NOT NULL"
+    ).all()
+    total: dict[str, float] = {}
+    for terms, freqs in rows:
+        for term, freq in zip(terms, freqs, strict=False):
+            total[term] = total.get(term, 0.0) + freq
+    shares = {t: f / len(rows) for t, f in total.items()}
+    _shares[key] = (now, shares)
+    return shares
 
 
 def _term_filter(alias, need: Need, scope: _Scope):
@@ -241,29 +278,77 @@ def _driven(
     ids: dict[int, float | None] = {}
     # one statement per term: each reads its own index range in weight order and stops at k
     per_term = max(k // len(driver.terms), 60)  # 'red anywhere' reads three terms, not 3k rows
+    recent = driver.kind == "class" and not filters  # a bare class: the most recent first
     for term, _ in driver.terms:
         single = Need(driver.kind, driver.label, ((term, 1.0),))
-        d = track_terms.alias("d")
-        cols = (d.c.track_id, d.c.first_ts) if pg else (d.c.track_id,)
-        q = select(*cols).where(*_term_filter(d, single, scope))
-        for f in filters:
-            o = track_terms.alias()
-            same = [o.c.track_id == d.c.track_id, o.c.term.in_(f.term_names)]
-            if pg:
-                # every term row of a track carries its first_ts, so the probe reads the days of
-                # the window only (partition pruning), whichever way the planner joins
-                same.append(o.c.first_ts == d.c.first_ts)
-                if scope.end is not None:
-                    same.append(o.c.first_ts <= scope.end)
-                if scope.start is not None:
-                    same.append(o.c.first_ts >= scope.start - LOOKBACK_S)
-            q = q.where(exists().where(*same))
-        if driver.kind == "class" and not filters:
-            q = q.order_by(d.c.first_ts.desc())  # a bare class: the most recent first
+        days = _days(scope) if pg and not recent else None
+        if days is not None and len(days) > 1:
+            rows = _driven_by_day(conn, single, filters, scope, days, per_term)
         else:
-            q = q.order_by(d.c.weight.desc())
-        ids.update((row[0], row[1] if pg else None) for row in conn.execute(q.limit(per_term)))
+            rows = conn.execute(_driven_query(single, filters, scope, pg, recent, per_term))
+        ids.update((row[0], row[1] if pg else None) for row in rows)
     return ids
+
+
+def _driven_query(single: Need, filters: list[Need], scope: _Scope, pg: bool, recent: bool, k: int, day=None):
+    """Best ``k`` rows of one driving term that pass every filter need; ``day`` (PostgreSQL):
+    only the part ``(lo, hi, hi_inclusive)`` of the window, within one day partition."""
+    d = track_terms.alias("d")
+    cols = (d.c.track_id, d.c.first_ts) if pg else (d.c.track_id,)
+    q = select(*cols).where(*_term_filter(d, single, scope))
+    if day is not None:
+        q = q.where(*_day_bounds(d, day)).add_columns(d.c.weight)
+    for f in filters:
+        o = track_terms.alias()
+        same = [o.c.track_id == d.c.track_id, o.c.term.in_(f.term_names)]
+        if pg:
+            # every term row of a track carries its first_ts, so the probe reads the days of
+            # the window only (partition pruning), whichever way the planner joins
+            same.append(o.c.first_ts == d.c.first_ts)
+            if day is not None:
+                same += _day_bounds(o, day)
+            if scope.end is not None:
+                same.append(o.c.first_ts <= scope.end)
+            if scope.start is not None:
+                same.append(o.c.first_ts >= scope.start - LOOKBACK_S)
+        q = q.where(exists().where(*same))
+    q = q.order_by(d.c.first_ts.desc() if recent else d.c.weight.desc())
+    return q.limit(k)
+
+
+def _days(scope: _Scope) -> list[tuple[float, float, bool]] | None:
+    """The window of a search cut at the day partitions' bounds: ``(lo, hi, hi_inclusive)`` per
+    day, together exactly ``first_ts`` in [start - LOOKBACK_S, end]; None without both ends."""
+    if scope.start is None or scope.end is None or scope.end < scope.start:
+        return None
+    lo, end = scope.start - LOOKBACK_S, scope.end
+    first, last = int(lo // PERIOD_S), int(end // PERIOD_S)
+    if last - first > MAX_DAYS:
+        return None
+    days = []
+    for day in range(first, last + 1):
+        bound = (day + 1) * PERIOD_S
+        days.append((max(lo, float(day * PERIOD_S)), min(end, float(bound)), bound > end))
+    return days
+
+
+def _day_bounds(alias, day: tuple[float, float, bool]) -> list:
+    lo, hi, inclusive = day
+    return [alias.c.first_ts >= lo, alias.c.first_ts <= hi if inclusive else alias.c.first_ts < hi]
+
+
+def _driven_by_day(
+    conn: Connection, single: Need, filters: list[Need], scope: _Scope, days: list, k: int
+) -> list:
+    """PostgreSQL: the best ``k`` of each day, merged. One ordered scan over all the window's
+    partitions would need a row from every partition before returning any, and a partition the
+    window only grazes (the hour of look-back before it, the midnight that ends it) holds few
+    rows in weight order: finding its first one reads the whole term in that day. Per day the
+    planner sees how much of the day is asked for and reads that part by time instead."""
+    parts = [_driven_query(single, filters, scope, True, False, k, day).subquery() for day in days]
+    union = union_all(*(select(p) for p in parts)).subquery()
+    q = select(union.c.track_id, union.c.first_ts).order_by(union.c.weight.desc()).limit(k)
+    return list(conn.execute(q))
 
 
 def _recent_tracks(conn: Connection, scope: _Scope, k: int) -> dict[int, float | None]:
