@@ -25,11 +25,12 @@ from scenewatch.config.camera import CameraConfig
 from scenewatch.config.rules import SearchRule
 from scenewatch.rules.annotate import annotate
 from scenewatch.rules.events import Event
-from scenewatch.search.model import ObjectClause, Query
+from scenewatch.search.engine import TrackFacts, load_facts, query_clauses, rank_track
+from scenewatch.search.model import Query
 from scenewatch.search.query import parse_query
-from scenewatch.search.rank import clause_needs, score_clause
+from scenewatch.search.rank import clause_needs
 from scenewatch.store.media import MediaStore
-from scenewatch.store.schema import track_terms, tracks
+from scenewatch.store.schema import tracks
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +58,9 @@ class StandingSearches:
         row = conn.execute(select(tracks).where(tracks.c.id == track_id)).mappings().first()
         if row is None or not row["finished"]:
             return []
-        facts = {
-            term: weight
-            for term, weight in conn.execute(
-                select(track_terms.c.term, track_terms.c.weight).where(track_terms.c.track_id == track_id)
-            )
-        }
+        track = load_facts(conn, [track_id]).get(track_id)
+        if track is None:  # not indexed (yet)
+            return []
         events = []
         for rule in self.rules:
             if row["class_name"] not in rule.classes:
@@ -73,14 +71,15 @@ class StandingSearches:
             if abs(row["last_ts"] - self.last_fired.get(rule.name, -np.inf)) < rule.cooldown_s:
                 continue
             query = self.understood(rule, datetime.fromtimestamp(row["last_ts"], self.tz))
-            score, reasons = self._score(query, row, facts)
+            score, reasons = self._score(query, row, track)
             if score < rule.min_score:
                 continue
             self.last_fired[rule.name] = row["last_ts"]
             events.append(self._event(rule, row, score, reasons))
         return events
 
-    def _score(self, query: Query, row, facts: dict[str, float]) -> tuple[float, list[str]]:
+    def _score(self, query: Query, row, track: TrackFacts) -> tuple[float, list[str]]:
+        """The track's score as ``search`` would rank it for this query (0 outside its time and place)."""
         if query.cameras and self.camera.name not in query.cameras:
             return 0.0, []
         if query.end is not None and row["first_ts"] > query.end.timestamp():
@@ -88,8 +87,8 @@ class StandingSearches:
         if query.start is not None and row["last_ts"] < query.start.timestamp():
             return 0.0, []
         best: tuple[float, list[str]] = (0.0, [])
-        for clause in query.objects or [ObjectClause(None)]:
-            score, reasons = score_clause(clause_needs(clause, query.zones), facts)
+        for clause in query_clauses(query):
+            score, reasons = rank_track(clause_needs(clause, query.zones), track)
             if score > best[0]:
                 best = (score, reasons)
         return best

@@ -121,25 +121,23 @@ def search(
         scope = _scope(query, names, cameras, notes)
         if not query.usable or scope is None:
             return _result(query, notes, [], tz)
-        clauses = query.objects or [None]
-        if len(clauses) > MAX_CLAUSES:
+        if len(query.objects) > MAX_CLAUSES:
             notes.append(f"only the first {MAX_CLAUSES} objects of the query are searched")
         best: dict[int, tuple[float, list[str]]] = {}
-        known: dict[int, _Facts] = {}
-        for clause in clauses[:MAX_CLAUSES]:
-            if clause is not None and clause.count:
+        known: dict[int, TrackFacts] = {}
+        for clause in query_clauses(query):
+            if clause.count:
                 notes.append(f"counts are not searched yet; showing single {clause.cls or 'object'}s")
-            if clause is not None and any(c.colour for c in clause.carried):
+            if any(c.colour for c in clause.carried):
                 notes.append("colours of carried items are not known; matching the item only")
-            needs = clause_needs(clause or ObjectClause(None), query.zones)
+            needs = clause_needs(clause, query.zones)
             ids = _candidates(conn, needs, scope, limit)
-            known.update(_load_facts(conn, {i: ts for i, ts in ids.items() if i not in known}))
+            known.update(load_facts(conn, {i: ts for i, ts in ids.items() if i not in known}))
             for track_id in ids:
                 track = known.get(track_id)
                 if track is None or not _in_window(track, scope):
                     continue
-                score, reasons = score_clause(needs, track.facts)
-                reasons = reasons or [f"{track.class_name} seen in the time and place asked"]
+                score, reasons = rank_track(needs, track)
                 if score >= MIN_SCORE and score > best.get(track_id, (0.0, []))[0]:
                     best[track_id] = (score, reasons)
         order = sorted(best, key=lambda i: (-best[i][0], -known[i].first_ts, i))[:limit]
@@ -148,6 +146,17 @@ def search(
     if not hits:
         notes.append("no tracks match")
     return _result(query, notes, hits, tz)
+
+
+def query_clauses(query: Query) -> list[ObjectClause]:
+    """The object clauses a search ranks by (any object when the query names none)."""
+    return (query.objects or [ObjectClause(None)])[:MAX_CLAUSES]
+
+
+def rank_track(needs: list[Need], track: TrackFacts) -> tuple[float, list[str]]:
+    """One track's score against one clause's needs, with the reasons a result shows."""
+    score, reasons = score_clause(needs, track.facts)
+    return score, reasons or [f"{track.class_name} seen in the time and place asked"]
 
 
 def more_like(
@@ -184,7 +193,7 @@ def more_like(
                 q = q.where(track_terms.c.camera_id.in_(scope.camera_ids))
             ids.update(dict(conn.execute(q).all()))
         ids.pop(track_id, None)
-        loaded = _load_facts(conn, ids)
+        loaded = load_facts(conn, ids)
         facts = {i: f.facts for i, f in loaded.items()}
         scored = sorted(((cosine(mine, _similarity_vector(f)), i) for i, f in facts.items()), reverse=True)
         top = [(s, i) for s, i in scored[:limit] if s > 0]
@@ -410,7 +419,7 @@ def _load_tracks(conn: Connection, ids: dict[int, float | None] | list[int]) -> 
 
 
 @dataclass(slots=True)
-class _Facts:
+class TrackFacts:
     """A candidate as the index holds it: where, when, and its facts (weights >= MIN_WEIGHT)."""
 
     camera_id: int
@@ -423,14 +432,14 @@ class _Facts:
         return next((t[6:] for t in self.facts if t.startswith("class:")), "object")
 
 
-def _load_facts(conn: Connection, ids: dict[int, float | None] | list[int]) -> dict[int, _Facts]:
+def load_facts(conn: Connection, ids: dict[int, float | None] | list[int]) -> dict[int, TrackFacts]:
     """Candidates' facts from the index (primary-key reads, no JSON): ranking reads only these."""
     t = track_terms.c
     cols = (t.track_id, t.term, t.weight, t.camera_id, t.first_ts, t.last_ts)
-    out: dict[int, _Facts] = {}
+    out: dict[int, TrackFacts] = {}
     for where in _pages(conn, t.track_id, t.first_ts, ids):
         for track_id, term, weight, camera_id, first_ts, last_ts in conn.execute(select(*cols).where(where)):
-            out.setdefault(track_id, _Facts(camera_id, first_ts, last_ts)).facts[term] = weight
+            out.setdefault(track_id, TrackFacts(camera_id, first_ts, last_ts)).facts[term] = weight
     return out
 
 
