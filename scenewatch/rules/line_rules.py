@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from scenewatch.rules.base import Context, Rule
@@ -21,20 +23,23 @@ class LineCrossing(Rule):
     def reported(self, name: str) -> bool:
         return self.config.direction in ("both", name)
 
-    def travelled(self, ctx: Context, row: int, direction: int) -> bool:
-        return True
-
-    def update(self, ctx: Context) -> list[Event]:
+    def crossings(self, ctx: Context) -> Iterator[tuple[int, int, int, str, float]]:
+        """Count this frame's crossings by the rule's classes; yields each as (row, track id,
+        direction +1/-1, direction name, when it crossed)."""
         directions = ctx.crossings[self.config.line]
         rows = np.flatnonzero((directions != 0) & np.isin(ctx.tracked.class_ids, self.class_ids))
-        events = []
         for row in rows.tolist():
-            name = self.names[int(directions[row])]
+            direction = int(directions[row])
+            name = self.names[direction]
             self.counts[name] += 1
-            if not self.reported(name) or not self.travelled(ctx, row, int(directions[row])):
-                continue
-            tid = int(ctx.tracked.track_ids[row])
             when = float(ctx.crossed_at[self.config.line][row])
+            yield row, int(ctx.tracked.track_ids[row]), direction, name, when
+
+    def update(self, ctx: Context) -> list[Event]:
+        events = []
+        for row, tid, _, name, when in self.crossings(ctx):
+            if not self.reported(name):
+                continue
             detail = {"line": self.config.line, "direction": name, "counts": dict(self.counts)}
             # Keyed by direction too: crossing back is a new event, not one held by the cooldown.
             event = self.fire(ctx, (tid, name), when, [tid], np.array([row]), detail, instant=True)
@@ -57,26 +62,22 @@ class WrongWay(LineCrossing):
         return name != self.config.allowed
 
     def update(self, ctx: Context) -> list[Event]:
-        directions = ctx.crossings[self.config.line]
-        rows = np.flatnonzero((directions != 0) & np.isin(ctx.tracked.class_ids, self.class_ids))
-        for row in rows.tolist():
-            name = self.names[int(directions[row])]
-            self.counts[name] += 1
-            tid = int(ctx.tracked.track_ids[row])
+        for _, tid, direction, name, when in self.crossings(ctx):
             if self.reported(name):
-                when = float(ctx.crossed_at[self.config.line][row])
-                self.pending[tid] = (when, int(directions[row]) * self.counter.positive_sign, name)
+                self.pending[tid] = (when, direction * self.counter.positive_sign, name)
             else:
                 self.pending.pop(tid, None)  # back on the right side
+        if not self.pending:
+            return []
         events = []
         line_length = float(np.hypot(*(self.counter.b - self.counter.a)))
+        feet = ctx.tracked.bottom_centre
         for row, tid in enumerate(ctx.tracked.track_ids.tolist()):
             if tid not in self.pending:
                 continue
             when, side, name = self.pending[tid]
+            past = float(side_of_line(feet[row], self.counter.a, self.counter.b)[0]) * side / line_length
             box = ctx.tracked.xyxy[row]
-            foot = np.array([[(box[0] + box[2]) / 2, box[3]]])
-            past = float(side_of_line(foot, self.counter.a, self.counter.b)[0]) * side / line_length
             if past < self.config.min_travel * float(box[3] - box[1]):
                 continue
             del self.pending[tid]
