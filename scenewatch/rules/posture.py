@@ -16,6 +16,7 @@ import numpy as np
 from scenewatch.config.camera import CameraConfig
 from scenewatch.errors import SceneWatchError
 from scenewatch.models import ModelStore
+from scenewatch.vision.attributes.crops import crop_around
 from scenewatch.vision.pose import PoseEstimator
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ class PostureCheck:
         self.lying_score, self.upright_score = lying_score, upright_score
 
     def posture(self, image: np.ndarray, box: np.ndarray) -> Posture | None:
-        crop = _crop(image, box, margin=0.2)
+        crop, _ = crop_around(image, box, pad=0.2)
         if crop.size == 0:
             return None
         poses = self.pose.estimate(crop, min_score=0.05)
@@ -60,16 +61,6 @@ class PostureCheck:
         if angle <= self.upright_deg and score >= self.upright_score:
             return "upright"
         return None
-
-
-def _crop(image: np.ndarray, box: np.ndarray, margin: float) -> np.ndarray:
-    """The box grown by ``margin`` of its size on each side, clipped to the image."""
-    x1, y1, x2, y2 = (float(v) for v in box)
-    grow_x, grow_y = margin * (x2 - x1), margin * (y2 - y1)
-    height, width = image.shape[:2]
-    left, top = max(int(x1 - grow_x), 0), max(int(y1 - grow_y), 0)
-    right, bottom = min(int(x2 + grow_x), width), min(int(y2 + grow_y), height)
-    return image[top:bottom, left:right]
 
 
 def posture_for(camera: CameraConfig, models: ModelStore | None = None) -> PostureCheck | None:

@@ -201,9 +201,8 @@ class EventRecorder:
         self.camera_id = camera_id
         self.run_id = run_id
         self.clip_file = clip_file
-        self.on_event = (
-            on_event  # alert delivery of a new event: (event, clip, time of the frame that raised it)
-        )
+        # alert delivery of a new event: (event, clip, time of the frame that raised it)
+        self.on_event = on_event
         self.live_clips = live_clips
         self.before_s, self.after_s, self.max_s = before_s, after_s, max_s
         self.offset = 0.0  # wall clock minus position in the file

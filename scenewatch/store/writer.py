@@ -52,13 +52,6 @@ class TrackDescriber(Protocol):
         """The attributes JSON stored with the track; None to store none."""
 
 
-class DetachingDescriber(TrackDescriber, Protocol):
-    """A describer whose work can leave the camera's thread: ``detach`` takes the track's state
-    (cheap), the returned job computes the attributes in any thread."""
-
-    def detach(self, track: FinishedTrack, summary: TrackSummary) -> DescribeJob: ...
-
-
 @dataclass
 class _Stored:
     """What the database already holds of one track."""
@@ -95,6 +88,7 @@ class TrackWriter:
         self.finisher = finisher or (lambda track: track)
         self.describer = describer
         # background description needs a describer that can detach a track from its state
+        # (``detach(track, summary) -> DescribeJob``, as AttributeDescriber does)
         self.describe_queue = describe_queue if hasattr(describer, "detach") else None
         self.drain_timeout = drain_timeout
         self.flush_interval = flush_interval
