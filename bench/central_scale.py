@@ -35,6 +35,7 @@ import queue
 import random
 import statistics
 import sys
+import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -202,7 +203,8 @@ def main() -> None:
 
 
 def run(url: str, args: argparse.Namespace, cluster=None) -> None:
-    store = DataStore.open(Path("/nonexistent"), database_url=url)
+    # a throw-away data folder: edge tokens are derived from the secret key file made there
+    store = DataStore.open(Path(tempfile.mkdtemp(prefix="sw-central-")), database_url=url)
     if not args.search_only:
         load(store, url, args)
     if args.cold:
@@ -260,7 +262,7 @@ def first_pass(store: DataStore, texts: list[str]) -> tuple[float, float, float,
 
 def load(store: DataStore, url: str, args: argparse.Namespace) -> None:
     for i in range(args.edges):
-        registry.add_edge(store.engine, f"edge{i}", f"site{i}")
+        registry.add_edge(store, f"edge{i}", f"site{i}")
     per_edge = [args.tracks // args.edges + (i < args.tracks % args.edges) for i in range(args.edges)]
     print(
         f"ingesting {args.tracks:,} tracks from {args.edges} concurrent edges, {args.batch} per shipment, "

@@ -68,10 +68,10 @@ def _diff(engine) -> list:
     return [d for d in found if not (d[0] == "remove_index" and d[1].name in PG_ONLY)]
 
 
-def test_migrations_build_the_declared_schema_with_postgres_indexes(cluster):
+def test_migrations_build_the_declared_schema_with_postgres_indexes(cluster, tmp_path):
     url = cluster.create_database("migrated", "mig", "mig-pw")
-    store = DataStore.open(Path("/nonexistent"), database_url=url)
-    assert current_revision(store.engine) == head_revision() == "0008"
+    store = DataStore.open(tmp_path, database_url=url)
+    assert current_revision(store.engine) == head_revision()
     assert _diff(store.engine) == []
     indexes = {i["name"] for i in inspect(store.engine).get_indexes("tracks")}
     assert indexes >= PG_ONLY
@@ -209,14 +209,14 @@ def test_search_windows_are_cut_at_day_bounds_without_gaps_or_overlaps():
         assert all(int(lo // PERIOD_S) == int((hi - 1e-6) // PERIOD_S) or lo == hi for lo, hi, _ in parts)
 
 
-def test_ingest_files_tracks_into_day_partitions_made_on_demand(cluster):
+def test_ingest_files_tracks_into_day_partitions_made_on_demand(cluster, tmp_path):
     from scenewatch.central import edges as registry
     from scenewatch.central import partitions
     from scenewatch.central.ingest import ingest
     from scenewatch.search.engine import search
 
-    store = DataStore.open(Path("/nonexistent"), database_url=cluster.create_database("parts", "pa", "pa-pw"))
-    registry.add_edge(store.engine, "e1", "north")
+    store = DataStore.open(tmp_path, database_url=cluster.create_database("parts", "pa", "pa-pw"))
+    registry.add_edge(store, "e1", "north")  # its token comes from the key file in tmp_path
     with store.engine.connect() as conn:
         edge = dict(conn.execute(text("SELECT * FROM edges WHERE name = 'e1'")).mappings().one())
         assert partitions.is_partitioned(conn)

@@ -10,11 +10,19 @@ from pathlib import Path
 
 from scenewatch.errors import SceneWatchError
 
+MEDIA_URL_HELP = (
+    "where the central fetches the edge's thumbnails and snapshots: http(s)://HOST:PORT of the "
+    "edge's central.media_listen (the central uses only this URL, never one an edge sends)"
+)
+
 
 def add_edges_command(commands, open_store) -> None:
-    """``scenewatch edges [add NAME --site S | rotate NAME] [--json]`` on the central."""
+    """``scenewatch edges [add NAME --site S [--media-url URL] | set NAME --media-url URL |
+    rotate NAME] [--json]`` on the central."""
     edges = commands.add_parser(
-        "edges", help="central: list edges (last contact, backlog, version); add an edge; rotate its token"
+        "edges",
+        help="central: list edges (last contact, backlog, version); add an edge; set its media URL; "
+        "rotate its token",
     )
     edges.add_argument("--json", action="store_true", help="print JSON")
     edges.set_defaults(handler=lambda args: cmd_edges_list(args, open_store))
@@ -22,7 +30,12 @@ def add_edges_command(commands, open_store) -> None:
     add = actions.add_parser("add", help="register an edge and print its token (shown once)")
     add.add_argument("name", help="edge name, unique across the installation")
     add.add_argument("--site", required=True, help="the edge's site; its cameras become SITE/CAMERA")
+    add.add_argument("--media-url", help=MEDIA_URL_HELP)
     add.set_defaults(handler=lambda args: cmd_edges_add(args, open_store))
+    change = actions.add_parser("set", help="change an edge's settings on the central")
+    change.add_argument("name", help="edge name")
+    change.add_argument("--media-url", required=True, help=MEDIA_URL_HELP)
+    change.set_defaults(handler=lambda args: cmd_edges_set(args, open_store))
     rotate = actions.add_parser("rotate", help="give an edge a new token; the old one stops working")
     rotate.add_argument("name", help="edge name")
     rotate.set_defaults(handler=lambda args: cmd_edges_rotate(args, open_store))
@@ -59,17 +72,27 @@ def cmd_edges_list(args: argparse.Namespace, open_store) -> int:
 def cmd_edges_add(args: argparse.Namespace, open_store) -> int:
     from scenewatch.central.edges import add_edge
 
-    token = add_edge(open_store(args).engine, args.name, args.site)
+    token = add_edge(open_store(args), args.name, args.site, args.media_url)
     print(f"added edge {args.name} in site {args.site}")
     print(f"  token: {token}")
     print("  (shown once: put it in the edge config as central.token or in central.token_file)")
+    if args.media_url is None:
+        print(f"  media: none yet; set with `scenewatch edges set {args.name} --media-url URL`")
+    return 0
+
+
+def cmd_edges_set(args: argparse.Namespace, open_store) -> int:
+    from scenewatch.central.edges import set_media_url
+
+    url = set_media_url(open_store(args, create=False).engine, args.name, args.media_url)
+    print(f"edge {args.name}: media fetched from {url}")
     return 0
 
 
 def cmd_edges_rotate(args: argparse.Namespace, open_store) -> int:
     from scenewatch.central.edges import rotate_token
 
-    token = rotate_token(open_store(args, create=False).engine, args.name)
+    token = rotate_token(open_store(args, create=False), args.name)
     print(f"new token for edge {args.name} (the old one no longer works):")
     print(f"  token: {token}")
     return 0

@@ -23,7 +23,7 @@ class EdgeNode:
         self.say = say
         self.sync = EdgeSync(store, config)
         try:
-            self.media = EdgeMediaServer(store.media, config)
+            self.media = EdgeMediaServer(store, config)
         except OSError as exc:
             raise SceneWatchError(
                 f"edge media server cannot listen on {config.media_listen}: {exc.strerror}",

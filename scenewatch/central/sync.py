@@ -179,7 +179,6 @@ class EdgeSync:
             "instance": self.instance,
             # what will still wait once this shipment is filed
             "backlog": outbox.backlog(self.store.engine) - (batch.entries if batch is not None else 0),
-            "media_url": self.config.public_media_url(),
             "rows": batch.rows if batch is not None else {},
         }
         return json.dumps(shipment, separators=(",", ":"), allow_nan=False).encode()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -17,6 +18,42 @@ from scenewatch.config.base import Section
 from scenewatch.errors import ConfigError
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+MEDIA_URL_HINT = "give a base URL like https://edge-1.example:8090 (http or https, host and port only)"
+
+
+def media_url_problem(url: str) -> str | None:
+    """What is wrong with ``url`` as an edge's media base URL, or None.
+
+    The central fetches ``<url>/media/<path>`` from it, so it must be plain http(s) to a host:
+    no credentials, query or fragment that could bend the URL the path is appended to.
+
+    >>> media_url_problem("https://edge-1.example:8090"), media_url_problem("http://10.0.0.5:8090/sw")
+    (None, None)
+    >>> media_url_problem("file:///etc/passwd#")
+    "scheme 'file' is not allowed: use http or https"
+    >>> media_url_problem("http://127.0.0.1:18099/internal.jpg#")
+    'a fragment (#) is not allowed'
+    """
+    if len(url) > 500 or any(c.isspace() or ord(c) < 32 or c == "\\" for c in url):
+        return "it must be at most 500 characters without spaces, control characters or backslashes"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return f"scheme {parts.scheme!r} is not allowed: use http or https"
+    if "@" in parts.netloc:
+        return "user name or password (user@host) is not allowed"
+    if "?" in url:
+        return "a query (?) is not allowed"
+    if "#" in url:
+        return "a fragment (#) is not allowed"
+    try:
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError:
+        return "the port must be a number from 1 to 65535"
+    if not parts.hostname:
+        return "it needs a host"
+    if ".." in parts.path.split("/"):
+        return "'..' is not allowed in the path"
+    return None
 
 
 class CentralConfig(Section):
@@ -38,7 +75,9 @@ class CentralConfig(Section):
         "127.0.0.1:8090", description="host:port where the edge serves its media to the central."
     )
     media_url: str | None = Field(
-        None, description="URL the central uses to reach this edge's media; default http://<media_listen>."
+        None,
+        description="This edge's media URL as printed at start (default http://<media_listen>); the "
+        "central uses the one an admin set with `scenewatch edges add/set --media-url`.",
     )
     tls_cert: Path | None = Field(None, description="Certificate for the edge media server (HTTPS).")
     tls_key: Path | None = Field(None, description="Private key for the edge media server (HTTPS).")
@@ -56,6 +95,14 @@ class CentralConfig(Section):
     def _valid_name(cls, value: str | None) -> str | None:
         if value is not None and not NAME.match(value):
             raise ValueError("use 1-32 letters, digits, '_', '-' or '.', starting with a letter or digit")
+        return value
+
+    @field_validator("media_url")
+    @classmethod
+    def _valid_media_url(cls, value: str | None) -> str | None:
+        problem = None if value is None else media_url_problem(value)
+        if problem:
+            raise ValueError(f"{problem}; {MEDIA_URL_HINT}")
         return value
 
     @model_validator(mode="after")

@@ -24,16 +24,15 @@ class DataStore:
         """Open (and with ``create``, make) the data folder; the schema is migrated to this version."""
         root = Path(root)
         database_url = database_url or os.environ.get("SCENEWATCH_DATABASE_URL")
-        if database_url is None:
-            if not (root / "scenewatch.db").exists():
-                if not create:
-                    raise SceneWatchError(
-                        f"no SceneWatch database in {root}",
-                        "index a video or run cameras first, or pick the folder with --data",
-                    )
-                try:
-                    root.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    raise SceneWatchError(f"cannot create data folder {root}: {exc.strerror}") from None
-            database_url = sqlite_url(root)
+        if database_url is None and not (root / "scenewatch.db").exists() and not create:
+            raise SceneWatchError(
+                f"no SceneWatch database in {root}",
+                "index a video or run cameras first, or pick the folder with --data",
+            )
+        if create:  # with PostgreSQL too: the folder holds the media, the secret key and checkpoints
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise SceneWatchError(f"cannot create data folder {root}: {exc.strerror}") from None
+        database_url = database_url or sqlite_url(root)
         return cls(root=root, engine=open_engine(database_url), media=MediaStore(root / "media"))

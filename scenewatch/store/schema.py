@@ -288,6 +288,8 @@ audit_log = Table(
     Column("detail", JSON, nullable=False),
     Column("prev_hash", String(64), nullable=False, unique=True),
     Column("hash", String(64), nullable=False, unique=True),
+    # HMAC(audit key from the data folder, "id:hash"); NULL on rows from before migration 0010
+    Column("mac", String(64)),
     Index(None, "ts"),
     Index(None, "action", "ts"),
 )
@@ -314,6 +316,8 @@ edges = Table(
     Column("name", String(32), nullable=False, unique=True),
     Column("site", String(32), nullable=False),
     Column("token_hash", String(64), nullable=False),  # sha256 of the token: a leaked DB is no key
+    # the token is HMAC(central's key file, name + nonce): re-derived to sign media requests
+    Column("token_nonce", String(64)),  # migration 0009
     Column("created_at", Float, nullable=False),
     Column("last_contact", Float),
     Column("backlog", Integer),  # outbox rows the edge reported still waiting

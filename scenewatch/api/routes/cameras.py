@@ -10,11 +10,13 @@ from scenewatch.api import queries
 from scenewatch.api.context import ServerContext, get_ctx
 from scenewatch.api.errors import ErrorBody
 from scenewatch.api.permissions import Principal, check_camera, viewer
+from scenewatch.api.routes.common import camera_named
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"], responses={404: {"model": ErrorBody}})
 
 
 class CameraOut(BaseModel):
+    id: int | None = None  # addresses the camera in paths too (central names hold a '/')
     name: str
     configured: bool
     live: bool  # a live stream (RTSP/HTTP) rather than a file
@@ -41,6 +43,7 @@ def _cameras(ctx: ServerContext, user: Principal) -> list[CameraOut]:
         cam = configured.get(name)
         out.append(
             CameraOut(
+                id=row.get("id"),
                 name=name,
                 configured=cam is not None,
                 live=bool(cam and cam.source.is_live),
@@ -66,5 +69,7 @@ def list_cameras(user: Principal = Depends(viewer), ctx: ServerContext = Depends
 
 @router.get("/{name}", response_model=CameraOut)
 def get_camera(name: str, user: Principal = Depends(viewer), ctx: ServerContext = Depends(get_ctx)):
+    """One camera, by name or by id (central names such as 'north/gate' hold a '/')."""
+    name = camera_named(ctx, user, name)
     check_camera(user, ctx, name)
     return next(c for c in _cameras(ctx, user) if c.name == name)

@@ -33,6 +33,21 @@ def user_out(user: dict[str, Any]) -> UserOut:
     return UserOut(**{k: user.get(k) for k in UserOut.model_fields if user.get(k) is not None})
 
 
+def camera_named(ctx, user, key: str) -> str:
+    """The camera that path segment ``key`` names: a camera name, else the numeric id of a camera
+    ``user`` may see (central names such as 'north/gate' hold a '/', which no path segment can
+    carry). Ids of other cameras stay as they are, so a 404 does not reveal their names."""
+    from sqlalchemy import select
+
+    from scenewatch.store.schema import cameras
+
+    if key in ctx.camera_names() or not (key.isascii() and key.isdigit()) or len(key) > 18:
+        return key
+    with ctx.store.engine.connect() as conn:
+        name = conn.scalar(select(cameras.c.name).where(cameras.c.id == int(key)))
+    return name if name is not None and user.can_see(name) else key
+
+
 def media_url(store, absolute_or_relative: str | None) -> str | None:
     """The API URL of a media file (thumbnails come from search as absolute paths)."""
     if not absolute_or_relative:
