@@ -2,8 +2,9 @@
 
 Every clip the server hands out is decoded, masked frame by frame (privacy zones black; people
 pixelated for users without 'unmasked') and encoded again, so no path serves unmasked video to a
-masked user. Results are cached per (source, window, mask) under ``media/cache/clips`` (retention
-deletes those unused for a day).
+masked user; where people are is asked per frame, and a frame whose people are not known is
+pixelated whole. Results are cached per (source, window, mask, people) under
+``media/cache/clips`` (retention deletes those unused for a day).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import numpy as np
 from scenewatch.api import privacy
 from scenewatch.store.repo import NotFound
 
-PeopleFor = Callable[[int, float], np.ndarray | None]  # (frame index, seconds from clip start)
+# seconds from the source's start -> person boxes then, or None when not known (mask it all)
+PeopleFor = Callable[[float], np.ndarray | None]
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -90,9 +92,8 @@ def _render(source, start_s, end_s, tmp, mask, people_for, max_width) -> int:
             if t > end_s:
                 break
             image = frame.to_ndarray(format="bgr24")
-            index = int(round(t * fps))
-            boxes = people_for(index, t - start_s)
-            image = privacy.apply(image, privacy.Mask(mask.zones, mask.pixelate, boxes))
+            people = people_for(t) if mask.pixelate else None
+            image = privacy.apply(image, privacy.Mask(mask.zones, mask.pixelate, people))
             if encoder is None:
                 encoder = _encoder(output, image.shape, fps, max_width)
             picture = av.VideoFrame.from_ndarray(image, format="bgr24")

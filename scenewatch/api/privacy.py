@@ -6,6 +6,8 @@ Two layers, in this order:
 2. for users without the 'unmasked' permission, every person box is pixelated (coarse mosaic,
    box grown by a margin so the edge of a head is not left sharp). When the boxes of a frame are
    not known (no detections for that moment), the whole frame is pixelated: fail closed.
+
+For video, :class:`~scenewatch.api.sightings.Sightings` says where people are at any moment.
 """
 
 from __future__ import annotations
@@ -18,9 +20,15 @@ import numpy as np
 from scenewatch.api import queries
 
 PRIVACY_KEY = "privacy_zones"
-MARGIN = 0.12  # grow person boxes by 12 % each side
+MARGIN = 0.15  # grow person boxes by 15 % each side ...
+MIN_MARGIN = 4.0  # ... and at least this many camera pixels (small, far people)
 BLOCKS = 6  # mosaic cells across the narrow side of a box ...
 MIN_CELL = 5  # ... each at least this many pixels, so small (far) people are hidden too
+
+
+def mosaic() -> tuple[float, ...]:
+    """What the look of pixelated people depends on (a key for caches of masked media)."""
+    return (MARGIN, MIN_MARGIN, BLOCKS, MIN_CELL)
 
 
 @dataclass(frozen=True)
@@ -60,7 +68,7 @@ def apply(
             out = pixelate(out, 0, 0, out.shape[1], out.shape[0], blocks=24)
         else:
             for x1, y1, x2, y2 in np.asarray(mask.people, dtype=np.float32).reshape(-1, 4):
-                mx, my = (x2 - x1) * MARGIN, (y2 - y1) * MARGIN
+                mx, my = max(MIN_MARGIN, (x2 - x1) * MARGIN), max(MIN_MARGIN, (y2 - y1) * MARGIN)
                 out = pixelate(
                     out, (x1 - mx - ox) * sx, (y1 - my - oy) * sy, (x2 + mx - ox) * sx, (y2 + my - oy) * sy
                 )

@@ -6,9 +6,21 @@ import time
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, and_, insert, select, update
+from sqlalchemy import Engine, Select, and_, func, insert, select, update
 
-from scenewatch.store.schema import boxes, cameras, events, health_events, runs, site_settings, tracks
+from scenewatch.api.sightings import EXTEND_S, HOLD_S, Sightings
+from scenewatch.store.schema import (
+    boxes,
+    cameras,
+    edges,
+    events,
+    health_events,
+    runs,
+    site_settings,
+    tracks,
+)
+
+REACH_S = HOLD_S + EXTEND_S  # boxes this far outside a window still place people inside it
 
 
 def database_cameras(engine: Engine) -> list[str]:
@@ -38,57 +50,106 @@ def track_by_tracker(engine: Engine, run_id: int, tracker_id: int) -> dict[str, 
     return None if row is None else dict(row._mapping)
 
 
-def people_at(engine: Engine, camera: str, ts: float, tolerance: float = 0.25) -> np.ndarray:
-    """Boxes (N x 4, x1 y1 x2 y2) of people on ``camera`` within ``tolerance`` s of ``ts``."""
-    query = (
-        select(boxes.c.x1, boxes.c.y1, boxes.c.x2, boxes.c.y2)
+def people_at(engine: Engine, camera: str, ts: float, tolerance: float = 0.25) -> np.ndarray | None:
+    """Boxes (N x 4, x1 y1 x2 y2) of people on ``camera`` within ``tolerance`` s of ``ts``, or
+    None when a person track is in view at ``ts`` but its place then is not known."""
+    seen = camera_sightings(engine, camera, ts - tolerance, ts + tolerance)
+    known = seen.at(ts)
+    if known is None:
+        return None
+    return np.concatenate([known, seen.boxes[np.abs(seen.times - ts) <= tolerance]])
+
+
+def run_sightings(engine: Engine, run_id: int, fps: float, start_s: float, end_s: float) -> Sightings:
+    """People of one run (a file's analysis) around [start_s, end_s], in seconds from the file's
+    start (decoded frame index / ``fps``)."""
+    lo, hi = (start_s - REACH_S) * fps, (end_s + REACH_S) * fps
+    found = [
+        tracks.c.run_id == run_id,
+        tracks.c.class_name == "person",
+        tracks.c.first_frame <= hi,
+        tracks.c.last_frame >= lo,
+    ]
+    spans = select(tracks.c.id, tracks.c.first_frame, tracks.c.last_frame).where(*found)
+    placed = (
+        select(boxes.c.track_id, boxes.c.frame, boxes.c.x1, boxes.c.y1, boxes.c.x2, boxes.c.y2)
         .join(tracks, tracks.c.id == boxes.c.track_id)
-        .join(cameras, cameras.c.id == tracks.c.camera_id)
-        .where(
-            cameras.c.name == camera,
-            tracks.c.class_name == "person",
-            tracks.c.first_ts <= ts + tolerance,
-            tracks.c.last_ts >= ts - tolerance,
-            boxes.c.ts.between(ts - tolerance, ts + tolerance),
+        .where(*found, boxes.c.frame.between(lo, hi))
+        .order_by(boxes.c.track_id, boxes.c.frame)
+    )
+    return _sightings(engine, spans, placed, per_second=fps)
+
+
+def camera_sightings(engine: Engine, camera: str, start: float, end: float) -> Sightings:
+    """People on ``camera`` around wall-clock [start, end] (wall-clock seconds)."""
+    lo, hi = start - REACH_S, end + REACH_S
+    found = [
+        cameras.c.name == camera,
+        tracks.c.class_name == "person",
+        tracks.c.first_ts <= hi,
+        tracks.c.last_ts >= lo,
+    ]
+    on_camera = tracks.join(cameras, cameras.c.id == tracks.c.camera_id)
+    spans = select(tracks.c.id, tracks.c.first_ts, tracks.c.last_ts).select_from(on_camera).where(*found)
+    placed = (
+        select(boxes.c.track_id, boxes.c.ts, boxes.c.x1, boxes.c.y1, boxes.c.x2, boxes.c.y2)
+        .select_from(on_camera.join(boxes, boxes.c.track_id == tracks.c.id))
+        .where(*found, boxes.c.ts.between(lo, hi))
+        .order_by(boxes.c.track_id, boxes.c.ts)
+    )
+    return _sightings(engine, spans, placed)
+
+
+def _sightings(engine: Engine, spans: Select, placed: Select, per_second: float = 1.0) -> Sightings:
+    """From (track id, first, last) rows and (track id, time, x1, y1, x2, y2) rows sorted by track
+    id; times in units of which ``per_second`` make a second."""
+    with engine.connect() as conn:
+        span_rows = np.array(conn.execute(spans.order_by(tracks.c.id)).all(), np.float64).reshape(-1, 3)
+        box_rows = np.array(conn.execute(placed).all(), np.float64).reshape(-1, 6)
+    owner = np.searchsorted(span_rows[:, 0], box_rows[:, 0])
+    return Sightings(span_rows[:, 1:] / per_second, owner, box_rows[:, 1] / per_second, box_rows[:, 2:])
+
+
+def tracks_placed(engine: Engine, run_id: int | None, tracker_ids: list[int]) -> bool:
+    """Whether every one of these tracks of a run still has its boxes (where the people were is
+    known): False when a track is gone (retention) or never had boxes stored."""
+    wanted = {int(i) for i in tracker_ids}
+    if run_id is None or not wanted:
+        return True
+    query = (
+        select(func.count(func.distinct(tracks.c.tracker_id)))
+        .select_from(tracks.join(boxes, boxes.c.track_id == tracks.c.id))
+        .where(tracks.c.run_id == run_id, tracks.c.tracker_id.in_(wanted))
+    )
+    with engine.connect() as conn:
+        return (conn.scalar(query) or 0) == len(wanted)
+
+
+def track_placed(engine: Engine, track_id: int) -> bool:
+    """Whether the track has any boxes stored."""
+    with engine.connect() as conn:
+        return conn.scalar(select(boxes.c.id).where(boxes.c.track_id == track_id).limit(1)) is not None
+
+
+def owning_edge(engine: Engine, table: str, row_id: int) -> str | None:
+    """The name of the edge that shipped this track or event (or its run or camera) to a central;
+    None for a row of this node's own analysis."""
+    target = {"tracks": tracks, "events": events}[table]
+    owner = func.coalesce(target.c.edge_id, runs.c.edge_id, cameras.c.edge_id)
+    query = (
+        select(owner, edges.c.name)
+        .select_from(
+            target.join(cameras, cameras.c.id == target.c.camera_id)
+            .outerjoin(runs, runs.c.id == target.c.run_id)
+            .outerjoin(edges, edges.c.id == owner)
         )
+        .where(target.c.id == row_id)
     )
     with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    return np.array(rows, dtype=np.float32).reshape(-1, 4)
-
-
-def people_by_frame(engine: Engine, run_id: int, first: int, last: int) -> dict[int, np.ndarray]:
-    """Person boxes of one run per decoded frame index in [first, last]."""
-    query = (
-        select(boxes.c.frame, boxes.c.x1, boxes.c.y1, boxes.c.x2, boxes.c.y2)
-        .join(tracks, tracks.c.id == boxes.c.track_id)
-        .where(tracks.c.run_id == run_id, tracks.c.class_name == "person", boxes.c.frame.between(first, last))
-    )
-    out: dict[int, list] = {}
-    with engine.connect() as conn:
-        for frame, *box in conn.execute(query):
-            out.setdefault(frame, []).append(box)
-    return {k: np.array(v, dtype=np.float32) for k, v in out.items()}
-
-
-def people_between(engine: Engine, camera: str, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
-    """(times, boxes) of people on ``camera`` in wall-clock [start, end], sorted by time."""
-    query = (
-        select(boxes.c.ts, boxes.c.x1, boxes.c.y1, boxes.c.x2, boxes.c.y2)
-        .join(tracks, tracks.c.id == boxes.c.track_id)
-        .join(cameras, cameras.c.id == tracks.c.camera_id)
-        .where(
-            cameras.c.name == camera,
-            tracks.c.class_name == "person",
-            tracks.c.first_ts <= end,
-            tracks.c.last_ts >= start,
-            boxes.c.ts.between(start, end),
-        )
-        .order_by(boxes.c.ts)
-    )
-    with engine.connect() as conn:
-        rows = np.array(conn.execute(query).all(), dtype=np.float64).reshape(-1, 5)
-    return rows[:, 0], rows[:, 1:].astype(np.float32)
+        row = conn.execute(query).first()
+    if row is None or row[0] is None:
+        return None
+    return row[1] or f"#{row[0]}"
 
 
 def health_history(

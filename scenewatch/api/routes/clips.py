@@ -1,15 +1,20 @@
 """Clips of a track or an event, privacy-masked for the user; viewing is audited as
-``clip_view``, downloading (``?download=true``, operators and admins) as ``export``."""
+``clip_view``, downloading (``?download=true``, operators and admins) as ``export``.
+
+Masking fails closed: a moment whose people are not known (a clip's tracks without boxes, a long
+gap in a track) is pixelated whole for a masked user. A central holds no video: clips of rows an
+edge shipped are refused, and no path an edge sent (a run's source, an event's clip) is opened.
+"""
 
 from __future__ import annotations
 
 # FastAPI declares dependencies and parameters in argument defaults:
-import bisect
 import math
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
-import numpy as np
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
@@ -21,6 +26,7 @@ from scenewatch.api.permissions import Principal, viewer
 from scenewatch.api.routes.common import Id
 from scenewatch.api.routes.events import _visible as visible_event
 from scenewatch.api.routes.tracks import visible_track
+from scenewatch.api.sightings import Sightings
 
 router = APIRouter(prefix="/api/clips", tags=["clips"], responses={404: {"model": ErrorBody}})
 NOT_READY = {
@@ -32,40 +38,52 @@ NOT_READY = {
 VIDEO = {200: {"content": {"video/webm": {}}}}
 
 
-def _file_clip(ctx, user, camera: str, run_id: int, source: str, start_s: float, end_s: float) -> Path:
-    """A clip of a file source; people boxes by decoded frame index of ``run_id``."""
-    fps = (queries.camera_row(ctx.store.engine, camera) or {}).get("fps") or 25.0
-    first, last = int(start_s * fps) - 2, int(end_s * fps) + 2
-    by_frame = queries.people_by_frame(ctx.store.engine, run_id, first, last)
-    empty = np.zeros((0, 4), np.float32)
+def _stays_on_edge(ctx: ServerContext, table: str, row_id: int) -> None:
+    """A central holds no video of what an edge shipped, and never opens a path an edge sent
+    (a run's source, an event's clip): such clips are refused, naming the edge that has them."""
+    edge = queries.owning_edge(ctx.store.engine, table, row_id)
+    if edge is not None:
+        raise ApiError(404, f"clips stay on edge {edge!r}; open them there (the central holds no video)")
 
-    def people_for(index: int, _t: float):
-        for near in (index, index - 1, index + 1):  # rounding of pts to frames
-            if near in by_frame:
-                return by_frame[near]
-        return empty
 
+def _masking(
+    ctx: ServerContext, user: Principal, camera: str, known: bool, seen: Callable[[], Sightings]
+) -> tuple[privacy.Mask, Sightings, dict]:
+    """The user's mask, where the clip's people are, and what the two add to the cache key.
+
+    ``known`` False (the clip's own tracks have no boxes: never stored, or deleted by retention):
+    nobody's place is known, so a masked user gets every frame pixelated whole."""
     mask = privacy.mask_for(ctx.store.engine, camera, user.unmasked, None)
-    key = {
-        "src": source,
-        "a": round(start_s, 2),
-        "b": round(end_s, 2),
-        "z": [z.tolist() for z in mask.zones],
-        "p": mask.pixelate,
-    }
-    out = clipper.cache_path(ctx.store.media.root, key)
-    return clipper.render(source, start_s, end_s, out, mask, people_for)
+    key = {"z": [z.tolist() for z in mask.zones], "p": mask.pixelate}
+    if not mask.pixelate:  # people are not asked for
+        return mask, Sightings.unknown(), key
+    sightings = seen() if known else Sightings.unknown()
+    return mask, sightings, {**key, "people": sightings.fingerprint(), "mosaic": privacy.mosaic()}
 
 
-def _people_from(times: np.ndarray, boxes: np.ndarray, origin: float) -> clipper.PeopleFor:
-    """People boxes for a clip whose time zero is wall-clock ``origin``."""
+def _file_clip(
+    ctx: ServerContext,
+    user: Principal,
+    camera: str,
+    run_id: int,
+    source: str,
+    window: tuple[float, float],
+    known: bool,
+) -> Path:
+    """A clip of a file source, seconds [start, end] from its start; people by the run's boxes."""
+    start_s, end_s = window
+    fps = (queries.camera_row(ctx.store.engine, camera) or {}).get("fps") or 25.0
+    people = partial(queries.run_sightings, ctx.store.engine, run_id, fps, start_s, end_s)
+    mask, seen, key = _masking(ctx, user, camera, known, people)
+    out = clipper.cache_path(
+        ctx.store.media.root, {"src": source, "a": round(start_s, 2), "b": round(end_s, 2), **key}
+    )
+    return clipper.render(source, start_s, end_s, out, mask, seen.at)
 
-    def people_for(_index: int, t: float):
-        at = origin + t
-        lo, hi = bisect.bisect_left(times, at - 0.2), bisect.bisect_right(times, at + 0.2)
-        return boxes[lo:hi]
 
-    return people_for
+def _at_wall(seen: Sightings, origin: float) -> clipper.PeopleFor:
+    """People of a clip whose time zero is wall-clock ``origin``."""
+    return lambda t: seen.at(origin + t)
 
 
 def _not_ready(wait_s: float) -> ApiError:
@@ -88,36 +106,49 @@ def _still_coming(ctx, camera: str, end: float, now: float) -> bool:
     return now < end + stale_after_s(ctx.settings.recording) and _camera_recorded(ctx, camera)
 
 
-def _recorded_clip(ctx, user, camera: str, start: float, end: float) -> Path:
+def _recorded_clip(ctx, user, camera: str, start: float, end: float, known: bool) -> Path:
     """A clip of a live camera from its recordings; people boxes by wall-clock time.
 
     A window whose end is not recorded yet (the segment holding it is still open) is refused as
     not ready rather than cut short: what is cut and rendered here is cached."""
-    from scenewatch.recording.clips import ClipError, cut_clip
-    from scenewatch.recording.index import segments_between
-
     row = queries.camera_row(ctx.store.engine, camera)
     if row is None:
         raise ApiError(404, "camera not found")
-    raw = f"cache/raw/{row['id']}-{int(start * 10)}-{int(end * 10)}.mp4"
-    if not ctx.store.media.absolute(raw).exists():
-        segments = segments_between(ctx.store.engine, row["id"], start, end)
-        now = time.time()
-        if (not segments or max(s.end for s in segments) < end) and _still_coming(ctx, camera, end, now):
-            raise _not_ready(end + ctx.settings.recording.segment_s - now)
-        try:
-            cut_clip(ctx.store, row["id"], start, end, raw)
-        except ClipError as exc:
-            raise ApiError(404, exc.message) from None
-    times, boxes = queries.people_between(ctx.store.engine, camera, start - 1, end + 1)
-    mask = privacy.mask_for(ctx.store.engine, camera, user.unmasked, None)
-    key = {"raw": raw, "z": [z.tolist() for z in mask.zones], "p": mask.pixelate}
-    out = clipper.cache_path(ctx.store.media.root, key)
-    people_for = _people_from(times, boxes, start)
-    return clipper.render(ctx.store.media.absolute(raw), 0.0, end - start + 1, out, mask, people_for)
+    raw, origin = _cut_recorded(ctx, camera, row["id"], start, end)
+    people = partial(queries.camera_sightings, ctx.store.engine, camera, origin, end + 1)
+    mask, seen, key = _masking(ctx, user, camera, known, people)
+    out = clipper.cache_path(ctx.store.media.root, {"raw": raw, "o": origin, **key})
+    people_for = _at_wall(seen, origin)
+    return clipper.render(ctx.store.media.absolute(raw), 0.0, end - origin + 1, out, mask, people_for)
 
 
-def _stored_clip(ctx, user, event: dict, clip: dict) -> Path:
+def _cut_recorded(ctx, camera: str, camera_id: int, start: float, end: float) -> tuple[str, float]:
+    """The recordings of wall-clock [start, end] cut into the cache: (media path, wall-clock time
+    of its first frame). A cut starts at the keyframe at or before ``start``, up to a keyframe
+    interval early: people are placed from that time, which is kept beside the cut."""
+    from scenewatch.recording.clips import ClipError, cut_recorded
+    from scenewatch.recording.index import segments_between
+
+    raw = f"cache/raw/{camera_id}-{int(start * 10)}-{int(end * 10)}.mp4"
+    note = ctx.store.media.absolute(raw + ".start")
+    try:
+        if ctx.store.media.absolute(raw).exists():
+            return raw, float(note.read_text())
+    except (OSError, ValueError):
+        pass  # no note: cut again
+    segments = segments_between(ctx.store.engine, camera_id, start, end)
+    now = time.time()
+    if (not segments or max(s.end for s in segments) < end) and _still_coming(ctx, camera, end, now):
+        raise _not_ready(end + ctx.settings.recording.segment_s - now)
+    try:
+        cut = cut_recorded(ctx.store, camera_id, start, end, raw)
+    except ClipError as exc:
+        raise ApiError(404, exc.message) from None
+    note.write_text(repr(cut.start))
+    return raw, cut.start
+
+
+def _stored_clip(ctx, user, event: dict, clip: dict, known: bool) -> Path:
     """A live event's own clip file (cut from the recordings when its post-roll was recorded),
     rendered like every clip; people boxes by wall-clock time from the clip's ``start_ts``.
 
@@ -135,25 +166,19 @@ def _stored_clip(ctx, user, event: dict, clip: dict) -> Path:
         now = time.time()
         if _still_coming(ctx, camera, end, now):
             raise _not_ready(end + ctx.settings.recording.segment_s - now)
-        return _recorded_clip(ctx, user, camera, max(start, end - limit), end)
+        return _recorded_clip(ctx, user, camera, max(start, end - limit), end, known)
     try:
         stat = media.stat()
     except OSError:
-        return _recorded_clip(ctx, user, camera, max(start, end - limit), end)
+        return _recorded_clip(ctx, user, camera, max(start, end - limit), end, known)
     first = max(0.0, end - start - limit)  # a long clip: its end (what made the rule fire)
-    times, boxes = queries.people_between(ctx.store.engine, camera, start + first - 1, end + 1)
-    mask = privacy.mask_for(ctx.store.engine, camera, user.unmasked, None)
-    key = {
-        "media": clip["media"],
-        "m": stat.st_mtime_ns,
-        "n": stat.st_size,
-        "a": round(first, 2),
-        "z": [z.tolist() for z in mask.zones],
-        "p": mask.pixelate,
-    }
-    out = clipper.cache_path(ctx.store.media.root, key)
-    people_for = _people_from(times, boxes, start + first)
-    return clipper.render(media, first, end - start + 1, out, mask, people_for)
+    people = partial(queries.camera_sightings, ctx.store.engine, camera, start + first, end + 1)
+    mask, seen, key = _masking(ctx, user, camera, known, people)
+    out = clipper.cache_path(
+        ctx.store.media.root,
+        {"media": clip["media"], "m": stat.st_mtime_ns, "n": stat.st_size, "a": round(first, 2), **key},
+    )
+    return clipper.render(media, first, end - start + 1, out, mask, _at_wall(seen, start))
 
 
 def _respond(ctx, user: Principal, path: Path, target: str, download: bool) -> FileResponse:
@@ -187,20 +212,23 @@ async def track_clip(
     """The track's video from a little before it starts (at most the server's clip length)."""
     _check_download(user, download)
     track = visible_track(ctx, user, track_id)
+    _stays_on_edge(ctx, "tracks", track_id)
     run = queries.run_row(ctx.store.engine, track["run_id"]) or {}
     limit = ctx.options.clip_max_s
+    known = queries.track_placed(ctx.store.engine, track_id)
     if run.get("source") and Path(run["source"]).is_file():
         fps = (queries.camera_row(ctx.store.engine, track["camera"]) or {}).get("fps") or 25.0
         start = max(0.0, track["first_frame"] / fps - before)
-        end = min(track["last_frame"] / fps + after, start + limit)
+        window = (start, min(track["last_frame"] / fps + after, start + limit))
         path = await run_in_threadpool(
-            _file_clip, ctx, user, track["camera"], track["run_id"], run["source"], start, end
+            _file_clip, ctx, user, track["camera"], track["run_id"], run["source"], window, known
         )
     else:
         start = track["first_ts"] - before
         end = min(track["last_ts"] + after, start + limit)
-        path = await run_in_threadpool(_recorded_clip, ctx, user, track["camera"], start, end)
-    return _respond(ctx, user, path, f"track:{track_id}", download)
+        path = await run_in_threadpool(_recorded_clip, ctx, user, track["camera"], start, end, known)
+    # the audit commit may wait on the database: never on the event loop
+    return await run_in_threadpool(_respond, ctx, user, path, f"track:{track_id}", download)
 
 
 @router.get("/event/{event_id}", response_class=FileResponse, responses={**VIDEO, **NOT_READY})
@@ -214,18 +242,21 @@ async def event_clip(
     with Retry-After until it is cut), or else from the camera's recordings."""
     _check_download(user, download)
     event = visible_event(ctx, user, event_id)
+    _stays_on_edge(ctx, "events", event_id)
     clip = event.get("clip") or {}
     limit = ctx.options.clip_max_s
+    known = queries.tracks_placed(ctx.store.engine, event["run_id"], event["track_ids"])
     if clip.get("path") and Path(clip["path"]).is_file():
         start = float(clip["start_s"])
-        end = min(float(clip["end_s"]), start + limit)
+        window = (start, min(float(clip["end_s"]), start + limit))
         path = await run_in_threadpool(
-            _file_clip, ctx, user, event["camera"], event["run_id"], clip["path"], start, end
+            _file_clip, ctx, user, event["camera"], event["run_id"], clip["path"], window, known
         )
     elif clip.get("media"):
-        path = await run_in_threadpool(_stored_clip, ctx, user, event, clip)
+        path = await run_in_threadpool(_stored_clip, ctx, user, event, clip, known)
     else:
         start = event["start_ts"] - 3
         end = min((event["end_ts"] or event["start_ts"]) + 3, start + limit)
-        path = await run_in_threadpool(_recorded_clip, ctx, user, event["camera"], start, end)
-    return _respond(ctx, user, path, f"event:{event_id}", download)
+        path = await run_in_threadpool(_recorded_clip, ctx, user, event["camera"], start, end, known)
+    # the audit commit may wait on the database: never on the event loop
+    return await run_in_threadpool(_respond, ctx, user, path, f"event:{event_id}", download)

@@ -37,6 +37,14 @@ def _parts(ctx: ServerContext, relative: str) -> list[str]:
     return parts
 
 
+def _file_id(text: str) -> int:
+    """A database id in a media path; anything else, or a number beyond the database's 64-bit
+    integers, names a file that does not exist."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        raise not_found("media file")
+    return int(text)
+
+
 def serve_media(ctx: ServerContext, user: Principal, relative: str) -> Response:
     """The masked image at media path ``relative`` if the user may see its camera."""
     parts = _parts(ctx, relative)
@@ -44,11 +52,7 @@ def serve_media(ctx: ServerContext, user: Principal, relative: str) -> Response:
     check_camera(user, ctx, camera)
     engine = ctx.store.engine
     if kind == "thumbnails" and len(parts) == 5 and parts[2].startswith("run"):
-        try:
-            run_id, tracker_id = int(parts[2][3:]), int(parts[4][:-4])
-        except ValueError:
-            raise not_found("media file") from None
-        track = queries.track_by_tracker(engine, run_id, tracker_id)
+        track = queries.track_by_tracker(engine, _file_id(parts[2][3:]), _file_id(parts[4][:-4]))
         if track is None:
             raise not_found("media file")
         image = read_image(ctx.store, relative)
@@ -59,14 +63,13 @@ def serve_media(ctx: ServerContext, user: Principal, relative: str) -> Response:
             raise not_found("media file")
         image = read_image(ctx.store, relative)
         people = queries.people_at(engine, camera, row["start_ts"])
+        if not queries.tracks_placed(engine, row["run_id"], row["track_ids"]):
+            people = None  # the event's tracks are gone (retention): where its people were is not known
         return jpeg_response(
             image, privacy.mask_for(engine, camera, user.unmasked, people), *_scale(ctx, camera, image)
         )
     if kind == "health" and len(parts) == 3:
-        try:
-            row = queries.health_event(engine, int(parts[2][:-4]))
-        except ValueError:
-            raise not_found("media file") from None
+        row = queries.health_event(engine, _file_id(parts[2][:-4]))
         if row is None or row["snapshot"] != relative:
             raise not_found("media file")
         image = read_image(ctx.store, relative)
@@ -78,8 +81,12 @@ def serve_media(ctx: ServerContext, user: Principal, relative: str) -> Response:
 
 
 def _scale(ctx: ServerContext, camera: str, image: np.ndarray) -> tuple[tuple[float, float]]:
+    return frame_scale(ctx.store.engine, camera, image)
+
+
+def frame_scale(engine, camera: str, image: np.ndarray) -> tuple[tuple[float, float]]:
     """Camera pixels -> image pixels for a (downscaled) full-frame snapshot."""
-    row = queries.camera_row(ctx.store.engine, camera) or {}
+    row = queries.camera_row(engine, camera) or {}
     if not row.get("width") or not row.get("height"):
         return ((1.0, 1.0),)
     return ((image.shape[1] / row["width"], image.shape[0] / row["height"]),)
@@ -91,7 +98,11 @@ def _event_by_key(engine, key: str):
     from scenewatch.store.schema import events
 
     with engine.connect() as conn:
-        row = conn.execute(select(events.c.snapshot, events.c.start_ts).where(events.c.key == key)).first()
+        row = conn.execute(
+            select(events.c.snapshot, events.c.start_ts, events.c.run_id, events.c.track_ids).where(
+                events.c.key == key
+            )
+        ).first()
     return None if row is None else dict(row._mapping)
 
 
@@ -103,18 +114,19 @@ def _thumbnail(ctx: ServerContext, user: Principal, camera: str, track: dict, im
     mask = privacy.Mask(tuple(np.asarray(z, np.float32) for z in zones), pixelate, None)
     if not zones:
         return jpeg_response(image, mask)
-    offset = _crop_origin(ctx, camera, track["id"], image.shape)
+    offset = crop_origin(ctx.store.engine, camera, track["id"], image.shape)
     if offset is None:  # cannot place the zones: black it all rather than risk showing them
         return jpeg_response(np.zeros_like(image), privacy.Mask((), False, None))
     return jpeg_response(image, mask, (1.0, 1.0), offset)
 
 
-def _crop_origin(ctx: ServerContext, camera: str, track_id: Id, shape) -> tuple[float, float] | None:
+def crop_origin(engine, camera: str, track_id: Id, shape) -> tuple[float, float] | None:
+    """Where in the camera frame a thumbnail of ``shape`` was cut (its top left), None if unknown."""
     from scenewatch.store import repo
 
-    row = queries.camera_row(ctx.store.engine, camera) or {}
+    row = queries.camera_row(engine, camera) or {}
     width, height = row.get("width") or 10**6, row.get("height") or 10**6
-    for box in repo.get_track(ctx.store.engine, track_id)["boxes"]:
+    for box in repo.get_track(engine, track_id)["boxes"]:
         x1, y1, x2, y2 = box["x1"], box["y1"], box["x2"], box["y2"]
         px, py = THUMB_PAD * (x2 - x1), THUMB_PAD * (y2 - y1)
         left, top = int(max(x1 - px, 0)), int(max(y1 - py, 0))
