@@ -18,12 +18,20 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, delete, func, insert, select, update
+from zxcvbn import zxcvbn
 
 from scenewatch.errors import SceneWatchError
 from scenewatch.store.schema import user_sessions, users
 
 ROLES = ("admin", "operator", "viewer")
 MIN_PASSWORD = 10
+MAX_PASSWORD = 512
+# zxcvbn's score 3: about 10^8 guesses or more, out of reach of online guessing under the login limit
+STRONG_SCORE = 3
+# zxcvbn's cost grows steeply with length (l33t variants: ~1 s at 32 characters, 4 s at 100), so
+# the first 32 characters decide: a password is at least as strong as its start.
+_ESTIMATE_CHARS = 32
+_SITE_WORDS = ("scenewatch", "camera", "admin")
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # A hash of a random password, verified when the user does not exist, so both take the same time.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
@@ -37,11 +45,30 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def check_password_strength(password: str) -> None:
+def check_password_strength(password: str, name: str) -> None:
+    """Refuse a password that is too short, too long or easy to guess (zxcvbn estimate, which
+    knows common passwords, words, keyboard patterns, repeats and the user's own name)."""
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"password too short: use at least {MIN_PASSWORD} characters")
-    if len(password) > 512:
-        raise AccountError("password too long: at most 512 characters")
+    if len(password) > MAX_PASSWORD:
+        raise AccountError(f"password too long: at most {MAX_PASSWORD} characters")
+    head = password[:_ESTIMATE_CHARS]
+    estimate = zxcvbn(head, user_inputs=[name, *_SITE_WORDS], max_length=_ESTIMATE_CHARS)
+    if estimate["score"] < STRONG_SCORE:
+        raise AccountError(
+            f"password too easy to guess: {_weakness(estimate)}",
+            "use four or more unrelated words, or a generated password",
+        )
+
+
+def _weakness(estimate: dict[str, Any]) -> str:
+    """Why zxcvbn found a password weak, in a few words."""
+    matches = estimate["sequence"]
+    parts = [*matches, *(m for match in matches for m in match.get("base_matches", ()))]
+    if any(m.get("dictionary_name") == "user_inputs" for m in parts):
+        return "it is built on the user name or the product name"
+    warning = estimate["feedback"]["warning"].rstrip(".")
+    return warning[:1].lower() + warning[1:] if warning else "it follows a common pattern"
 
 
 def generate_password() -> str:
@@ -66,7 +93,7 @@ def create_user(
     """A new user; ``cameras`` None means every camera."""
     if role not in ROLES:
         raise AccountError(f"unknown role {role!r}", f"use one of: {', '.join(ROLES)}")
-    check_password_strength(password)
+    check_password_strength(password, name)
     now = time.time()
     with engine.begin() as conn:
         if conn.scalar(select(users.c.id).where(users.c.name == name)) is not None:
@@ -129,7 +156,7 @@ def update_user(engine: Engine, user_id: int, **values: Any) -> dict[str, Any]:
 
 def set_password(engine: Engine, user_id: int, password: str) -> None:
     """New password; every session of the user ends (a stolen session dies with the old password)."""
-    check_password_strength(password)
+    check_password_strength(password, get_user(engine, user_id)["name"])
     with engine.begin() as conn:
         done = conn.execute(
             update(users)
@@ -276,46 +303,102 @@ def expire_session_now(engine: Engine, session_id: str) -> None:
 
 # -- login rate limit -------------------------------------------------------------------------------
 
+_Key = tuple[str, str, str]  # (kind, client address, lower-case user name)
+
 
 class LoginLimiter:
-    """At most ``max_failures`` failed logins per ``window_s`` for one user name and for one client
-    address; past that, logins are refused (429) until the window moves on. In memory: one
-    server process is the deployment; a restart forgets, which only ever lets a user back in."""
+    """Wrong passwords (at sign-in or at a password change), counted three ways so that guessing
+    stops paying off while nobody can lock a user out from elsewhere:
+
+    - one address with one user name: ``max_failures`` per ``window_s``;
+    - one address, any user names: ``ADDRESS_FACTOR`` times that (a spray over many names);
+    - one user name, any addresses: ``USER_FACTOR`` times that per ``USER_WINDOWS`` windows
+      (guessing from many addresses). Past it only addresses that have guessed wrong for that user
+      wait, so the real user at an address that has not still gets in: an attacker can never lock
+      the last admin out.
+
+    In memory: one server process is the deployment; a restart forgets, which only ever lets a user
+    back in."""
+
+    ADDRESS_FACTOR = 4
+    USER_FACTOR = 6
+    USER_WINDOWS = 15
 
     def __init__(self, max_failures: int = 5, window_s: float = 60.0):
         self.max_failures = max_failures
         self.window_s = window_s
-        self._failures: dict[str, deque[float]] = {}
+        self._failures: dict[_Key, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        return times
+    @property
+    def address_max(self) -> int:
+        return self.max_failures * self.ADDRESS_FACTOR
 
-    def retry_after(self, keys: list[str], now: float | None = None) -> float:
-        """Seconds until a login may be tried for these keys; 0 when allowed now."""
+    @property
+    def user_max(self) -> int:
+        return self.max_failures * self.USER_FACTOR
+
+    @property
+    def user_window_s(self) -> float:
+        return self.window_s * self.USER_WINDOWS
+
+    @staticmethod
+    def _keys(client: str, name: str) -> tuple[_Key, _Key, _Key]:
+        name = name.lower()
+        return ("pair", client, name), ("address", client, ""), ("user", "", name)
+
+    def _wait(self, key: _Key, limit: int, window: float, now: float) -> float:
+        """Seconds until ``key`` has fewer than ``limit`` failures in ``window``; 0 when it has."""
+        recent = [t for t in self._failures.get(key, ()) if t > now - window]
+        return recent[-limit] + window - now if len(recent) >= limit else 0.0
+
+    def retry_after(self, client: str, name: str, now: float | None = None) -> float:
+        """Seconds until ``client`` may try a password for ``name``; 0 when allowed now."""
         now = time.monotonic() if now is None else now
         with self._lock:
-            waits = [
-                times[0] + self.window_s - now
-                for key in keys
-                if len(times := self._recent(key, now)) >= self.max_failures
-            ]
-        return max(waits, default=0.0)
+            return self._retry_after(client, name, now)
 
-    def failed(self, keys: list[str], now: float | None = None) -> None:
+    def begin(self, client: str, name: str, now: float | None = None) -> float:
+        """Seconds to wait before ``client`` may try a password for ``name``. When 0, the try is
+        counted as a failure at once, so that parallel tries cannot all pass the check before the
+        first is counted; ``succeeded`` takes it back."""
         now = time.monotonic() if now is None else now
         with self._lock:
-            for key in keys:
-                self._recent(key, now).append(now)
-            if len(self._failures) > 10000:  # bounded memory under a spray of names
-                for key in [k for k, v in self._failures.items() if not v]:
-                    del self._failures[key]
+            wait = self._retry_after(client, name, now)
+            if wait == 0:
+                self._record(client, name, now)
+        return wait
 
-    def succeeded(self, keys: list[str]) -> None:
+    def succeeded(self, client: str, name: str) -> None:
+        """A right password: the try was no failure, and the pair's typos before it are forgiven;
+        the address and user counts keep the other tries."""
+        pair, address, user = self._keys(client, name)
         with self._lock:
-            for key in keys:
-                if key.startswith("user:"):
-                    self._failures.pop(key, None)
+            self._failures.pop(pair, None)
+            for key in (address, user):
+                if times := self._failures.get(key):
+                    times.pop()  # one entry of this instant: counts matter, not whose it was
+
+    def _retry_after(self, client: str, name: str, now: float) -> float:
+        pair, address, user = self._keys(client, name)
+        waits = [
+            self._wait(pair, self.max_failures, self.window_s, now),
+            self._wait(address, self.address_max, self.window_s, now),
+        ]
+        user_wait = self._wait(user, self.user_max, self.user_window_s, now)
+        if user_wait > 0:  # only for an address that has guessed wrong for this user lately
+            waits.append(min(user_wait, self._wait(pair, 1, self.user_window_s, now)))
+        return max(waits)
+
+    def _record(self, client: str, name: str, now: float) -> None:
+        pair, address, user = self._keys(client, name)
+        sizes = {pair: self.max_failures, address: self.address_max, user: self.user_max}
+        for key, size in sizes.items():
+            times = self._failures.get(key)
+            if times is None or times.maxlen != size:
+                times = self._failures[key] = deque(times or (), maxlen=size)
+            times.append(now)
+        if len(self._failures) > 10000:  # bounded memory under a spray of names
+            stale = now - self.user_window_s
+            for key in [k for k, v in self._failures.items() if v[-1] <= stale]:
+                del self._failures[key]

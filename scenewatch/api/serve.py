@@ -5,10 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from scenewatch.api import auth
 from scenewatch.config import AppConfig, load_config
 from scenewatch.store.data import DataStore
+
+if TYPE_CHECKING:
+    import uvicorn
 
 SERVER_CONFIG = "scenewatch.yaml"  # in the data folder: where edits go when no --config is given
 
@@ -35,6 +39,24 @@ def first_admin(store: DataStore, say: Callable[[str], None]) -> None:
     say("created the first user: admin")
     say(f"  password: {password}")
     say("  (shown once: keep it; change it with `scenewatch users passwd admin`)")
+
+
+def uvicorn_config(app: Any, settings: AppConfig, host: str, port: int) -> uvicorn.Config:
+    """The server's uvicorn settings. Proxy headers (X-Forwarded-For, -Proto) are believed only
+    from the configured ``server.trusted_proxies``: uvicorn's default trusts 127.0.0.1, which lets
+    any local process or same-host client pick its own address for the login limit and the audit."""
+    import uvicorn
+
+    proxies = settings.server.trusted_proxies
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=list(proxies),
+    )
 
 
 def serve(
@@ -66,7 +88,7 @@ def serve(
         config_path=config_path,
         live=live,
     )
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+    server = uvicorn.Server(uvicorn_config(app, settings, host, port))
     if runner is not None:
         names = ", ".join(c.name for c in settings.cameras)
         say(f"watching {len(settings.cameras)} camera(s): {names}; data in {store.root}")

@@ -37,14 +37,14 @@ def serve_central(
 ) -> None:
     import uvicorn
 
-    from scenewatch.api.serve import first_admin
+    from scenewatch.api.serve import first_admin, uvicorn_config
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if store.engine.dialect.name != "postgresql":
         say("note: the central runs on SQLite; use PostgreSQL (--database-url) for more than a trial")
     first_admin(store, say)
     app = central_app(store, settings, secure_cookies or tls is not None)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    config = uvicorn_config(app, settings, host, port)
     if tls is not None:
         config.ssl_certfile, config.ssl_keyfile = str(tls[0]), str(tls[1])
     shown = host if ":" not in host else f"[{host}]"

@@ -19,6 +19,7 @@ from scenewatch.config.delivery import DeliveryConfig
 from scenewatch.config.detector import DetectorConfig
 from scenewatch.config.health import HealthConfig
 from scenewatch.config.recording import RecordingConfig
+from scenewatch.config.server import ServerConfig
 from scenewatch.config.tracker import TrackerConfig
 from scenewatch.errors import ConfigError
 
@@ -45,6 +46,9 @@ class AppConfig(Section):
     )
     central: CentralConfig = Field(
         default_factory=CentralConfig, description="This node's role: standalone, edge or central."
+    )
+    server: ServerConfig = Field(
+        default_factory=ServerConfig, description="The web server: reverse proxies it trusts."
     )
     cameras: list[CameraConfig] = Field(default_factory=list, description="The cameras to watch.")
 

@@ -23,7 +23,7 @@ Name = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{
 
 class NewUser(BaseModel):
     name: str = Name
-    password: str = Field(min_length=auth.MIN_PASSWORD, max_length=512)
+    password: str = Field(min_length=auth.MIN_PASSWORD, max_length=auth.MAX_PASSWORD)
     role: Role
     cameras: list[str] | None = Field(
         None, max_length=1000, description="Cameras this user may see; empty: all."
@@ -40,7 +40,15 @@ class UserChange(BaseModel):
 
 
 class NewPassword(BaseModel):
-    password: str = Field(min_length=auth.MIN_PASSWORD, max_length=512)
+    password: str = Field(min_length=auth.MIN_PASSWORD, max_length=auth.MAX_PASSWORD)
+
+
+def check_strength(password: str, name: str, field: str) -> None:
+    """The password strength check as a 422 naming the body field."""
+    try:
+        auth.check_password_strength(password, name)
+    except auth.AccountError as exc:
+        raise ApiError(422, str(exc), field) from None
 
 
 def _get(ctx: ServerContext, user_id: Id) -> dict:
@@ -59,6 +67,7 @@ def list_users(_user: Principal = Depends(admin), ctx: ServerContext = Depends(g
 def add_user(body: NewUser, user: Principal = Depends(admin), ctx: ServerContext = Depends(get_ctx)):
     if auth.find_user(ctx.store.engine, body.name) is not None:
         raise ApiError(409, f"user {body.name!r} exists already", "name")
+    check_strength(body.password, body.name, "password")
     created = auth.create_user(
         ctx.store.engine, body.name, body.password, body.role, body.cameras, body.unmasked
     )
@@ -89,6 +98,7 @@ def reset_password(
     user_id: Id, body: NewPassword, user: Principal = Depends(admin), ctx: ServerContext = Depends(get_ctx)
 ):
     target = _get(ctx, user_id)
+    check_strength(body.password, target["name"], "password")
     auth.set_password(ctx.store.engine, user_id, body.password)
     audit.append(ctx.store.engine, user.name, "user_change", f"user:{target['name']}", {"change": "password"})
     return Response(status_code=204)
