@@ -16,6 +16,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scenewatch import __version__
@@ -31,6 +32,10 @@ WEB = Path(__file__).resolve().parent.parent / "web"
 RETENTION_EVERY_S = 600.0
 SEARCH_TABLES = ("tracks", "track_terms", "search_zones", "cameras")  # what a search reads
 EVENT_TABLES = ("events",)  # with cameras: what the event list reads
+# Request bodies: every route but the central's ingest takes small JSON; one path prefix, one limit.
+DEFAULT_BODY_BYTES = 64 * 1024
+CONFIG_BODY_BYTES = 64 * 1024  # a camera's zones, lines and rules (about 3,000 points)
+INGEST_PATH = "/api/central/ingest"  # edge shipments: ServerOptions.max_body_bytes
 
 __all__ = ["ServerOptions", "create_app"]
 
@@ -51,6 +56,7 @@ def create_app(
     """
     from scenewatch.api.feed import EventFeed
     from scenewatch.api.routes import ROUTERS
+    from scenewatch.api.routes.audit import audit_refused
     from scenewatch.notify.stream import AlertStream
 
     options = options or ServerOptions()
@@ -64,6 +70,7 @@ def create_app(
         hub=AlertStream(maxsize=200),
         metrics=metrics,
     )
+    audit.check_writable(store)  # a server that cannot record what is done must not serve
     ctx.versions = TableVersions(store.engine, SEARCH_TABLES + EVENT_TABLES)
     ctx.limiter.max_failures = options.login_max_failures
     ctx.limiter.window_s = options.login_window_s
@@ -82,7 +89,7 @@ def create_app(
             yield
         finally:
             stop.set()
-            await asyncio.to_thread(audit.flush, store.engine)  # queued search records
+            await asyncio.to_thread(audit.flush, store.engine)  # the last checkpoint
             await asyncio.sleep(0)
 
     app = FastAPI(
@@ -95,6 +102,7 @@ def create_app(
     app.state.ctx = ctx
     app.state.feed = feed
     errors.install(app)
+    app.add_exception_handler(audit.AuditUnavailable, audit_refused)
     for router in (*ROUTERS, *extra_routers):
         app.include_router(router)
 
@@ -115,7 +123,8 @@ def create_app(
 
     app.mount("/ui", StaticFiles(directory=WEB, html=True), name="ui")
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodyLimit, max_bytes=options.max_body_bytes)
+    limits = {"/api/config/": CONFIG_BODY_BYTES, INGEST_PATH: options.max_body_bytes}
+    app.add_middleware(BodyLimit, limits=limits, default=DEFAULT_BODY_BYTES)
     return app
 
 
@@ -132,19 +141,25 @@ def _retention_loop(store: DataStore, stop: threading.Event) -> None:
 
 
 class BodyLimit:
-    """413 for bodies over ``max_bytes``: by Content-Length up front, or counted as they stream."""
+    """413 for bodies over the limit of their route (the longest matching path prefix in
+    ``limits``, else ``default``): by Content-Length up front, or counted as they stream."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
+    def __init__(self, app: ASGIApp, limits: dict[str, int], default: int):
         self.app = app
-        self.max_bytes = max_bytes
+        self.limits = sorted(limits.items(), key=lambda item: -len(item[0]))
+        self.default = default
+
+    def limit(self, path: str) -> int:
+        return next((size for prefix, size in self.limits if path.startswith(prefix)), self.default)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = self.limit(scope.get("path", ""))
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            return await _too_large(send, self.max_bytes)
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return await _too_large(send, limit)
         seen = 0
 
         async def counted() -> dict:
@@ -152,22 +167,20 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
+                if seen > limit:
+                    # an HTTP error, so that the route's own body reading answers it as a 413
+                    raise StarletteHTTPException(413, _too_large_message(limit))
             return message
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await _too_large(send, self.max_bytes)
+        await self.app(scope, counted, send)
 
 
-class _TooLarge(Exception):
-    pass
+def _too_large_message(limit: int) -> str:
+    return f"request body too large: this route takes at most {limit} bytes"
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    body = JSONResponse({"error": f"request body too large (limit {limit} bytes)", "field": None}, 413)
+    body = JSONResponse({"error": _too_large_message(limit), "field": None}, 413)
     await send({"type": "http.response.start", "status": 413, "headers": body.raw_headers})
     await send({"type": "http.response.body", "body": body.body})
 

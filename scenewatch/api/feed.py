@@ -15,6 +15,7 @@ from scenewatch.api import queries
 from scenewatch.notify.stream import AlertStream
 
 log = logging.getLogger(__name__)
+OVERLAP_S = 1.0  # each poll re-reads changes this far before the previous one
 
 
 def alert_body(row: dict) -> dict:
@@ -35,27 +36,38 @@ def alert_body(row: dict) -> dict:
 
 
 class EventFeed:
+    """Polls for new events and state changes and publishes each once.
+
+    A poll re-reads a second before the previous one (a change committed late still has an older
+    ``state_changed_at``), so the same change comes back on a few polls: ``pushed`` remembers the
+    change time already published for each recently changed event.
+    """
+
     def __init__(self, engine: Engine, hub: AlertStream, interval_s: float = 0.5):
         self.engine = engine
         self.hub = hub
         self.interval_s = interval_s
         self.last_id = queries.last_event_id(engine)
         self.last_check = time.time()
+        self.pushed: dict[int, float] = {}  # event id -> state_changed_at published
 
     def poll(self) -> int:
         """Publish what changed since the last poll; returns how many."""
         now = time.time()
-        rows = queries.event_changes(self.engine, self.last_id, self.last_check - 1.0)
+        since = self.last_check - OVERLAP_S
+        rows = queries.event_changes(self.engine, self.last_id, since)
         self.last_check = now
         published = 0
         for row in rows:
-            changed = (
-                row["state_changed_at"] is not None and row["state_changed_at"] > now - self.interval_s - 1.5
-            )
-            if row["id"] > self.last_id or changed:
+            changed = row["state_changed_at"]
+            if row["id"] > self.last_id or (changed is not None and self.pushed.get(row["id"]) != changed):
                 self.hub.publish(alert_body(row))
                 published += 1
+            if changed is not None:
+                self.pushed[row["id"]] = changed
             self.last_id = max(self.last_id, row["id"])
+        # a change older than the re-read window cannot come back
+        self.pushed = {i: t for i, t in self.pushed.items() if t > since - OVERLAP_S}
         return published
 
     def run(self, stop: threading.Event) -> None:

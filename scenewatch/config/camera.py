@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from scenewatch.config.base import Section
-from scenewatch.config.geometry import CalibrationConfig, LineConfig, ZoneConfig
+from scenewatch.config.geometry import CalibrationConfig, LineConfig, ZoneConfig, check_point_count
 from scenewatch.config.rules import RuleConfig
 from scenewatch.config.source import SourceConfig
 from scenewatch.config.tracker import TrackerConfig
@@ -87,6 +87,7 @@ class CameraConfig(Section):
         for number, polygon in enumerate(value):
             if len(polygon) < 3:
                 raise ValueError(f"polygon {number} has {len(polygon)} points; a polygon needs at least 3")
+            check_point_count(polygon, f"polygon {number}")
         return value
 
     @model_validator(mode="after")

@@ -19,12 +19,24 @@ from scenewatch.vision.labels import class_id
 
 Point = tuple[float, float]
 GEOMETRY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Points per polygon: plenty for any outline drawn on a frame, and it bounds the all-pairs
+# self-crossing check (about 20,000 edge pairs, well under a millisecond).
+MAX_POINTS = 200
 
 
 def check_name(value: str) -> str:
     if not GEOMETRY_NAME.match(value):
         raise ValueError("use 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit")
     return value
+
+
+def check_point_count(points: list[Point], what: str = "a polygon") -> list[Point]:
+    """Refuse outlines over :data:`MAX_POINTS` before any work that grows with their size."""
+    if len(points) > MAX_POINTS:
+        raise ValueError(
+            f"{what} has {len(points)} points; at most {MAX_POINTS} are allowed (simplify the outline)"
+        )
+    return points
 
 
 def check_classes(value: list[str] | None) -> list[str] | None:
@@ -37,7 +49,10 @@ class ZoneConfig(Section):
     """A polygon on the ground; an object is in it when its box's bottom-centre is."""
 
     name: str = Field(description="Zone name, unique on the camera; rules refer to it.")
-    polygon: list[Point] = Field(description="At least 3 pixel points [x, y], in order around the zone.")
+    polygon: list[Point] = Field(
+        description=f"3 to {MAX_POINTS} pixel points [x, y], in order around the zone.",
+        json_schema_extra={"minItems": 3, "maxItems": MAX_POINTS},
+    )
     inertia: int = Field(
         3,
         ge=1,
@@ -62,6 +77,7 @@ class ZoneConfig(Section):
     @field_validator("polygon")
     @classmethod
     def _valid_polygon(cls, value: list[Point]) -> list[Point]:
+        check_point_count(value, "the zone polygon")
         if len(value) < 3:
             raise ValueError(f"a zone polygon needs at least 3 points; got {len(value)}")
         if self_intersects(np.array(value)):

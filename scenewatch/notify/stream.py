@@ -137,9 +137,17 @@ async def sse_lines(
     ``{"missed": n}``; quiet periods get a ``: keepalive`` comment so proxies keep the connection.
     """
     async for item in events(hub, heartbeat_s, maxsize):
-        if item is None:
-            yield ": keepalive\n\n"
-            continue
-        kind, data = item
-        ident = f"id: {data['id']}\n" if kind == "alert" and "id" in data else ""
-        yield f"{ident}event: {kind}\ndata: {json.dumps(data, separators=(',', ':'), default=str)}\n\n"
+        yield KEEPALIVE if item is None else sse_message(*item)
+
+
+KEEPALIVE = ": keepalive\n\n"
+
+
+def sse_message(kind: str, data: dict[str, Any]) -> str:
+    """One server-sent event; an alert carries ``id:`` (its event id) so a client can tell repeats.
+
+    >>> sse_message("alert", {"id": 7})
+    'id: 7\\nevent: alert\\ndata: {"id":7}\\n\\n'
+    """
+    ident = f"id: {data['id']}\n" if kind == "alert" and "id" in data else ""
+    return f"{ident}event: {kind}\ndata: {json.dumps(data, separators=(',', ':'), default=str)}\n\n"

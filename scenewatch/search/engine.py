@@ -17,6 +17,7 @@ near misses still rank below full matches (soft AND).
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -105,20 +106,23 @@ def search(
     cameras: list[str] | tuple[str, ...] | None = None,
     limit: int = 20,
     tz: tzinfo | None = None,
+    visible: Collection[str] | None = None,
 ) -> SearchResult:
     """Search the store's tracks with a plain-language query (English or Chinese).
 
     ``cameras`` restricts the search to these camera names (unknown names are noted, not
-    raised). Never raises on bad text; an unusable query gives no results and says why.
+    raised). ``visible`` are the cameras the asking user may see (None: all): other cameras and
+    their zones are unknown words to the query, so the answer reads as if they did not exist.
+    Never raises on bad text; an unusable query gives no results and says why.
     """
     limit = max(1, min(int(limit), MAX_LIMIT))
     now = now or datetime.now(tz).astimezone(tz)
     with store.engine.connect() as conn:
-        names = _camera_names(conn)
-        zone_names = list(conn.scalars(select(search_zones.c.name).distinct().limit(MAX_NAMES)))
+        names = _camera_names(conn, visible)
+        zone_names = _zone_names(conn, None if visible is None else list(names))
         query = parse_query(text, now, list(names.values()), zone_names, tz)
         notes = list(query.notes)
-        scope = _scope(query, names, cameras, notes)
+        scope = _scope(query, names, cameras, notes, restricted=visible is not None)
         if not query.usable or scope is None:
             return _result(query, notes, [], tz)
         if len(query.objects) > MAX_CLAUSES:
@@ -160,15 +164,21 @@ def rank_track(needs: list[Need], track: TrackFacts) -> tuple[float, list[str]]:
 
 
 def more_like(
-    store, track_id: int, limit: int = 20, cameras: list[str] | None = None, tz: tzinfo | None = None
+    store,
+    track_id: int,
+    limit: int = 20,
+    cameras: list[str] | None = None,
+    tz: tzinfo | None = None,
+    visible: Collection[str] | None = None,
 ) -> SearchResult:
-    """Tracks whose attributes resemble track ``track_id`` (cosine over weighted facts)."""
+    """Tracks whose attributes resemble track ``track_id`` (cosine over weighted facts);
+    ``cameras`` and ``visible`` as in :func:`search`."""
     limit = max(1, min(int(limit), MAX_LIMIT))
     understood: dict[str, Any] = {"like": track_id}
     with store.engine.connect() as conn:
-        names = _camera_names(conn)
+        names = _camera_names(conn, visible)
         notes: list[str] = []
-        scope = _scope(None, names, cameras, notes)
+        scope = _scope(None, names, cameras, notes, restricted=visible is not None)
         target = conn.execute(
             select(tracks.c.class_name, tracks.c.attributes, tracks.c.score).where(tracks.c.id == track_id)
         ).first()
@@ -379,9 +389,19 @@ def _recent_tracks(conn: Connection, scope: _Scope, k: int) -> dict[int, float |
 # ---------------------------------------------------------------- loading
 
 
-def _camera_names(conn: Connection) -> dict[int, str]:
+def _camera_names(conn: Connection, visible: Collection[str] | None = None) -> dict[int, str]:
     q = select(cameras_table.c.id, cameras_table.c.name).order_by(cameras_table.c.name).limit(MAX_NAMES)
+    if visible is not None:
+        q = q.where(cameras_table.c.name.in_(list(visible)))
     return {i: n for i, n in conn.execute(q)}
+
+
+def _zone_names(conn: Connection, camera_ids: list[int] | None) -> list[str]:
+    """Zone names to recognise in a query: of these cameras (None: of all)."""
+    q = select(search_zones.c.name).distinct().limit(MAX_NAMES)
+    if camera_ids is not None:
+        q = q.where(search_zones.c.camera_id.in_(camera_ids))
+    return list(conn.scalars(q))
 
 
 def _pages(conn: Connection, id_col, ts_col, ids: dict[int, float | None] | list[int]) -> list:
@@ -474,11 +494,16 @@ def _hit(store, row, names: dict[int, str], score: float, reasons: list[str]) ->
 
 
 def _scope(
-    query: Query | None, names: dict[int, str], cameras: list[str] | tuple[str, ...] | None, notes: list[str]
+    query: Query | None,
+    names: dict[int, str],
+    cameras: list[str] | tuple[str, ...] | None,
+    notes: list[str],
+    restricted: bool = False,
 ) -> _Scope | None:
-    """Time and camera filters; None when the cameras asked for leave nothing to search."""
+    """Time and camera filters; None when the cameras asked for leave nothing to search.
+    ``restricted``: ``names`` are the only cameras the user may see, so search no others."""
     ids_by_name = {n: i for i, n in names.items()}
-    allowed: set[int] | None = None
+    allowed: set[int] | None = set(names) if restricted else None
     if cameras:
         unknown = [c for c in cameras if c not in ids_by_name]
         for c in unknown:

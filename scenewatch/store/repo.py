@@ -6,10 +6,10 @@ Bulk per-frame writes live in ``writer.py``.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 
 from scenewatch.errors import SceneWatchError
 from scenewatch.store.schema import boxes, cameras, gaps, runs, tracks
@@ -143,19 +143,49 @@ def list_tracks(
     until: float | None = None,
     limit: int = 100,
     offset: int = 0,
+    *,
+    camera_names: Collection[str] | None = None,
+    after: tuple[float, int] | None = None,
 ) -> list[dict[str, Any]]:
-    query = select(*TRACK_COLUMNS).join(cameras, cameras.c.id == tracks.c.camera_id)
-    if camera is not None:
-        query = query.where(tracks.c.camera_id == camera_id(engine, camera))
+    """Tracks in (first_ts, id) order: of ``camera`` (NotFound when unknown), of ``camera_names``
+    (unknown names match nothing), else of every camera; ``after`` is a keyset cursor, the
+    (first_ts, id) of the last row of the previous page.
+
+    Each camera is read along its (camera_id, first_ts) index, keys only and at most
+    ``limit + offset`` of them, so a page costs the same wherever it starts; the full rows are
+    loaded for the page alone.
+    """
+    filters = []
     if class_name is not None:
-        query = query.where(tracks.c.class_name == class_name)
+        filters.append(tracks.c.class_name == class_name)
     if since is not None:
-        query = query.where(tracks.c.last_ts >= since)
+        filters.append(tracks.c.last_ts >= since)
     if until is not None:
-        query = query.where(tracks.c.first_ts <= until)
-    query = query.order_by(tracks.c.first_ts, tracks.c.id).limit(limit).offset(offset)
+        filters.append(tracks.c.first_ts <= until)
+    if after is not None:
+        ts, last_id = after
+        filters += [tracks.c.first_ts >= ts, (tracks.c.first_ts > ts) | (tracks.c.id > last_id)]
+    order = (tracks.c.first_ts, tracks.c.id)
     with engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(query)]
+        keys: list[tuple[float, int]] = []
+        for cam in _camera_ids(engine, conn, camera, camera_names):
+            query = select(*order).where(tracks.c.camera_id == cam, *filters)
+            keys += [tuple(k) for k in conn.execute(query.order_by(*order).limit(limit + offset))]
+        page = [track_id for _, track_id in sorted(keys)[offset : offset + limit]]
+        query = select(*TRACK_COLUMNS).join(cameras, cameras.c.id == tracks.c.camera_id)
+        rows = [dict(row._mapping) for row in conn.execute(query.where(tracks.c.id.in_(page)))]
+    return sorted(rows, key=lambda row: (row["first_ts"], row["id"]))
+
+
+def _camera_ids(
+    engine: Engine, conn: Connection, camera: str | None, names: Collection[str] | None
+) -> list[int]:
+    if camera is not None:
+        return [camera_id(engine, camera)]
+    query = select(cameras.c.id)
+    if names is not None:
+        query = query.where(cameras.c.name.in_(list(names)))
+    return list(conn.scalars(query))
 
 
 def get_track(engine: Engine, track_id: int, with_boxes: bool = True) -> dict[str, Any]:

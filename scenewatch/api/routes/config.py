@@ -7,23 +7,31 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+from typing import Annotated, Any
 
 import yaml
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field, ValidationError
+from fastapi.exceptions import RequestValidationError
+from pydantic import AfterValidator, BaseModel, Field, SkipValidation, ValidationError
 
 from scenewatch.api import audit, privacy, queries, retention
 from scenewatch.api.context import ServerContext, get_ctx
 from scenewatch.api.errors import ApiError, ErrorBody
 from scenewatch.api.permissions import Principal, admin, check_camera, operator, viewer
+from scenewatch.api.routes.common import camera_named
 from scenewatch.config import AppConfig, CameraConfig
-from scenewatch.config.geometry import LineConfig, ZoneConfig
+from scenewatch.config.geometry import MAX_POINTS, LineConfig, ZoneConfig, check_point_count
 from scenewatch.config.rules import RuleConfig
 
 router = APIRouter(
     prefix="/api/config", tags=["config"], responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 )
-Polygon = list[tuple[float, float]]
+EDIT_WAIT_S = 1.0  # how long a zone edit waits for another config change to finish
+Polygon = Annotated[
+    list[tuple[float, float]],
+    AfterValidator(check_point_count),
+    Field(json_schema_extra={"maxItems": MAX_POINTS}),
+]
 
 
 class CameraGeometry(BaseModel):
@@ -76,6 +84,16 @@ def get_geometry(name: str, user: Principal = Depends(viewer), ctx: ServerContex
     )
 
 
+def _validated(raw: Any) -> CameraGeometry:
+    """The edit, validated here in the worker thread: FastAPI validates declared bodies on the event
+    loop, where even bounded geometry checks would hold up every other request."""
+    try:
+        return CameraGeometry.model_validate(raw)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
+
+
 def _check_inside(points: list, width: int | None, height: int | None, what: str) -> None:
     if not width or not height:
         return
@@ -87,7 +105,7 @@ def _check_inside(points: list, width: int | None, height: int | None, what: str
 @router.put("/cameras/{name}", response_model=CameraGeometryOut)
 def put_geometry(
     name: str,
-    body: CameraGeometry,
+    geometry: Annotated[CameraGeometry, SkipValidation],  # documented as CameraGeometry, checked below
     user: Principal = Depends(operator),
     ctx: ServerContext = Depends(get_ctx),
 ):
@@ -96,27 +114,15 @@ def put_geometry(
     if ctx.config_path is None:
         raise ApiError(409, "the server runs without a writable config file; start it with --config FILE")
     camera = _configured(ctx, user, name)
-    width, height = _size(ctx, name)
-    for zone in body.zones:
-        _check_inside(zone.polygon, width, height, f"zones.{zone.name}")
-    for line in body.lines:
-        _check_inside([line.a, line.b], width, height, f"lines.{line.name}")
-    data = camera.model_dump(mode="json", exclude_defaults=True)
-    data.update(body.model_dump(mode="json", exclude_defaults=True))
-    for key in ("zones", "lines", "rules"):
-        data.setdefault(key, [])
-    with ctx.config_lock:
-        try:
-            updated = CameraConfig.model_validate(data)
-            settings = ctx.settings.model_copy(
-                update={"cameras": [updated if c.name == name else c for c in ctx.settings.cameras]}
-            )
-            settings = AppConfig.model_validate(settings.model_dump(mode="json", exclude_defaults=True))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise ApiError(422, first["msg"], ".".join(str(p) for p in first["loc"]) or None) from None
-        write_config(ctx.config_path, settings)
-        ctx.settings = settings
+    # one edit at a time, and a second one is turned away rather than left holding a worker thread
+    if not ctx.config_lock.acquire(timeout=EDIT_WAIT_S):
+        raise ApiError(
+            429, "another configuration change is being applied; try again", headers={"retry-after": "1"}
+        )
+    try:
+        body, settings = _apply(ctx, camera, geometry)
+    finally:
+        ctx.config_lock.release()
     audit.append(
         ctx.store.engine,
         user.name,
@@ -127,6 +133,32 @@ def put_geometry(
     if ctx.runner is not None:  # zones and rules are read when a camera starts
         threading.Thread(target=ctx.runner.restart, args=(settings,), daemon=True).start()
     return get_geometry(name, user, ctx)
+
+
+def _apply(ctx: ServerContext, camera: CameraConfig, raw: Any) -> tuple[CameraGeometry, AppConfig]:
+    """Validate the edit against the whole config and write it; the caller holds the config lock."""
+    body = _validated(raw)
+    width, height = _size(ctx, camera.name)
+    for zone in body.zones:
+        _check_inside(zone.polygon, width, height, f"zones.{zone.name}")
+    for line in body.lines:
+        _check_inside([line.a, line.b], width, height, f"lines.{line.name}")
+    data = camera.model_dump(mode="json", exclude_defaults=True)
+    data.update(body.model_dump(mode="json", exclude_defaults=True))
+    for key in ("zones", "lines", "rules"):
+        data.setdefault(key, [])
+    try:
+        updated = CameraConfig.model_validate(data)
+        settings = ctx.settings.model_copy(
+            update={"cameras": [updated if c.name == camera.name else c for c in ctx.settings.cameras]}
+        )
+        settings = AppConfig.model_validate(settings.model_dump(mode="json", exclude_defaults=True))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ApiError(422, first["msg"], ".".join(str(p) for p in first["loc"]) or None) from None
+    write_config(ctx.config_path, settings)
+    ctx.settings = settings
+    return body, settings
 
 
 def write_config(path, settings: AppConfig) -> None:
@@ -150,6 +182,8 @@ def write_config(path, settings: AppConfig) -> None:
 
 @router.get("/cameras/{name}/privacy", response_model=PrivacyZones)
 def get_privacy(name: str, user: Principal = Depends(viewer), ctx: ServerContext = Depends(get_ctx)):
+    """A camera's privacy zones; ``name`` may be the camera's id (central names hold a '/')."""
+    name = camera_named(ctx, user, name)
     check_camera(user, ctx, name)
     return PrivacyZones(polygons=privacy.privacy_zones(ctx.store.engine, name))
 
@@ -158,7 +192,9 @@ def get_privacy(name: str, user: Principal = Depends(viewer), ctx: ServerContext
 def put_privacy(
     name: str, body: PrivacyZones, user: Principal = Depends(admin), ctx: ServerContext = Depends(get_ctx)
 ):
-    """Static privacy zones (admins): blacked out in every image and clip the server hands out."""
+    """Static privacy zones (admins): blacked out in every image and clip the server hands out.
+    ``name`` may be the camera's id (central names such as 'north/gate' hold a '/')."""
+    name = camera_named(ctx, user, name)
     check_camera(user, ctx, name)
     width, height = _size(ctx, name)
     for number, polygon in enumerate(body.polygons):

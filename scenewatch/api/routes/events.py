@@ -93,6 +93,7 @@ _EVENTS = TypeAdapter(list[EventOut])
 async def stream(request: Request, user: Principal = Depends(viewer), ctx: ServerContext = Depends(get_ctx)):
     """Server-sent events: ``event: alert`` for each new or changed event of your cameras;
     ``event: gap`` when some were dropped (reload the list then)."""
+    from scenewatch.notify.stream import KEEPALIVE, sse_message
     from scenewatch.notify.stream import events as subscribe
 
     async def lines():
@@ -101,14 +102,9 @@ async def stream(request: Request, user: Principal = Depends(viewer), ctx: Serve
             if await request.is_disconnected():
                 return
             if item is None:
-                yield ": keepalive\n\n"
-                continue
-            kind, data = item
-            if kind == "alert" and not user.can_see(data["camera"]):
-                continue
-            import json
-
-            yield f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'), default=str)}\n\n"
+                yield KEEPALIVE
+            elif item[0] != "alert" or user.can_see(item[1]["camera"]):
+                yield sse_message(*item)
 
     return StreamingResponse(
         lines(),

@@ -70,6 +70,11 @@ def _scope(ctx: ServerContext, user: Principal, camera: list[str] | None) -> lis
     return None if user.cameras is None or user.role == "admin" else allowed
 
 
+def _visible(ctx: ServerContext, user: Principal) -> tuple[str, ...] | None:
+    """The cameras whose names (and zones) a query may recognise for this user; None: all."""
+    return None if user.cameras is None or user.role == "admin" else tuple(user.visible(ctx.camera_names()))
+
+
 NOTHING = SearchOut(understood={}, ignored=[], notes=["no cameras to search"], results=[])
 
 
@@ -84,18 +89,20 @@ def search(
     """What was understood and ignored, and the ranked tracks with their reasons."""
     from scenewatch.search.engine import search as run_search
 
-    # recorded by the audit writer thread (batched), so searches do not queue on the database
-    audit.append_later(ctx.store.engine, user.name, "search", "search", {"text": q, "cameras": camera})
+    # committed before anything is searched (503 if it cannot be); concurrent searches share a commit
+    audit.append(ctx.store.engine, user.name, "search", "search", {"text": q, "cameras": camera})
     scope = _scope(ctx, user, camera)
     if scope == []:
         return NOTHING
     # the same text over the same cameras gives the same answer until tracks change (or ttl_s)
     tables = ("tracks", "track_terms", "search_zones", "cameras")
     version = ctx.versions.version(*tables) if ctx.versions is not None else None
-    key = (q, None if scope is None else tuple(scope), limit, version)
+    visible = _visible(ctx, user)  # part of the key: it changes how the text is read
+    key = (q, None if scope is None else tuple(scope), limit, version, visible)
 
     def compute() -> bytes:
-        return _answer(ctx, run_search(ctx.store, q, cameras=scope, limit=limit)).model_dump_json().encode()
+        found = run_search(ctx.store, q, cameras=scope, limit=limit, visible=visible)
+        return _answer(ctx, found).model_dump_json().encode()
 
     if version is None:
         body = compute()
@@ -119,4 +126,5 @@ def more_like(
     scope = _scope(ctx, user, None)
     if scope == []:
         return NOTHING
-    return _answer(ctx, run_more_like(ctx.store, track_id, limit=limit, cameras=scope))
+    found = run_more_like(ctx.store, track_id, limit=limit, cameras=scope, visible=_visible(ctx, user))
+    return _answer(ctx, found)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import math
+
 # FastAPI declares dependencies and parameters in argument defaults:
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
+from scenewatch.api import audit
 from scenewatch.api.context import ServerContext, get_ctx
-from scenewatch.api.errors import ErrorBody, not_found
+from scenewatch.api.errors import ApiError, ErrorBody, not_found
 from scenewatch.api.permissions import Principal, check_camera, viewer
 from scenewatch.api.routes.common import Id, Limit, media_url
 from scenewatch.api.routes.media import serve_media
 from scenewatch.store import repo
 
 router = APIRouter(prefix="/api/tracks", tags=["tracks"], responses={404: {"model": ErrorBody}})
+MAX_OFFSET = 10_000  # deeper pages go by cursor: an offset costs rows read and skipped per camera
+CURSOR = r"^[0-9][0-9.eE+-]{0,31}:[0-9]{1,18}$"  # "<first_ts>:<id>" of a page's last track
 
 
 class TrackOut(BaseModel):
@@ -44,31 +49,65 @@ def _out(ctx: ServerContext, row: dict) -> TrackOut:
 
 @router.get("", response_model=list[TrackOut])
 def list_tracks(
+    request: Request,
+    response: Response,
     camera: str | None = Query(None, max_length=64),
     class_name: str | None = Query(None, alias="class", max_length=32),
     since: float | None = Query(None, description="Seen at or after (epoch seconds)."),
     until: float | None = Query(None, description="Seen at or before (epoch seconds)."),
     limit: Limit = 100,
-    offset: int = Query(0, ge=0, le=1_000_000),
+    offset: int = Query(0, ge=0, description=f"Rows to skip, at most {MAX_OFFSET}; page with `after`."),
+    after: str | None = Query(
+        None,
+        pattern=CURSOR,
+        description="Continue after this cursor: the X-Next-Cursor header of the previous page.",
+    ),
     user: Principal = Depends(viewer),
     ctx: ServerContext = Depends(get_ctx),
 ):
-    """Tracks in time order, paged with ``limit`` and ``offset``."""
+    """Tracks in time order (first seen, then id). A full page carries ``X-Next-Cursor`` and a
+    ``Link: <...>; rel="next"`` header: pass the cursor as ``after`` for the next page."""
+    if offset > MAX_OFFSET:
+        raise ApiError(
+            422, f"offset is at most {MAX_OFFSET}; page with after=<the X-Next-Cursor header>", "offset"
+        )
     if camera is not None:
         check_camera(user, ctx, camera)
-        names = [camera]
+        names: list[str] | None = [camera]
     elif user.cameras is None or user.role == "admin":
-        names = [None]
+        names = None
     else:
-        names = [n for n in user.visible(ctx.camera_names())]
-    rows: list[dict] = []
-    for name in names:
-        try:
-            rows += repo.list_tracks(ctx.store.engine, name, class_name, since, until, limit + offset, 0)
-        except repo.NotFound:  # configured but nothing recorded yet
-            continue
-    rows.sort(key=lambda r: (r["first_ts"], r["id"]))
-    return [_out(ctx, r) for r in rows[offset : offset + limit]]
+        names = user.visible(ctx.camera_names())
+    rows = repo.list_tracks(
+        ctx.store.engine,
+        None,
+        class_name,
+        since,
+        until,
+        limit,
+        offset,
+        camera_names=names,
+        after=_cursor(after),
+    )
+    if len(rows) == limit:
+        cursor = f"{rows[-1]['first_ts']!r}:{rows[-1]['id']}"
+        following = request.url.remove_query_params("offset").include_query_params(after=cursor)
+        response.headers["x-next-cursor"] = cursor
+        response.headers["link"] = f'<{following.path}?{following.query}>; rel="next"'
+    return [_out(ctx, r) for r in rows]
+
+
+def _cursor(text: str | None) -> tuple[float, int] | None:
+    if text is None:
+        return None
+    ts, _, track_id = text.partition(":")
+    try:
+        cursor = float(ts), int(track_id)
+    except ValueError:
+        cursor = (math.inf, 0)
+    if not math.isfinite(cursor[0]):
+        raise ApiError(422, "after is a cursor '<first_ts>:<id>' from X-Next-Cursor", "after")
+    return cursor
 
 
 def visible_track(ctx: ServerContext, user: Principal, track_id: Id, with_boxes: bool = False) -> dict:
@@ -88,7 +127,9 @@ def get_track(
     user: Principal = Depends(viewer),
     ctx: ServerContext = Depends(get_ctx),
 ):
-    return _out(ctx, visible_track(ctx, user, track_id, with_boxes=boxes))
+    track = visible_track(ctx, user, track_id, with_boxes=boxes)
+    audit.append(ctx.store.engine, user.name, "track_view", f"track:{track_id}", {"boxes": boxes})
+    return _out(ctx, track)
 
 
 @router.get(
