@@ -164,6 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--limit", type=int, default=20, help="at most N results (default 20)")
     search.add_argument("--json", action="store_true", help="print JSON: understood, ignored, notes, results")
     search.set_defaults(handler=cmd_search)
+
+    audit = commands.add_parser("audit", help="the audit log of searches, views, exports and changes")
+    audit_commands = audit.add_subparsers(title="audit commands", metavar="ACTION", required=True)
+    verify = audit_commands.add_parser(
+        "verify", help="check the hash chain, each row's MAC and the checkpoints (exit 1 on a failure)"
+    )
+    verify.add_argument("--json", action="store_true", help="print JSON")
+    verify.set_defaults(handler=cmd_audit_verify)
     return parser
 
 
@@ -263,6 +271,8 @@ def cmd_tracks_list(args: argparse.Namespace) -> int:
     from scenewatch.store import repo
 
     store = open_store(args, create=False)
+    query = {"camera": args.camera, "class": args.class_name, "limit": args.limit}
+    _audited(store, "track_view", "tracks", query)
     rows = repo.list_tracks(store.engine, camera=args.camera, class_name=args.class_name, limit=args.limit)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
@@ -281,6 +291,7 @@ def cmd_tracks_show(args: argparse.Namespace) -> int:
     from scenewatch.store import repo
 
     store = open_store(args, create=False)
+    _audited(store, "track_view", f"track:{args.id}", {})
     track = repo.get_track(store.engine, args.id)
     if relative := track.get("thumbnail"):
         track["thumbnail_file"] = str(store.media.absolute(relative))
@@ -374,6 +385,8 @@ def cmd_export_mot(args: argparse.Namespace) -> int:
     from scenewatch.store import repo
 
     store = open_store(args, create=False)
+    detail = {"format": "mot", "class": args.class_name, "run": args.run, "output": str(args.output)}
+    _audited(store, "export", f"camera:{args.camera}", detail)
     rows = repo.mot_rows(store.engine, args.camera, args.class_name, run=args.run)
     lines = (f"{f},{i},{x:.2f},{y:.2f},{w:.2f},{h:.2f},{s:.4f},-1,-1,-1\n" for f, i, x, y, w, h, s in rows)
     if str(args.output) == "-":
@@ -393,6 +406,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.query is None and args.like is None:
         raise SceneWatchError("give a query or --like TRACK_ID", 'e.g. scenewatch search "person in red"')
     store = open_store(args, create=False)
+    if args.like is not None:
+        _audited(store, "search", f"track:{args.like}", {"like": args.like, "cameras": args.camera})
+    else:
+        _audited(store, "search", "search", {"text": args.query, "cameras": args.camera})
     if args.like is not None:
         result = more_like(store, args.like, limit=args.limit, cameras=args.camera)
     else:
@@ -437,6 +454,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
     store = open_store(args)
     serve(store, settings, config_path, args.host, args.port, not args.no_pipeline, args.secure_cookies)
     return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from scenewatch.api import audit
+
+    verdict = audit.verify(open_store(args, create=False))
+    if args.json:
+        print(json.dumps(verdict, indent=2))
+        return 0 if verdict["ok"] else 1
+    where = f" at row id {verdict['first_bad']}" if verdict["first_bad"] is not None else ""
+    if verdict["ok"]:
+        print(f"audit log ok: {verdict['rows']} rows, head {verdict['head']}")
+    else:
+        print(f"audit log FAILS{where} (after {verdict['rows']} rows): {verdict['reason']}")
+    if point := verdict["checkpoint"]:
+        print(f"  newest checkpoint: {point['rows']} rows up to id {point['id']}, {_time(point['ts'])} UTC")
+    if verdict["unanchored_before"] is not None:
+        print(f"  rows before id {verdict['unanchored_before']} predate signing: linked but not signed")
+    return 0 if verdict["ok"] else 1
+
+
+def _audited(store, action: str, target: str, detail: dict) -> None:
+    """Record what a command shows before it shows it, with the OS user as the actor (nothing is
+    shown when the record cannot be written)."""
+    from scenewatch.api import audit
+
+    try:
+        audit.append(store, audit.os_actor(), action, target, detail)
+    except audit.AuditUnavailable as exc:
+        raise SceneWatchError(f"{exc.message} ({exc.cause})", exc.hint) from None
 
 
 def _read_password() -> str:

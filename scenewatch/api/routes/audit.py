@@ -1,12 +1,13 @@
-"""The audit log, for admins: view, verify the hash chain, export (the export is itself audited)."""
+"""The audit log, for admins: view, verify the chain and its anchor, export (itself audited); and
+the 503 every audited action answers when its record cannot be written."""
 
 from __future__ import annotations
 
 # FastAPI declares dependencies and parameters in argument defaults:
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
 from scenewatch.api import audit
@@ -27,6 +28,14 @@ class AuditRow(BaseModel):
     detail: dict
     prev_hash: str
     hash: str
+    mac: str | None  # None on rows written before rows were signed
+
+
+class CheckpointOut(BaseModel):
+    id: int
+    rows: int
+    head: str
+    ts: float
 
 
 class Verification(BaseModel):
@@ -35,6 +44,8 @@ class Verification(BaseModel):
     head: str
     first_bad: int | None
     reason: str | None
+    unanchored_before: int | None  # rows before this id predate signing: linked, but not signed
+    checkpoint: CheckpointOut | None  # the newest checkpoint kept outside the database
 
 
 @router.get("", response_model=list[AuditRow])
@@ -52,7 +63,8 @@ def list_rows(
 
 @router.get("/verify", response_model=Verification)
 def verify(_user: Principal = Depends(admin), ctx: ServerContext = Depends(get_ctx)):
-    """Walk the hash chain; ``first_bad`` is the first row that does not link."""
+    """Walk the hash chain and check each row's MAC and the checkpoints; ``first_bad`` is the first
+    row that fails; a log cut short after its last checkpoint fails with no ``first_bad``."""
     return audit.verify(ctx.store.engine)
 
 
@@ -72,3 +84,8 @@ def export(
     media = "application/x-ndjson" if format == "jsonl" else "text/csv"
     headers = {"content-disposition": f'attachment; filename="scenewatch-audit.{format}"'}
     return StreamingResponse(body, media_type=media, headers=headers)
+
+
+async def audit_refused(_request: Request, exc: audit.AuditUnavailable) -> JSONResponse:
+    """No record, no answer: 503, and nothing of what was asked for."""
+    return JSONResponse({"error": str(exc), "field": None}, status_code=503, headers={"Retry-After": "30"})
