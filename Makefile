@@ -23,9 +23,10 @@ models: setup
 run: setup system-deps models
 	$(BIN)/scenewatch --data $(DATA) serve
 
+# The tests under tests/ and the docstring examples under scenewatch/ (pyproject.toml); -rs lists skips.
 test: setup system-deps models
 	$(BIN)/ruff check scenewatch tests bench
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -rs
 
 lint: setup
 	$(BIN)/ruff check scenewatch tests bench

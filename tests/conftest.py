@@ -14,8 +14,18 @@ SHARED = Path(os.environ.get("SCENEWATCH_SHARED", ROOT.parent / "shared"))
 DATA = SHARED / "data"
 VIDEO = DATA / "video"
 MOT = DATA / "mot"
+IMAGES = DATA / "images"
+# CI must have every component and the team data: there a skip is a failure (see the hooks below).
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 needs_shared_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"team footage not found at {DATA}")
+
+
+def needs(path: Path) -> pytest.MarkDecorator:
+    """Skip when a file or folder of the team data is missing (set SCENEWATCH_SHARED)."""
+    return pytest.mark.skipif(
+        not path.exists(), reason=f"team data not found: {path} (set SCENEWATCH_SHARED)"
+    )
 
 
 def cli_path() -> str:
@@ -56,3 +66,46 @@ def artifacts_dir() -> Path:
     folder = Path(os.environ.get("SCENEWATCH_TEST_ARTIFACTS", ROOT / "test-artifacts"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def _ci_failure(report, when: str) -> None:
+    """Turn a skip into a failure that says what was missing."""
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    report.outcome = "failed"
+    report.longrepr = f"skipped in CI ({when}): {reason}\nCI must have every component and the team data."
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):  # an expected failure stays one
+        _ci_failure(report, report.when)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    report = yield
+    if IN_CI and report.skipped:  # a whole module skipped (importorskip, allow_module_level)
+        _ci_failure(report, "collection")
+    return report
+
+
+def pytest_collection_modifyitems(config, items):
+    """Doctests whose every example is marked +SKIP are illustrations: they test nothing, so
+    they are not collected rather than reported as skipped."""
+    import doctest
+
+    from _pytest.doctest import DoctestItem
+
+    skip = doctest.OPTIONFLAGS_BY_NAME["SKIP"]
+    illustrations = [
+        item
+        for item in items
+        if isinstance(item, DoctestItem)
+        and item.dtest is not None
+        and all(example.options.get(skip) for example in item.dtest.examples)
+    ]
+    if illustrations:
+        config.hook.pytest_deselected(items=illustrations)
+        items[:] = [item for item in items if item not in illustrations]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -341,6 +342,13 @@ def live_cameras(names: list[str], tmp_path: Path) -> AppConfig:
     )
 
 
+def _starved(snap: dict) -> str:
+    """What a camera got, for a failure message: is the machine too busy to decode, too?"""
+    keys = ("detect_fps_present", "decoded_fps", "input_fps", "frames_dropped", "cpu_share", "lag_p95_s")
+    figures = ", ".join(f"{k} {snap[k]}" for k in keys)
+    return f"camera {snap['camera']}: {figures}; load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+
+
 @needs_shared_data
 def test_two_realtime_cameras_keep_lag_under_a_second(tmp_path):
     from scenewatch.pipeline import run_cameras
@@ -371,7 +379,8 @@ def test_two_realtime_cameras_keep_lag_under_a_second(tmp_path):
     for name in ("a", "b"):
         assert snaps[name]["frames_decoded"] >= 80  # 10 s at 10 fps
         assert snaps[name]["frames_detected"] >= 20
-        assert snaps[name]["detect_fps_present"] >= 3  # 5 on a quiet machine; shared CI is not
+        # the spec: 5 detections a second while objects are present
+        assert snaps[name]["detect_fps_present"] >= 5, _starved(snaps[name])
     assert len(lags) > 20 and max(lags[4:]) < 1.0
     assert all(r.tracks > 0 for r in results)
 

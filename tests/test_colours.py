@@ -1,14 +1,11 @@
 """Colour naming on synthetic swatches and on real crops (boxes chosen by looking at the images)."""
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
+from conftest import IMAGES
 
 from scenewatch.vision.colours import TERMS, colour_distribution, dominant, scene_lightness
-
-IMAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "images"
 
 SWATCHES = {  # BGR -> expected top term
     (0, 0, 220): "red",
@@ -70,7 +67,7 @@ def test_dominant_orders_and_filters() -> None:
 def load(name: str) -> np.ndarray:
     path = IMAGES / name
     if not path.exists():
-        pytest.skip(f"{path} not available")
+        pytest.skip(f"team image not found: {path} (set SCENEWATCH_SHARED)")
     return cv2.imread(str(path))
 
 

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 import pytest
+from conftest import VIDEO, needs
 
 from scenewatch.config.health import HealthConfig
 from scenewatch.health import CameraHealthMonitor, HealthEvent
 from scenewatch.types import Frame
 
-VTEST = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "vtest.avi"
+VTEST = VIDEO / "vtest.avi"
 T0 = 1_700_000_000.0
 FPS = 10.0
-pytestmark = pytest.mark.skipif(not VTEST.exists(), reason="shared footage not available")
+pytestmark = needs(VTEST)
 
 
 @lru_cache(maxsize=1)

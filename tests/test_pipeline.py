@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
 import time
+import urllib.request
 
 import pytest
 from conftest import MOT, VIDEO, cli_path, needs_shared_data
+
+from scenewatch.central.pg import free_port
 
 pytestmark = needs_shared_data
 CAMPUS = MOT / "TUD-Campus" / "TUD-Campus.mp4"
@@ -149,9 +153,9 @@ def test_indexed_tracks_keep_their_accuracy(indexed, tmp_path):
         capture_output=True,
     )
     scores = score_rows(load_mot(MOT / "TUD-Campus" / "gt.txt", ground_truth=True), load_mot(out))
-    # Measured MOTA 60.7 / IDF1 78.1 (bench/tracking.py); the floors catch regressions.
-    assert scores.mota >= 0.50
-    assert scores.idf1 >= 0.68
+    # Measured here MOTA 60.7 / IDF1 78.1 (as bench/tracking.py); a couple of points under catch regressions.
+    assert scores.mota >= 0.58, f"MOTA {scores.mota:.3f}"
+    assert scores.idf1 >= 0.76, f"IDF1 {scores.idf1:.3f}"
 
 
 @pytest.mark.parametrize(
@@ -216,18 +220,31 @@ def test_config_error_is_one_line_with_place(run_cli, tmp_path):
     assert done.stderr.count("\n") == 1 and "c.yaml:2: detector.type" in done.stderr
 
 
+def analysis_lag(port: int) -> float | None:
+    """Seconds from a frame to its analysis, as the running pipeline reports it on /metrics."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as answer:
+            text = answer.read().decode()
+    except OSError:
+        return None
+    found = re.search(r"^scenewatch_camera_lag_seconds\{[^}]*\} (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else None
+
+
 def test_kill_loses_at_most_the_last_second(run_cli, tmp_path):
     """SIGKILL mid-run: the database is intact and holds results up to about a second before."""
     config = tmp_path / "live.yaml"
     config.write_text(
         f"cameras:\n  - name: live\n    source: {{url: {VIDEO / 'vtest.avi'}, realtime: true}}\n"
     )
-    process = run_cli.start("run", "--config", str(config))
+    port = free_port()
+    process = run_cli.start("run", "--config", str(config), "--metrics-port", str(port))
     try:
         deadline = time.time() + 60
         while time.time() < deadline and not (run_cli.data / "scenewatch.db").exists():
             time.sleep(0.2)
         time.sleep(8)
+        lag = analysis_lag(port)
         killed_at = time.time()
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
@@ -239,8 +256,14 @@ def test_kill_loses_at_most_the_last_second(run_cli, tmp_path):
         last_box = conn.execute("select max(ts) from boxes").fetchone()[0]
         status = conn.execute("select status from runs").fetchone()[0]
     assert status == "running"  # the killed process could not close its run
-    # Frame times of a file played live are wall-clock; allow the detector's lag on 2 cores.
-    assert last_box is not None and killed_at - last_box <= 2.5
+    # The README's claim: at most the last second of results is lost.
+    # Frames the pipeline had not reached yet (its lag) were never results; of what it had
+    # analysed, at most the last second may be lost.
+    assert last_box is not None and killed_at - last_box <= 1.0 + (lag or 0.0), (
+        f"lost the last {killed_at - last_box:.2f} s; the analysis lagged {lag} s behind the frames "
+        f"then (load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores); the rest is the commit "
+        "interval and the gap between analysed frames"
+    )
     # The next start marks the dead run as interrupted.
     run_cli("index", str(CAMPUS), "--camera", "live")
     with sqlite3.connect(run_cli.data / "scenewatch.db") as conn:

@@ -1,8 +1,10 @@
 """Query understanding: a table of operator queries (more than half Chinese) with the exact
 structured result each must give, plus bad input.
 
-The table test reports the fraction understood exactly (per language) and lists the failures;
-it fails below 95 %. ``now`` is Wednesday 2024-05-15 10:30 in Shanghai.
+Every row must be understood exactly: a row that passed before and no longer does fails. The few
+rows the parser gets wrong today are listed in ``KNOWN_MISSES`` with the reason (strict expected
+failures: fixing one fails the test until it leaves the list). ``now`` is Wednesday 2024-05-15
+10:30 in Shanghai.
 """
 
 from __future__ import annotations
@@ -356,6 +358,33 @@ TABLE: list[Q] = [
     Q("拿伞的人", ["person +umbrella"]),
     Q("背包", ["person +backpack"]),
     Q("红色", ["any any=red"]),
+    # --- shades kept ("dark red" is not red) and colour synonyms (crimson, gray / grey)
+    Q("a person in a dark red top", ["person upper=dark-red wearing:top"]),
+    Q("deep red car", ["vehicle:car body=dark-red"]),
+    Q(
+        "a woman in a light red dress",
+        ["person upper=light-red lower=light-red wearing:dress"],
+        notes=["gender"],
+    ),
+    Q("pale pink umbrella", ["person +umbrella=light-pink"]),
+    Q("crimson car", ["vehicle:car body=red"]),
+    Q("person with a crimson backpack", ["person +backpack=red"]),
+    Q("gray car", ["vehicle:car body=grey"]),
+    Q("a man in a gray hoodie", ["person upper=grey wearing:jacket"], notes=["gender"]),
+    Q("grey trousers", ["person lower=grey wearing:trousers"]),
+    Q("dark gray van", ["vehicle:van body=dark-grey/black"]),
+    Q("light gray jacket", ["person upper=light-grey/white wearing:jacket"]),
+    Q("穿深紫色上衣的人", ["person upper=dark-purple wearing:top"]),
+    Q("浅红色的车", ["vehicle body=light-red"]),
+    Q("穿暗绿色外套的人", ["person upper=dark-green wearing:jacket"]),
+    Q("穿暗红色外套的人", ["person upper=dark-red/brown wearing:jacket"]),
+    Q("鲜红色的车", ["vehicle body=red"]),
+    Q("大红色背包的人", ["person +backpack=red"]),
+    Q("灰色轿车", ["vehicle:car body=grey"]),
+    Q("穿灰色裤子的人", ["person lower=grey wearing:trousers"]),
+    Q("银灰色的面包车", ["vehicle:van body=light-grey/white"]),
+    Q("穿浅灰色上衣的女人", ["person upper=light-grey/white wearing:top"], notes=["gender"]),
+    Q("深灰色的卡车", ["vehicle:truck body=dark-grey/black"]),
     # --- known hard cases, written by hand (the parser may miss these)
     Q(
         "who is the man in the blue jacket",
@@ -377,24 +406,36 @@ def test_table_is_big_and_half_chinese() -> None:
     assert len({q.text for q in TABLE}) == len(TABLE)
 
 
-def test_parser_understands_at_least_95_percent_exactly() -> None:
-    failures, per_lang = [], {"en": [0, 0], "zh": [0, 0]}
-    for row in TABLE:
-        got = summarise(parse(row.text))
-        lang = "zh" if _is_chinese(row.text) else "en"
-        per_lang[lang][1] += 1
-        if got == row.expected():
-            per_lang[lang][0] += 1
-        else:
-            diff = {k: (row.expected()[k], got[k]) for k in got if got[k] != row.expected()[k]}
-            failures.append(f"{row.text!r}: {diff}")
-    exact = sum(v[0] for v in per_lang.values())
-    rate = exact / len(TABLE)
-    report = ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in per_lang.items())
-    print(f"\nquery understanding: {exact}/{len(TABLE)} exact ({rate:.1%}); {report}")
-    for f in failures:
-        print("  FAIL", f)
-    assert rate >= 0.95, "\n".join(failures)
+# Rows the parser gets wrong today, with why. Nothing else may fail.
+KNOWN_MISSES = {
+    "who is the man in the blue jacket": "'who is' is not read as a request to identify (no note)",
+    "old man with a walking stick": "'walking stick' is read as walking plus an unknown 'stick'",
+    "手提包是红色的女人": "a colour given after its item ('the handbag is red') goes to the person",
+}
+
+
+def _rows() -> list:
+    return [
+        pytest.param(
+            row,
+            id=row.text,
+            marks=[pytest.mark.xfail(reason=KNOWN_MISSES[row.text], strict=True)]
+            if row.text in KNOWN_MISSES
+            else [],
+        )
+        for row in TABLE
+    ]
+
+
+def test_known_misses_are_rows_of_the_table() -> None:
+    assert set(KNOWN_MISSES) <= {row.text for row in TABLE}
+
+
+@pytest.mark.parametrize("row", _rows())
+def test_parser_understands_the_row_exactly(row: Q) -> None:
+    got, expected = summarise(parse(row.text)), row.expected()
+    diff = {k: {"expected": expected[k], "got": got[k]} for k in got if got[k] != expected[k]}
+    assert diff == {}, f"{row.text!r} is understood differently"
 
 
 # ---------------------------------------------------------------- behaviour outside the table

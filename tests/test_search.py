@@ -102,6 +102,25 @@ def test_red_top_ranks_above_blue_top_with_reasons(db):
     assert result.results[0].score > result.results[1].score
 
 
+@pytest.mark.parametrize(
+    ("text", "colour"),
+    [
+        ("person in a crimson top", "red"),
+        ("穿鲜红色上衣的人", "red"),
+        ("person in a gray top", "grey"),
+        ("person in a grey top", "grey"),
+        ("穿灰色上衣的人", "grey"),
+    ],
+)
+def test_colour_synonyms_and_spellings_find_the_same_track(db, text, colour):
+    red = db.add("gate", person(upper={"red": 0.8}))
+    grey = db.add("gate", person(upper={"grey": 0.8}))
+    db.add("gate", person(upper={"blue": 0.8}))
+    result = search(db.store, text, now=NOW)
+    assert ids(result)[0] == {"red": red, "grey": grey}[colour], result.to_dict()["understood"]
+    assert f"upper body {colour} 0.80" in result.results[0].reasons
+
+
 def test_any_part_takes_the_best_part_and_explains_each(db):
     top = db.add("gate", person(upper={"red": 0.82}, head={"red": 0.4}))
     trousers = db.add("gate", person(upper={"grey": 0.8}, lower={"red": 0.5}))

@@ -12,6 +12,7 @@ import av
 import cv2
 import numpy as np
 import pytest
+from conftest import MOT, VIDEO, needs
 from pydantic import ValidationError
 from support.streams import HttpTsServer, RtspServer, ffmpeg_missing, free_port, gst_rtsp_missing
 
@@ -21,12 +22,10 @@ from scenewatch.sources import FileSource, LiveSource, VideoSource, open_source
 from scenewatch.sources.clock import Backoff, LiveClock
 from scenewatch.sources.decode import output_size, redact
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-VIDEO = SHARED / "video"
 VTEST = VIDEO / "vtest.avi"
-TUD = SHARED / "mot" / "TUD-Campus" / "TUD-Campus.mp4"
+TUD = MOT / "TUD-Campus" / "TUD-Campus.mp4"
 
-pytestmark = pytest.mark.skipif(not VTEST.exists(), reason=f"shared footage not found at {VIDEO}")
+pytestmark = needs(VTEST)
 
 
 def read_all(source: VideoSource) -> list:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import MOT, needs
 
 from scenewatch.config.tracker import TrackerConfig
 from scenewatch.eval.mot import REFERENCE_SCORES, load_mot, reference_result, score_rows
 from scenewatch.tracking import FinishedTrack, SummaryBook, Tracker, finish_track, interpolate_gaps
 from scenewatch.types import Detections
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-MOT = SHARED / "data" / "mot"
 PERSON, CAR = 0, 2
 
 
@@ -165,7 +162,7 @@ def test_summary_picks_unoccluded_view_and_keeps_path():
     assert summary.path[0][1:] == (20.0, 150.0) and summary.path[-1][1:] == (120.0, 150.0)
 
 
-@pytest.mark.skipif(not MOT.is_dir(), reason="shared MOT data absent")
+@needs(MOT)
 @pytest.mark.parametrize("sequence", sorted(REFERENCE_SCORES))
 def test_metric_code_reproduces_motmetrics_reference(sequence):
     ref = reference_result(sequence)

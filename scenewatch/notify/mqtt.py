@@ -23,7 +23,9 @@ _UNSAFE = re.compile(r"[+#/\x00]")
 
 
 def topic(prefix: str, alert: Alert) -> str:
-    """>>> topic("site", Alert("behaviour", "gate", "a/b#", 0.0, key="k"))
+    """The MQTT topic of an alert: one level per name, with wildcards and slashes replaced.
+
+    >>> topic("site", Alert("behaviour", "gate", "a/b#", 0.0, key="k"))
     'site/gate/a_b_'
     """
     return "/".join([prefix, *(_UNSAFE.sub("_", level) or "_" for level in alert.topic_levels())])

@@ -10,7 +10,7 @@ gives a factor in [0, 1]; the score is the product of the factors, each floored 
 >>> clause = parse_query("person in a red top", datetime(2024, 5, 1)).objects[0]
 >>> score, reasons = score_clause(clause_needs(clause), {"class:person": 0.9, "upper:red": 0.82})
 >>> round(score, 2), reasons
-(0.9, ['person 0.90', 'upper body red 0.82'])
+(0.85, ['person 0.90', 'upper body red 0.82'])
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Writes tracks and their per-frame boxes as they happen, one transaction per second at most.
+"""Writes tracks and their per-frame boxes as they happen, one transaction per half second at most.
 
 A crash or kill loses at most the last ``flush_interval`` of results; SQLite in WAL mode keeps the
 database itself consistent. When a track ends it is finished as configured (too-short blips are
@@ -77,7 +77,7 @@ class TrackWriter:
         run_id: int,
         finisher: Finisher | None = None,
         describer: TrackDescriber | None = None,
-        flush_interval: float = 1.0,
+        flush_interval: float = 0.5,  # with the gap between analysed frames, under the 1 s promised
         describe_queue: DescribeQueue | None = None,
         drain_timeout: float | None = 300.0,
     ):

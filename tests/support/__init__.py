@@ -1,1 +1,1 @@
-"""Test helpers: real stream servers."""
+"""Test helpers: real stream and app servers."""
