@@ -4,7 +4,9 @@ Run: ``.venv/bin/python bench/tracking.py [--detect-fps N] [--runs N]``. The who
 (decode, detect, filter, track, finish, store in SQLite) and the rows scored are exactly what
 ``scenewatch export mot --class person`` writes. Prints MOTA, IDF1, precision, recall, ID switches
 and frames/s per sequence, the metric-code check against motmetrics' reference scores, and the
-machine. Benchmarks print; they never fail a test run.
+machine. Every ground-truth frame is scored: with ``--detect-fps`` a frame the system wrote no row
+for counts as all misses (the line says how many ground-truth frames had output). Benchmarks
+print; they never fail a test run.
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe_machine  # noqa: E402
 
 from scenewatch.config import AppConfig  # noqa: E402
-from scenewatch.eval.mot import REFERENCE_SCORES, load_mot, reference_result, score_rows  # noqa: E402
+from scenewatch.config.capacity import CapacityConfig  # noqa: E402
+from scenewatch.eval.mot import (  # noqa: E402
+    REFERENCE_SCORES,
+    MotScores,
+    load_mot,
+    reference_result,
+    score_rows,
+)
 from scenewatch.pipeline import build_detector, index_file  # noqa: E402
 from scenewatch.store import repo  # noqa: E402
 from scenewatch.store.data import DataStore  # noqa: E402
@@ -32,14 +41,30 @@ SEQUENCES = ["TUD-Stadtmitte", "TUD-Campus"]
 BYTETRACK_REFERENCE = (0.715, 0.768)
 
 
-def index_and_export(video: Path, settings: AppConfig, detector, detect_fps: float | None):
+def index_and_export(
+    video: Path,
+    settings: AppConfig,
+    detector,
+    detect_fps: float | None,
+    capacity: CapacityConfig | None = None,
+):
     """(MOT rows as exported, RunResult) for one file indexed into a throw-away data folder."""
     with tempfile.TemporaryDirectory() as tmp:
         store = DataStore.open(Path(tmp) / "data")
-        result = index_file(store, settings, video, "bench", detect_fps=detect_fps, detector=detector)
+        result = index_file(
+            store, settings, video, "bench", detect_fps=detect_fps, detector=detector, capacity=capacity
+        )
         rows = np.array(list(repo.mot_rows(store.engine, "bench", "person")), dtype=np.float64).reshape(-1, 7)
         store.engine.dispose()
     return rows, result
+
+
+def score_sequence(name: str, rows: np.ndarray) -> tuple[MotScores, str]:
+    """(scores on every ground-truth frame, "output on K of N ground-truth frames")."""
+    gt = load_mot(MOT / name / "gt.txt", ground_truth=True)
+    frames = np.unique(gt[:, 0])
+    covered = int(np.isin(frames, rows[:, 0]).sum())
+    return score_rows(gt, rows), f"output on {covered} of {len(frames)} ground-truth frames"
 
 
 def check_metric_code() -> None:
@@ -81,11 +106,11 @@ def main() -> None:
         rows, _ = runs[0]
         fps = statistics.median(r.fps for _, r in runs)
         realtime = statistics.median(r.video_seconds / r.seconds for _, r in runs)
-        gt = load_mot(MOT / name / "gt.txt", ground_truth=True)
-        if args.detect_fps:  # score only the frames the detector looked at, or that were filled in
-            gt = gt[np.isin(gt[:, 0], rows[:, 0])]
-        scores = score_rows(gt, rows)
-        print(f"  {name:15s} {scores.line()}  | {fps:5.1f} frames/s end to end, {realtime:4.2f}x real time")
+        scores, coverage = score_sequence(name, rows)
+        print(
+            f"  {name:15s} {scores.line()}  ({coverage})"
+            f"  | {fps:5.1f} frames/s end to end, {realtime:4.2f}x real time"
+        )
     mota, idf1 = BYTETRACK_REFERENCE
     print(
         f"  reference (guide): off-the-shelf ByteTrack, TUD-Stadtmitte MOTA {100 * mota:.1f} IDF1 {100 * idf1:.1f}"

@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/labels/make_crops.py [--out /tmp/scenewatch-label-sheets]
 
-Writes one PNG per labelled person (``tud_<gt id>.png``, ``vtest_<label>.png``): a row of crops
-(5 frames spread over the gt track for TUD-Stadtmitte; the sighting and ``also_seen`` boxes for
-vtest) above the label text. Open them with any image viewer next to the JSON.
+Writes one PNG per labelled person (``tud_<gt id>.png``, ``campus_<gt id>.png``,
+``vtest_<label>.png``): a row of crops (5 frames spread over the gt track for TUD-Stadtmitte and
+TUD-Campus; the sighting and ``also_seen`` boxes for vtest) above the label text. Open them with
+any image viewer next to the JSON.
 """
 
 from __future__ import annotations
@@ -56,10 +57,10 @@ def sheet(tiles: list[np.ndarray], label: dict, title: str) -> np.ndarray:
     return np.concatenate([row, text], axis=0)
 
 
-def tud_sheets(out: Path) -> int:
-    folder = DATA / "mot" / "TUD-Stadtmitte"
-    labels = json.loads((HERE / "tud_stadtmitte.json").read_text())["labels"]
-    frames = decode(folder / "TUD-Stadtmitte.mp4")
+def tud_sheets(out: Path, sequence: str = "TUD-Stadtmitte", prefix: str = "tud") -> int:
+    folder = DATA / "mot" / sequence
+    labels = json.loads((HERE / f"{sequence.lower().replace('-', '_')}.json").read_text())["labels"]
+    frames = decode(folder / f"{sequence}.mp4")
     gt = np.loadtxt(folder / "gt.txt", delimiter=",")
     gt = gt[gt[:, 6] != 0]
     for pid, label in labels.items():
@@ -68,7 +69,7 @@ def tud_sheets(out: Path) -> int:
         tiles = [
             tile(frames[int(r[0]) - 1], int(r[0]) - 1, [r[2], r[3], r[2] + r[4], r[3] + r[5]]) for r in picks
         ]
-        cv2.imwrite(str(out / f"tud_{pid}.png"), sheet(tiles, label, f"TUD-Stadtmitte gt id {pid}"))
+        cv2.imwrite(str(out / f"{prefix}_{pid}.png"), sheet(tiles, label, f"{sequence} gt id {pid}"))
     return len(labels)
 
 
@@ -93,8 +94,9 @@ def main() -> None:
     if not DATA.is_dir():
         sys.exit(f"team footage not found at {DATA}")
     args.out.mkdir(parents=True, exist_ok=True)
-    n_tud, n_vtest = tud_sheets(args.out), vtest_sheets(args.out)
-    print(f"{n_tud} TUD-Stadtmitte and {n_vtest} vtest sheets in {args.out}")
+    n_tud, n_campus = tud_sheets(args.out), tud_sheets(args.out, "TUD-Campus", "campus")
+    n_vtest = vtest_sheets(args.out)
+    print(f"{n_tud} TUD-Stadtmitte, {n_campus} TUD-Campus and {n_vtest} vtest sheets in {args.out}")
 
 
 if __name__ == "__main__":
