@@ -52,9 +52,7 @@ def node_key(root: Path) -> bytes:
 def _read(path: Path) -> bytes:
     try:
         if path.stat().st_mode & 0o077:
-            raise SceneWatchError(
-                f"secret key {path} can be read by other users", f"run: chmod 600 {path}"
-            )
+            raise SceneWatchError(f"secret key {path} can be read by other users", f"run: chmod 600 {path}")
         return bytes.fromhex(path.read_text().strip())
     except OSError as exc:
         raise SceneWatchError(f"cannot read the secret key {path}: {exc.strerror}") from None
