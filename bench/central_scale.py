@@ -253,7 +253,7 @@ def first_pass(store: DataStore, texts: list[str]) -> tuple[float, float, float,
     times, found = [], 0
     for t in texts:
         t0 = time.perf_counter()
-        res = search(store, t, now=search_scale.NOW, limit=20)
+        res = search(store, t, now=search_scale.NOW, limit=20, shares=search_scale.SHARES)
         times.append((time.perf_counter() - t0) * 1000)
         found += len(res.results)
     times.sort()

@@ -196,13 +196,14 @@ def _partition_counts(engine, table: str) -> dict[str, int]:
 
 
 def test_search_windows_are_cut_at_day_bounds_without_gaps_or_overlaps():
-    from scenewatch.central.partitions import PERIOD_S
-    from scenewatch.search.engine import LOOKBACK_S, _days, _Scope
+    from scenewatch.search.day_paging import window_days
+    from scenewatch.search.scope import LOOKBACK_S, Scope
+    from scenewatch.store.partitions import PERIOD_S
 
     day = 19_873 * PERIOD_S  # a midnight
-    assert _days(_Scope(None, day, None)) is None and _days(_Scope(day, None, None)) is None
+    assert window_days(Scope(None, day, None)) is None and window_days(Scope(day, None, None)) is None
     for start, end in ((day, day + PERIOD_S), (day + 7200, day + 9000), (day - 3 * PERIOD_S + 5, day)):
-        parts = _days(_Scope(float(start), float(end), None))
+        parts = window_days(Scope(float(start), float(end), None))
         assert parts[0][0] == start - LOOKBACK_S and parts[-1][1:] == (end, True)
         for (_, hi, inclusive), (lo, _, _) in zip(parts, parts[1:], strict=False):
             assert hi == lo and not inclusive and hi % PERIOD_S == 0  # [lo, hi) then [hi, ...
@@ -211,9 +212,9 @@ def test_search_windows_are_cut_at_day_bounds_without_gaps_or_overlaps():
 
 def test_ingest_files_tracks_into_day_partitions_made_on_demand(cluster, tmp_path):
     from scenewatch.central import edges as registry
-    from scenewatch.central import partitions
     from scenewatch.central.ingest import ingest
     from scenewatch.search.engine import search
+    from scenewatch.store import partitions
 
     store = DataStore.open(tmp_path, database_url=cluster.create_database("parts", "pa", "pa-pw"))
     registry.add_edge(store, "e1", "north")  # its token comes from the key file in tmp_path

@@ -12,6 +12,7 @@ from fastapi import Request
 from scenewatch.api.auth import LoginLimiter
 from scenewatch.api.cache import ResponseCache, TableVersions
 from scenewatch.config import AppConfig
+from scenewatch.search.term_stats import TermShares
 from scenewatch.store.data import DataStore
 
 
@@ -44,6 +45,7 @@ class ServerContext:
     versions: TableVersions | None = None  # in-process write counters of the cached tables
     search_cache: ResponseCache = field(default_factory=ResponseCache)
     events_cache: ResponseCache = field(default_factory=ResponseCache)
+    term_shares: TermShares = field(default_factory=TermShares)  # the search planner's statistics
 
     def camera_names(self) -> list[str]:
         """Cameras in the config, then those only in the database (indexed files)."""

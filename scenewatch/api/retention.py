@@ -14,7 +14,7 @@ import time
 from pydantic import BaseModel, Field
 
 from scenewatch.api import queries
-from scenewatch.central import partitions
+from scenewatch.store import partitions
 from scenewatch.store.data import DataStore
 
 log = logging.getLogger(__name__)

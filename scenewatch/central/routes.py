@@ -89,7 +89,8 @@ def central_search(
     allowed = None if user.role == "admin" or user.cameras is None else sorted(user.cameras)
     # names of cameras (and their zones) the user may not see read as unknown words
     visible = None if allowed is None else tuple(user.visible(ctx.camera_names()))
-    result = search(ctx.store, q, cameras=allowed, limit=limit, visible=visible).to_dict()
+    found = search(ctx.store, q, cameras=allowed, limit=limit, visible=visible, shares=ctx.term_shares)
+    result = found.to_dict()
     owners = _owners(ctx, [h["track_id"] for h in result["results"]])
     for hit in result["results"]:
         owner = owners.get(hit["track_id"], {})

@@ -26,11 +26,11 @@ from pydantic import (
     model_validator,
 )
 
-from scenewatch.central.partitions import day_of
 from scenewatch.config.camera import CAMERA_NAME
 from scenewatch.config.central import NAME
 from scenewatch.errors import SceneWatchError
 from scenewatch.rules.events import STATES
+from scenewatch.store.partitions import day_of
 
 INT32 = 2**31 - 1  # PostgreSQL ``integer``
 MAX_AHEAD_S = 86_400.0  # an edge clock may run this far ahead of the central's

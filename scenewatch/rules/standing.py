@@ -25,7 +25,8 @@ from scenewatch.config.camera import CameraConfig
 from scenewatch.config.rules import SearchRule
 from scenewatch.rules.annotate import annotate
 from scenewatch.rules.events import Event
-from scenewatch.search.engine import TrackFacts, load_facts, query_clauses, rank_track
+from scenewatch.search.engine import query_clauses, rank_track
+from scenewatch.search.loading import TrackFacts, load_facts
 from scenewatch.search.model import Query
 from scenewatch.search.query import parse_query
 from scenewatch.search.rank import clause_needs

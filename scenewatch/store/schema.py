@@ -59,7 +59,7 @@ runs = Table(
 )
 
 # On PostgreSQL, migration 0008 partitions ``tracks`` and ``track_terms`` by day of ``first_ts``
-# (``scenewatch/central/partitions.py``): their unique keys there also hold ``first_ts``, and the
+# (``scenewatch/store/partitions.py``): their unique keys there also hold ``first_ts``, and the
 # foreign keys to ``tracks`` below become a delete trigger. SQLite keeps the tables as declared.
 tracks = Table(
     "tracks",

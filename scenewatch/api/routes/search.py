@@ -101,7 +101,7 @@ def search(
     key = (q, None if scope is None else tuple(scope), limit, version, visible)
 
     def compute() -> bytes:
-        found = run_search(ctx.store, q, cameras=scope, limit=limit, visible=visible)
+        found = run_search(ctx.store, q, cameras=scope, limit=limit, visible=visible, shares=ctx.term_shares)
         return _answer(ctx, found).model_dump_json().encode()
 
     if version is None:

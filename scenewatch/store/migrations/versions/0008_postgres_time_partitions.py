@@ -7,7 +7,7 @@ from one sequence), the edge key ``(edge_id, edge_row, first_ts)`` (a track's fi
 changes on its edge), and ``track_terms`` has ``(track_id, term, first_ts)``. The foreign keys
 from ``boxes`` and ``track_terms`` to ``tracks`` cannot exist any more; a statement trigger on
 ``tracks`` deletes their rows instead (``ON DELETE CASCADE`` as before), and retention drops a
-day of both tables together (``scenewatch/central/partitions.py``). SQLite: nothing changes.
+day of both tables together (``scenewatch/store/partitions.py``). SQLite: nothing changes.
 
 Revision ID: 0008
 Revises: 0007
@@ -15,7 +15,7 @@ Revises: 0007
 
 from alembic import op
 
-from scenewatch.central import partitions
+from scenewatch.store import partitions
 
 revision = "0008"
 down_revision = "0007"

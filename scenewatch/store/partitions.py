@@ -8,11 +8,15 @@ seen on 31 May 2024, ``track_terms_20240531`` their search terms), so
 - a search with a time filter reads only the days it asks for (partition pruning);
 - retention drops whole days (``DROP TABLE``) instead of deleting rows one by one.
 
-Partitions are made on demand: the ingest calls :func:`ensure` for the days of a shipment
-before its transaction, so shipments never wait on DDL of each other inside their transactions.
+Partitions are made on demand: the central's ingest calls :func:`ensure` for the days of a
+shipment before its transaction, so shipments never wait on DDL of each other inside their
+transactions (the retention loop makes today's and tomorrow's for a local writer).
 Rows no one made a partition for (a local writer on a PostgreSQL store, a clock far off) land in
 the ``*_default`` partitions; :func:`ensure` moves them out when their day's partition is made.
 SQLite stores are never partitioned; every function here is a no-op on them.
+
+>>> name("tracks", day_of(1717113600.0))
+'tracks_20240531'
 """
 
 from __future__ import annotations

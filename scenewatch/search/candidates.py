@@ -1,0 +1,141 @@
+"""Candidate generation: the bounded SQL statements that pick the tracks a clause is ranked on.
+
+Per clause, the need with the fewest index rows in the time window (counted up to
+:data:`COUNT_CAP`) drives; the other needs filter by ``EXISTS`` on the primary key (strict pass).
+If that yields fewer than the limit, each need drives alone (relaxed pass), so near misses still
+rank below full matches (soft AND). Every statement carries a LIMIT: no query, however odd,
+scans the whole store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection, Select, exists, func, select
+
+from scenewatch.search.day_paging import Day, best_of_days, day_bounds, window_days
+from scenewatch.search.rank import Need
+from scenewatch.search.scope import LOOKBACK_S, Scope, all_camera_ids
+from scenewatch.search.term_stats import TermShares
+from scenewatch.store.schema import track_terms, tracks
+
+CANDIDATES = 240  # candidates per clause and pass, shared by the driving terms
+COUNT_CAP = 20000  # index rows counted to choose the driving need
+
+# track id -> first_ts where the statement reads it along (PostgreSQL: it names the day partition)
+Found = dict[int, float | None]
+
+
+def candidates(conn: Connection, needs: list[Need], scope: Scope, limit: int, shares: TermShares) -> Found:
+    """Candidate track ids for one clause, bounded by LIMITs (see the module docstring)."""
+    k = max(CANDIDATES, limit * 3)
+    required = [n for n in needs if n.required]
+    if not required:
+        return _recent_tracks(conn, scope, k)
+    driver = required[min(range(len(required)), key=_rarest_first(conn, required, scope, shares))]
+    others = [n for n in required if n is not driver]
+    ids = _driven(conn, driver, others, scope, k)
+    if len(ids) < limit and others:
+        cls = [n for n in required if n.kind == "class"]
+        for need in [n for n in required if n.kind != "class"]:
+            ids.update(_driven(conn, need, [c for c in cls if c is not need], scope, k))
+    return ids
+
+
+def _rarest_first(
+    conn: Connection, required: list[Need], scope: Scope, shares: TermShares
+) -> Callable[[int], tuple[int, float]]:
+    """A sort key over ``required``'s positions: the need with the fewest rows in scope first."""
+    sizes = [_count(conn, n, scope) for n in required]
+    if conn.dialect.name != "postgresql" or sizes.count(COUNT_CAP) <= 1:
+        return lambda i: (sizes[i], 0.0)
+    # several needs reach the cap (a large store): the count no longer tells the rarest need, and
+    # driving by the commonest ('person') reads most of the window. Break the tie by the terms'
+    # shares in PostgreSQL's own statistics of the day partitions.
+    by_term = shares.get(conn)
+    share = [sum(by_term.get(t, 0.0) for t in n.term_names) for n in required]
+    return lambda i: (sizes[i], share[i])
+
+
+def _term_filter(alias, need: Need, scope: Scope) -> list:
+    terms = need.term_names
+    conds = [alias.c.term == terms[0] if len(terms) == 1 else alias.c.term.in_(terms)]
+    if scope.end is not None:
+        conds.append(alias.c.first_ts <= scope.end)
+    if scope.start is not None:
+        conds += [alias.c.first_ts >= scope.start - LOOKBACK_S, alias.c.last_ts >= scope.start]
+    if scope.camera_ids is not None:
+        conds.append(alias.c.camera_id.in_(scope.camera_ids))
+    return conds
+
+
+def _count(conn: Connection, need: Need, scope: Scope) -> int:
+    """Index rows of a need in scope, counted up to COUNT_CAP (a bounded selectivity estimate)."""
+    inner = select(track_terms.c.track_id).where(*_term_filter(track_terms, need, scope)).limit(COUNT_CAP)
+    return conn.scalar(select(func.count()).select_from(inner.subquery())) or 0
+
+
+def _driven(conn: Connection, driver: Need, filters: list[Need], scope: Scope, k: int) -> Found:
+    """Best ``k`` tracks by the driver's weight that also have a term of every filter need."""
+    pg = conn.dialect.name == "postgresql"
+    ids: Found = {}
+    # one statement per term: each reads its own index range in weight order and stops at k
+    per_term = max(k // len(driver.terms), 60)  # 'red anywhere' reads three terms, not 3k rows
+    recent = driver.kind == "class" and not filters  # a bare class: the most recent first
+    for term, _ in driver.terms:
+        single = Need(driver.kind, driver.label, ((term, 1.0),))
+        days = window_days(scope) if pg and not recent else None
+        if days is not None and len(days) > 1:
+            per_day = [_driven_query(single, filters, scope, True, False, per_term, day) for day in days]
+            rows = best_of_days(conn, per_day, per_term)
+        else:
+            rows = list(conn.execute(_driven_query(single, filters, scope, pg, recent, per_term)))
+        ids.update((row[0], row[1] if pg else None) for row in rows)
+    return ids
+
+
+def _driven_query(
+    single: Need, filters: list[Need], scope: Scope, pg: bool, recent: bool, k: int, day: Day | None = None
+) -> Select:
+    """Best ``k`` rows of one driving term that pass every filter need; ``day`` (PostgreSQL):
+    only the part of the window within one day partition."""
+    d = track_terms.alias("d")
+    cols = (d.c.track_id, d.c.first_ts) if pg else (d.c.track_id,)
+    q = select(*cols).where(*_term_filter(d, single, scope))
+    if day is not None:
+        q = q.where(*day_bounds(d, day)).add_columns(d.c.weight)
+    for f in filters:
+        o = track_terms.alias()
+        same = [o.c.track_id == d.c.track_id, o.c.term.in_(f.term_names)]
+        if pg:
+            same += _same_days(o, d, scope, day)
+        q = q.where(exists().where(*same))
+    q = q.order_by(d.c.first_ts.desc() if recent else d.c.weight.desc())
+    return q.limit(k)
+
+
+def _same_days(o, d, scope: Scope, day: Day | None) -> list:
+    """PostgreSQL: every term row of a track carries its first_ts, so a filter's probe reads the
+    days of the window only (partition pruning), whichever way the planner joins."""
+    same = [o.c.first_ts == d.c.first_ts]
+    if day is not None:
+        same += day_bounds(o, day)
+    if scope.end is not None:
+        same.append(o.c.first_ts <= scope.end)
+    if scope.start is not None:
+        same.append(o.c.first_ts >= scope.start - LOOKBACK_S)
+    return same
+
+
+def _recent_tracks(conn: Connection, scope: Scope, k: int) -> Found:
+    """No attribute asked for: the latest tracks in scope, one index range per camera."""
+    camera_ids = scope.camera_ids if scope.camera_ids is not None else all_camera_ids(conn)
+    found: list[tuple[float, int]] = []
+    for cam in camera_ids:
+        q = select(tracks.c.first_ts, tracks.c.id).where(tracks.c.camera_id == cam)
+        if scope.end is not None:
+            q = q.where(tracks.c.first_ts <= scope.end)
+        if scope.start is not None:
+            q = q.where(tracks.c.first_ts >= scope.start - LOOKBACK_S)
+        found += conn.execute(q.order_by(tracks.c.first_ts.desc()).limit(k)).all()
+    return {i: ts for ts, i in sorted(found, reverse=True)[:k]}
