@@ -44,9 +44,7 @@ def person_crop() -> np.ndarray:
 
 
 def _check_detector(name: str, path: Path) -> str:
-    import scenewatch.vision.centernet  # noqa: F401  (registers the detector)
-    import scenewatch.vision.nanodet  # noqa: F401
-    from scenewatch.vision.detector import DETECTORS
+    from scenewatch.vision.detector_types import DETECTORS
 
     detector_cls = next(cls for cls in DETECTORS.values() if cls.model_file == name)
     found = detector_cls(path).detect_one(smoke_frame())

@@ -9,22 +9,22 @@ from datetime import UTC, datetime
 import cv2
 import numpy as np
 import pytest
-from conftest import MOT, needs_shared_data
+from conftest import MOT, needs_mot
 
 from scenewatch.config import AppConfig, load_config
 from scenewatch.config.camera import CameraConfig
 from scenewatch.errors import ConfigError
-from scenewatch.model_checks import person_crop
-from scenewatch.models import ModelStore
-from scenewatch.pipeline import index_file
-from scenewatch.rules.engine import RuleEngine
-from scenewatch.rules.geometry import (
+from scenewatch.geometry import (
     ground_homography,
     points_in_polygon,
     segments_intersect,
     self_intersects,
     to_ground,
 )
+from scenewatch.model_checks import person_crop
+from scenewatch.models import ModelStore
+from scenewatch.pipeline import index_file
+from scenewatch.rules.engine import RuleEngine
 from scenewatch.rules.posture import PostureCheck
 from scenewatch.rules.store import list_events
 from scenewatch.search.engine import search
@@ -496,7 +496,7 @@ def test_geometry_outside_the_frame_is_refused_at_camera_start():
 STADTMITTE = MOT / "TUD-Stadtmitte" / "TUD-Stadtmitte.mp4"
 
 
-@needs_shared_data
+@needs_mot
 def test_events_through_pipeline_and_cli(run_cli, tmp_path):
     config = tmp_path / "rules.yaml"
     config.write_text(
@@ -541,7 +541,7 @@ cameras:
     assert missing.returncode != 0 and "no event with id 9999" in missing.stderr
 
 
-@needs_shared_data
+@needs_mot
 def test_zone_outside_the_video_fails_before_any_write(run_cli, tmp_path):
     config = tmp_path / "rules.yaml"
     config.write_text(
@@ -559,7 +559,7 @@ cameras:
     assert not (run_cli.data / "media" / "events").exists()
 
 
-@needs_shared_data
+@needs_mot
 def test_standing_searches_alert_on_the_tracks_the_search_finds(tmp_path):
     """A search saved as a rule fires on exactly the tracks that search ranks above its min_score,
     in English and Chinese alike, with the track's thumbnail, score and reasons."""

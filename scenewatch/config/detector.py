@@ -5,14 +5,17 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from scenewatch.config.base import Section
+from scenewatch.vision import detector_types
 from scenewatch.vision.labels import class_id
 
 DEFAULT_CLASSES = ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
+# The choices come from the detector list, so a new detector needs no edit here.
+DetectorType = Literal[tuple(detector_types.DETECTORS)]  # type: ignore[valid-type]
 
 
 class DetectorConfig(Section):
-    type: Literal["centernet", "nanodet"] = Field(
-        "centernet", description="Detector model: centernet (more accurate) or nanodet (faster)."
+    type: DetectorType = Field(  # type: ignore[valid-type]
+        detector_types.DEFAULT, description=f"Detector model: {detector_types.describe()}."
     )
     classes: list[str] = Field(
         default_factory=lambda: list(DEFAULT_CLASSES),

@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from scenewatch.config.base import Section
-from scenewatch.rules.geometry import polygon_area, self_intersects
+from scenewatch.geometry import ground_homography, polygon_area, self_intersects
 from scenewatch.vision.labels import class_id
 
 Point = tuple[float, float]
@@ -149,8 +149,6 @@ class CalibrationConfig(Section):
         return value
 
     def homography(self) -> np.ndarray:
-        from scenewatch.rules.geometry import ground_homography
-
         return ground_homography(np.array(self.points), self.width_m, self.length_m)
 
 

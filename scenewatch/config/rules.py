@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -294,32 +294,32 @@ class SearchRule(RuleBase):
         return data
 
 
-RuleConfig = Annotated[
-    IntrusionRule
-    | LoiteringRule
-    | CrowdRule
-    | CrowdBuildupRule
-    | LineCrossingRule
-    | WrongWayRule
-    | SpeedingRule
-    | ErraticRule
-    | StoppedVehicleRule
-    | PersonDownRule
-    | RunningRule
-    | SearchRule,
-    Field(discriminator="type"),
-]
-RULE_TYPES = (
-    "intrusion",
-    "loitering",
-    "crowd",
-    "crowd_buildup",
-    "line_crossing",
-    "wrong_way",
-    "speeding",
-    "erratic",
-    "stopped_vehicle",
-    "person_down",
-    "running",
-    "search",
+# Every rule type, the one list: the config's choices and ``RULE_TYPES`` are built from it, and each
+# type's behaviour (``scenewatch.rules.engine.RULES``) names the config class it runs.
+RULE_CONFIGS: tuple[type[RuleBase], ...] = (
+    IntrusionRule,
+    LoiteringRule,
+    CrowdRule,
+    CrowdBuildupRule,
+    LineCrossingRule,
+    WrongWayRule,
+    SpeedingRule,
+    ErraticRule,
+    StoppedVehicleRule,
+    PersonDownRule,
+    RunningRule,
+    SearchRule,
 )
+
+
+def rule_type(config: type[RuleBase]) -> str:
+    """The ``type`` a config class stands for, read from its ``Literal``.
+
+    >>> rule_type(CrowdRule)
+    'crowd'
+    """
+    return get_args(config.model_fields["type"].annotation)[0]
+
+
+RuleConfig = Annotated[Union[RULE_CONFIGS], Field(discriminator="type")]  # noqa: UP007 (a tuple of classes)
+RULE_TYPES = tuple(rule_type(config) for config in RULE_CONFIGS)

@@ -1,21 +1,46 @@
-"""What every rule shares: class filter, schedule, cooldown, open-event bookkeeping, snapshots."""
+"""What every rule shares: class filter, schedule, cooldown, open-event bookkeeping, snapshots.
+
+A rule sees one frame at a time through its :class:`Context`, which carries the camera's
+:class:`Scene` (zones, lines, track history, calibration, posture check): rules read what they
+need there and know nothing of the engine that runs them.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from scenewatch.config.rules import RuleBase
 from scenewatch.rules.annotate import annotate
 from scenewatch.rules.events import Event
+from scenewatch.rules.history import TrackHistory
+from scenewatch.rules.lines import LineCounter
+from scenewatch.rules.zones import ZoneMembership
 from scenewatch.types import Detections, Frame
 from scenewatch.vision.labels import class_id, class_name
 
-if TYPE_CHECKING:
-    from scenewatch.rules.engine import RuleEngine
+
+class Posture(Protocol):
+    """Judges a person's torso in a box: "upright", "lying" or None when unsure."""
+
+    def posture(self, image: np.ndarray, box: np.ndarray) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A camera's shared state that rules read, the same objects every frame (the engine updates them)."""
+
+    camera: str
+    zones: Mapping[str, ZoneMembership]
+    lines: Mapping[str, LineCounter]
+    directions: Mapping[str, tuple[str, str]]  # line -> (positive name, negative name)
+    history: TrackHistory
+    homography: np.ndarray | None = None  # image pixels -> ground metres, when calibrated
+    posture: Posture | None = None
 
 
 @dataclass
@@ -28,6 +53,7 @@ class Context:
     zone_exits: dict[str, dict[int, float]]  # track id -> when it left (or was last seen inside)
     crossings: dict[str, np.ndarray]  # +1 / -1 / 0 per tracked row
     crossed_at: dict[str, np.ndarray]
+    scene: Scene
     ended: dict[int, float] = field(default_factory=dict)  # finished track id -> last seen
 
     @property
@@ -41,11 +67,14 @@ class Rule:
     Cooldown: after an event of a key (a track, or a zone for zone-wide rules), the same key raises
     no new event until the condition has been absent for ``cooldown_s``; a condition that keeps
     holding during the cooldown keeps extending it, so one situation gives one alert.
+
+    ``config_type`` is the config class a rule type runs; the engine picks rules by it.
     """
 
-    def __init__(self, config, engine: RuleEngine):
+    config_type: ClassVar[type[RuleBase]]
+
+    def __init__(self, config: Any):
         self.config = config
-        self.engine = engine
         self.name: str = config.name
         self.type: str = config.type
         self.class_ids = np.array([class_id(c) for c in config.classes])
@@ -96,7 +125,7 @@ class Rule:
             key=uuid.uuid4().hex,
             rule=self.name,
             rule_type=self.type,
-            camera=self.engine.camera.name,
+            camera=ctx.scene.camera,
             start=float(start),
             end=float(start) if instant else None,
             track_ids=[int(t) for t in track_ids],
@@ -149,7 +178,7 @@ class Rule:
             ctx.frame.image,
             boxes,
             labels,
-            polygon=self.engine.zones[zone].polygon if zone else None,
-            line=(self.engine.lines[line].a, self.engine.lines[line].b) if line else None,
+            polygon=ctx.scene.zones[zone].polygon if zone else None,
+            line=(ctx.scene.lines[line].a, ctx.scene.lines[line].b) if line else None,
             title=f"{self.name} ({self.type})",
         )

@@ -17,14 +17,14 @@ from __future__ import annotations
 import numpy as np
 
 from scenewatch.config.camera import CameraConfig
-from scenewatch.config.geometry import LineConfig, check_in_frame
-from scenewatch.rules.base import Context, Rule
+from scenewatch.config.geometry import check_in_frame
+from scenewatch.config.rules import rule_type
+from scenewatch.rules.base import Context, Posture, Rule, Scene
 from scenewatch.rules.events import Event
 from scenewatch.rules.history import TrackHistory
 from scenewatch.rules.line_rules import LineCrossing, WrongWay
 from scenewatch.rules.lines import LineCounter
 from scenewatch.rules.motion_rules import Erratic, PersonDown, Running, Speeding, StoppedVehicle
-from scenewatch.rules.posture import PostureCheck
 from scenewatch.rules.stitch import IdStitcher
 from scenewatch.rules.zone_rules import Crowd, CrowdBuildup, Intrusion, Loitering
 from scenewatch.rules.zones import ZoneMembership
@@ -32,19 +32,22 @@ from scenewatch.tracking import FinishedTrack
 from scenewatch.types import Detections, Frame
 from scenewatch.vision.labels import class_id
 
-RULES: dict[str, type[Rule]] = {
-    "intrusion": Intrusion,
-    "loitering": Loitering,
-    "crowd": Crowd,
-    "crowd_buildup": CrowdBuildup,
-    "line_crossing": LineCrossing,
-    "wrong_way": WrongWay,
-    "speeding": Speeding,
-    "erratic": Erratic,
-    "stopped_vehicle": StoppedVehicle,
-    "person_down": PersonDown,
-    "running": Running,
-}
+# Every rule type that judges frames, the one list of them; each names the config class it runs
+# (standing searches judge finished tracks instead: rules/standing.py).
+PLUGINS: tuple[type[Rule], ...] = (
+    Intrusion,
+    Loitering,
+    Crowd,
+    CrowdBuildup,
+    LineCrossing,
+    WrongWay,
+    Speeding,
+    Erratic,
+    StoppedVehicle,
+    PersonDown,
+    Running,
+)
+RULES: dict[str, type[Rule]] = {rule_type(cls.config_type): cls for cls in PLUGINS}
 
 
 def _class_ids(names: list[str] | None) -> np.ndarray | None:
@@ -67,30 +70,30 @@ class RuleEngine:
         self,
         camera: CameraConfig,
         frame_size: tuple[int, int] | None = None,
-        posture: PostureCheck | None = None,
+        posture: Posture | None = None,
     ):
         self.camera = camera
-        self.posture = posture  # torso direction for person-down rules (rules/posture.py)
         self.frame_size = frame_size
         if frame_size:
             check_in_frame(camera.name, camera.zones, camera.lines, frame_size)
-        self.homography = camera.calibration.homography() if camera.calibration else None
-        self.zones = {
-            z.name: ZoneMembership(np.array(z.polygon), z.inertia, _class_ids(z.classes))
-            for z in camera.zones
-        }
-        self.lines = {
-            ln.name: LineCounter(ln.a, ln.b, ln.positive_side, ln.inertia, _class_ids(ln.classes))
-            for ln in camera.lines
-        }
-        self.history = TrackHistory(keep_s=self._history_seconds())
+        self.scene = Scene(
+            camera=camera.name,
+            zones={
+                z.name: ZoneMembership(np.array(z.polygon), z.inertia, _class_ids(z.classes))
+                for z in camera.zones
+            },
+            lines={
+                ln.name: LineCounter(ln.a, ln.b, ln.positive_side, ln.inertia, _class_ids(ln.classes))
+                for ln in camera.lines
+            },
+            directions={ln.name: (ln.positive, ln.negative) for ln in camera.lines},
+            history=TrackHistory(keep_s=self._history_seconds()),
+            homography=camera.calibration.homography() if camera.calibration else None,
+            posture=posture,  # torso direction for person-down rules (rules/posture.py)
+        )
         self.stitcher = IdStitcher()
-        # standing searches judge finished tracks, not frames (rules/standing.py)
-        self.rules = [RULES[r.type](r, self) for r in camera.rules if r.type in RULES]
+        self.rules = [RULES[r.type](r) for r in camera.rules if r.type in RULES]
         self.last_time: float | None = None
-
-    def camera_line(self, name: str) -> LineConfig:
-        return next(line for line in self.camera.lines if line.name == name)
 
     def _history_seconds(self) -> float:
         windows = [
@@ -106,24 +109,24 @@ class RuleEngine:
         now = frame.timestamp
         self.last_time = now
         tracked = Detections(tracked.xyxy, tracked.scores, tracked.class_ids, self.stitcher.map(tracked, now))
-        self.history.add(tracked, now)
+        self.scene.history.add(tracked, now)
         last_seen = {t.track_id: float(t.times[-1]) for t in finished}
         ended = {identity: last_seen[tid] for tid, identity in self.stitcher.end(list(last_seen)).items()}
         ended_ids = np.array(list(ended), dtype=np.int64)
         masks, exits = {}, {}
-        for name, zone in self.zones.items():
+        for name, zone in self.scene.zones.items():
             masks[name] = zone.trigger(tracked, now)
             exits[name] = dict(zip(zone.exited.tolist(), zone.exited_at.tolist(), strict=True))
             gone, last_seen = zone.forget(ended_ids)
             exits[name].update(zip(gone.tolist(), last_seen.tolist(), strict=True))
         crossings, crossed_at = {}, {}
-        for name, line in self.lines.items():
+        for name, line in self.scene.lines.items():
             crossings[name] = line.trigger(tracked, now)
             crossed_at[name] = line.crossed_at
             line.forget(ended_ids)
-        ctx = Context(frame, tracked, masks, exits, crossings, crossed_at, ended)
+        ctx = Context(frame, tracked, masks, exits, crossings, crossed_at, self.scene, ended)
         events = [event for rule in self.rules for event in rule.update(ctx)]
-        self.history.forget(list(ended))
+        self.scene.history.forget(list(ended))
         return events
 
     def close(self) -> list[Event]:
@@ -136,8 +139,8 @@ class RuleEngine:
         """Crossings so far per line and direction name (every class the line takes)."""
         return {
             ln.name: {
-                ln.positive: self.lines[ln.name].positive_count,
-                ln.negative: self.lines[ln.name].negative_count,
+                ln.positive: self.scene.lines[ln.name].positive_count,
+                ln.negative: self.scene.lines[ln.name].negative_count,
             }
             for ln in self.camera.lines
         }

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scenewatch.rules.geometry import segment_fraction_on_line, segments_intersect, side_of_line
+from scenewatch.geometry import segment_fraction_on_line, segments_intersect, side_of_line
 from scenewatch.rules.zones import FrameLog, TrackTable
 from scenewatch.types import Detections
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from scenewatch.rules.base import Context, Rule
+from scenewatch.config.rules import (
+    ErraticRule,
+    PersonDownRule,
+    RunningRule,
+    SpeedingRule,
+    StoppedVehicleRule,
+)
+from scenewatch.geometry import to_ground, wrap_angle
+from scenewatch.rules.base import Context, Posture, Rule
 from scenewatch.rules.events import Event
-from scenewatch.rules.geometry import to_ground, wrap_angle
 
 MS_TO_KMH = 3.6
 
@@ -20,32 +29,33 @@ class Threshold(Rule):
 
     unit = ""
 
-    def __init__(self, config, engine):
-        super().__init__(config, engine)
+    def __init__(self, config: Any):
+        super().__init__(config)
         self.over_since: dict[int, float] = {}
         self.peak: dict[int, float] = {}
 
     def limit(self) -> float:
         raise NotImplementedError
 
-    def measure(self, times: np.ndarray, boxes: np.ndarray) -> float:
+    def measure(self, times: np.ndarray, boxes: np.ndarray, homography: np.ndarray | None) -> float:
         raise NotImplementedError
 
-    def speed(self, times: np.ndarray, boxes: np.ndarray, ground: bool) -> float:
-        """Mean speed over the window (m/s on the ground, else px/s); NaN with too short a window."""
+    def speed(self, times: np.ndarray, boxes: np.ndarray, homography: np.ndarray | None) -> float:
+        """Mean speed over the window (m/s on the ground with a ``homography``, else px/s); NaN with
+        too short a window."""
         if len(times) < 2 or times[-1] - times[0] < self.config.window_s / 2:
             return float("nan")
         points = bottom_centres(boxes)
-        if ground:
-            points = to_ground(points[[0, -1]], self.engine.homography)
+        if homography is not None:
+            points = to_ground(points[[0, -1]], homography)
         return float(np.linalg.norm(points[-1] - points[0]) / (times[-1] - times[0]))
 
     def update(self, ctx: Context) -> list[Event]:
         events: list[Event] = []
         wanted = self.wanted(ctx)
         for row, tid in enumerate(ctx.tracked.track_ids.tolist()):
-            times, boxes = self.engine.history.window(tid, self.config.window_s, ctx.now)
-            value = self.measure(times, boxes) if wanted[row] else float("nan")
+            times, boxes = ctx.scene.history.window(tid, self.config.window_s, ctx.now)
+            value = self.measure(times, boxes, ctx.scene.homography) if wanted[row] else float("nan")
             if not value > self.limit():
                 self.over_since.pop(tid, None)
                 closed = self.end(tid, ctx.now, {"peak": round(self.peak.pop(tid, 0.0), 2)})
@@ -63,34 +73,38 @@ class Threshold(Rule):
 class Speeding(Threshold):
     """Faster than ``max_kmh`` on the calibrated ground, or ``max_px_s`` in the picture."""
 
-    def __init__(self, config, engine):
-        super().__init__(config, engine)
+    config_type = SpeedingRule
+
+    def __init__(self, config: Any):
+        super().__init__(config)
         self.unit = "km/h" if config.max_kmh else "px/s"
 
     def limit(self) -> float:
         return self.config.max_kmh or self.config.max_px_s
 
-    def measure(self, times: np.ndarray, boxes: np.ndarray) -> float:
+    def measure(self, times: np.ndarray, boxes: np.ndarray, homography: np.ndarray | None) -> float:
         if self.config.max_kmh:
-            return self.speed(times, boxes, ground=True) * MS_TO_KMH
-        return self.speed(times, boxes, ground=False)
+            return self.speed(times, boxes, homography) * MS_TO_KMH
+        return self.speed(times, boxes, None)
 
 
 class Running(Threshold):
     """A person faster than ``min_kmh``, ``min_px_s`` or ``min_heights_s`` (own box heights a second)."""
 
-    def __init__(self, config, engine):
-        super().__init__(config, engine)
+    config_type = RunningRule
+
+    def __init__(self, config: Any):
+        super().__init__(config)
         c = config
         self.unit = "km/h" if c.min_kmh else ("px/s" if c.min_px_s else "heights/s")
 
     def limit(self) -> float:
         return self.config.min_kmh or self.config.min_px_s or self.config.min_heights_s
 
-    def measure(self, times: np.ndarray, boxes: np.ndarray) -> float:
+    def measure(self, times: np.ndarray, boxes: np.ndarray, homography: np.ndarray | None) -> float:
         if self.config.min_kmh:
-            return self.speed(times, boxes, ground=True) * MS_TO_KMH
-        pixels = self.speed(times, boxes, ground=False)
+            return self.speed(times, boxes, homography) * MS_TO_KMH
+        pixels = self.speed(times, boxes, None)
         if self.config.min_px_s:
             return pixels
         # Box heights per second: the same for near and far people, no calibration needed.
@@ -120,6 +134,8 @@ def count_turns(points: np.ndarray, step: float, turn_rad: float) -> int:
 class Erratic(Rule):
     """Repeated sharp heading changes, or swerving, within ``within_s`` seconds."""
 
+    config_type = ErraticRule
+
     def update(self, ctx: Context) -> list[Event]:
         c = self.config
         events: list[Event] = []
@@ -127,10 +143,10 @@ class Erratic(Rule):
         for row, tid in enumerate(ctx.tracked.track_ids.tolist()):
             turns = 0
             if wanted[row]:
-                times, boxes = self.engine.history.window(tid, c.within_s, ctx.now)
+                times, boxes = ctx.scene.history.window(tid, c.within_s, ctx.now)
                 points = bottom_centres(boxes)
-                if self.engine.homography is not None:
-                    points, step = to_ground(points, self.engine.homography), c.step
+                if ctx.scene.homography is not None:
+                    points, step = to_ground(points, ctx.scene.homography), c.step
                 else:
                     step = c.step * float(np.median(boxes[:, 2] - boxes[:, 0])) if len(boxes) else 1.0
                 turns = count_turns(points, max(step, 1e-6), np.deg2rad(c.turn_deg))
@@ -146,8 +162,10 @@ class Erratic(Rule):
 class StoppedVehicle(Rule):
     """Stationary (bottom-centre within ``radius`` box widths of where it stopped) for ``time_s``."""
 
-    def __init__(self, config, engine):
-        super().__init__(config, engine)
+    config_type = StoppedVehicleRule
+
+    def __init__(self, config: Any):
+        super().__init__(config)
         self.anchor: dict[int, np.ndarray] = {}
         self.still_since: dict[int, float] = {}
 
@@ -187,20 +205,26 @@ class PersonDown(Rule):
     the person is up again.
     """
 
-    def __init__(self, config, engine):
-        super().__init__(config, engine)
+    config_type = PersonDownRule
+
+    def __init__(self, config: Any):
+        super().__init__(config)
         self.standing: dict[int, float] = {}  # typical upright box height
         self.down_since: dict[int, float] = {}
-        self.posture = engine.posture if config.pose else None
         self.checked: dict[int, tuple[float, str | None]] = {}  # track -> (when, posture)
+
+    def pose_check(self, ctx: Context) -> Posture | None:
+        """The camera's posture check, when this rule uses one."""
+        return ctx.scene.posture if self.config.pose else None
 
     def pose_says(self, ctx: Context, row: int, tid: int) -> str | None:
         """The torso's posture, looked at again at most every ``pose_every_s`` per person."""
-        if self.posture is None:
+        check = self.pose_check(ctx)
+        if check is None:
             return None
         when, posture = self.checked.get(tid, (-np.inf, None))
         if ctx.now - when >= self.config.pose_every_s:
-            posture = self.posture.posture(ctx.frame.image, ctx.tracked.xyxy[row])
+            posture = check.posture(ctx.frame.image, ctx.tracked.xyxy[row])
             self.checked[tid] = (ctx.now, posture)
         return posture
 
@@ -214,7 +238,7 @@ class PersonDown(Rule):
             x1, y1, x2, y2 = ctx.tracked.xyxy[row].tolist()
             width, height = x2 - x1, max(y2 - y1, 1.0)
             standing = self.standing.get(tid, height)
-            times, boxes = self.engine.history.window(tid, c.fall_s, ctx.now)
+            times, boxes = ctx.scene.history.window(tid, c.fall_s, ctx.now)
             lying = width / height >= c.lying_aspect
             fell_at = self.fall_time(times, boxes, standing) if len(times) > 1 else None
             low = tid in self.down_since and height <= (1 - c.fall_drop / 2) * standing
@@ -230,7 +254,7 @@ class PersonDown(Rule):
                     detail = {
                         "aspect": round(width / height, 2),
                         "fell": fell_at is not None or low,
-                        "pose": posture or ("unsure" if self.posture else "not checked"),
+                        "pose": posture or ("unsure" if self.pose_check(ctx) else "not checked"),
                     }
                     event = self.fire(ctx, tid, since, [tid], np.array([row]), detail)
                     events.extend([event] if event else [])

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 import numpy as np
 
+from scenewatch.config.rules import CrowdBuildupRule, CrowdRule, IntrusionRule, LoiteringRule
 from scenewatch.rules.base import Context, Rule
 from scenewatch.rules.events import Event
 
@@ -20,7 +22,7 @@ class StayRule(Rule):
         return 0.0
 
     def update(self, ctx: Context) -> list[Event]:
-        zone = self.engine.zones[self.config.zone]
+        zone = ctx.scene.zones[self.config.zone]
         events: list[Event] = []
         for row in np.flatnonzero(self.wanted(ctx)).tolist():
             tid = int(ctx.tracked.track_ids[row])
@@ -41,9 +43,13 @@ class StayRule(Rule):
 class Intrusion(StayRule):
     """An object in a zone (inside the schedule, if any)."""
 
+    config_type = IntrusionRule
+
 
 class Loitering(StayRule):
     """An object in a zone for longer than ``time_s``; the event starts at the entry."""
+
+    config_type = LoiteringRule
 
     def min_stay(self) -> float:
         return self.config.time_s
@@ -52,14 +58,16 @@ class Loitering(StayRule):
 class Crowd(Rule):
     """The count in the zone reaches ``count`` and holds ``time_s``; ends when it stays below as long."""
 
-    def __init__(self, config, engine):
-        super().__init__(config, engine)
+    config_type = CrowdRule
+
+    def __init__(self, config: Any):
+        super().__init__(config)
         self.above_since: float | None = None
         self.below_since: float | None = None
         self.peak = 0
 
     def count(self, ctx: Context) -> int:
-        zone = self.engine.zones[self.config.zone]
+        zone = ctx.scene.zones[self.config.zone]
         return len(zone.inside_ids(ctx.now - CROWD_SEEN_S, self.class_ids))
 
     def update(self, ctx: Context) -> list[Event]:
@@ -88,8 +96,10 @@ class Crowd(Rule):
 class CrowdBuildup(Crowd):
     """The count in the zone rises by ``rise`` within ``within_s`` seconds (an instant event)."""
 
-    def __init__(self, config, engine):
-        super().__init__(config, engine)
+    config_type = CrowdBuildupRule
+
+    def __init__(self, config: Any):
+        super().__init__(config)
         self.counts: deque[tuple[float, int]] = deque()
 
     def update(self, ctx: Context) -> list[Event]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scenewatch.rules.geometry import points_in_polygon, segment_fraction_into_polygon
+from scenewatch.geometry import points_in_polygon, segment_fraction_into_polygon
 from scenewatch.types import Detections
 
 # Frame times kept to count the frames a track spent unseen (more than any sane inertia).

@@ -16,7 +16,7 @@ from scenewatch.runtime.motion import MotionGate
 from scenewatch.runtime.planner import DetectionPlanner, Plan
 from scenewatch.runtime.sampler import AdaptiveSampler
 from scenewatch.types import Frame
-from scenewatch.vision.detector import DETECTORS
+from scenewatch.vision.detector_types import DETECTORS
 
 
 def active(capacity: CapacityConfig | None) -> bool:

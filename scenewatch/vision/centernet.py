@@ -6,16 +6,17 @@ import cv2
 import numpy as np
 
 from scenewatch.types import Detections
-from scenewatch.vision.detector import Detector, register
+from scenewatch.vision.detector import Detector
 
 INPUT_SIZE = 512
 # Boxes below this score are noise for every use here; the configured threshold sits above it.
 SCORE_FLOOR = 0.05
 
 
-@register("centernet")
 class CenterNetDetector(Detector):
+    name = "centernet"
     model_file = "centernet.onnx"
+    summary = "more accurate"
 
     def detect_one(self, image: np.ndarray) -> Detections:
         height, width = image.shape[:2]

@@ -1,4 +1,4 @@
-"""The one interface every object detector implements, and a registry to pick one by name.
+"""The one interface every object detector implements; ``detector_types`` lists the detectors.
 
 A detector takes BGR frames and returns raw ``Detections`` in frame pixels, all 80 COCO classes,
 above the model's own low floor; ``DetectionFilter`` then applies the configured classes,
@@ -8,21 +8,24 @@ thresholds, sizes and ignore masks, the same for every detector.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import onnxruntime as ort
 
 from scenewatch.errors import ModelError
 from scenewatch.types import Detections
 
+if TYPE_CHECKING:
+    import onnxruntime as ort
+
 
 class Detector(ABC):
-    """Base class: subclasses set ``model_file`` and implement ``detect_one``."""
+    """Base class: subclasses set ``name``, ``model_file`` and ``summary`` and implement ``detect_one``."""
 
+    name: ClassVar[str]  # what a config's ``detector.type`` calls it
     model_file: ClassVar[str]
+    summary: ClassVar[str]  # a few words for the config's description, e.g. "faster"
 
     def __init__(self, model_path: Path, threads: int = 2, providers: list[str] | None = None):
         self.model_path = Path(model_path)
@@ -39,6 +42,9 @@ class Detector(ABC):
 
 def open_session(path: Path, threads: int = 2, providers: list[str] | None = None) -> ort.InferenceSession:
     """An ONNX Runtime session; a missing or corrupt file gets a one-line error."""
+    # Imported here: the config lists the detectors without loading the runtime.
+    import onnxruntime as ort
+
     if not path.is_file():
         raise ModelError(f"model file {path} is missing", "run `scenewatch models fetch`")
     options = ort.SessionOptions()
@@ -54,14 +60,3 @@ def open_session(path: Path, threads: int = 2, providers: list[str] | None = Non
             f"model file {path} cannot be loaded: {str(exc).splitlines()[0]}",
             "run `scenewatch models fetch --force` to replace it",
         ) from exc
-
-
-DETECTORS: dict[str, type[Detector]] = {}
-
-
-def register(name: str) -> Callable[[type[Detector]], type[Detector]]:
-    def wrap(cls: type[Detector]) -> type[Detector]:
-        DETECTORS[name] = cls
-        return cls
-
-    return wrap

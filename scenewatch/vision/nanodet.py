@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from scenewatch.types import Detections
-from scenewatch.vision.detector import Detector, register
+from scenewatch.vision.detector import Detector
 
 INPUT_SIZE = 416
 GRIDS = (13, 26, 52)
@@ -57,11 +57,12 @@ def decode_distances(bins: np.ndarray, stride: float) -> np.ndarray:
     return (weights @ np.arange(REG_MAX + 1, dtype=np.float32)) * stride
 
 
-@register("nanodet")
 class NanoDetDetector(Detector):
     """NanoDet-m detector: faster than CenterNet on CPU, a little less accurate on small people."""
 
+    name = "nanodet"
     model_file = "nanodet.onnx"
+    summary = "faster"
 
     def __init__(self, model_path: Path, threads: int = 2, providers: list[str] | None = None):
         super().__init__(model_path, threads, providers)
