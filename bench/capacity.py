@@ -42,17 +42,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe_machine  # noqa: E402
 from tracking import index_and_export, score_sequence  # noqa: E402
 
-from scenewatch import pipeline  # noqa: E402
 from scenewatch.config import AppConfig, CameraConfig  # noqa: E402
 from scenewatch.config.capacity import CapacityConfig  # noqa: E402
 from scenewatch.config.source import SourceConfig  # noqa: E402
 from scenewatch.eval.mot import load_mot  # noqa: E402
+from scenewatch.flow import cameras as camera_runner  # noqa: E402
 from scenewatch.pipeline import build_detector, run_cameras  # noqa: E402
 from scenewatch.runtime import DescribeQueue, MetricsRegistry  # noqa: E402
 from scenewatch.runtime.metrics import CameraMetrics  # noqa: E402
 from scenewatch.sources import FileSource  # noqa: E402
 from scenewatch.store.data import DataStore  # noqa: E402
-from scenewatch.vision.detector import DETECTORS  # noqa: E402
+from scenewatch.vision.detector_types import DETECTORS  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MAX_LAG_S = 1.0
@@ -490,7 +490,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = AppConfig.model_validate({"detector": {"type": args.detector}})
     if args.describe == "inline":
-        pipeline.DescribeQueue = InlineDescriber
+        camera_runner.DescribeQueue = InlineDescriber  # the runner builds the node's describer
     capacity = CapacityConfig(enabled=True, pool_workers=args.workers, decode_width=args.decode_width)
     if args.queue_depth:
         capacity = capacity.model_copy(update={"queue_depth": args.queue_depth})

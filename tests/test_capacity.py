@@ -12,7 +12,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import VIDEO, needs_shared_data
+from conftest import VTEST, needs_samples
 
 from scenewatch.config import AppConfig, CameraConfig
 from scenewatch.config.capacity import CapacityConfig
@@ -20,8 +20,6 @@ from scenewatch.config.source import SourceConfig
 from scenewatch.runtime import AdaptiveSampler, DetectionPlanner, DetectorPool, MetricsRegistry, MotionGate
 from scenewatch.runtime.exporter import serve_metrics
 from scenewatch.types import Detections, Frame
-
-VTEST = VIDEO / "vtest.avi"
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +37,7 @@ def vtest_frames() -> list[np.ndarray]:
 # -- motion gate ------------------------------------------------------------------------------------
 
 
-@needs_shared_data
+@needs_samples
 def test_motion_gate_boxes_the_walkers(vtest_frames):
     from scenewatch.pipeline import build_detector
 
@@ -63,7 +61,7 @@ def test_motion_gate_boxes_the_walkers(vtest_frames):
     assert area < 0.5 * vtest_frames[0].shape[0] * vtest_frames[0].shape[1]  # local, not everything
 
 
-@needs_shared_data
+@needs_samples
 def test_motion_gate_ignores_a_still_scene_with_sensor_noise(vtest_frames):
     gate = MotionGate()
     rng = np.random.default_rng(1)
@@ -90,7 +88,7 @@ class CountingDetector:
         return self.result
 
 
-@needs_shared_data
+@needs_samples
 def test_planner_skips_the_detector_while_nothing_moves(vtest_frames):
     planner = DetectionPlanner(AdaptiveSampler(1, 5, 8, hold_s=0), MotionGate(), idle_refresh_s=10)
     still = vtest_frames[0]
@@ -349,7 +347,7 @@ def _starved(snap: dict) -> str:
     return f"camera {snap['camera']}: {figures}; load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
 
 
-@needs_shared_data
+@needs_samples
 def test_two_realtime_cameras_keep_lag_under_a_second(tmp_path):
     from scenewatch.pipeline import run_cameras
     from scenewatch.store.data import DataStore
@@ -385,12 +383,13 @@ def test_two_realtime_cameras_keep_lag_under_a_second(tmp_path):
     assert all(r.tracks > 0 for r in results)
 
 
-@needs_shared_data
+@needs_samples
 def test_a_stalled_camera_does_not_hold_back_the_others(tmp_path, monkeypatch):
     from scenewatch import pipeline
+    from scenewatch.flow import camera as camera_run
     from scenewatch.store.data import DataStore
 
-    real_open = pipeline.open_source
+    real_open = camera_run.open_source
 
     class Stalled:
         """A camera that connects, sends nothing, and only ends when stopped."""
@@ -415,7 +414,7 @@ def test_a_stalled_camera_does_not_hold_back_the_others(tmp_path, monkeypatch):
     def open_source(name, config, **kwargs):
         return Stalled() if name == "stuck" else real_open(name, config, **kwargs)
 
-    monkeypatch.setattr(pipeline, "open_source", open_source)
+    monkeypatch.setattr(camera_run, "open_source", open_source)
     metrics = MetricsRegistry()
     stop = threading.Event()
     settings = live_cameras(["stuck", "fine"], tmp_path)
@@ -521,6 +520,7 @@ def _stored(store) -> tuple[list, list]:
 
 
 def _writer(store, name: str, queue=None):
+    from scenewatch.flow.finish import FinishStage
     from scenewatch.store import repo
     from scenewatch.store.writer import TrackWriter
     from scenewatch.vision.attributes import AttributeDescriber
@@ -528,7 +528,7 @@ def _writer(store, name: str, queue=None):
     camera_id = repo.ensure_camera(store.engine, name, "file", 640, 480, 10.0)
     run_id = repo.start_run(store.engine, camera_id, "file", "live")
     describer = AttributeDescriber(use_pose=False)
-    return TrackWriter(store, name, camera_id, run_id, describer=describer, describe_queue=queue)
+    return FinishStage(TrackWriter(store, name, camera_id, run_id), describer=describer, describe_queue=queue)
 
 
 def test_background_description_stores_what_inline_does(tmp_path):

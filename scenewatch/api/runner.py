@@ -43,12 +43,12 @@ class PipelineRunner:
         from scenewatch.pipeline import run_cameras
 
         # the live view shows the frames the pipeline tracks, with their boxes
-        extra: dict = {"track_observers": {c.name: [self.live.observer(c.name)] for c in settings.cameras}}
-        if self.metrics is not None:
-            extra["metrics"] = self.metrics
+        live = {c.name: [self.live.observer(c.name)] for c in settings.cameras}
         try:
             self.error = None
-            run_cameras(self.store, settings, stop, progress=self.progress, **extra)
+            run_cameras(
+                self.store, settings, stop, progress=self.progress, metrics=self.metrics, track_observers=live
+            )
         except Exception as exc:  # the server keeps serving recorded data
             self.error = str(exc)
             log.error("pipeline stopped: %s", exc)

@@ -5,7 +5,7 @@ Done in the camera's thread when a track ends, it stalled decoding and dropped f
 several tracks ended together. The camera now only hands the finished track over
 (:meth:`DescribeQueue.submit`, never blocking); one worker thread, at a lower scheduling priority
 than the cameras, describes the tracks in the order they ended and hands each result to the job's
-``deliver`` (the writer stores it and its search index rows).
+``deliver`` (the finishing stage stores it and its search index rows).
 
 Overflow degrades instead of blocking. A job that waited more than ``light_after_s`` (the worker
 is falling behind for good, not just a burst of tracks ending together, as at a stop) is described
@@ -13,9 +13,9 @@ cheaply: its best crop only, body parts from box proportions instead of pose (co
 ``degraded``), so a backlog shrinks quickly. Memory is bounded too: past ``light_at`` waiting jobs
 a new one keeps only its best crop, past ``bare_at`` none (class, motion, zones and carried items,
 no colours; counted as ``bare`` as well).
-Nothing is dropped: :meth:`drain` waits until the jobs of one owner (a camera's writer) or of all
-are done; the pipeline drains before a run ends. A process killed with jobs waiting leaves those
-tracks stored without attributes (see ``scenewatch.store.writer``).
+Nothing is dropped: :meth:`drain` waits until the jobs of one owner (a camera's finishing stage) or of all
+are done; each camera drains before its run ends. A process killed with jobs waiting leaves those
+tracks stored without attributes (see ``scenewatch.flow.finish``).
 
 >>> class Job:
 ...     light = False

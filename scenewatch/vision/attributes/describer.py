@@ -1,4 +1,4 @@
-"""``AttributeDescriber``: the store's ``TrackDescriber``, computing a track's attributes once.
+"""``AttributeDescriber``: computes a track's attributes once (the finishing stage's ``TrackDescriber``).
 
 Per frame it only keeps the best few crops of each track and counts carried items; when the
 track ends it runs pose on those crops (at most ``crops`` per track, small input) and names
@@ -14,6 +14,10 @@ colours per body part, posture, vehicle type, motion and zones. The stored JSON:
 
 Colour distributions map the basic colour terms to shares (3 decimals; terms under 0.001
 left out). Camera, start and end are the track row's own columns.
+
+Layers: attributes come after tracking in the flow (tracks -> attributes -> search index): this
+module imports tracking's types and vision's tools, never the store or the search index;
+``scenewatch.flow.finish`` calls it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ import numpy as np
 
 from scenewatch.errors import SceneWatchError
 from scenewatch.models import ModelStore
-from scenewatch.store.writer import TrackDescriber
 from scenewatch.tracking import FinishedTrack, TrackSummary
 from scenewatch.types import Detections, Frame
 from scenewatch.vision.attributes.carried import CarriedItems
@@ -58,7 +61,7 @@ def mix(dists: list[dict[str, float]], weights: list[float]) -> dict[str, float]
     return {k: round(float(v), 3) for k, v in mean.items() if round(float(v), 3) > 0}
 
 
-class AttributeDescriber(TrackDescriber):
+class AttributeDescriber:
     """Attributes of each finished track from its best crops, its boxes and the raw detections.
 
     ``zones``: name -> polygon (pixel points) for the ``zones`` attribute. ``pose``: a ready
