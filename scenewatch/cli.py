@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -11,11 +12,17 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scenewatch import __version__
 from scenewatch.errors import SceneWatchError
 
+if TYPE_CHECKING:
+    from scenewatch.runtime.metrics import MetricsRegistry
+
 DEFAULT_DATA = "data"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2
+    configure_logging(args.log_level or args.default_log_level)
     try:
         return args.handler(args) or 0
     except SceneWatchError as exc:
@@ -34,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+def configure_logging(level: str) -> None:
+    """The one logging setup of the process: servers log at info, one-shot commands only warn."""
+    logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"data folder for the database and media (default: $SCENEWATCH_DATA or ./{DEFAULT_DATA})",
     )
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        help="what the log shows on stderr (default: info for serve, warning for the other commands)",
+    )
+    parser.set_defaults(default_log_level="warning")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     models = commands.add_parser("models", help="fetch and check the detector and pose models")
@@ -70,9 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="watch the configured cameras continuously")
     run.add_argument("--config", type=Path, help="YAML config (default: the sample footage as a camera)")
     run.add_argument("--duration", type=float, help="stop after this many seconds")
-    run.add_argument(
-        "--metrics-port", type=int, help="serve per-camera metrics at http://127.0.0.1:N/metrics (Prometheus)"
-    )
+    _add_metrics_port(run)
     run.set_defaults(handler=cmd_run)
 
     tracks = commands.add_parser("tracks", help="list or show tracked objects")
@@ -130,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     serve.add_argument("--no-pipeline", action="store_true", help="serve recorded data only; analyse nothing")
     serve.add_argument("--secure-cookies", action="store_true", help="mark cookies Secure (behind TLS)")
-    serve.set_defaults(handler=cmd_serve)
+    _add_metrics_port(serve)
+    serve.set_defaults(handler=cmd_serve, default_log_level="info")
     from scenewatch.central.cli import add_edges_command, add_serve_options
 
     add_serve_options(serve)  # --central, --database-url, --tls-cert/--tls-key
@@ -247,14 +265,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     names = ", ".join(c.name for c in settings.cameras)
     print(f"watching {len(settings.cameras)} camera(s): {names}; data in {store.root}; Ctrl-C stops")
-    metrics = None
-    if args.metrics_port is not None:
-        from scenewatch.runtime.exporter import serve_metrics
-        from scenewatch.runtime.metrics import MetricsRegistry
-
-        metrics = MetricsRegistry()
-        server = serve_metrics(metrics, args.metrics_port)
-        print(f"metrics at http://127.0.0.1:{server.server_port}/metrics", flush=True)
+    metrics = _start_metrics(args.metrics_port)
     try:
         results = run_cameras(
             store, settings, stop, duration=args.duration, progress=_progress_printer(), metrics=metrics
@@ -452,8 +463,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return cmd_serve_central(args, data_dir(args))
     settings, config_path = resolve_config(args.config, data_dir(args))
     store = open_store(args)
-    serve(store, settings, config_path, args.host, args.port, not args.no_pipeline, args.secure_cookies)
+    metrics = _start_metrics(args.metrics_port)
+    serve(
+        store,
+        settings,
+        config_path,
+        args.host,
+        args.port,
+        not args.no_pipeline,
+        args.secure_cookies,
+        metrics=metrics,
+    )
     return 0
+
+
+def _add_metrics_port(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve per-camera metrics at http://127.0.0.1:N/metrics (Prometheus; a port of its own: "
+        "scrapers have no user session)",
+    )
+
+
+def _start_metrics(port: int | None) -> MetricsRegistry | None:
+    """The per-camera figures, exported for Prometheus on ``port``; None without a port."""
+    if port is None:
+        return None
+    from scenewatch.runtime.exporter import serve_metrics
+    from scenewatch.runtime.metrics import MetricsRegistry
+
+    metrics = MetricsRegistry()
+    server = serve_metrics(metrics, port)
+    print(f"metrics at http://127.0.0.1:{server.server_port}/metrics", flush=True)
+    return metrics
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +12,8 @@ from scenewatch.store.data import DataStore
 
 if TYPE_CHECKING:
     import uvicorn
+
+    from scenewatch.runtime.metrics import MetricsRegistry
 
 SERVER_CONFIG = "scenewatch.yaml"  # in the data folder: where edits go when no --config is given
 
@@ -68,7 +69,10 @@ def serve(
     pipeline: bool = True,
     secure_cookies: bool = False,
     say: Callable[[str], None] = print,
+    metrics: MetricsRegistry | None = None,
 ) -> None:
+    """Serve the API and UI; ``metrics`` (exported elsewhere, see ``runtime.exporter``) receives
+    the running cameras' figures."""
     import uvicorn
 
     from scenewatch.api.app import create_app
@@ -76,10 +80,9 @@ def serve(
     from scenewatch.api.live import LiveFrames
     from scenewatch.api.runner import PipelineRunner
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     first_admin(store, say)
     live = LiveFrames()
-    runner = PipelineRunner(store, settings, live, progress=say) if pipeline else None
+    runner = PipelineRunner(store, settings, live, metrics=metrics, progress=say) if pipeline else None
     app = create_app(
         store,
         settings,
@@ -87,6 +90,7 @@ def serve(
         ServerOptions(secure_cookies=secure_cookies),
         config_path=config_path,
         live=live,
+        metrics=metrics,
     )
     server = uvicorn.Server(uvicorn_config(app, settings, host, port))
     if runner is not None:

@@ -24,15 +24,14 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from psycopg import sql
 from sqlalchemy import JSON, Connection, Engine, Table, Text, cast, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from scenewatch.central import edges as registry
-from scenewatch.central import partitions
 from scenewatch.central.shipment import INT32, UNMAPPED, EventRow, IngestError, Shipment, load, parse
+from scenewatch.store import partitions
 from scenewatch.store.db import head_revision
 from scenewatch.store.schema import (
     camera_status,
@@ -44,6 +43,9 @@ from scenewatch.store.schema import (
     track_terms,
     tracks,
 )
+
+if TYPE_CHECKING:
+    from psycopg import sql
 
 KEY = ["edge_id", "edge_row"]
 CHUNK = 1000  # ids per IN (...) list
@@ -154,6 +156,8 @@ def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: li
 
 def _names(columns: Iterable[str], prefix: str | None = None) -> sql.Composable:
     """A comma-separated list of quoted column names, each optionally as ``prefix.column``."""
+    from psycopg import sql  # PostgreSQL only: SQLite-only installs go without psycopg
+
     return sql.SQL(", ").join(sql.Identifier(*((prefix, c) if prefix else (c,))) for c in columns)
 
 
@@ -166,6 +170,8 @@ def _upsert_returning(
         _upsert(conn, table, rows)
         ids = _id_map(conn, table, rows[0]["edge_id"], [r["edge_row"] for r in rows])
         return ids, list(ids.values())  # no cheap way to tell replays: treat all as such
+    from psycopg import sql
+
     # PostgreSQL: COPY into a session-local staging table, then one INSERT ... SELECT ... ON
     # CONFLICT; several times faster than row-by-row parameters for shipments of 1000 tracks.
     # The columns are the table's own (every row is built with all of them), never a row's keys.
@@ -327,6 +333,8 @@ def _insert_terms(conn: Connection, terms: list[dict[str, Any]]) -> None:
     if not terms:
         return
     if conn.dialect.name == "postgresql":
+        from psycopg import sql
+
         # COPY: the bulk of a shipment's rows, several times faster than INSERT
         cols = ("track_id", "term", "weight", "camera_id", "first_ts", "last_ts")
         cursor = conn.connection.driver_connection.cursor()

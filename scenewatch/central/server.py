@@ -6,7 +6,6 @@ The central analyses nothing itself: no pipeline runs. It is the ordinary API se
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,7 +38,6 @@ def serve_central(
 
     from scenewatch.api.serve import first_admin, uvicorn_config
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if store.engine.dialect.name != "postgresql":
         say("note: the central runs on SQLite; use PostgreSQL (--database-url) for more than a trial")
     first_admin(store, say)

@@ -3,9 +3,10 @@
 Analysis writes to the edge's SQLite as always; triggers queue the changes (``outbox.py``). This
 thread takes the oldest entries, posts them to ``POST /api/central/ingest`` with the edge's
 bearer token and deletes them once the central has committed them. While the central or its
-database is away it backs off (doubling, jittered, as the alert outbox does) and the outbox
-grows on disk; a restarted edge resumes from what is left. The central's upserts make a replay
-of an unacknowledged shipment harmless, so every row arrives exactly once.
+database is away it backs off (``scenewatch.backoff``, as alert delivery does, and at least as
+long as a 429 or 503 asks in ``Retry-After``) and the outbox grows on disk; a restarted edge
+resumes from what is left. The central's upserts make a replay of an unacknowledged shipment
+harmless, so every row arrives exactly once.
 """
 
 from __future__ import annotations
@@ -15,18 +16,17 @@ import logging
 import ssl
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 
+import httpx
 from sqlalchemy import insert, select
 
 from scenewatch import __version__
+from scenewatch.backoff import backoff_s, honour_retry_after
 from scenewatch.central import outbox
 from scenewatch.config.central import CentralConfig
-from scenewatch.config.delivery import RetryConfig
-from scenewatch.notify.outbox import backoff_s
+from scenewatch.outbound import client, failure, retry_after_s
 from scenewatch.store.data import DataStore
 from scenewatch.store.db import head_revision
 from scenewatch.store.schema import site_settings
@@ -36,14 +36,17 @@ INSTANCE_KEY = "central.edge_instance"
 MAX_BODY = 900_000  # under the API's default 1 MB request limit
 HEARTBEAT_S = 15.0  # an idle edge still reports in, so `scenewatch edges` shows it alive
 IDLE_POLL_S = 0.5
+POST_TIMEOUT_S = 30.0
 
 
 class ShipError(Exception):
-    """A shipment the central did not take; ``permanent`` when retrying cannot help by itself."""
+    """A shipment the central did not take; ``permanent`` when retrying cannot help by itself,
+    ``retry_after`` the seconds the central asked the edge to wait (429, 503)."""
 
-    def __init__(self, message: str, permanent: bool = False):
+    def __init__(self, message: str, permanent: bool = False, retry_after: float | None = None):
         super().__init__(message)
         self.permanent = permanent
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -82,10 +85,7 @@ class EdgeSync:
         self.config = config
         self.token = config.read_token()
         self.url = config.central_url.rstrip("/") + "/api/central/ingest"
-        self.context = ssl_context(config.ca_file)
-        self.retry = RetryConfig(
-            backoff_initial_s=config.backoff_initial_s, backoff_max_s=config.backoff_max_s
-        )
+        self.client = client(POST_TIMEOUT_S, ssl_context(config.ca_file) or True)
         self.limit = config.batch
         self.status = SyncStatus()
         self._stop = threading.Event()
@@ -109,7 +109,12 @@ class EdgeSync:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        deadline = time.monotonic() + drain_s
+        try:
+            self._drain(time.monotonic() + drain_s)
+        finally:
+            self.client.close()
+
+    def _drain(self, deadline: float) -> None:
         while time.monotonic() < deadline:
             try:
                 if not self.ship_once():
@@ -128,18 +133,26 @@ class EdgeSync:
             except ShipError as exc:
                 attempts += 1
                 self._failed(str(exc))
-                wait = self.retry.backoff_max_s if exc.permanent else backoff_s(attempts, self.retry)
-                self._stop.wait(wait)
+                self._stop.wait(self._wait(attempts, exc))
                 continue
             except Exception as exc:  # the local database busy, a bug: keep trying, never die
                 attempts += 1
                 self._failed(f"sync error: {exc!r}")
-                self._stop.wait(backoff_s(attempts, self.retry))
+                self._stop.wait(self._wait(attempts))
                 continue
             if shipped is not None:
                 attempts, last_contact = 0, time.monotonic()
             if not shipped:
                 self._stop.wait(IDLE_POLL_S)
+
+    def _wait(self, attempts: int, exc: ShipError | None = None) -> float:
+        """Seconds before the next try: the longest wait when a person must act, else backoff,
+        and never less than the central's Retry-After (capped at the longest wait)."""
+        longest = self.config.backoff_max_s
+        if exc is not None and exc.permanent:
+            return longest
+        wait = backoff_s(attempts, self.config.backoff_initial_s, longest)
+        return honour_retry_after(wait, exc.retry_after if exc is not None else None, longest)
 
     def _failed(self, message: str) -> None:
         self.status.failures += 1
@@ -184,25 +197,20 @@ class EdgeSync:
         return json.dumps(shipment, separators=(",", ":"), allow_nan=False).encode()
 
     def _post(self, body: bytes) -> dict:
-        request = urllib.request.Request(
-            self.url,
-            data=body,
-            method="POST",
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
-        )
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
         try:
-            with urllib.request.urlopen(request, timeout=30, context=self.context) as answer:
-                return json.loads(answer.read() or b"{}")
-        except urllib.error.HTTPError as exc:
-            try:
-                detail = json.loads(exc.read()).get("error", "")
-            except Exception:
-                detail = ""
-            # 401 (token) and 409 (schema, duplicate camera, replaced database) need a person
-            raise ShipError(
-                f"central refused the shipment ({exc.code}): {detail or exc.reason}",
-                permanent=exc.code in (401, 403, 409),
-            ) from None
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise ShipError(f"central {self.config.central_url} unreachable: {reason}") from None
+            answer = self.client.post(self.url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise ShipError(f"central {self.config.central_url} unreachable: {failure(exc)}") from None
+        if answer.is_success:
+            return answer.json() if answer.content else {}
+        try:
+            detail = answer.json().get("error", "")
+        except Exception:
+            detail = ""
+        # 401 (token) and 409 (schema, duplicate camera, replaced database) need a person
+        raise ShipError(
+            f"central refused the shipment ({answer.status_code}): {detail or answer.reason_phrase}",
+            permanent=answer.status_code in (401, 403, 409),
+            retry_after=retry_after_s(answer.headers.get("Retry-After")),
+        )

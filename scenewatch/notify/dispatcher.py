@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Protocol
 
+from scenewatch.backoff import backoff_s, honour_retry_after
 from scenewatch.config.delivery import DeliveryConfig, MqttConfig, RetryConfig, WebhookConfig
 from scenewatch.notify import outbox
 from scenewatch.notify.alert import Alert
@@ -187,9 +188,9 @@ class Dispatcher:
             log.error("%s given up after %d attempts: %s", what, attempt, result.reason)
             outbox.mark_failed(engine, row, f"gave up after {attempt} attempts: {result.reason}")
             return
-        wait = outbox.backoff_s(attempt, dest.retry)
-        if result.retry_after is not None:
-            wait = max(wait, min(result.retry_after, dest.retry.backoff_max_s))
+        policy = dest.retry
+        wait = backoff_s(attempt, policy.backoff_initial_s, policy.backoff_max_s)
+        wait = honour_retry_after(wait, result.retry_after, policy.backoff_max_s)
         log.warning("%s failed (attempt %d): %s; retry in %.1f s", what, attempt, result.reason, wait)
         outbox.mark_retry(engine, row, result.reason, time.time() + wait)
 

@@ -6,7 +6,6 @@ that is down for days; a worker takes due rows, tries them, and records the outc
 
 from __future__ import annotations
 
-import random
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,6 @@ from typing import Any
 from sqlalchemy import Engine, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from scenewatch.config.delivery import RetryConfig
 from scenewatch.notify.alert import Alert
 from scenewatch.store.schema import alert_outbox as T
 
@@ -87,13 +85,6 @@ def next_due_at(engine: Engine, destination: str) -> float | None:
                 and_(T.c.destination == destination, T.c.state == PENDING)
             )
         )
-
-
-def backoff_s(attempts: int, retry: RetryConfig, rand=random.random) -> float:
-    """Wait after the ``attempts``-th failure: doubling from the initial wait, capped, with jitter
-    (a random factor in [0.5, 1]) so that many alerts to one dead receiver do not retry in step."""
-    base = min(retry.backoff_max_s, retry.backoff_initial_s * 2 ** max(0, attempts - 1))
-    return base * (0.5 + 0.5 * rand())
 
 
 def mark_delivered(engine: Engine, row: Row, now: float | None = None) -> None:

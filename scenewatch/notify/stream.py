@@ -14,7 +14,10 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from sse_starlette import ServerSentEvent
+
 GAP = "gap"
+SSE_SEP = "\n"  # one newline per line, as browsers and the tests read it (sse-starlette: CRLF)
 
 
 class Subscription:
@@ -131,23 +134,28 @@ async def events(
 async def sse_lines(
     hub: AlertStream, heartbeat_s: float = 15.0, maxsize: int | None = None
 ) -> AsyncIterator[str]:
-    """Server-sent events, ready for ``StreamingResponse(sse_lines(hub), media_type="text/event-stream")``.
-
-    Alerts are ``event: alert`` with ``id:`` the alert id; a dropped stretch is ``event: gap`` with
-    ``{"missed": n}``; quiet periods get a ``: keepalive`` comment so proxies keep the connection.
+    """Server-sent events as text, each alert as :func:`sse_event` writes it; quiet periods get a
+    ``: keepalive`` comment. (The API's route hands :func:`sse_event` to sse-starlette instead.)
     """
     async for item in events(hub, heartbeat_s, maxsize):
-        yield KEEPALIVE if item is None else sse_message(*item)
+        yield (KEEPALIVE if item is None else sse_event(*item)).encode().decode()
 
 
-KEEPALIVE = ": keepalive\n\n"
+def sse_comment(text: str) -> ServerSentEvent:
+    """A comment line: keeps proxies from closing a quiet connection; clients ignore it."""
+    return ServerSentEvent(comment=text, sep=SSE_SEP)
 
 
-def sse_message(kind: str, data: dict[str, Any]) -> str:
-    """One server-sent event; an alert carries ``id:`` (its event id) so a client can tell repeats.
+KEEPALIVE = sse_comment("keepalive")
 
-    >>> sse_message("alert", {"id": 7})
-    'id: 7\\nevent: alert\\ndata: {"id":7}\\n\\n'
+
+def sse_event(kind: str, data: dict[str, Any]) -> ServerSentEvent:
+    """One server-sent event: ``event: alert`` carries ``id:`` (its event id) so a client can tell
+    repeats; a dropped stretch is ``event: gap`` with ``{"missed": n}``.
+
+    >>> sse_event("alert", {"id": 7}).encode()
+    b'id: 7\\nevent: alert\\ndata: {"id":7}\\n\\n'
     """
-    ident = f"id: {data['id']}\n" if kind == "alert" and "id" in data else ""
-    return f"{ident}event: {kind}\ndata: {json.dumps(data, separators=(',', ':'), default=str)}\n\n"
+    ident = str(data["id"]) if kind == "alert" and "id" in data else None
+    body = json.dumps(data, separators=(",", ":"), default=str)
+    return ServerSentEvent(body, event=kind, id=ident, sep=SSE_SEP)

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import http.client
-import ssl
 from urllib.parse import urlsplit
+
+import httpx
 
 from scenewatch import __version__
 from scenewatch.config.delivery import WebhookConfig
 from scenewatch.notify.alert import Alert
 from scenewatch.notify.outcome import DELIVERED, Outcome, give_up, retry
+from scenewatch.outbound import client, failure, retry_after_s
 
 SIGNATURE_HEADER = "X-SceneWatch-Signature"
 # Worth retrying among the 4xx: the receiver timed out reading, or asks us to slow down.
 RETRYABLE_4XX = frozenset({408, 429})
+MAX_ANSWER_BYTES = 65536
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -33,17 +35,16 @@ def verify(secret: str, body: bytes, header: str | None) -> bool:
 
 
 class WebhookSender:
+    """POSTs alerts to one receiver over a pooled connection (``scenewatch.outbound``: proxies from
+    the environment, redirects not followed)."""
+
     def __init__(self, config: WebhookConfig):
         self.config = config
         parts = urlsplit(config.url)
-        self._https = parts.scheme.lower() == "https"
-        self._host = parts.hostname or ""
-        self._port = parts.port
-        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         # shown in logs: no credentials, no query (tokens live there)
-        self.shown = (
-            f"{parts.scheme}://{self._host}{f':{parts.port}' if parts.port else ''}{parts.path or '/'}"
-        )
+        port = f":{parts.port}" if parts.port else ""
+        self.shown = f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path or '/'}"
+        self._client = client(config.timeout_s)
 
     def send(self, alert: Alert, attempt: int = 1) -> Outcome:
         body = alert.body_bytes()
@@ -56,26 +57,27 @@ class WebhookSender:
         }
         if self.config.secret:
             headers[SIGNATURE_HEADER] = sign(self.config.secret, body)
-        timeout = self.config.timeout_s
-        if self._https:
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                self._host, self._port, timeout=timeout, context=ssl.create_default_context()
-            )
-        else:
-            conn = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
         try:
-            conn.request("POST", self._path, body=body, headers=headers)
-            response = conn.getresponse()
-            response.read(65536)  # let the receiver finish; the content is not used
-            return classify(response.status, response.reason, response.getheader("Retry-After"))
-        except TimeoutError:
-            return retry(f"no answer within {timeout:g} s")
-        except ssl.SSLCertVerificationError as exc:
-            return retry(f"TLS certificate rejected: {exc.verify_message}")
-        except (OSError, http.client.HTTPException) as exc:
-            return retry(f"{type(exc).__name__}: {exc}")
-        finally:
-            conn.close()
+            with self._client.stream("POST", self.config.url, content=body, headers=headers) as response:
+                _read_some(response)
+        except httpx.TimeoutException:
+            return retry(f"no answer within {self.config.timeout_s:g} s")
+        except httpx.HTTPError as exc:
+            return retry(f"{type(exc).__name__}: {failure(exc)}")
+        return classify(response.status_code, response.reason_phrase, response.headers.get("Retry-After"))
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _read_some(response: httpx.Response) -> None:
+    """Read the unused answer so the connection can carry the next alert, but never more than
+    ``MAX_ANSWER_BYTES``: a receiver cannot make us hold a huge body (the connection is dropped)."""
+    seen = 0
+    for chunk in response.iter_raw():
+        seen += len(chunk)
+        if seen >= MAX_ANSWER_BYTES:
+            return
 
 
 def classify(status: int, reason: str, retry_after: str | None = None) -> Outcome:
@@ -84,14 +86,7 @@ def classify(status: int, reason: str, retry_after: str | None = None) -> Outcom
         return DELIVERED
     text = f"HTTP {status} {reason}".strip()
     if status in RETRYABLE_4XX or status >= 500:
-        return retry(text, _seconds(retry_after))
+        return retry(text, retry_after_s(retry_after))
     if 300 <= status < 400:
         return give_up(f"{text}: redirects are not followed; configure the final URL")
     return give_up(f"{text}: the receiver rejects the alert")
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None  # an HTTP date: use our own backoff

@@ -21,13 +21,14 @@ from pathlib import Path
 
 import av
 
+from scenewatch.backoff import Backoff
 from scenewatch.config.recording import RecordingConfig
 from scenewatch.config.source import SourceConfig
 from scenewatch.errors import SourceError
 from scenewatch.recording import index
 from scenewatch.recording.index import Segment
 from scenewatch.recording.retention import apply_retention
-from scenewatch.sources.clock import Backoff, LiveClock
+from scenewatch.sources.clock import LiveClock
 from scenewatch.sources.decode import redact
 from scenewatch.sources.live import open_stream
 from scenewatch.store.data import DataStore

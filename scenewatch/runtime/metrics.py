@@ -1,5 +1,5 @@
 """Per-camera figures: input, decoded and detection rates, lag, drops and CPU, as a dict or as
-Prometheus text.
+Prometheus text (``prometheus_client`` writes the exposition format).
 
 Counters are plain attributes written by the camera's own threads (one writer each, so no lock);
 rates come from a sliding window of event times. CPU is ``time.thread_time`` of the camera's decode
@@ -11,7 +11,7 @@ detector look twice as expensive as it is.
 >>> registry = MetricsRegistry()
 >>> cam = registry.camera("gate")
 >>> cam.decoded(pts=0.0, timestamp=100.0, now=100.0)
->>> 'scenewatch_camera_frames_decoded_total{camera="gate"} 1' in registry.render_prometheus()
+>>> 'scenewatch_camera_frames_decoded_total{camera="gate"} 1.0' in registry.render_prometheus()
 True
 """
 
@@ -20,10 +20,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 WINDOW_S = 10.0  # rates and lag percentiles over this many recent seconds
 
@@ -184,16 +187,6 @@ _FAMILIES = [
 ]
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _number(value: object) -> str:
-    if value is None:
-        return "NaN"
-    return repr(float(value)) if isinstance(value, float) else str(value)
-
-
 # the background describer of finished tracks (``runtime.describe``): per camera and node-wide
 _DESCRIBE_FAMILIES = [
     (
@@ -248,6 +241,9 @@ class MetricsRegistry:
         self._cameras: dict[str, CameraMetrics] = {}
         self._lock = threading.Lock()
         self.describer: DescriberStats | None = None
+        # figures are read from the cameras at scrape time, not pushed into prometheus_client
+        self.prometheus = CollectorRegistry(auto_describe=False)
+        self.prometheus.register(_Collector(self))
 
     def camera(self, name: str, declared_fps: float | None = None) -> CameraMetrics:
         with self._lock:
@@ -278,19 +274,34 @@ class MetricsRegistry:
 
     def render_prometheus(self) -> str:
         """The figures in Prometheus' text exposition format (version 0.0.4)."""
-        snaps = [self._camera_snapshot(m) for m in self.cameras()]
-        families = _FAMILIES + (_DESCRIBE_FAMILIES if self.describer is not None else [])
-        lines: list[str] = []
+        return generate_latest(self.prometheus).decode()
+
+
+class _Collector:
+    """Turns a registry's snapshots into metric families at each scrape."""
+
+    def __init__(self, metrics: MetricsRegistry):
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        metrics = self.metrics
+        snaps = [metrics._camera_snapshot(m) for m in metrics.cameras()]
+        families = _FAMILIES + (_DESCRIBE_FAMILIES if metrics.describer is not None else [])
         for name, kind, help_text, key in families:
-            lines.append(f"# HELP {name} {help_text}")
-            lines.append(f"# TYPE {name} {kind}")
+            family_type = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+            family = family_type(name, help_text, labels=["camera"])
             for snap in snaps:
-                lines.append(f'{name}{{camera="{_label(str(snap["camera"]))}"}} {_number(snap[key])}')
-        if self.describer is not None:
-            node = self.describer.stats()
-            lines.append(
-                "# HELP scenewatch_describe_queued Finished tracks waiting for the node's describer."
+                family.add_metric([str(snap["camera"])], _number(snap[key]))
+            yield family
+        if metrics.describer is not None:
+            queued = metrics.describer.stats()["describe_queued"]
+            yield GaugeMetricFamily(
+                "scenewatch_describe_queued",
+                "Finished tracks waiting for the node's describer.",
+                value=_number(queued),
             )
-            lines.append("# TYPE scenewatch_describe_queued gauge")
-            lines.append(f"scenewatch_describe_queued {_number(node['describe_queued'])}")
-        return "\n".join(lines) + "\n"
+
+
+def _number(value: float | None) -> float:
+    """A sample value; a figure not known yet (None) is NaN, as Prometheus expects."""
+    return float("nan") if value is None else float(value)

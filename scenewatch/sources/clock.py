@@ -1,9 +1,6 @@
-"""Wall-clock times for live frames, and the wait before reconnecting."""
+"""Wall-clock times for live frames."""
 
 from __future__ import annotations
-
-import random
-from collections.abc import Callable
 
 
 class LiveClock:
@@ -41,32 +38,3 @@ class LiveClock:
         stamp = max(stamp, self._last + 1e-6)
         self._last = stamp
         return round(stamp, 6)
-
-
-class Backoff:
-    """Exponential wait with jitter: ``initial``, doubling up to ``maximum``, each scaled by a random
-    factor in [1 - jitter, 1] so many cameras behind one dropped link do not retry in step.
-
-    >>> b = Backoff(1.0, 5.0, jitter=0.0)
-    >>> [b.next() for _ in range(5)]
-    [1.0, 2.0, 4.0, 5.0, 5.0]
-    """
-
-    def __init__(
-        self,
-        initial: float,
-        maximum: float,
-        jitter: float = 0.2,
-        rand: Callable[[], float] = random.random,
-    ):
-        self.initial, self.maximum, self.jitter, self._rand = initial, maximum, jitter, rand
-        self.attempts = 0
-
-    def next(self) -> float:
-        """The wait before the next try, in seconds."""
-        base = min(self.maximum, self.initial * 2.0 ** min(self.attempts, 60))
-        self.attempts += 1
-        return base * (1.0 - self.jitter * self._rand())
-
-    def reset(self) -> None:
-        self.attempts = 0

@@ -10,10 +10,11 @@ import av
 from av.container import InputContainer
 from av.video.stream import VideoStream
 
+from scenewatch.backoff import Backoff
 from scenewatch.config.source import SourceConfig
 from scenewatch.errors import SourceError
 from scenewatch.sources.base import GapCallback, SourceInfo, VideoSource
-from scenewatch.sources.clock import Backoff, LiveClock
+from scenewatch.sources.clock import LiveClock
 from scenewatch.sources.decode import (
     DecodedFrames,
     ffmpeg_reason,

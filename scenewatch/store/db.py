@@ -43,6 +43,11 @@ def open_engine(url: str, migrate: bool = True) -> Engine:
         else:
             engine = create_engine(url, pool_pre_ping=True)
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        if (getattr(exc, "name", None) or "").split(".")[0] == "psycopg":
+            raise DatabaseError(
+                f"PostgreSQL support is not installed (database URL {url.split('@')[-1]!r})",
+                "install it with `pip install 'scenewatch[postgres]'`, or use SQLite (no database URL)",
+            ) from None
         raise DatabaseError(
             f"cannot use database URL {url.split('@')[-1]!r}: {exc}",
             "use sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST/DB",

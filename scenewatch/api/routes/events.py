@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 # FastAPI declares dependencies and parameters in argument defaults:
-from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, TypeAdapter
+from sse_starlette import EventSourceResponse
 
 from scenewatch.api import audit
 from scenewatch.api.context import ServerContext, get_ctx
@@ -14,7 +14,10 @@ from scenewatch.api.feed import alert_body
 from scenewatch.api.permissions import Principal, check_camera, operator, viewer
 from scenewatch.api.routes.common import Id, Limit
 from scenewatch.api.routes.media import serve_media
+from scenewatch.notify.stream import KEEPALIVE, SSE_SEP, sse_comment, sse_event
+from scenewatch.notify.stream import events as subscribe
 
+KEEPALIVE_S = 10.0  # under the idle timeout of common proxies (nginx: 60 s)
 router = APIRouter(prefix="/api/events", tags=["events"], responses={404: {"model": ErrorBody}})
 
 
@@ -88,28 +91,21 @@ _EVENTS = TypeAdapter(list[EventOut])
 
 
 @router.get(
-    "/stream", response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}}
+    "/stream", response_class=EventSourceResponse, responses={200: {"content": {"text/event-stream": {}}}}
 )
-async def stream(request: Request, user: Principal = Depends(viewer), ctx: ServerContext = Depends(get_ctx)):
+async def stream(user: Principal = Depends(viewer), ctx: ServerContext = Depends(get_ctx)):
     """Server-sent events: ``event: alert`` for each new or changed event of your cameras;
     ``event: gap`` when some were dropped (reload the list then)."""
-    from scenewatch.notify.stream import KEEPALIVE, sse_message
-    from scenewatch.notify.stream import events as subscribe
 
-    async def lines():
-        yield ": connected\n\n"
-        async for item in subscribe(ctx.hub, heartbeat_s=10.0):
-            if await request.is_disconnected():
-                return
-            if item is None:
-                yield KEEPALIVE
-            elif item[0] != "alert" or user.can_see(item[1]["camera"]):
-                yield sse_message(*item)
+    async def messages():
+        yield sse_comment("connected")
+        # sse-starlette sends the keepalives and ends this generator when the client goes
+        async for item in subscribe(ctx.hub, heartbeat_s=KEEPALIVE_S):
+            if item is not None and (item[0] != "alert" or user.can_see(item[1]["camera"])):
+                yield sse_event(*item)
 
-    return StreamingResponse(
-        lines(),
-        media_type="text/event-stream",
-        headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+    return EventSourceResponse(
+        messages(), ping=KEEPALIVE_S, ping_message_factory=lambda: KEEPALIVE, sep=SSE_SEP
     )
 
 
