@@ -1,13 +1,18 @@
-"""Shared fixtures: where the team's real footage and models are, and a CLI runner."""
+"""Shared fixtures: where the footage (the project's own, the team's) and models are, and a CLI
+runner."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from scenewatch.models import FETCH_HINT, default_cache_dir
+from scenewatch.samples import DEBIAN_EXAMPLES, INSTALL_HINT, find_sample
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("SCENEWATCH_SHARED", ROOT.parent / "shared"))
@@ -18,7 +23,34 @@ IMAGES = DATA / "images"
 # CI must have every component and the team data: there a skip is a failure (see the hooks below).
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
-needs_shared_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"team footage not found at {DATA}")
+
+def _sample(name: str) -> Path:
+    """A clip the project installs itself (opencv-doc), where it would be when missing."""
+    return find_sample(name) or DEBIAN_EXAMPLES / name
+
+
+# Footage every `make test` machine has (scripts/install-system-deps.sh installs opencv-doc), so
+# the tests that need just some real video run without the team folder.
+VTEST = _sample("vtest.avi")  # 768x576, 795 frames at 10 fps: people crossing a campus road
+TREE = _sample("tree.avi")  # 320x240, 68 frames: a window view, a hand covers the lens at the end
+MEGAMIND = _sample("Megamind.avi")  # 720x528, 270 frames at ~24 fps, with sound: a film trailer
+# The detector and pose models, where `make test` fetches them (`scenewatch models fetch`).
+MODELS = default_cache_dir()
+
+needs_samples = pytest.mark.skipif(
+    not all(clip.is_file() for clip in (VTEST, TREE, MEGAMIND)),
+    reason=f"sample footage (vtest.avi, tree.avi, Megamind.avi) not found: {INSTALL_HINT}",
+)
+needs_models = pytest.mark.skipif(
+    not (MODELS / "nanodet.onnx").is_file(), reason=f"models not found in {MODELS}: {FETCH_HINT}"
+)
+# The MOTChallenge sequences are judged against their ground truth (or their known content): team
+# data the project does not install.
+needs_mot = pytest.mark.skipif(
+    not MOT.is_dir(),
+    reason=f"needs the team's MOTChallenge sequences and ground truth (TUD-Campus, TUD-Stadtmitte, "
+    f"gt.txt) at {MOT}: set SCENEWATCH_SHARED to the team folder",
+)
 
 
 def needs(path: Path) -> pytest.MarkDecorator:
@@ -26,6 +58,23 @@ def needs(path: Path) -> pytest.MarkDecorator:
     return pytest.mark.skipif(
         not path.exists(), reason=f"team data not found: {path} (set SCENEWATCH_SHARED)"
     )
+
+
+@pytest.fixture(scope="session")
+def mp4_index_at_end(tmp_path_factory) -> Path:
+    """tree.avi re-encoded as an H.264 MP4 whose index (moov) comes after the frames, as FFmpeg
+    writes it by default: cut short, such a file has no index at all."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg not found (Debian package ffmpeg)")
+    if not TREE.is_file():
+        pytest.skip(f"sample footage tree.avi not found: {INSTALL_HINT}")
+    path = tmp_path_factory.mktemp("made") / "tree.mp4"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(TREE), "-an", "-c:v", "libx264",
+         "-pix_fmt", "yuv420p", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
 
 
 def cli_path() -> str:

@@ -10,9 +10,9 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from conftest import MOT, needs_shared_data
+from conftest import MOT, needs_mot
 
-pytestmark = needs_shared_data
+pytestmark = needs_mot  # the zone and line are drawn on TUD-Campus
 SECRET = "s3cret-for-tests"
 
 

@@ -12,7 +12,7 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import VIDEO, needs_shared_data
+from conftest import VTEST, needs_samples
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
@@ -29,8 +29,8 @@ from scenewatch.store import repo  # noqa: E402
 from scenewatch.store.data import DataStore  # noqa: E402
 from scenewatch.store.schema import audit_log, boxes, health_events, tracks  # noqa: E402
 
-pytestmark = needs_shared_data
-SAMPLE = VIDEO / "vtest.avi"
+pytestmark = needs_samples
+SAMPLE = VTEST
 PASSWORD = "correct-horse-battery"
 FPS = 10.0
 BASE_TS = 1_700_000_000.0

@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from conftest import needs_shared_data
+from conftest import needs_samples
 
 pytest.importorskip("fastapi")
 import httpx  # noqa: E402
@@ -29,7 +29,7 @@ from scenewatch.rules.store import list_events  # noqa: E402
 from scenewatch.store import repo  # noqa: E402
 from scenewatch.store.schema import cameras, search_zones, tracks  # noqa: E402
 
-pytestmark = needs_shared_data
+pytestmark = needs_samples
 PER_CAMERA = 30  # extra tracks per camera for paging, first_ts shared across cameras and in pairs
 HUGE_IDS = (2**70, -1, 0)
 

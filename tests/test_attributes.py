@@ -11,7 +11,7 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import DATA, MOT, needs_shared_data
+from conftest import DATA, MOT, needs, needs_mot
 
 from scenewatch.errors import SceneWatchError
 from scenewatch.models import ModelStore
@@ -62,7 +62,7 @@ def top(dist: dict[str, float], k: int = 1) -> list[str]:
 # -- colours on real crops --------------------------------------------------------------------
 
 
-@needs_shared_data
+@needs(IMAGES / "darknet_person.jpg")
 def test_man_in_blue_jacket(describer):
     image = cv2.imread(str(IMAGES / "darknet_person.jpg"))
     colours, pose = describer.person([make_crop(image, [187, 109, 276, 375])])
@@ -72,7 +72,7 @@ def test_man_in_blue_jacket(describer):
     assert max(pose, key=pose.get) == "standing"
 
 
-@needs_shared_data
+@needs(IMAGES / "darknet_dog.jpg")
 def test_white_truck_and_red_bicycle(describer):
     image = cv2.imread(str(IMAGES / "darknet_dog.jpg"))
     truck = describer.vehicle_colours([make_crop(image, [473, 81, 683, 165])], "truck")
@@ -101,7 +101,7 @@ def tud_crops(gt_id: int, count: int = 3) -> list[Crop]:
     return crops
 
 
-@needs_shared_data
+@needs_mot
 @pytest.mark.parametrize(
     ("gt_id", "upper", "lower"),
     [(1, {"red"}, {"black", "brown"}), (4, {"black"}, {"blue"}), (7, {"black"}, {"blue"})],
@@ -188,7 +188,7 @@ def test_posture_standing_sitting_lying_from_keypoints():
     assert likeliest(posture(np.array([30, 10, 110, 150], np.float32), sitting)) == "sitting"
 
 
-@needs_shared_data
+@needs(IMAGES / "darknet_person.jpg")
 def test_rotated_real_person_is_lying(describer):
     image = cv2.imread(str(IMAGES / "darknet_person.jpg"))
     crop = image[109:375, 187:276]
@@ -306,7 +306,7 @@ def test_build_describer_can_be_switched_off():
     assert build_describer(Settings(), None) is None
 
 
-@needs_shared_data
+@needs_mot
 def test_index_stores_attributes_for_person_tracks(run_cli):
     done = run_cli("index", str(MOT / "TUD-Campus" / "TUD-Campus.mp4"), "--camera", "campus", "--json")
     assert done.returncode == 0, done.stderr
@@ -330,7 +330,7 @@ def test_index_stores_attributes_for_person_tracks(run_cli):
 # -- fixed cases (bench/search.py): each on real crops or the geometry that broke ---------------
 
 
-@needs_shared_data
+@needs_mot
 def test_tud_dark_brown_jacket_is_brown_not_black(describer):
     """TUD-Stadtmitte gt id 2 (bench label: brown jacket): dark, low-chroma, warm pixels. Before
     the dark-warm rule it was named black 0.73, brown 0.03."""
@@ -339,7 +339,7 @@ def test_tud_dark_brown_jacket_is_brown_not_black(describer):
     assert colours["upper"]["brown"] > 0.4
 
 
-@needs_shared_data
+@needs_mot
 @pytest.mark.parametrize("gt_id", [4, 7])
 def test_tud_black_jackets_stay_black_next_to_brown(describer, gt_id):
     """The brown rule must not take neutral black cloth (cool or hue-less pixels)."""
@@ -348,7 +348,7 @@ def test_tud_black_jackets_stay_black_next_to_brown(describer, gt_id):
     assert colours["upper"].get("brown", 0.0) < 0.1
 
 
-@needs_shared_data
+@needs_mot
 def test_tud_red_coat_in_shade_is_not_brown(describer):
     """gt id 1's red coat is dark (L~18) but vivid (C~45): red, not brown (it was red 0.75, brown 0.24)."""
     colours, _ = describer.person(tud_crops(1))

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import needs_shared_data
+from conftest import needs_samples
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, event, insert, select, update
 from test_api import bearer, ids, seed_store
@@ -33,7 +33,7 @@ from scenewatch.store.data import DataStore
 from scenewatch.store.db import open_engine
 from scenewatch.store.schema import audit_log
 
-pytestmark = needs_shared_data
+pytestmark = needs_samples
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import MOT, VIDEO, cli_path, needs_shared_data
+from conftest import VTEST, cli_path, needs_samples
 from sqlalchemy import func, insert, select
 from support.servers import AppServer
 
@@ -158,7 +158,7 @@ central:
 # ---------------------------------------------------------------- the integration test
 
 
-@needs_shared_data
+@needs_samples
 def test_two_edges_one_central_survive_a_database_outage(cluster, central_url, tmp_path):
     env = dict(os.environ)  # the models where `make models` put them
     env.pop("SCENEWATCH_DATABASE_URL", None)
@@ -184,8 +184,8 @@ def test_two_edges_one_central_survive_a_database_outage(cluster, central_url, t
         return proc
 
     videos = {
-        "edge-a": (MOT / "TUD-Campus" / "TUD-Campus.mp4", (640, 480)),
-        "edge-b": (VIDEO / "pedestrians_walkway_elevated.mp4", (640, 360)),
+        "edge-a": (VTEST, (768, 576)),
+        "edge-b": (VTEST, (768, 576)),
     }
     try:
         spawn(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import SHARED
+from conftest import IMAGES, MODELS, VTEST, needs, needs_models, needs_samples
 
 from scenewatch.model_checks import SMOKE_FRAME
 from scenewatch.types import Detections
@@ -14,14 +14,9 @@ from scenewatch.vision.labels import class_id
 from scenewatch.vision.nanodet import NanoDetDetector, decode_distances, letterbox
 from scenewatch.vision.pose import PoseEstimator
 
-MODELS = SHARED / "models"
-DOG = SHARED / "data" / "images" / "darknet_dog.jpg"
-PERSON = SHARED / "data" / "images" / "darknet_person.jpg"
-VTEST = SHARED / "data" / "video" / "vtest.avi"
-pytestmark = pytest.mark.skipif(
-    not (MODELS / "nanodet.onnx").is_file() or not VTEST.is_file(),
-    reason=f"team models/data not under {SHARED}",
-)
+DOG = IMAGES / "darknet_dog.jpg"
+PERSON = IMAGES / "darknet_person.jpg"
+pytestmark = [needs_models, needs_samples]
 
 # Checked by eye on darknet_dog.jpg (768x576): the red bicycle, the dog, the white pickup.
 DOG_OBJECTS = {
@@ -71,6 +66,7 @@ def both():
     return CenterNetDetector(MODELS / "centernet.onnx"), NanoDetDetector(MODELS / "nanodet.onnx")
 
 
+@needs(DOG)
 @pytest.mark.parametrize("name", list(DOG_OBJECTS))
 def test_finds_the_objects_of_the_dog_picture(detector, name):
     region, classes = DOG_OBJECTS[name]
@@ -90,6 +86,7 @@ def test_finds_the_people_of_a_vtest_frame(detector, frame):
     assert (found.xyxy[:, 2] <= frame.shape[1]).all() and (found.xyxy[:, 3] <= frame.shape[0]).all()
 
 
+@needs(DOG)
 def test_nanodet_and_centernet_agree_on_the_main_objects(both, frame):
     centernet, nanodet = both
     for image, names in [(cv2.imread(str(DOG)), ["bicycle", "dog"]), (frame, ["person"])]:
@@ -125,6 +122,7 @@ def pose() -> PoseEstimator:
     return PoseEstimator(MODELS / "movenet-multipose.onnx")
 
 
+@needs(PERSON)
 def test_pose_finds_the_keypoints_of_a_person(pose):
     image = cv2.imread(str(PERSON))
     poses = pose.estimate(image)

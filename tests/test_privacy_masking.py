@@ -20,7 +20,7 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import needs_shared_data
+from conftest import needs_samples
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
@@ -51,7 +51,7 @@ from scenewatch.store import repo  # noqa: E402
 from scenewatch.store.data import DataStore  # noqa: E402
 from scenewatch.store.schema import boxes, cameras, edges, events, runs, tracks  # noqa: E402
 
-pytestmark = needs_shared_data
+pytestmark = needs_samples
 # Fine detail in a masked person's box, as the real mosaic gives it (as a 2 px mosaic gives it):
 SNAPSHOT_MAX = 2.0  # a snapshot: 1.3 (3.8)
 THUMB_MAX = 3.0  # a thumbnail, small JPEG with more ringing: 2.4 (4.0)

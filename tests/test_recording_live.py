@@ -12,9 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import av
 import pytest
-from conftest import VIDEO, needs_shared_data
+from conftest import VIDEO, needs
 
-pytestmark = needs_shared_data
+WALKWAY = VIDEO / "pedestrians_walkway_elevated.mp4"
+pytestmark = needs(WALKWAY)  # the zone and frame counts are this clip's
 PRE_S, POST_S = 2.0, 2.0
 # pedestrians_walkway_elevated.mp4 (H.264, keyframes at 0 s and 10.4 s): a person walks down the
 # path through this zone about 5 s in, so the pre-roll is recorded; the first segment closes at
@@ -57,7 +58,7 @@ def test_live_event_gets_a_clip_cut_from_the_recording(run_cli, tmp_path):
     threading.Thread(target=hook.serve_forever, daemon=True).start()
     Receiver.received = []
     config = tmp_path / "live.yaml"
-    with RtspServer(VIDEO / "pedestrians_walkway_elevated.mp4") as server:
+    with RtspServer(WALKWAY) as server:
         config.write_text(
             f"""
 recording: {{segment_s: 2, pre_s: {PRE_S}, post_s: {POST_S}}}

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import test_central
-from conftest import needs_shared_data
+from conftest import needs_samples
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 from support.servers import AppServer
@@ -173,7 +173,7 @@ def app(edge, tmp_path):
     return create_app(store, settings, options=ServerOptions(), config_path=tmp_path / "scenewatch.yaml")
 
 
-@needs_shared_data
+@needs_samples
 def test_every_route_is_classified(app, tmp_path):
     from scenewatch.central.server import central_app
     from scenewatch.config import AppConfig
@@ -187,7 +187,7 @@ def _no_other(answer, path: str) -> None:
     assert OTHER not in answer.text, f"{path} shows camera {OTHER!r} to a user granted {OWN!r}"
 
 
-@needs_shared_data
+@needs_samples
 def test_list_routes_give_exactly_the_granted_cameras_rows(app, edge):
     store, _settings = edge
     own, other = _ids(store, OWN), _ids(store, OTHER)
@@ -254,7 +254,7 @@ def _item_paths(ids: dict, camera: str) -> list[tuple[str, str]]:
     return paths + [("GET", f"/api/media/{path}") for path in ids["media"]]
 
 
-@needs_shared_data
+@needs_samples
 def test_item_routes_answer_404_for_the_other_camera(app, edge):
     store, _settings = edge
     own, other = _ids(store, OWN), _ids(store, OTHER)
@@ -299,7 +299,7 @@ def _alerts(answer: http.client.HTTPResponse, last: tuple[str, float], into: lis
             into.append((alert["camera"], alert["start_ts"]))
 
 
-@needs_shared_data
+@needs_samples
 def test_event_stream_carries_only_the_granted_cameras_alerts(edge, tmp_path):
     store, settings = edge
     app = create_app(store, settings, options=ServerOptions(), config_path=tmp_path / "scenewatch.yaml")

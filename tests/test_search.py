@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import MOT, needs_shared_data
+from conftest import MOT, needs_mot
 from sqlalchemy import event, insert, select
 
 from scenewatch.search.engine import MAX_LIMIT, more_like, search
@@ -264,7 +264,7 @@ def test_cli_json_shape(run_cli):
     assert run_cli("search").returncode != 0
 
 
-@needs_shared_data
+@needs_mot
 def test_real_footage_search_gives_thumbnails_and_mot_ids(run_cli, tmp_path):
     done = run_cli("index", str(MOT / "TUD-Campus" / "TUD-Campus.mp4"), "--camera", "campus")
     assert done.returncode == 0, done.stderr

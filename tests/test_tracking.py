@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import MOT, needs
+from conftest import MOT, needs_mot
 
 from scenewatch.config.tracker import TrackerConfig
 from scenewatch.eval.mot import REFERENCE_SCORES, load_mot, reference_result, score_rows
@@ -162,7 +162,7 @@ def test_summary_picks_unoccluded_view_and_keeps_path():
     assert summary.path[0][1:] == (20.0, 150.0) and summary.path[-1][1:] == (120.0, 150.0)
 
 
-@needs(MOT)
+@needs_mot
 @pytest.mark.parametrize("sequence", sorted(REFERENCE_SCORES))
 def test_metric_code_reproduces_motmetrics_reference(sequence):
     ref = reference_result(sequence)

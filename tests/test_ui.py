@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import VIDEO, needs_shared_data
+from conftest import VTEST, needs_samples
 
 CHROMIUM = os.environ.get("SCENEWATCH_CHROMIUM", "/usr/bin/chromium")
 pytestmark = [
-    needs_shared_data,
+    needs_samples,
     pytest.mark.skipif(
         not Path(CHROMIUM).exists() and shutil.which("chromium") is None,
         reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium)",
@@ -49,7 +49,7 @@ def server(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("ui")
     store = DataStore.open(root / "data")
-    video = VIDEO / "vtest.avi"
+    video = VTEST
     settings = AppConfig(cameras=[CameraConfig(name="sample", source=SourceConfig(url=str(video)))])
     result = index_file(store, settings, video, "sample", detect_fps=5)
     assert result.tracks > 5
@@ -165,7 +165,7 @@ def test_live_alert_arrives_and_is_acknowledged(server, page, artifacts_dir):
         event,
         camera,
         None,
-        {"path": str(VIDEO / "vtest.avi"), "start_s": 3.0, "end_s": 6.0},
+        {"path": str(VTEST), "start_s": 3.0, "end_s": 6.0},
     )
     card = page.wait_for_selector(f"[data-event='{event_id}']", timeout=10000)  # no reload
     assert "fresh" in card.get_attribute("class")
