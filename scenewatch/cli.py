@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
 def configure_logging(level: str) -> None:
     """The one logging setup of the process: servers log at info, one-shot commands only warn."""
     logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
+    # each migration step is a line at info: only worth reading when asked for with debug
+    if level.lower() != "debug":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def build_parser() -> argparse.ArgumentParser:
