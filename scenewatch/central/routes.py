@@ -26,6 +26,7 @@ from scenewatch.api.context import ServerContext, get_ctx
 from scenewatch.api.errors import ApiError, not_found
 from scenewatch.api.permissions import Principal, admin, viewer
 from scenewatch.api.routes.common import Id, jpeg_response
+from scenewatch.api.routes.search import visible_names
 from scenewatch.central import edges as registry
 from scenewatch.central.ingest import IngestError, receive
 from scenewatch.central.media import fetch_from_edge
@@ -88,7 +89,7 @@ def central_search(
     audit.append(ctx.store.engine, user.name, "search", "central_search", {"text": q})
     allowed = None if user.role == "admin" or user.cameras is None else sorted(user.cameras)
     # names of cameras (and their zones) the user may not see read as unknown words
-    visible = None if allowed is None else tuple(user.visible(ctx.camera_names()))
+    visible = visible_names(ctx, user)
     found = search(ctx.store, q, cameras=allowed, limit=limit, visible=visible, shares=ctx.term_shares)
     result = found.to_dict()
     owners = _owners(ctx, [h["track_id"] for h in result["results"]])

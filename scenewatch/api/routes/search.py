@@ -70,7 +70,7 @@ def _scope(ctx: ServerContext, user: Principal, camera: list[str] | None) -> lis
     return None if user.cameras is None or user.role == "admin" else allowed
 
 
-def _visible(ctx: ServerContext, user: Principal) -> tuple[str, ...] | None:
+def visible_names(ctx: ServerContext, user: Principal) -> tuple[str, ...] | None:
     """The cameras whose names (and zones) a query may recognise for this user; None: all."""
     return None if user.cameras is None or user.role == "admin" else tuple(user.visible(ctx.camera_names()))
 
@@ -97,7 +97,7 @@ def search(
     # the same text over the same cameras gives the same answer until tracks change (or ttl_s)
     tables = ("tracks", "track_terms", "search_zones", "cameras")
     version = ctx.versions.version(*tables) if ctx.versions is not None else None
-    visible = _visible(ctx, user)  # part of the key: it changes how the text is read
+    visible = visible_names(ctx, user)  # part of the key: it changes how the text is read
     key = (q, None if scope is None else tuple(scope), limit, version, visible)
 
     def compute() -> bytes:
@@ -126,5 +126,5 @@ def more_like(
     scope = _scope(ctx, user, None)
     if scope == []:
         return NOTHING
-    found = run_more_like(ctx.store, track_id, limit=limit, cameras=scope, visible=_visible(ctx, user))
+    found = run_more_like(ctx.store, track_id, limit=limit, cameras=scope, visible=visible_names(ctx, user))
     return _answer(ctx, found)
