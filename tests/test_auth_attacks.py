@@ -9,7 +9,6 @@ passwords at every place a password is set (API create, admin reset, self-servic
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import cli_path
+from support.streams import free_port
 
 from scenewatch.api import audit, auth
 from scenewatch.config import load_config
@@ -31,17 +31,11 @@ LIMITS = auth.LoginLimiter()  # the server's defaults (ServerOptions: 5 per 60 s
 WEAK_MESSAGE = "password too easy to guess"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Server:
     """``scenewatch serve --no-pipeline`` (or ``serve --central``) on a free port of 127.0.0.1."""
 
     def __init__(self, data: Path, config: Path, central: bool):
-        self.data, self.port = data, _free_port()
+        self.data, self.port = data, free_port()
         mode = ["--central"] if central else ["--no-pipeline"]
         self.args = [cli_path(), "--data", str(data), "serve", *mode, "--config", str(config)]
         self.args += ["--host", "127.0.0.1", "--port", str(self.port)]
