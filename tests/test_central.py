@@ -353,9 +353,13 @@ def _edge_store(folder: Path, camera: str = "gate", n_tracks: int = 3) -> DataSt
     return store
 
 
-def _add_tracks(store: DataStore, cam: int, run: int, n: int) -> None:
+def _add_tracks(
+    store: DataStore, cam: int, run: int, n: int, first: int = 0, thumbnail=lambda _tracker_id: None
+) -> None:
+    """``n`` finished red-top person tracks, indexed for search; ``thumbnail(tracker_id)`` gives
+    each one's media path (None: no thumbnail)."""
     with store.engine.begin() as conn:
-        for i in range(n):
+        for i in range(first, first + n):
             values = {
                 "camera_id": cam,
                 "run_id": run,
@@ -368,7 +372,7 @@ def _add_tracks(store: DataStore, cam: int, run: int, n: int) -> None:
                 "detections": 10,
                 "score": 0.9,
                 "path": [[1000.0 + i, 10.0, 20.0]],
-                "thumbnail": None,
+                "thumbnail": thumbnail(i),
                 "finished": True,
                 "attributes": {"class": "person", "colours": {"upper": {"red": 0.7}}},
             }

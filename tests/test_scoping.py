@@ -341,34 +341,19 @@ def _edge(folder: Path, name: str) -> DataStore:
     """An edge database with one camera 'gate': two person tracks with thumbnails (indexed for
     search), an event with a snapshot and a health fault, all queued for shipping."""
     from scenewatch.central import outbox
-    from scenewatch.search.index import index_tracks
 
     store = DataStore.open(folder)
     cam = repo.ensure_camera(store.engine, "gate", "file.mp4", 640, 480, 25.0)
     run = repo.start_run(store.engine, cam, "file.mp4", "run")
     outbox.install(store.engine)
+
+    def thumbnail(tracker_id: int) -> str:
+        path = store.media.thumbnail_path("gate", run, tracker_id)
+        store.media.write_jpeg(path, _jpeg(40 * tracker_id))
+        return path
+
+    test_central._add_tracks(store, cam, run, 2, first=1, thumbnail=thumbnail)
     with store.engine.begin() as conn:
-        for tracker_id in (1, 2):
-            thumb = store.media.thumbnail_path("gate", run, tracker_id)
-            store.media.write_jpeg(thumb, _jpeg(40 * tracker_id))
-            values = {
-                "camera_id": cam,
-                "run_id": run,
-                "tracker_id": tracker_id,
-                "class_name": "person",
-                "first_ts": 1000.0 + tracker_id,
-                "last_ts": 1005.0 + tracker_id,
-                "first_frame": 0,
-                "last_frame": 10,
-                "detections": 10,
-                "score": 0.9,
-                "path": [[1000.0 + tracker_id, 10.0, 20.0]],
-                "thumbnail": thumb,
-                "finished": True,
-                "attributes": {"class": "person", "colours": {"upper": {"red": 0.7}}},
-            }
-            track_id = conn.execute(insert(tracks).values(**values).returning(tracks.c.id)).scalar_one()
-            index_tracks(conn, cam, [(track_id, values)])
         conn.execute(
             insert(health_events).values(
                 camera_id=cam, fault="blur", state="raised", severity="warning", start_ts=1001.0, detail={}
