@@ -265,6 +265,26 @@ def test_verify_reports_a_missing_key_and_an_edited_checkpoint(tmp_path):
         audit.append(fresh, "admin", "search", "search")
 
 
+def test_processes_starting_together_share_one_key(tmp_path):
+    # the key file must appear whole: a reader that saw it half made would sign with another key
+    from concurrent.futures import ProcessPoolExecutor
+
+    for attempt in range(5):
+        folder = tmp_path / str(attempt)
+        folder.mkdir()
+        with ProcessPoolExecutor(6) as pool:
+            made = set(pool.map(keys.node_key, [folder] * 24))
+        assert len(made) == 1 and len(made.pop()) == 32
+        assert [p.name for p in folder.iterdir()] == [keys.KEY_FILE]  # nothing left aside
+
+
+def test_a_cut_key_file_is_refused_not_used(tmp_path):
+    keys.key_path(tmp_path).write_text("ab" * 8)
+    keys.key_path(tmp_path).chmod(0o600)
+    with pytest.raises(SceneWatchError, match="64 hex digits"):
+        keys.node_key(tmp_path)
+
+
 def test_rows_from_before_signing_pass_as_unanchored(tmp_path):
     store = DataStore.open(tmp_path / "d")
     prev = audit.GENESIS

@@ -15,6 +15,7 @@ shown to one party (an edge's media key) reveals nothing about another (the audi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -33,19 +34,28 @@ def key_path(root: Path) -> Path:
 
 
 def node_key(root: Path) -> bytes:
-    """The 32-byte secret of data folder ``root``, made on first use."""
+    """The 32-byte secret of data folder ``root``, made on first use. The file appears whole (written
+    aside, then linked into place), so a process starting beside this one never reads it half made."""
     path = key_path(root)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    if path.exists():
         return _read(path)
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    try:
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(FileExistsError):  # another process made it first: theirs stands
+            os.link(aside, path)
     except OSError as exc:
         raise SceneWatchError(
             f"cannot create the secret key {path}: {exc.strerror}",
             "make the data folder writable, or point SCENEWATCH_SECRET_KEY_FILE at a key file",
         ) from None
-    with os.fdopen(fd, "w") as out:
-        out.write(secrets.token_hex(32) + "\n")
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(aside)
     return _read(path)
 
 
@@ -53,7 +63,10 @@ def _read(path: Path) -> bytes:
     try:
         if path.stat().st_mode & 0o077:
             raise SceneWatchError(f"secret key {path} can be read by other users", f"run: chmod 600 {path}")
-        return bytes.fromhex(path.read_text().strip())
+        key = bytes.fromhex(path.read_text().strip())
+        if len(key) != 32:
+            raise ValueError("not 32 bytes")
+        return key
     except OSError as exc:
         raise SceneWatchError(f"cannot read the secret key {path}: {exc.strerror}") from None
     except ValueError:
