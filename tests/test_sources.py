@@ -341,7 +341,7 @@ def test_retry_first_open_keeps_trying_until_stopped():
     frames = []
     reader = threading.Thread(target=lambda: frames.extend(source))
     reader.start()
-    wait_for(lambda: source.current_gap.attempts >= 3, 5.0, "three reconnect attempts")
+    wait_for(lambda: source.current_gap.attempts >= 3, 15.0, "three reconnect attempts")
     source.stop()
     reader.join(2.0)
     assert not reader.is_alive() and frames == [] and len(gaps) == 1
@@ -387,17 +387,17 @@ def test_rtsp_drop_and_reconnect():
         assert source.info.is_live and source.info.codec == "h264"
         assert (source.info.width, source.info.height) == (640, 360)
         reader = Collector(source)
-        wait_for(lambda: len(reader.frames) >= 30, 10.0, "30 frames")
+        wait_for(lambda: len(reader.frames) >= 30, 60.0, "30 frames")
 
         server.kill()
-        wait_for(lambda: source.current_gap is not None, 5.0, "the outage to be noticed")
+        wait_for(lambda: source.current_gap is not None, 15.0, "the outage to be noticed")
         before = len(reader.frames)
         time.sleep(1.0)  # a real outage: several reconnect tries fail meanwhile
         assert reader.thread.is_alive() and source.current_gap.attempts >= 1
         assert len(reader.frames) == before
 
         server.start()
-        wait_for(lambda: len(reader.frames) >= before + 30, 15.0, "frames after the restart")
+        wait_for(lambda: len(reader.frames) >= before + 30, 60.0, "frames after the restart")
         reader.finish()
 
     assert len(source.gaps) == 1 and source.current_gap is None
@@ -422,9 +422,9 @@ def test_http_live_stream_and_its_end():
         source = open_source("walk", live_config(server.url, width=320))
         assert isinstance(source, LiveSource) and source.info.is_live
         reader = Collector(source)
-        wait_for(lambda: len(reader.frames) >= 24, 10.0, "24 frames")
+        wait_for(lambda: len(reader.frames) >= 24, 60.0, "24 frames")
         server.kill()
-        wait_for(lambda: source.current_gap is not None, 5.0, "the outage to be noticed")
+        wait_for(lambda: source.current_gap is not None, 15.0, "the outage to be noticed")
         reader.finish()
     frames = reader.frames
     assert [f[0] for f in frames] == list(range(len(frames)))
