@@ -430,7 +430,7 @@ def test_a_stalled_camera_does_not_hold_back_the_others(tmp_path, monkeypatch):
     stop = threading.Event()
     settings = live_cameras(["stuck", "fine"], tmp_path)
     stopped_at: list[float] = []
-    threading.Thread(target=lambda: stop.wait() or stopped_at.append(time.monotonic()), daemon=True).start()
+    threading.Thread(target=lambda: (stop.wait(), stopped_at.append(time.monotonic())), daemon=True).start()
     results = pipeline.run_cameras(
         DataStore.open(tmp_path / "data"),
         settings,
