@@ -517,3 +517,22 @@ def test_shipment_models_name_exactly_the_edge_tables_columns():
         (StatusRow, camera_status, set()),
     ):
         assert set(model.model_fields) == {c.name for c in table.columns} - central_only | extra, table.name
+
+
+def test_a_shipment_while_the_database_is_away_is_told_when_to_retry(cluster, site):
+    cluster.stop()
+    try:
+        request = urllib.request.Request(
+            f"{site.server.url}/api/central/ingest",
+            data=json.dumps(site.honest).encode(),
+            method="POST",
+            headers={"Authorization": f"Bearer {site.tokens['a']}", "Content-Type": "application/json"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=60)
+        assert refused.value.code == 503
+        assert int(refused.value.headers["Retry-After"]) >= 5  # a restart's wait, not a hammering
+        assert "keep the rows and retry" in json.loads(refused.value.read())["error"]
+    finally:
+        cluster.start()
+    assert site.send(site.honest)[0] == 200

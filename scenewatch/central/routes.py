@@ -39,8 +39,12 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/central", tags=["central"])
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message, "field": None}, status_code=status)
+DB_RETRY_S = 15  # what a 503 asks the edge to wait: a database restart, not a second
+
+
+def _error(status: int, message: str, retry_after_s: int | None = None) -> JSONResponse:
+    headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
+    return JSONResponse({"error": message, "field": None}, status_code=status, headers=headers)
 
 
 @router.post("/ingest", include_in_schema=True)
@@ -67,7 +71,7 @@ async def ingest_shipment(request: Request, ctx: ServerContext = Depends(get_ctx
         return _error(400, "shipment holds a value the central database refuses")
     except DBAPIError as exc:
         log.warning("ingest: database unavailable: %s", str(exc.orig).splitlines()[0])
-        return _error(503, "central database unavailable; keep the rows and retry")
+        return _error(503, "central database unavailable; keep the rows and retry", DB_RETRY_S)
     return JSONResponse({"filed": filed, "schema": head_revision()})
 
 
