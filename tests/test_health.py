@@ -223,3 +223,49 @@ def test_fleet_site_online_rate_and_report():
     assert [c["camera"] for c in report["cameras"]] == ["down", "up"]
     assert report["cameras"][0]["faults"][0]["fault"] == "offline"
     assert "offline since" in format_report(report)
+
+
+def test_late_analysis_is_lagging_with_hysteresis_and_never_offline():
+    """The source keeps delivering while analysis falls 5 s behind and catches up again."""
+    monitor = CameraHealthMonitor("cam", config(lagging_after_s=3.0, lagging_clear_s=1.0), T0)
+    events = feed(monitor, 5.0)
+    lags = [0.2] * 10 + [5.0] * 10 + [2.0] * 10 + [0.5] * 10  # one value a 0.5-s tick
+    changes = []
+    for i, lag in enumerate(lags):
+        now = T0 + 5.0 + 0.5 * i
+        changes += [(now - T0, e) for e in monitor.liveness(now, None, lag)]
+    kinds = [(e.fault, e.state) for _, e in changes]
+    assert kinds == [("lagging", "raised"), ("lagging", "cleared")], kinds
+    assert not raised(events)
+    (t_raised, up), (t_cleared, down) = changes
+    assert 10.0 <= up.start - T0 <= 10.5 and up.severity == "warning"  # from when the lag began
+    assert t_cleared >= 20.0 + monitor.config.clear_after_s  # 2 s lag is above the clear level
+    assert down.detail["lag_s"] == 0.5
+    assert monitor.status().online and monitor.status().online_rate == pytest.approx(1.0)
+
+
+def test_a_silent_source_is_offline_and_clears_when_it_delivers_again():
+    monitor = CameraHealthMonitor("cam", config(), T0)
+    feed(monitor, 5.0)
+    last = T0 + 4.9
+    assert monitor.liveness(T0 + 6.0, last, 0.0) == []  # 1.1 s: not yet
+    (up,) = monitor.liveness(T0 + 8.0, last, 0.0)
+    assert (up.fault, up.state, up.start) == ("offline", "raised", last)
+    assert not monitor.status().online
+    assert monitor.liveness(T0 + 12.0, last, 9.0) == []  # no lagging while offline
+    (down,) = monitor.liveness(T0 + 12.5, None, 0.0)  # frames come again
+    assert (down.fault, down.state, down.end) == ("offline", "cleared", T0 + 12.5)
+    assert monitor.online_rate(T0, T0 + 12.5) == pytest.approx(1 - 7.6 / 12.5)
+
+
+def test_closing_a_camera_ends_its_open_faults():
+    monitor = CameraHealthMonitor("cam", config(), T0)
+    monitor.liveness(T0 + 10.0, T0, 0.0)
+    (closed,) = monitor.close_all(T0 + 11.0, "not watched")
+    assert (closed.fault, closed.state, closed.end, closed.detail["closed"]) == (
+        "offline",
+        "cleared",
+        T0 + 11.0,
+        "not watched",
+    )
+    assert monitor.status().faults == []

@@ -25,7 +25,17 @@ class HealthConfig(Section):
     )
     # Liveness.
     offline_timeout_s: float = Field(
-        3.0, gt=0.0, description="No frame for this long raises 'offline' (backdated to the last frame)."
+        3.0,
+        gt=0.0,
+        description="The source delivering no frame for this long raises 'offline' (backdated to its last frame).",
+    )
+    lagging_after_s: float = Field(
+        3.0,
+        gt=0.0,
+        description="Analysis this many seconds behind a source that still delivers raises 'lagging' (a warning).",
+    )
+    lagging_clear_s: float = Field(
+        1.0, ge=0.0, description="'lagging' clears once the lag stays below this (less than lagging_after_s)."
     )
     clock_jump_s: float = Field(
         2.0,
@@ -159,4 +169,6 @@ class HealthConfig(Section):
     def _consistent(self) -> "HealthConfig":
         if self.offline_timeout_s <= self.sample_interval_s:
             raise ValueError("offline_timeout_s must be longer than sample_interval_s")
+        if self.lagging_clear_s >= self.lagging_after_s:
+            raise ValueError("lagging_clear_s must be below lagging_after_s (the lag must fall to clear)")
         return self

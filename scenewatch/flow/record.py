@@ -79,7 +79,7 @@ class RunRecord:
         repo.mark_interrupted_runs(engine, camera_id)
         run_id = self.run_id = repo.start_run(engine, camera_id, url, self.mode)
         if self.health is not None:
-            self.health.add_camera(self.camera.name, camera_id, time.time())
+            self.health.add_camera(self.camera.name, camera_id, time.time(), source)
         result = RunResult(self.camera.name, url, run_id, "done")
         try:
             yield result
@@ -91,6 +91,8 @@ class RunRecord:
             if (gap := source.current_gap) is not None:
                 repo.record_gap(engine, camera_id, run_id, gap.start, None, gap.reason)
             result.gaps = [(g.start, g.end) for g in source.gaps]
+            if self.health is not None:  # not watched any more: its open faults end here
+                self.health.remove_camera(self.camera.name)
             repo.end_run(
                 engine, run_id, result.status, result.frames_decoded, result.frames_detected, result.note
             )

@@ -1,7 +1,10 @@
-"""Camera health checks: offline, frozen, blurred, exposure, colour, covered, moved, noise, signal loss.
+"""Camera health checks: offline, lagging, frozen, blurred, exposure, colour, covered, moved, noise,
+signal loss.
 
 Feed frames to a :class:`CameraHealthMonitor` (or a :class:`FleetHealth` for many cameras) and call
-``tick`` regularly; both return :class:`HealthEvent` state changes.
+``tick`` regularly (or, beside a running pipeline, ``liveness`` with what the source delivered);
+both return :class:`HealthEvent` state changes. ``HealthWatch`` (``watch.py``) runs them for the
+pipeline and stores every episode; ``store.fleet_report`` is what every view reads.
 """
 
 from scenewatch.health.events import FAULTS, INFOS, CameraHealth, HealthEvent

@@ -49,10 +49,12 @@ def conditions(
         return out
     exposure_ref = ref if own_bucket else None
 
-    def base(name: str) -> float | None:
-        return None if exposure_ref is None else float(exposure_ref[_I[name]])
+    def base(name: str) -> float:
+        """The reference's value of ``name`` (only called once a reference is known)."""
+        assert exposure_ref is not None
+        return float(exposure_ref[_I[name]])
 
-    b = base("brightness")
+    b = base("brightness") if exposure_ref is not None else None
     dark = m.brightness < cfg.dark_floor or (b is not None and m.brightness < cfg.dark_ratio * b)
     out["too_dark"] = (dark, {"brightness": round(m.brightness, 1), "baseline": b})
 
@@ -144,6 +146,18 @@ class Hysteresis:
             self.active = False
             return "cleared"
         return None
+
+    @property
+    def started(self) -> float:
+        """When the active fault began (read only once ``update`` said 'raised')."""
+        assert self.since is not None, "no fault was raised"
+        return self.since
+
+    @property
+    def ended(self) -> float:
+        """When the condition went away (read only once ``update`` said 'cleared')."""
+        assert self.absent_since is not None, "no fault was cleared"
+        return self.absent_since
 
     @property
     def busy(self) -> bool:

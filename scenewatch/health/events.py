@@ -9,6 +9,7 @@ import numpy as np
 
 FAULTS = (
     "offline",
+    "lagging",
     "frozen",
     "blurred",
     "too_dark",
@@ -31,12 +32,13 @@ INFOS = (
     "moved_check_suspended",
     "baseline_reset",
 )
-SEVERITY = {
+SEVERITY: dict[str, Severity] = {
     "offline": "critical",
     "signal_loss": "critical",
     "covered": "critical",
     "moved": "critical",
     "frozen": "critical",
+    "lagging": "warning",
     "blurred": "warning",
     "too_dark": "warning",
     "overexposed": "warning",
@@ -94,6 +96,8 @@ class CameraHealth:
     window: tuple[float, float] | None
     counters: dict[str, int]
     recent: list[HealthEvent]
+    lag_s: float | None = None  # how far analysis is behind the source (watched cameras)
+    capped: bool = False  # asking for more detections than its share of the detector pool
 
     @property
     def severity(self) -> Severity | Literal["ok"]:
@@ -113,4 +117,6 @@ class CameraHealth:
             "window": list(self.window) if self.window else None,
             "counters": dict(self.counters),
             "recent": [e.to_dict() for e in self.recent],
+            "lag_s": None if self.lag_s is None else round(self.lag_s, 2),
+            "capped": self.capped,
         }

@@ -69,6 +69,8 @@ class CameraHealthMonitor:
         self._hyst = {name: Hysteresis(cfg.raise_after_s, cfg.clear_after_s) for name in IMAGE_FAULTS}
         self._hyst["frozen"] = Hysteresis(cfg.frozen_after_s, cfg.clear_after_s)
         self._hyst["moved"] = Hysteresis(cfg.moved_after_s, cfg.clear_after_s)
+        self._hyst["lagging"] = Hysteresis(cfg.raise_after_s, cfg.clear_after_s)
+        self.lag_s = 0.0
         self._active: dict[str, HealthEvent] = {}
         self._first = started_at  # start of monitoring: the online rate counts from here
         self._now = started_at
@@ -103,8 +105,8 @@ class CameraHealthMonitor:
         if self._first is None:
             self._first = t
         if self._last_t is not None:
-            events += self._check_clock(t, float(frame.pts))
-            events += self._check_gap(t)
+            events += self._check_clock(t, float(frame.pts), self._last_t, self._last_pts or 0.0)
+            events += self._check_gap(t, self._last_t)
         self._last_t, self._last_pts = t, float(frame.pts)
         self._now = t if self._now is None else max(self._now, t)
         self.counters["frames"] += 1
@@ -146,6 +148,49 @@ class CameraHealthMonitor:
             return []
         return [self._raise("offline", last, {"last_frame_at": self._last_t, "detected_at": now}, None)]
 
+    def liveness(self, now: float, silent_since: float | None, lag: float) -> list[HealthEvent]:
+        """Judge 'offline' and 'lagging' from the source's side, at wall-clock ``now``.
+
+        ``silent_since``: when the source last delivered a frame, if it has delivered nothing since
+        and analysis has taken every frame it delivered (None while it delivers, or while frames wait
+        for analysis). ``lag``: how far analysis is behind the source, seconds. Offline means the
+        source stopped; analysis falling behind is 'lagging', with hysteresis on the lag itself.
+        """
+        cfg, events = self.config, []
+        self._now = now if self._now is None else max(self._now, now)
+        self.lag_s = lag
+        silent = silent_since is not None and now - silent_since >= cfg.offline_timeout_s
+        if silent_since is not None and silent and "offline" not in self._active:
+            events.append(
+                self._raise(
+                    "offline", silent_since, {"last_frame_at": silent_since, "detected_at": now}, None
+                )
+            )
+        elif not silent and "offline" in self._active and silent_since is None:
+            start = self._active["offline"].start
+            self._gaps.append((start, now))
+            events.append(self._clear("offline", now))
+        h = self._hyst["lagging"]
+        behind = not silent and lag > (cfg.lagging_clear_s if h.active else cfg.lagging_after_s)
+        change = h.update(now, behind)
+        if change == "raised":
+            events.append(self._raise("lagging", h.started, {"lag_s": round(lag, 2)}, None))
+        elif change == "cleared":
+            events.append(self._clear("lagging", now))
+        elif h.active:
+            self._active["lagging"].detail["lag_s"] = round(lag, 2)
+        return events
+
+    def close_all(self, end: float, reason: str) -> list[HealthEvent]:
+        """End every open fault at ``end``: the camera is no longer watched, so nothing can clear them."""
+        events = []
+        for fault in list(self._active):
+            self._active[fault].detail["closed"] = reason
+            events.append(self._clear(fault, end))
+            if fault in self._hyst:
+                self._hyst[fault] = Hysteresis(self._hyst[fault].raise_after, self._hyst[fault].clear_after)
+        return events
+
     def note_gap(self, start: float, end: float) -> list[HealthEvent]:
         """The source reports it had no picture from ``start`` to ``end`` (a reconnect)."""
         self.counters["reconnects"] += 1
@@ -169,9 +214,8 @@ class CameraHealthMonitor:
         if hi <= lo:
             return None
         gaps = list(self._gaps)
-        last = self._last_t if self._last_t is not None else self._first
-        if self._now - last >= self.config.offline_timeout_s:
-            gaps.append((last, self._now))  # offline right now
+        if "offline" in self._active:  # offline right now
+            gaps.append((self._active["offline"].start, self._now))
         return 1.0 - union_length(gaps, lo, hi) / (hi - lo)
 
     @property
@@ -192,6 +236,7 @@ class CameraHealthMonitor:
             window=window,
             counters=dict(self.counters),
             recent=list(self._recent),
+            lag_s=self.lag_s,
         )
 
     # ---- internals -----------------------------------------------------------------------------
@@ -214,11 +259,11 @@ class CameraHealthMonitor:
             and self.baseline.count >= self.config.baseline_min_samples
         )
 
-    def _check_clock(self, t: float, pts: float) -> list[HealthEvent]:
+    def _check_clock(self, t: float, pts: float, last: float, last_pts: float) -> list[HealthEvent]:
         """Wall clock and stream clock disagree: the wall clock jumped. Shift every stored time by
         the jump so that hold times and sampling are unaffected, and say so."""
         cfg = self.config
-        dt, dpts = t - self._last_t, pts - self._last_pts
+        dt, dpts = t - last, pts - last_pts
         jump = 0.0
         if 0.0 < dpts < cfg.offline_timeout_s and abs(dt - dpts) > cfg.clock_jump_s:
             jump = dt - dpts
@@ -227,8 +272,8 @@ class CameraHealthMonitor:
         if not jump:
             return []
         self.counters["clock_jumps"] += 1
-        for h in self._hyst.values():
-            h.shift(jump)
+        for name in IMAGE_FAULTS:  # 'lagging' runs on the wall clock, not the frames'
+            self._hyst[name].shift(jump)
         self._last_analysed += jump
         self._last_learned += jump
         if self._learn_from is not None:
@@ -236,19 +281,16 @@ class CameraHealthMonitor:
         self._cuts = deque(c + jump for c in self._cuts)
         if self._last_match is not None:
             self._last_match = (self._last_match[0] + jump, self._last_match[1])
-        self._last_t += jump
-        return [
-            self._info("clock_jump", t, {"jump_s": round(jump, 3), "previous_frame_at": self._last_t - jump})
-        ]
+        self._last_t = last + jump
+        return [self._info("clock_jump", t, {"jump_s": round(jump, 3), "previous_frame_at": last})]
 
-    def _check_gap(self, t: float) -> list[HealthEvent]:
+    def _check_gap(self, t: float, last: float) -> list[HealthEvent]:
         """A frame after a long silence: record the gap and end (or record) the offline period."""
-        last = self._last_t
         if t - last < self.config.offline_timeout_s:
             return []
         self._gaps.append((last, t))
         self.counters["gaps"] += 1
-        events = []
+        events: list[HealthEvent] = []
         if "offline" not in self._active:  # nobody called tick(): record it after the fact
             events.append(self._raise("offline", last, {"last_frame_at": last, "detected_at": t}, None))
         events.append(self._clear("offline", t))
@@ -279,7 +321,7 @@ class CameraHealthMonitor:
                 events += self._update(name, t, cond, detail, image)
             elif not loss:  # not judged without a baseline: treat as absent
                 events += self._update(name, t, False, {}, image)
-        busy = any(h.busy for n, h in self._hyst.items() if n not in _LEARNABLE) or any(
+        busy = any(self._hyst[n].busy for n in IMAGE_FAULTS if n not in _LEARNABLE) or any(
             c for n, (c, _) in conds.items() if n not in _LEARNABLE
         )
         due = not learned or t - self._last_learned >= cfg.baseline_update_interval_s
@@ -291,7 +333,7 @@ class CameraHealthMonitor:
 
     def _moved(self, t: float, grey: np.ndarray, small: np.ndarray, conds: dict, learned: bool) -> list:
         """Add the 'moved' condition to ``conds``; returns info records (reference learned, suspended)."""
-        cfg, events = self.config, []
+        cfg, events = self.config, list[HealthEvent]()
         while self._cuts and t - self._cuts[0] > cfg.unstable_view_window_s:
             self._cuts.popleft()
         if not cfg.fixed_view:
@@ -340,9 +382,9 @@ class CameraHealthMonitor:
         pending_since = h.pending_since
         change = h.update(t, cond)
         if change == "raised":
-            return [self._raise(name, h.since, detail, image)]
+            return [self._raise(name, h.started, detail, image)]
         if change == "cleared":
-            return [self._clear(name, h.absent_since)]
+            return [self._clear(name, h.ended)]
         if name in _GLITCHES and pending_since is not None and not cond and not h.active:
             self.counters["glitches"] += 1
             return [self._info("corrupt_frames", pending_since, {"looked_like": name, "until": t})]

@@ -27,7 +27,7 @@ class ReferenceView:
     ORB is free of patents, needs no model and takes ~4 ms on a 320x240 frame.
     """
 
-    _orb = cv2.ORB_create(nfeatures=500, fastThreshold=10)
+    _orb = cv2.ORB_create(nfeatures=500, fastThreshold=10)  # type: ignore[attr-defined]  # not in cv2's stubs
     _matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
 
     def __init__(self, grey: np.ndarray, snapshot: np.ndarray | None = None) -> None:
@@ -38,7 +38,7 @@ class ReferenceView:
     @classmethod
     def _features(cls, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         keypoints, descriptors = cls._orb.detectAndCompute(grey.astype(np.uint8), None)
-        points = np.float32([k.pt for k in keypoints]).reshape(-1, 2)
+        points = np.array([k.pt for k in keypoints], np.float32).reshape(-1, 2)
         return points, descriptors
 
     @property
@@ -66,7 +66,7 @@ class ReferenceView:
         if transform is None:
             return ViewMatch(0, 1.0, 0.0)
         h, w = self.shape
-        corners = np.float32([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]])
+        corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float32)
         moved = corners @ transform.T - corners[:, :2]
         shift = float(np.linalg.norm(moved, axis=1).max()) / w
         angle = float(np.degrees(np.arctan2(transform[1, 0], transform[0, 0])))

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, insert, select, update
 
-from scenewatch.health.events import CameraHealth, HealthEvent
+from scenewatch.health.events import FAULTS, CameraHealth, HealthEvent
 from scenewatch.health.monitor import union_length
 from scenewatch.store.media import MediaStore
 from scenewatch.store.schema import camera_status, cameras, health_events, runs
@@ -40,7 +40,7 @@ class HealthRecorder:
                     conn.execute(
                         update(health_events)
                         .where(health_events.c.id == self.open_rows.pop(key))
-                        .values(state="cleared", end_ts=event.end)
+                        .values(state="cleared", end_ts=event.end, detail=_jsonable(event.detail))
                     )
                     continue
                 row_id = conn.execute(
@@ -65,7 +65,29 @@ class HealthRecorder:
             if event.state == "raised":
                 self.open_rows[key] = row_id
 
-    def write_status(self, statuses: list[CameraHealth]) -> None:
+    def close_stale(self, camera_id: int, now: float) -> None:
+        """Close the faults an earlier process left open for the camera (it died watching it):
+        they end when that process last wrote the camera's status, else where they began."""
+        with self.engine.begin() as conn:
+            status = conn.execute(
+                select(camera_status.c.updated_at).where(camera_status.c.camera_id == camera_id)
+            ).scalar()
+            open_rows = conn.execute(
+                select(health_events.c.id, health_events.c.start_ts, health_events.c.detail).where(
+                    _open_fault(), health_events.c.camera_id == camera_id
+                )
+            ).all()
+            for row in open_rows:
+                end = min(now, max(row.start_ts, status or row.start_ts))
+                detail = {**(row.detail or {}), "closed": "not watched"}
+                conn.execute(
+                    update(health_events)
+                    .where(health_events.c.id == row.id)
+                    .values(state="cleared", end_ts=end, detail=detail)
+                )
+
+    def write_status(self, statuses: list[CameraHealth], watched: bool = True) -> None:
+        """Store each camera's status; ``watched=False`` says its run has ended (no longer watched)."""
         now = time.time()
         with self.engine.begin() as conn:
             for status in statuses:
@@ -76,7 +98,7 @@ class HealthRecorder:
                     "updated_at": now,
                     "online": status.online,
                     "severity": status.severity,
-                    "status": _jsonable(status.to_dict()),
+                    "status": _jsonable({**status.to_dict(), "watched": watched}),
                 }
                 done = conn.execute(
                     update(camera_status).where(camera_status.c.camera_id == camera_id).values(**values)
@@ -88,7 +110,10 @@ class HealthRecorder:
 def fleet_report(engine: Engine, window_s: float = 86400.0, now: float | None = None) -> dict[str, Any]:
     """Every camera's status and online rate over the last ``window_s``, and the site's rate.
 
-    The online rate counts the time the camera was watched (live runs) minus its offline episodes.
+    One truth for every view (CLI, API, UI): a watched camera's faults are its open fault
+    episodes and its status is the worst of their severities; a camera no longer watched has no
+    current faults. The online rate counts only the time the camera was watched (live runs)
+    minus its offline episodes; an episode never closed ends with the run it began in.
     """
     now = now or time.time()
     start = now - window_s
@@ -102,23 +127,21 @@ def fleet_report(engine: Engine, window_s: float = 86400.0, now: float | None = 
             )
         ):
             end = row.ended_at if row.ended_at is not None else _last_alive(statuses.get(row.camera_id), now)
-            watched.setdefault(row.camera_id, []).append((max(row.started_at, start), min(end, now)))
-        offline: dict[int, list[tuple[float, float]]] = {}
+            watched.setdefault(row.camera_id, []).append((row.started_at, min(end, now)))
+        offline: dict[int, list[tuple[float, float | None]]] = {}
         for row in conn.execute(
             select(health_events.c.camera_id, health_events.c.start_ts, health_events.c.end_ts).where(
                 and_(
                     health_events.c.fault == "offline",
+                    health_events.c.state != "info",
                     (health_events.c.end_ts.is_(None)) | (health_events.c.end_ts >= start),
                 )
             )
         ):
-            end = row.end_ts if row.end_ts is not None else now
-            offline.setdefault(row.camera_id, []).append((max(row.start_ts, start), min(end, now)))
-        open_faults = {}
+            offline.setdefault(row.camera_id, []).append((row.start_ts, row.end_ts))
+        open_faults: dict[int, list[dict]] = {}
         for row in conn.execute(
-            select(health_events).where(
-                and_(health_events.c.state == "raised", health_events.c.end_ts.is_(None))
-            )
+            select(health_events).where(_open_fault()).order_by(health_events.c.start_ts)
         ):
             open_faults.setdefault(row.camera_id, []).append(
                 {
@@ -130,38 +153,73 @@ def fleet_report(engine: Engine, window_s: float = 86400.0, now: float | None = 
                 }
             )
     cameras_out = []
-    total_watched = total_online = 0.0
     for camera_id, name in sorted(names.items(), key=lambda item: item[1]):
         spans = watched.get(camera_id, [])
-        watched_s = union_length(spans, float("-inf"), float("inf"))
-        down_s = union_length(
-            [(max(a, lo), min(b, hi)) for a, b in offline.get(camera_id, []) for lo, hi in spans],
-            float("-inf"),
-            float("inf"),
-        )
+        watched_s = union_length(spans, start, now)
+        down = [(a, _episode_end(a, b, spans, now)) for a, b in offline.get(camera_id, [])]
+        down_s = union_length([(max(a, lo), min(b, hi)) for a, b in down for lo, hi in spans], start, now)
         rate = None if watched_s <= 0 else max(0.0, 1.0 - down_s / watched_s)
-        total_watched += watched_s
-        total_online += watched_s - down_s
         status = statuses.get(camera_id)
-        stale = status is None or now - status.updated_at > STALE_AFTER_S
+        detail = status.status if status is not None else None
+        is_watched = (
+            status is not None
+            and now - status.updated_at <= STALE_AFTER_S
+            and (detail or {}).get("watched", True)
+        )
+        faults = open_faults.get(camera_id, []) if is_watched else []
+        for fault in faults:
+            if fault["fault"] == "lagging":  # how far behind now, not when it was raised
+                fault["lag_s"] = (detail or {}).get("lag_s")
         cameras_out.append(
             {
                 "camera": name,
-                "watched": not stale,
-                "online": bool(status.online) if status and not stale else None,
-                "status": "not watched" if stale else status.severity,
+                "watched": is_watched,
+                "online": (not any(f["fault"] == "offline" for f in faults)) if is_watched else None,
+                "status": _worst(faults) if is_watched else "not watched",
                 "updated_at": status.updated_at if status else None,
                 "online_rate": rate,
-                "faults": open_faults.get(camera_id, []) if not stale else [],
-                "detail": status.status if status and not stale else None,
+                "watched_s": watched_s,
+                "faults": faults,
+                "lag_s": (detail or {}).get("lag_s") if is_watched else None,
+                "capped": bool((detail or {}).get("capped")) if is_watched else False,
+                "learning": bool((detail or {}).get("learning")) if is_watched else False,
+                "detail": detail if is_watched else None,
             }
         )
     return {
         "at": now,
         "window_s": window_s,
-        "site_online_rate": total_online / total_watched if total_watched > 0 else None,
+        "site_online_rate": site_rate(cameras_out),
         "cameras": cameras_out,
     }
+
+
+def site_rate(cameras_out: list[dict]) -> float | None:
+    """Online rate of these cameras together: each camera's rate weighted by its watched time."""
+    watched = sum(c["watched_s"] for c in cameras_out if c["online_rate"] is not None)
+    online = sum(c["online_rate"] * c["watched_s"] for c in cameras_out if c["online_rate"] is not None)
+    return online / watched if watched > 0 else None
+
+
+def _open_fault():
+    """Rows of fault episodes still open (informational records are never faults)."""
+    return and_(
+        health_events.c.state == "raised",
+        health_events.c.end_ts.is_(None),
+        health_events.c.fault.in_(FAULTS),
+    )
+
+
+def _episode_end(start: float, end: float | None, spans: list[tuple[float, float]], now: float) -> float:
+    """An episode's end; one never closed ends with the watched span (run) it began in."""
+    if end is not None:
+        return end
+    return next((b for a, b in spans if a <= start <= b), min(start, now))
+
+
+def _worst(faults: list[dict]) -> str:
+    levels = {f["severity"] for f in faults}
+    return "critical" if "critical" in levels else "warning" if levels else "ok"
 
 
 def _last_alive(status, now: float) -> float:

@@ -83,6 +83,8 @@ class CameraMetrics:
     _detected: _Window = field(default_factory=_Window)
     _lags: _Window = field(default_factory=_Window)
     _pts: _Window = field(default_factory=_Window)
+    _drops: _Window = field(default_factory=_Window)  # when frames_dropped last grew
+    _drops_seen: int = 0
     _origin: tuple[float, float] | None = None  # (monotonic, pts) of the first frame
     _last_present: tuple[float, bool] | None = None
 
@@ -101,6 +103,7 @@ class CameraMetrics:
         """A frame was tracked; ``detected`` when the detector ran for it, else cached boxes."""
         now = time.monotonic()
         self.cpu("analyse")
+        self.capped(now)  # notes new drops as they happen
         self.lag_s = max(0.0, time.time() - timestamp)
         self._lags.add(now, self.lag_s)
         if detected:
@@ -112,6 +115,21 @@ class CameraMetrics:
             self.present_seconds += pts - self._last_present[0]
             self.present_detections += int(detected)
         self._last_present = (pts, objects > 0)
+
+    def capped(self, now: float | None = None) -> bool:
+        """Whether the camera asks for more detections than its share of the detector pool: the
+        pool serves cameras in turn and drops a camera's oldest waiting frame when a newer one
+        comes, so in the last ``WINDOW_S`` seconds at least a quarter as many of its frames were
+        dropped as detected (a scene of rain or swaying trees is held to its share; the others
+        keep theirs). A drop now and then, a frame that waited for a busy core, is not capping."""
+        now = time.monotonic() if now is None else now
+        if self.frames_dropped > self._drops_seen:  # the pipeline writes the pool's drop count
+            self._drops.add(now, self.frames_dropped - self._drops_seen)
+            self._drops_seen = self.frames_dropped
+        self._drops._trim(now)
+        self._detected._trim(now)
+        dropped = sum(self._drops.values)
+        return dropped >= max(2.0, 0.25 * len(self._detected.times))
 
     def cpu(self, role: str) -> None:
         """Record the calling thread's CPU time under ``role`` (decode, analyse). Detection runs in
@@ -144,6 +162,7 @@ class CameraMetrics:
             "frames_detected": self.frames_detected,
             "frames_reused": self.frames_reused,
             "frames_dropped": self.frames_dropped,
+            "capped": int(self.capped(now)),
             "cpu_seconds": round(self.cpu_seconds, 3),
             "detector_cpu_seconds": round(self.detector_cpu_seconds, 3),
             "detector_wall_seconds": round(self.detector_seconds, 3),
@@ -157,8 +176,9 @@ class CameraMetrics:
         return (
             f"camera {self.camera}: in {s['input_fps']:.1f} fps, decoded {s['decoded_fps']:.1f}, "
             f"detect {s['detect_fps']:.1f} (objects present: {'-' if present is None else present}), "
-            f"lag {s['lag_s']:.2f} s (p95 {s['lag_p95_s']:.2f}), dropped {s['frames_dropped']}, "
-            f"CPU {100 * float(s['cpu_share']):.0f} %"
+            f"lag {s['lag_s']:.2f} s (p95 {s['lag_p95_s']:.2f}), dropped {s['frames_dropped']}"
+            f"{' (capped to its share)' if s['capped'] else ''}, "
+            f"CPU {100 * float(s['cpu_share'] or 0.0):.0f} %"
         )
 
 
@@ -181,6 +201,12 @@ _FAMILIES = [
         "counter",
         "Frames dropped waiting for the detector.",
         "frames_dropped",
+    ),
+    (
+        "scenewatch_camera_capped",
+        "gauge",
+        "1 when the camera asked for more detections than its share of the detector pool (last 10 s).",
+        "capped",
     ),
     ("scenewatch_camera_cpu_seconds_total", "counter", "CPU (and detector) seconds used.", "cpu_seconds"),
     ("scenewatch_camera_cpu_share", "gauge", "CPU seconds per second (1 = one core).", "cpu_share"),

@@ -41,12 +41,13 @@ def fleet(
     user: Principal = Depends(viewer),
     ctx: ServerContext = Depends(get_ctx),
 ):
-    """Per camera: status, online now, online rate over the window, current faults."""
-    from scenewatch.health.store import fleet_report
+    """Per camera: status (the worst of its open faults; 'not watched' when no run watches it),
+    online now, lag, whether the detector pool holds it to its share ('capped'), online rate over
+    the window (watched time only), current faults. The same report as `scenewatch health`."""
+    from scenewatch.health.store import fleet_report, site_rate
 
     report = fleet_report(ctx.store.engine, window_s=window_h * 3600)
     cameras = [c for c in report["cameras"] if user.can_see(c["camera"])]
-    rates = [c["online_rate"] for c in cameras if c.get("online_rate") is not None]
     runner = ctx.runner
     pipeline = {
         "running": bool(runner and runner.running),
@@ -54,7 +55,7 @@ def fleet(
     }
     return HealthOut(
         window_s=report.get("window_s", window_h * 3600),
-        site_online_rate=(sum(rates) / len(rates)) if rates else None,
+        site_online_rate=site_rate(cameras),
         cameras=cameras,
         pipeline=pipeline,
     )
