@@ -64,10 +64,17 @@ def index_file(
 
 
 def default_config() -> AppConfig:
-    """The embedded default: the sample footage played as a live camera at its own frame rate."""
+    """The embedded default: the sample footage played as a live camera at its own frame rate,
+    looped (a sample that played once would leave the demo a still picture after 80 s), with one
+    demo rule so that Alerts shows something: people on the campus road (the lower half of
+    vtest.avi's 768x576 picture, where they walk across)."""
     from scenewatch.samples import sample_video
 
     video = sample_video()
-    return AppConfig(
-        cameras=[CameraConfig(name="sample", source=SourceConfig(url=str(video), realtime=True))]
+    source = SourceConfig(url=str(video), realtime=True, loop=True)
+    crossing = {"name": "crossing", "polygon": [[0, 300], [767, 300], [767, 575], [0, 575]]}
+    demo = {"type": "intrusion", "zone": "crossing", "classes": ["person"]}
+    camera = CameraConfig.model_validate(
+        {"name": "sample", "source": source, "zones": [crossing], "rules": [demo]}
     )
+    return AppConfig(cameras=[camera])

@@ -1,5 +1,10 @@
-"""Runs the pipeline (``run_cameras``) in background threads of the server process, can restart
-it with a changed config (zones and rules are read when a camera starts), and applies retention."""
+"""Runs the pipeline (``run_cameras``) in background threads of the server process, applies a
+changed config to it while it runs, and applies retention.
+
+A change to cameras alone goes to the running cameras (:class:`~scenewatch.flow.cameras.CameraSet`):
+zones, rules and the other analysis settings are swapped in at a frame boundary, a changed source
+restarts that camera alone. A change to anything else (detector, health, delivery ...) restarts
+the whole pipeline; file cameras then go on after the last frame they analysed."""
 
 from __future__ import annotations
 
@@ -7,8 +12,9 @@ import logging
 import threading
 import time
 
-from scenewatch.api.live import LiveFrames
+from scenewatch.api.live_frames import LiveFrames
 from scenewatch.config import AppConfig
+from scenewatch.flow.cameras import CameraSet
 from scenewatch.store.data import DataStore
 
 log = logging.getLogger(__name__)
@@ -23,6 +29,7 @@ class PipelineRunner:
         self.progress = progress
         self.started_at: float | None = None
         self.error: str | None = None
+        self.cameras: CameraSet | None = None  # the running cameras, once started
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -34,6 +41,7 @@ class PipelineRunner:
     def start(self) -> None:
         with self._lock:
             self._stop = threading.Event()
+            self.cameras = None  # until the new pipeline has started its cameras
             self._thread = threading.Thread(target=self._run, args=(self.settings, self._stop), daemon=True)
             self._thread.name = "pipeline"
             self.started_at = time.time()
@@ -42,12 +50,21 @@ class PipelineRunner:
     def _run(self, settings: AppConfig, stop: threading.Event) -> None:
         from scenewatch.pipeline import run_cameras
 
-        # the live view shows the frames the pipeline tracks, with their boxes
+        def started(cameras: CameraSet) -> None:
+            self.cameras = cameras
+
+        # the live view shows the frames the pipeline analyses, with every person box it kept
         live = {c.name: [self.live.observer(c.name)] for c in settings.cameras}
         try:
             self.error = None
             run_cameras(
-                self.store, settings, stop, progress=self.progress, metrics=self.metrics, track_observers=live
+                self.store,
+                settings,
+                stop,
+                progress=self.progress,
+                metrics=self.metrics,
+                detection_observers=live,
+                on_start=started,
             )
         except Exception as exc:  # the server keeps serving recorded data
             self.error = str(exc)
@@ -60,10 +77,19 @@ class PipelineRunner:
                 self._thread.join(timeout)
 
     def restart(self, settings: AppConfig) -> None:
-        """Apply a changed config: stop every camera, start again with ``settings``."""
+        """Apply a changed config: to the running cameras when only cameras changed, else by
+        stopping every camera and starting again with ``settings``."""
+        with self._lock:
+            cameras, old = self.cameras, self.settings
+            self.settings = settings
+            for camera in old.cameras:
+                if camera.name not in {c.name for c in settings.cameras}:
+                    self.live.forget(camera.name)
+            same_node = old.model_dump(exclude={"cameras"}) == settings.model_dump(exclude={"cameras"})
+            if same_node and self.running and cameras is not None and settings.cameras:
+                for camera in settings.cameras:  # new cameras show in the live view too
+                    cameras.detection_observers.setdefault(camera.name, [self.live.observer(camera.name)])
+                if cameras.apply(settings.cameras):
+                    return
         self.stop()
-        for camera in self.settings.cameras:
-            if camera.name not in {c.name for c in settings.cameras}:
-                self.live.forget(camera.name)
-        self.settings = settings
         self.start()

@@ -12,7 +12,7 @@ from scenewatch.config.source import SourceConfig
 from scenewatch.sources.base import DecodeStop, Gap, GapCallback, SourceInfo, VideoSource
 from scenewatch.sources.decode import redact
 from scenewatch.sources.file import FileSource
-from scenewatch.sources.live import LiveSource
+from scenewatch.sources.stream import LiveSource
 
 __all__ = [
     "DecodeStop",
@@ -33,14 +33,16 @@ def open_source(
     *,
     start_time: float | None = None,
     on_gap: GapCallback | None = None,
+    resume: tuple[int, float] | None = None,
 ) -> VideoSource:
     """Open ``config.url`` for ``camera``; raises :class:`~scenewatch.errors.SourceError` when it
     cannot be opened (a live one only if ``config.retry_first_open`` is off).
 
     ``start_time`` (epoch seconds) is the wall-clock time of a file's first frame; default: now.
     It is ignored for live streams, whose frames carry their arrival time. ``on_gap`` is told about
-    live outages as they start and end.
+    live outages as they start and end. ``resume`` (a file's last analysed frame: index and
+    position in seconds) goes on after it instead of from the start.
     """
     if config.is_live:
         return LiveSource(camera, config, on_gap=on_gap)
-    return FileSource(camera, config, start_time=start_time, on_gap=on_gap)
+    return FileSource(camera, config, start_time=start_time, on_gap=on_gap, resume=resume)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import struct
 import time
+from collections import deque
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -116,6 +118,9 @@ class FileSource(VideoSource):
 
     A file that ends early or turns undecodable delivers every frame before the damage, then ends
     the iteration and sets :attr:`stopped_at`.
+
+    ``resume`` = (index, position in the file in seconds) of the last frame analysed earlier: the
+    file is sought there and delivery goes on with the next frame, numbered ``index + 1``.
     """
 
     def __init__(
@@ -124,6 +129,7 @@ class FileSource(VideoSource):
         config: SourceConfig,
         start_time: float | None = None,
         on_gap: GapCallback | None = None,
+        resume: tuple[int, float] | None = None,
     ):
         super().__init__(camera, config, on_gap)
         self.path = local_path(config.url)
@@ -131,7 +137,15 @@ class FileSource(VideoSource):
         self._explicit_start = start_time is not None
         self._container: InputContainer | None = None
         self._schedule: tuple[float, float, float] | None = None  # realtime: (monotonic, pts, wall)
+        self._resume = resume
+        # (first index, offset) of the latest passes: frames still in flight map back to the file
+        self._passes: deque[tuple[int, float]] = deque(maxlen=8)
         self._open()
+
+    def file_position(self, frame: Frame) -> float:
+        """Where ``frame`` (one this source delivered) lies in the file, in seconds."""
+        offset = next((o for first, o in reversed(self._passes) if first <= frame.index), 0.0)
+        return frame.pts - offset
 
     def _open(self) -> VideoStream:
         self._container, stream = open_video_file(self.path)
@@ -162,29 +176,45 @@ class FileSource(VideoSource):
             self._container = None
 
     def _frames(self) -> Generator[Frame, None, None]:
-        index = 0
+        index, after = (self._resume[0] + 1, self._resume[1]) if self._resume else (0, None)
         offset = 0.0  # position where the current pass of a looped file starts
         try:
             while not self.stopped:
                 stream = self._container.streams.video[0] if self._container else self._open()
                 end, first = offset, index
-                for frame in self._decode_pass(stream, index, offset):
+                self._passes.append((index, offset))
+                for frame in self._decode_pass(stream, index, offset, after):
                     index += 1
                     end = frame.pts
                     yield frame
-                if not self.config.loop or self.stopped or index == first:
+                # a resumed pass may hold nothing (it resumed at the end): a loop goes on
+                if not self.config.loop or self.stopped or (index == first and after is None):
                     return
+                if after is not None and index == first:
+                    end = after
+                after = None
                 # next pass starts one frame interval after this one's last frame
                 offset = end + 1.0 / (self.info.fps or 25.0) if self.info else end
                 self._release()
         finally:
             self._release()
 
-    def _decode_pass(self, stream: VideoStream, index: int, offset: float) -> Iterator[Frame]:
-        """One pass over the file, from frame number ``index`` at position ``offset``."""
+    def _decode_pass(
+        self, stream: VideoStream, index: int, offset: float, after: float | None = None
+    ) -> Iterator[Frame]:
+        """One pass over the file, from frame number ``index`` at position ``offset``; a resumed
+        pass starts with the first frame past position ``after``."""
         assert self._container is not None and self.info is not None
         step = 1.0 / (self.info.fps or 25.0)
         origin: float | None = None
+        if after is not None:
+            origin = seconds(stream.start_time, stream.time_base) or 0.0
+            # to the keyframe before (the frames up to the position are dropped below); a file that
+            # cannot seek is read from the start instead
+            with contextlib.suppress(av.error.FFmpegError, TypeError):
+                if stream.time_base is not None:
+                    target = int((origin + after) / stream.time_base)
+                    self._container.seek(target, stream=stream, backward=True)
         last: float | None = None  # position in this pass of the last delivered frame
         first_index = index
         reason: str | None = None
@@ -198,6 +228,8 @@ class FileSource(VideoSource):
                 if pos is None or (last is not None and pos <= last):
                     pos = 0.0 if last is None else last + step  # missing or repeated pts
                 last = pos
+                if after is not None and pos <= after + 1e-6:
+                    continue  # analysed before the resume
                 position = offset + pos
                 yield Frame(
                     image=to_bgr(vframe, self.config.width),

@@ -1,12 +1,12 @@
 """Editing zones, lines and rules (validated by the config models and written back to the YAML
-file atomically, then applied by restarting the cameras), privacy zones and retention."""
+file atomically, then handed to the running camera, which keeps its source), privacy zones and
+retention."""
 
 from __future__ import annotations
 
 # FastAPI declares dependencies and parameters in argument defaults:
 import os
 import tempfile
-import threading
 from typing import Annotated, Any
 
 import yaml
@@ -110,7 +110,7 @@ def put_geometry(
     ctx: ServerContext = Depends(get_ctx),
 ):
     """Replace the camera's zones, lines and rules; the config file is rewritten atomically and
-    the cameras restart with it (a few seconds without analysis)."""
+    the running camera takes them at its next frame (its source and tracks go on)."""
     if ctx.config_path is None:
         raise ApiError(409, "the server runs without a writable config file; start it with --config FILE")
     camera = _configured(ctx, user, name)
@@ -121,6 +121,8 @@ def put_geometry(
         )
     try:
         body, settings = _apply(ctx, camera, geometry)
+        if ctx.runner is not None:  # swapped into the running camera, in the order of the edits
+            ctx.runner.restart(settings)
     finally:
         ctx.config_lock.release()
     audit.append(
@@ -130,8 +132,6 @@ def put_geometry(
         f"camera:{name}",
         {"zones": len(body.zones), "lines": len(body.lines), "rules": len(body.rules)},
     )
-    if ctx.runner is not None:  # zones and rules are read when a camera starts
-        threading.Thread(target=ctx.runner.restart, args=(settings,), daemon=True).start()
     return get_geometry(name, user, ctx)
 
 
