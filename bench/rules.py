@@ -42,9 +42,10 @@ from machine import describe_machine  # noqa: E402
 
 from scenewatch.config import AppConfig  # noqa: E402
 from scenewatch.config.camera import CameraConfig  # noqa: E402
+from scenewatch.eval.identity import names_its_track  # noqa: E402
 from scenewatch.pipeline import index_file  # noqa: E402
 from scenewatch.rules.engine import RuleEngine  # noqa: E402
-from scenewatch.rules.store import list_events  # noqa: E402
+from scenewatch.rules.store import list_events, stored_track_ids  # noqa: E402
 from scenewatch.store.data import DataStore  # noqa: E402
 from scenewatch.tracking import FinishedTrack  # noqa: E402
 from scenewatch.types import Detections, Frame  # noqa: E402
@@ -383,8 +384,26 @@ def engine_on_gt(config: CameraConfig, tracks: dict, size: tuple[int, int]) -> l
     return list(found.values())
 
 
-def engine_on_pipeline(config: CameraConfig, video: Path) -> tuple[list[dict], float]:
-    """Index the video with the real detector and tracker (rules wired in); events in video seconds."""
+def event_identity(store: DataStore, rows: list[dict]) -> tuple[int, int]:
+    """(events naming their stored track, events): each event's first track as the API shows it
+    must be the stored track whose box is the event's (``scenewatch.eval.identity``)."""
+    with store.engine.connect() as conn:
+        shown = stored_track_ids(conn, rows)
+        named = sum(names_its_track(conn, r, ids) for r, ids in zip(rows, shown, strict=True))
+    return named, len(rows)
+
+
+def report_identity(title: str, named: tuple[int, int]) -> None:
+    print(f"{title}: events naming their stored track: {named[0]} of {named[1]}")
+
+
+def plus(total: tuple[int, int], part: tuple[int, int]) -> tuple[int, int]:
+    return total[0] + part[0], total[1] + part[1]
+
+
+def engine_on_pipeline(config: CameraConfig, video: Path) -> tuple[list[dict], float, tuple[int, int]]:
+    """Index the video with the real detector and tracker (rules wired in); events in video
+    seconds, the index time and the event-to-track identity."""
     with tempfile.TemporaryDirectory() as tmp:
         store = DataStore.open(Path(tmp))
         started = time.monotonic()
@@ -393,8 +412,9 @@ def engine_on_pipeline(config: CameraConfig, video: Path) -> tuple[list[dict], f
         with store.engine.connect() as conn:
             offset = conn.exec_driver_sql("select min(first_ts - first_frame / 25.0) from tracks").scalar()
         rows = list_events(store.engine, limit=100_000)
+        named = event_identity(store, rows)
         store.engine.dispose()
-    return [
+    events = [
         {
             "rule": r["rule"],
             "start": r["start_ts"] - offset,
@@ -402,7 +422,8 @@ def engine_on_pipeline(config: CameraConfig, video: Path) -> tuple[list[dict], f
             "detail": r["detail"],
         }
         for r in rows
-    ], seconds
+    ]
+    return events, seconds, named
 
 
 def as_found(event: dict) -> dict:
@@ -504,6 +525,7 @@ def pedestrian_bench(truth_only: bool = False) -> None:
     totals: dict[str, dict[str, dict]] = {
         f"{split} {kind}": {} for split in ("dev", "test") for kind in kinds
     }
+    identity = {"dev": (0, 0), "test": (0, 0)}
     for name, spec in SCENES.items():
         sequence, split = spec["sequence"], spec["split"]
         folder = DATA / "mot" / sequence
@@ -517,9 +539,11 @@ def pedestrian_bench(truth_only: bool = False) -> None:
         merge(totals[f"{split} gt"], on_gt)
         if truth_only:
             continue
-        events, seconds = engine_on_pipeline(config, video)
+        events, seconds, named = engine_on_pipeline(config, video)
         on_real = match(truth, [as_found(e) for e in events])
         report(f"{title}: engine on the real pipeline's tracks (index took {seconds:.1f} s)", on_real)
+        report_identity(title, named)
+        identity[split] = plus(identity[split], named)
         visible = match(truth, [as_found(e) for e in events], skip_hidden=True)
         hidden = sum(1 for t in truth if t.get("hidden"))
         report(
@@ -536,6 +560,9 @@ def pedestrian_bench(truth_only: bool = False) -> None:
         split, kind = key.split()
         if families:
             report(f"ALL pedestrian {split} scenes, {descriptions[kind]}", families)
+    for split, named in identity.items():
+        if not truth_only:
+            report_identity(f"ALL pedestrian {split} scenes", named)
 
 
 # -- vehicles and crowds on the real clips (issue 4) ---------------------------------------------
@@ -550,8 +577,9 @@ CLIPS = {
 }
 
 
-def clip_pipeline(config: CameraConfig, video: Path) -> tuple[list[dict], float]:
-    """``index_file`` with the clip's rules; events in video seconds (via the frames' pts)."""
+def clip_pipeline(config: CameraConfig, video: Path) -> tuple[list[dict], float, dict[str, tuple[int, int]]]:
+    """``index_file`` with the clip's rules; events in video seconds (via the frames' pts), the
+    index time and the event-to-track identity per rule name."""
     offsets: list[float] = []
     observe = RuleEngine.observe
 
@@ -568,6 +596,10 @@ def clip_pipeline(config: CameraConfig, video: Path) -> tuple[list[dict], float]
             index_file(store, AppConfig(cameras=[config]), video, config.name)
             seconds = time.monotonic() - started
             rows = list_events(store.engine, limit=100_000)
+            named = {
+                rule: event_identity(store, [r for r in rows if r["rule"] == rule])
+                for rule in {r["rule"] for r in rows}
+            }
             store.engine.dispose()
     finally:
         RuleEngine.observe = observe
@@ -583,7 +615,7 @@ def clip_pipeline(config: CameraConfig, video: Path) -> tuple[list[dict], float]
         )
         for r in rows
     ]
-    return found, seconds
+    return found, seconds, named
 
 
 def clip_truth(label: dict, skip_edge: bool = False) -> list[dict]:
@@ -622,8 +654,9 @@ def test_rules_truth(label: dict) -> list[dict]:
     return truth
 
 
-def clip_bench(name: str) -> dict[str, dict[str, dict]]:
-    """The clip's labelled rules (dev) and test rules through one pipeline run; families per split."""
+def clip_bench(name: str) -> dict[str, dict]:
+    """The clip's labelled rules (dev) and test rules through one pipeline run; families per split
+    and the event-to-track identity per split (under "identity")."""
     label = json.loads((LABELS / f"{name}.json").read_text())
     video = DATA / label["clip"]
     tests = [{k: v for k, v in r.items() if k != "expect"} for r in label.get("test_rules", [])]
@@ -637,7 +670,7 @@ def clip_bench(name: str) -> dict[str, dict[str, dict]]:
             **label.get("camera", {}),  # per-camera detector/tracker settings the view needs
         }
     )
-    found, seconds = clip_pipeline(config, video)
+    found, seconds, named_by_rule = clip_pipeline(config, video)
     for f in found:  # crossings match on line, direction and time only (no position in the labels)
         if f["rule"].startswith(("line_crossing", "wrong_way")):
             f["at"] = None
@@ -657,6 +690,13 @@ def clip_bench(name: str) -> dict[str, dict[str, dict]]:
     if tests:
         test_families = match(test_rules_truth(label), [f for f in found if f["rule"] in test_names])
         report(f"{name} (test rules: {label['test_how']})", test_families)
+    identity = {"dev": (0, 0), "test": (0, 0)}
+    for rule, named in named_by_rule.items():
+        split = "test" if rule in test_names else "dev"
+        identity[split] = plus(identity[split], named)
+    for split, named in identity.items():
+        if named[1]:
+            report_identity(f"{name} ({split} rules)", named)
     for rule in sorted({f["rule"] for f in found if f["rule"].startswith("line_crossing")}):
         counts: dict[str, int] = {}
         for f in found:
@@ -680,18 +720,22 @@ def clip_bench(name: str) -> dict[str, dict[str, dict]]:
                 )
                 where = " (parked row)" if parked else " (driving lane)"
             print(f"    {f['start']:.2f}-{f['end']:.2f} s at {f['at']}{where}")
-    return {"dev": families, "test": test_families}
+    return {"dev": families, "test": test_families, "identity": identity}
 
 
 def clips_bench(groups: list[str]) -> None:
     totals: dict[str, dict] = {"dev": {}, "test": {}}
+    identity = {"dev": (0, 0), "test": (0, 0)}
     for group in groups:
         for name in CLIPS[group]:
-            for split, families in clip_bench(name).items():
-                merge(totals[split], families)
+            result = clip_bench(name)
+            for split in totals:
+                merge(totals[split], result[split])
+                identity[split] = plus(identity[split], result["identity"][split])
     for split, families in totals.items():
         if families:
             report(f"ALL {'+'.join(groups)} clips, {split} rules, real pipeline tracks", families)
+        report_identity(f"ALL {'+'.join(groups)} clips, {split} rules", identity[split])
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 that ends is finished, described, stored, indexed for search and announced, in that order.
 
 - finish: too-short blips are dropped, short gaps filled with interpolated boxes
-  (``scenewatch.tracking.finish_track``, as configured);
+  (``scenewatch.tracking.finish_track``, as configured); a blip that an event of the run names
+  is kept as it was observed, so the event always shows a stored track (never none, never
+  another one: stored tracks keep their tracker ids, see ``scenewatch.rules.store``);
 - describe: the track's searchable attributes (``scenewatch.vision.attributes``), either inline
   (no ``describe_queue``, e.g. ``index_file``: the finished row, its attributes and its search
   index rows land in one transaction) or in the node's background worker
@@ -22,10 +24,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
+from scenewatch.rules.store import event_tracker_ids
 from scenewatch.runtime.describe import DescribeJob, DescribeQueue
 from scenewatch.search.index import index_tracks
 from scenewatch.store.writer import TrackWriter, WrittenTrack
@@ -39,6 +42,8 @@ Finisher = Callable[[FinishedTrack], FinishedTrack | None]
 
 class TrackDescriber(Protocol):
     """Computes a track's searchable attributes once, when it ends (``AttributeDescriber``)."""
+
+    zones: dict[str, Any]  # the camera's zones by name, for a track's 'zones' attribute
 
     def observe(self, frame: Frame, tracked: Detections, raw: Detections) -> None:
         """See one detected frame: the tracked boxes and everything the detector found."""
@@ -69,6 +74,8 @@ class FinishStage:
         self.describe_queue = describe_queue if describer is not None else None
         self.drain_timeout = drain_timeout
         self.jobs: dict[int, DescribeJob] = {}  # tracker id -> description, queued once its row is stored
+        self.named: set[int] = set()  # tracker ids of tracks still open that the run's events name
+        self.events_read = 0  # the highest event row id read into ``named``
         # told the database ids of finished tracks once their description and index rows are
         # committed (standing searches judge them then); in the flush or the describer's thread
         self.on_indexed: list[Callable[[list[int]], None]] = []
@@ -94,6 +101,8 @@ class FinishStage:
         """Finish and describe the ended tracks and hand them to the writer."""
         for track, summary in self.writer.ended(finished):
             done = self.finisher(track)
+            if done is None and self._named_by_event(track.track_id):
+                done = track  # too short to be an object, yet an alert shows it: keep it as seen
             if done is None:
                 self.writer.drop(track.track_id)
                 continue
@@ -116,6 +125,14 @@ class FinishStage:
             if job is not None and self.describe_queue is not None:
                 deliver = self._deliverer(track)
                 self.describe_queue.submit(self, self.writer.camera, job, deliver)
+
+    def _named_by_event(self, tracker_id: int) -> bool:
+        """Whether an event of this run names the track (events newer than the last look are read;
+        only tracks the writer still holds are remembered)."""
+        with self.writer.store.engine.connect() as conn:
+            named, self.events_read = event_tracker_ids(conn, self.writer.run_id, self.events_read)
+        self.named = (self.named | named) & self.writer.stored.keys()
+        return tracker_id in self.named
 
     def _index(self, conn: Connection, written: list[WrittenTrack]) -> None:
         index_tracks(conn, self.writer.camera_id, [(w.db_id, w.values) for w in written])

@@ -119,8 +119,10 @@ class Rule:
             return None
         self.last[key] = now
         rows = np.asarray(rows, dtype=np.intp).reshape(-1)
+        # The frame the rule fired on: where the event's tracks are checked against their stored boxes.
+        detail = {**(detail or {}), "frame": ctx.frame.index}
         if len(rows) == 1:  # where the object was when the rule fired
-            detail = {**(detail or {}), "box": [round(float(v), 1) for v in ctx.tracked.xyxy[rows[0]]]}
+            detail["box"] = [round(float(v), 1) for v in ctx.tracked.xyxy[rows[0]]]
         event = Event(
             key=uuid.uuid4().hex,
             rule=self.name,
@@ -129,7 +131,7 @@ class Rule:
             start=float(start),
             end=float(start) if instant else None,
             track_ids=[int(t) for t in track_ids],
-            detail=dict(detail or {}),
+            detail=detail,
             snapshot=self.snapshot(ctx, rows),
         )
         if not instant:
@@ -166,12 +168,8 @@ class Rule:
     def snapshot(self, ctx: Context, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.intp).reshape(-1)
         boxes = ctx.tracked.xyxy[rows]
-        labels = [
-            f"{class_name(c)} {t}"
-            for c, t in zip(
-                ctx.tracked.class_ids[rows].tolist(), ctx.tracked.track_ids[rows].tolist(), strict=True
-            )
-        ]
+        # The class alone: the rules' ids are not the stored tracks' ids the alert names.
+        labels = [class_name(c) for c in ctx.tracked.class_ids[rows].tolist()]
         zone = getattr(self.config, "zone", None)
         line = getattr(self.config, "line", None)
         return annotate(

@@ -2,6 +2,12 @@
 
 Python API: ``save_event``, ``list_events``, ``get_event``, ``set_event_state``; the CLI's
 ``scenewatch events ...`` commands are thin shells over these.
+
+Track identity: an edge's event row keeps the tracker ids of its run (``track_ids``, what the
+central maps to its own ids); a stored track keeps its tracker id for good, so the pair (run,
+tracker id) names one stored track whatever finishing does later. What users see is the stored
+tracks' database ids (``tracks show``, the API): ``list_events`` and ``get_event`` add them as
+``stored_track_ids``. A central's rows already hold its own database ids.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from scenewatch.errors import SceneWatchError
 from scenewatch.rules.engine import RuleEngine
@@ -20,7 +26,7 @@ from scenewatch.rules.events import STATES, Event
 from scenewatch.store.data import DataStore
 from scenewatch.store.media import MediaStore
 from scenewatch.store.repo import NotFound
-from scenewatch.store.schema import cameras, events
+from scenewatch.store.schema import cameras, events, tracks
 from scenewatch.tracking import FinishedTrack
 from scenewatch.types import Detections, Frame
 
@@ -111,6 +117,49 @@ def _row(row) -> dict:
     return data
 
 
+def stored_track_ids(conn: Connection, rows: list[dict]) -> list[list[int]]:
+    """Each event row's tracks as database ids of stored tracks, in the row's order; a tracker id
+    whose track is not stored (yet) is left out."""
+    wanted: dict[int, set[int]] = {}
+    for row in rows:
+        if row.get("edge_id") is None and row["run_id"] is not None:
+            # ids beyond a 32-bit column are the rules' own identities (older rows), never a track's
+            wanted.setdefault(row["run_id"], set()).update(t for t in row["track_ids"] if 0 <= t < 2**31)
+    found: dict[tuple[int, int], int] = {}
+    for run, trackers in wanted.items():
+        query = select(tracks.c.tracker_id, tracks.c.id).where(
+            tracks.c.run_id == run, tracks.c.tracker_id.in_(sorted(trackers))
+        )
+        found.update({(run, tracker): db_id for tracker, db_id in conn.execute(query)})
+    out = []
+    for row in rows:
+        if row.get("edge_id") is not None:  # a central's row: mapped to its ids on ingest
+            out.append(list(row["track_ids"]))
+        else:
+            keys = ((row["run_id"], t) for t in row["track_ids"])
+            out.append([found[k] for k in keys if k in found])
+    return out
+
+
+def with_stored_tracks(conn: Connection, rows: list[dict]) -> list[dict]:
+    """``rows`` with ``stored_track_ids`` added (see :func:`stored_track_ids`)."""
+    for row, ids in zip(rows, stored_track_ids(conn, rows), strict=True):
+        row["stored_track_ids"] = ids
+    return rows
+
+
+def event_tracker_ids(conn: Connection, run_id: int, after_id: int) -> tuple[set[int], int]:
+    """The tracker ids named by the run's events with a row id above ``after_id``, and the highest
+    row id read (``after_id`` when there is none)."""
+    named: set[int] = set()
+    last = after_id
+    query = select(events.c.id, events.c.track_ids).where(events.c.id > after_id, events.c.run_id == run_id)
+    for event_id, ids in conn.execute(query):
+        named.update(ids)
+        last = max(last, event_id)
+    return named, last
+
+
 def _query():
     return select(events, cameras.c.name.label("camera_name")).join(
         cameras, cameras.c.id == events.c.camera_id
@@ -137,15 +186,15 @@ def list_events(
         query = query.where(events.c.start_ts >= since)
     query = query.order_by(events.c.start_ts.desc(), events.c.id.desc()).limit(limit)
     with engine.connect() as conn:
-        return [_row(r) for r in conn.execute(query)]
+        return with_stored_tracks(conn, [_row(r) for r in conn.execute(query)])
 
 
 def get_event(engine: Engine, event_id: int) -> dict:
     with engine.connect() as conn:
         row = conn.execute(_query().where(events.c.id == event_id)).first()
-    if row is None:
-        raise NotFound(f"no event with id {event_id}", "list them with `scenewatch events list`")
-    return _row(row)
+        if row is None:
+            raise NotFound(f"no event with id {event_id}", "list them with `scenewatch events list`")
+        return with_stored_tracks(conn, [_row(row)])[0]
 
 
 def set_event_state(engine: Engine, event_id: int, state: str) -> dict:
@@ -214,7 +263,18 @@ class EventRecorder:
     def __call__(self, frame: Frame, tracked: Detections, finished: list[FinishedTrack]) -> None:
         self.offset = frame.timestamp - frame.pts
         self.frame_time = frame.timestamp
-        self.save(self.rules.observe(frame, tracked, finished))
+        raised = self.rules.observe(frame, tracked, finished)
+        with self._lock:
+            for event in raised:
+                if event.key not in self._open:
+                    event.track_ids = self._on_view(event.track_ids)
+            self._save(raised)
+
+    def _on_view(self, identities: list[int]) -> list[int]:
+        """The tracker ids on view now for the rules' identities (an identity carried on after an
+        id switch is a lost track's id): the stored tracks whose boxes the event shows."""
+        holder = self.rules.stitcher.holder
+        return [holder.get(identity, identity) for identity in identities]
 
     def close(self) -> None:
         self.save(self.rules.close())

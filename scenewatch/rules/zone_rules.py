@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from scenewatch.config.rules import CrowdBuildupRule, CrowdRule, IntrusionRule, LoiteringRule
+from scenewatch.config.rules import CrowdBuildupRule, CrowdRule, IntrusionRule, LoiteringRule, RuleBase
 from scenewatch.rules.base import Context, Rule
 from scenewatch.rules.events import Event
 
@@ -58,7 +58,7 @@ class Loitering(StayRule):
 class Crowd(Rule):
     """The count in the zone reaches ``count`` and holds ``time_s``; ends when it stays below as long."""
 
-    config_type = CrowdRule
+    config_type: ClassVar[type[RuleBase]] = CrowdRule  # widened: CrowdBuildup runs its own
 
     def __init__(self, config: Any):
         super().__init__(config)
@@ -80,6 +80,14 @@ class Crowd(Rule):
             if ctx.now - self.above_since >= self.config.time_s:
                 rows = np.flatnonzero(self.wanted(ctx))
                 ids = ctx.tracked.track_ids[rows].tolist()
+                # everyone counted, the ones on this frame first: a counted person the detector
+                # missed on the firing frame is still named
+                zone = ctx.scene.zones[key]
+                ids += [
+                    i
+                    for i in zone.inside_ids(ctx.now - CROWD_SEEN_S, self.class_ids).tolist()
+                    if i not in ids
+                ]
                 event = self.fire(ctx, key, self.above_since, ids, rows, {"zone": key, "count": count})
                 return [event] if event else []
             return []

@@ -69,7 +69,8 @@ def list_events(
     else:
         names = list(user.visible(ctx.camera_names()))
     # the same page for the same cameras and filters until events change (or ttl_s)
-    version = ctx.versions.version("events", "cameras") if ctx.versions is not None else None
+    versions = ctx.versions
+    version = versions.version("events", "cameras") if versions is not None else None
     key = (tuple(names), rule, state, since, limit, version)
 
     def compute() -> bytes:
@@ -77,12 +78,12 @@ def list_events(
         for name in names:
             rows += query(ctx.store.engine, camera=name, rule=rule, state=state, since=since, limit=limit)
         rows.sort(key=lambda r: (r["start_ts"], r["id"]), reverse=True)
-        return _EVENTS.dump_json([alert_body(r) for r in rows[:limit]])
+        return _EVENTS.dump_json(_EVENTS.validate_python([alert_body(r) for r in rows[:limit]]))
 
-    if version is None:
+    if versions is None:
         body = compute()
     else:
-        keep = lambda: ctx.versions.version("events", "cameras") == version  # noqa: E731
+        keep = lambda: versions.version("events", "cameras") == version  # noqa: E731
         body = ctx.events_cache.get_or_compute(key, compute, keep)
     return Response(body, media_type="application/json")
 
