@@ -11,6 +11,11 @@ from scenewatch.vision.labels import class_id
 
 # Classes the detector confuses with each other; a track may switch among them but never leave its group.
 DEFAULT_CLASS_GROUPS = [["person"], ["bicycle", "motorcycle"], ["car", "bus", "truck", "train"]]
+# Evidence and static background defaults, chosen on the dev clips (bench/tracking.py says which).
+# The confirm score equals high_score: on these clips real people score 0.33-0.45, as weak as a
+# stone, so by default it only demands that a track's evidence is not mostly second-stage matches.
+CONFIRM_SCORE = 0.35
+STATIC_MOTION = 0.10
 
 
 class TrackerConfig(Section):
@@ -56,7 +61,42 @@ class TrackerConfig(Section):
         description="A detection whose height differs from the track's by more than this factor never "
         "matches it; scale-free, so it holds for any camera.",
     )
-    min_hits: int = Field(2, ge=1, description="Matched detections needed before a new track is reported.")
+    min_hits: int = Field(
+        2, ge=1, description="Matched detections before a new track takes part in full association."
+    )
+    confirm_detections: int = Field(
+        5,
+        ge=1,
+        description="Evidence: a track counts (is reported, stored, judged by rules) once the median score "
+        "of its last this-many detections (at least min_hits of them) reaches its class's confirm_score.",
+    )
+    confirm_score: float = Field(
+        CONFIRM_SCORE,
+        ge=0.0,
+        le=1.0,
+        description="Median detection score a track of a class not in class_confirm_score needs to count "
+        "(Frigate's threshold, where new_track_score is its min_score).",
+    )
+    class_confirm_score: dict[str, float] = Field(
+        default_factory=dict,
+        description="confirm_score per class name, for classes that need more or less evidence, "
+        "e.g. {person: 0.5, car: 0.4}.",
+    )
+    static_classes: list[str] = Field(
+        default_factory=list,
+        description="Classes whose tracks are checked for static background (a stone, bin or poster "
+        "detected as a person), e.g. [person] for an outdoor camera: a track whose box has not moved or "
+        "changed shape since it was born is not reported until it does. Off by default: a person "
+        "standing still when first seen is reported only once they shift, and walkers a few frames "
+        "later, which delays zone and crowd events.",
+    )
+    static_motion: float = Field(
+        STATIC_MOTION,
+        gt=0.0,
+        description="Static background: largest change of a box (centre shift, width or height change) "
+        "over the box height that still counts as not moving; a person standing still breathes, sways and "
+        "turns, which changes the box by more.",
+    )
     lost_timeout: float = Field(
         3.0, gt=0.0, description="Seconds a track survives unmatched (occlusion) before it is finished."
     )
@@ -104,6 +144,22 @@ class TrackerConfig(Section):
                 if name in seen:
                     raise ValueError(f"class {name} is in more than one group")
                 seen.add(name)
+        return value
+
+    @field_validator("class_confirm_score")
+    @classmethod
+    def _scores_per_known_class(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, score in value.items():
+            class_id(name)
+            if not 0.0 <= score <= 1.0:
+                raise ValueError(f"confirm score of {name} must be between 0 and 1; got {score}")
+        return value
+
+    @field_validator("static_classes")
+    @classmethod
+    def _known_static_classes(cls, value: list[str]) -> list[str]:
+        for name in value:
+            class_id(name)
         return value
 
     @model_validator(mode="after")

@@ -4,6 +4,13 @@ One verb: ``update(detections, timestamp) -> tracked detections``. Tracks that e
 than ``lost_timeout``) appear in ``tracker.finished`` after the update that ended them, and
 ``flush()`` ends the rest at the end of a file.
 
+A track is *established* after ``min_hits`` matches (it then takes part in full association and
+survives misses) and *confirmed* once its history is evidence of a real object
+(``scenewatch.tracking.static``: a confident median score and, for moving classes, a box that has
+moved). Only confirmed tracks are reported, in ``update``'s output and in ``finished``; an
+established but unconfirmed track (a stone detected as a person) keeps absorbing its detections
+silently, so it neither counts nor spawns new tracks.
+
 >>> from scenewatch.types import Detections
 >>> tracker = Tracker()
 >>> box = Detections([[10, 10, 50, 120]], [0.9], [0])
@@ -20,6 +27,13 @@ import numpy as np
 from scenewatch.config.tracker import TrackerConfig
 from scenewatch.tracking import kalman
 from scenewatch.tracking.matching import assign, box_cost, group_nms, size_gate
+from scenewatch.tracking.static import (
+    HELD_HISTORY,
+    confirm_table,
+    evidence_median,
+    has_moved,
+    static_table,
+)
 from scenewatch.types import Detections
 from scenewatch.vision.labels import class_id, coco_names
 
@@ -58,6 +72,8 @@ class Tracker:
         c = self.config
         self.noise = kalman.MotionNoise(c.position_noise, c.velocity_noise, c.measurement_noise)
         self.group_of = class_group_table(c.class_groups)
+        self.confirm_score = confirm_table(c.confirm_score, c.class_confirm_score)
+        self.held_static = static_table(c.static_classes)
         self.finished: list[FinishedTrack] = []
         self._next_id = 1
         self._frame = -1
@@ -67,7 +83,10 @@ class Tracker:
         self._time = np.zeros(0)  # time the state was last predicted to
         self._seen = np.zeros(0)  # time of the last matched detection
         self._hits = np.zeros(0, dtype=np.int64)
-        self._confirmed = np.zeros(0, dtype=bool)
+        self._established = np.zeros(0, dtype=bool)  # ByteTrack's confirmed: min_hits matches
+        self._confirmed = np.zeros(0, dtype=bool)  # evidence of a real object: reported
+        self._scored = np.zeros(0, dtype=bool)  # its median score has reached the class's confirm score
+        self._moved = np.zeros(0, dtype=bool)  # its box has moved since birth (or its class may stand)
         self._votes = np.zeros((0, len(self.group_of)))  # summed scores per class: majority class
         self._history: list[list[tuple[float, int, np.ndarray, float]]] = []
 
@@ -101,14 +120,14 @@ class Tracker:
             matched_d.append(det_idx[cols])
             return np.setdiff1d(tracks, tracks[rows])
 
-        confirmed = np.flatnonzero(self._confirmed)
-        # Stage 1: every confirmed track, running or lost, against the confident detections.
-        left = stage(confirmed, high, c.match_cost)
+        established = np.flatnonzero(self._established)
+        # Stage 1: every established track, running or lost, against the confident detections.
+        left = stage(established, high, c.match_cost)
         # Stage 2 (ByteTrack): tracks seen last time also take weak, often occluded detections.
         recent = left[self._seen[left] >= self._last_time]
         stage(recent, ~high, c.low_match_cost)
         # Stage 3: tentative tracks only against confident leftovers.
-        stage(np.flatnonzero(~self._confirmed), high, c.tentative_match_cost)
+        stage(np.flatnonzero(~self._established), high, c.tentative_match_cost)
 
         rows = np.concatenate(matched_t) if matched_t else _NO_TRACKS
         cols = np.concatenate(matched_d) if matched_d else _NO_TRACKS
@@ -122,7 +141,7 @@ class Tracker:
         return output
 
     def flush(self) -> list[FinishedTrack]:
-        """End every track (end of a file); returns the confirmed ones."""
+        """End every track (end of a file); returns the confirmed ones (the ones ever reported)."""
         finished = self._finish(np.flatnonzero(self._confirmed))
         self._select(np.zeros(len(self._ids), dtype=bool))
         self.finished = finished
@@ -158,10 +177,32 @@ class Tracker:
         )
         self._seen[rows] = timestamp
         self._hits[rows] += 1
-        self._confirmed[rows] |= self._hits[rows] >= self.config.min_hits
+        self._established[rows] |= self._hits[rows] >= self.config.min_hits
         np.add.at(self._votes, (rows, dets.class_ids), dets.scores)
         for row, box, score in zip(rows.tolist(), dets.xyxy, dets.scores.tolist(), strict=True):
             self._history[row].append((timestamp, self._frame, box, score))
+        self._confirm(rows[self._established[rows] & ~self._confirmed[rows]])
+
+    def _confirm(self, rows: np.ndarray) -> None:
+        """Confirm the established tracks whose history is now evidence enough (module static).
+
+        Each kind of evidence, once shown, holds: a confident stretch and a movement need not
+        coincide (people standing still score low while they turn)."""
+        c = self.config
+        window = c.confirm_detections
+        for row in rows.tolist():
+            history = self._history[row]
+            cls = int(np.argmax(self._votes[row]))
+            if not self._scored[row]:
+                scores = [score for *_, score in history[-window:]]
+                self._scored[row] = evidence_median(scores, window) >= self.confirm_score[cls]
+            if not self._moved[row]:
+                ends = history if len(history) <= 2 * window else history[:window] + history[-window:]
+                boxes = np.array([box for _, _, box, _ in ends])
+                self._moved[row] = not self.held_static[cls] or has_moved(boxes, window, c.static_motion)
+            self._confirmed[row] = self._scored[row] and self._moved[row]
+            if not self._confirmed[row] and len(history) > window + HELD_HISTORY:
+                del history[window]  # a held track lives as long as its stone: keep memory bounded
 
     def _output(self, rows: np.ndarray, dets: Detections) -> Detections:
         shown = self._confirmed[rows]
@@ -176,10 +217,10 @@ class Tracker:
     def _retire(self, timestamp: float, matched: np.ndarray) -> None:
         unmatched = np.ones(len(self._ids), dtype=bool)
         unmatched[matched] = False
-        # Tentative tracks die on their first miss; confirmed ones after lost_timeout.
-        dead_tentative = unmatched & ~self._confirmed
-        expired = self._confirmed & (timestamp - self._seen > self.config.lost_timeout)
-        self.finished.extend(self._finish(np.flatnonzero(expired)))
+        # Tentative tracks die on their first miss; established ones after lost_timeout.
+        dead_tentative = unmatched & ~self._established
+        expired = self._established & (timestamp - self._seen > self.config.lost_timeout)
+        self.finished.extend(self._finish(np.flatnonzero(expired & self._confirmed)))
         self._select(~(dead_tentative | expired))
 
     def _birth(self, dets: Detections, timestamp: float) -> None:
@@ -196,12 +237,17 @@ class Tracker:
         self._time = np.concatenate([self._time, np.full(n, timestamp)])
         self._seen = np.concatenate([self._seen, np.full(n, timestamp)])
         self._hits = np.concatenate([self._hits, np.ones(n, dtype=np.int64)])
-        self._confirmed = np.concatenate([self._confirmed, np.full(n, self.config.min_hits <= 1)])
+        self._established = np.concatenate([self._established, np.full(n, self.config.min_hits <= 1)])
+        self._confirmed = np.concatenate([self._confirmed, np.zeros(n, dtype=bool)])
+        self._scored = np.concatenate([self._scored, np.zeros(n, dtype=bool)])
+        self._moved = np.concatenate([self._moved, np.zeros(n, dtype=bool)])
         self._votes = np.concatenate([self._votes, votes])
         self._history.extend(
             [(timestamp, self._frame, box, score)]
             for box, score in zip(dets.xyxy, dets.scores.tolist(), strict=True)
         )
+        if self.config.min_hits <= 1:
+            self._confirm(np.arange(len(self._ids) - n, len(self._ids)))
 
     def _finish(self, rows: np.ndarray) -> list[FinishedTrack]:
         finished = []
@@ -220,6 +266,18 @@ class Tracker:
         return finished
 
     def _select(self, keep: np.ndarray) -> None:
-        for name in ("_ids", "_mean", "_cov", "_time", "_seen", "_hits", "_confirmed", "_votes"):
+        for name in (
+            "_ids",
+            "_mean",
+            "_cov",
+            "_time",
+            "_seen",
+            "_hits",
+            "_established",
+            "_confirmed",
+            "_scored",
+            "_moved",
+            "_votes",
+        ):
             setattr(self, name, getattr(self, name)[keep])
         self._history = [h for h, k in zip(self._history, keep.tolist(), strict=True) if k]
