@@ -1,11 +1,20 @@
 """Colour naming on synthetic swatches and on real crops (boxes chosen by looking at the images)."""
 
+import av
 import cv2
 import numpy as np
 import pytest
-from conftest import IMAGES
+from conftest import IMAGES, VTEST
 
-from scenewatch.vision.colours import TERMS, colour_distribution, dominant, scene_lightness
+from scenewatch.vision.colours import (
+    TERMS,
+    colour_distribution,
+    describe_colours,
+    dominant,
+    scene_lightness,
+    shade_of,
+)
+from scenewatch.vision.constancy import WhiteBalance
 
 SWATCHES = {  # BGR -> expected top term
     (0, 0, 220): "red",
@@ -116,3 +125,105 @@ def test_black_stays_black_in_bright_scene_reference() -> None:
     img = load("darknet_person.jpg")
     dist = colour_distribution(img[250:320, 210:250], reference_lightness=scene_lightness(img))
     assert top(dist) == "black"
+
+
+# -- shades: lightness as an attribute of its own ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bgr", "light", "dark"),
+    [
+        ((235, 206, 135), True, False),  # sky blue
+        ((128, 0, 0), False, True),  # navy
+        ((225, 105, 65), False, False),  # royal blue: plain blue, neither
+    ],
+)
+def test_shade_within_blue(bgr: tuple[int, int, int], light: bool, dark: bool) -> None:
+    reading = describe_colours(np.full((8, 8, 3), bgr, np.uint8), reference_lightness=80)
+    assert top(reading.shares) == "blue"
+    degrees = shade_of(reading.tones["blue"], "blue")
+    assert (degrees["light"] > 0.5) is light, degrees
+    assert (degrees["dark"] > 0.5) is dark, degrees
+
+
+def test_part_shade_is_absolute_and_shares_match_colour_distribution() -> None:
+    white = describe_colours(np.full((8, 8, 3), 240, np.uint8))
+    black = describe_colours(np.full((8, 8, 3), 20, np.uint8))
+    assert white.shade["light"] > 0.9 and black.shade["dark"] > 0.9
+    img = load("darknet_person.jpg")[130:230, 200:260]
+    assert describe_colours(img).shares == colour_distribution(img)
+    assert describe_colours(np.zeros((0, 3), np.uint8)).tones == {}
+
+
+# -- per-camera colour constancy ----------------------------------------------------------------
+
+TINTS = {"blue cast": (1.22, 1.0, 0.8), "yellow cast": (0.78, 1.0, 1.18)}  # B, G, R gains of the sensor
+# vtest.avi people (bench/labels/vtest.json sightings: frame, box) and their garment's colour
+VTEST_GARMENTS = [  # the torso: 22-45 % down the sighting box, its middle half across
+    ("p19 red jacket", 503, (293, 202, 312, 220), "red"),
+    ("p111 light blue jacket", 181, (199, 176, 216, 191), "blue"),
+    ("p29 blue jacket", 678, (480, 272, 499, 293), "blue"),
+    ("p2 black coat", 11, (548, 254, 563, 274), "black"),
+]
+
+
+@pytest.fixture(scope="module")
+def vtest_frames() -> dict[int, np.ndarray]:
+    if not VTEST.is_file():
+        pytest.skip(f"sample footage not found: {VTEST}")
+    wanted = {frame for _, frame, _, _ in VTEST_GARMENTS}
+    with av.open(str(VTEST)) as container:
+        return {
+            i: f.to_ndarray(format="bgr24")
+            for i, f in enumerate(container.decode(video=0))
+            if i in wanted or i % 100 == 0
+        }
+
+
+def tint(image: np.ndarray, name: str) -> np.ndarray:
+    return np.clip(image.astype(np.float32) * np.array(TINTS[name], np.float32), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("cast", TINTS)
+@pytest.mark.parametrize(("who", "frame", "box", "term"), VTEST_GARMENTS)
+def test_camera_tint_does_not_change_names(vtest_frames, cast, who, frame, box, term) -> None:
+    """The same camera with a tinted sensor: the balance learned from its own (tinted) frames
+    brings each garment back to its name; without it the cast renames some of them."""
+    balance = WhiteBalance(every=1)
+    for image in vtest_frames.values():
+        balance.observe(tint(image, cast))
+    x0, y0, x1, y1 = box
+    crop = tint(vtest_frames[frame], cast)[y0:y1, x0:x1]
+    assert top(colour_distribution(vtest_frames[frame][y0:y1, x0:x1])) == term  # the untinted name
+    fixed = colour_distribution(balance.apply(crop))
+    assert top(fixed) == term, (who, dominant(fixed, 3))
+
+
+def test_tint_renames_garments_without_the_balance(vtest_frames) -> None:
+    """What the balance is for: under a yellow cast the light blue jacket is no longer blue."""
+    x0, y0, x1, y1 = VTEST_GARMENTS[1][2]
+    raw = colour_distribution(tint(vtest_frames[181], "yellow cast")[y0:y1, x0:x1])
+    assert top(raw) != "blue", dominant(raw, 3)
+
+
+def test_white_balance_undoes_most_of_a_cast() -> None:
+    img = load("darknet_dog.jpg")
+    tinted = tint(img, "blue cast")
+    balance = WhiteBalance(every=1)
+    assert np.allclose(balance.gains, 1.0)  # nothing learned: crops pass unchanged
+    balance.observe(tinted)
+    assert balance.gains[0] < 0.95 and balance.gains[2] > 1.05  # blue down, red up
+
+    def cast(image: np.ndarray) -> np.ndarray:  # the channel balance, brightness left out
+        means = image.reshape(-1, 3).astype(np.float64).mean(axis=0)
+        return means / means.mean()
+
+    before = np.abs(cast(tinted) - cast(img)).sum()
+    assert np.abs(cast(balance.apply(tinted)) - cast(img)).sum() < 0.5 * before
+
+
+def test_white_balance_ignores_frames_without_grey_surfaces() -> None:
+    grass = np.full((64, 64, 3), (40, 160, 40), np.uint8)
+    balance = WhiteBalance(every=1)
+    balance.observe(grass)
+    assert np.allclose(balance.gains, 1.0)  # grey-world would have turned green into magenta

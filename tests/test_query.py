@@ -18,6 +18,7 @@ import pytest
 from scenewatch.search import Query, parse_query
 from scenewatch.search.query import MAX_CHARS, MAX_IGNORED
 
+ALONE = "no one named with the {}: searching for people carrying it"
 NOW = datetime(2024, 5, 15, 10, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 CAMERAS = ("front door", "lobby", "cam2", "东门", "后院")
 ZONES = ("gate", "大门", "parking lot", "停车场", "loading bay")
@@ -221,7 +222,7 @@ TABLE: list[Q] = [
     Q("a couple of people standing", ["person x2 @standing"]),
     Q("lorries in the last 3 days", ["vehicle:truck"], time=("05-12 10:30", "05-15 10:30")),
     Q("people in the last week", ["person"], time=("05-08 10:30", "05-15 10:30")),
-    Q("a man in dark clothes", ["person any=dark-black/grey"], notes=["gender"]),
+    Q("a man in dark clothes", ["person outfit=dark-black/grey"], notes=["gender"]),
     Q("vehicle heading left at night", ["vehicle ~left"], time=("05-14 18:00", "05-15 06:00")),
     Q("a person in black lying", ["person any=black @lying"]),
     Q("scooter stopped at the front door", ["vehicle:motorcycle ~stopped"], cameras=["front door"]),
@@ -264,7 +265,7 @@ TABLE: list[Q] = [
     Q("两个背着背包向左走的人", ["person x2 +backpack ~walking ~left"]),
     Q("躺在地上的人", ["person @lying"]),
     Q("白色货车", ["vehicle:truck body=white"]),
-    Q("穿黑衣服的人", ["person any=black"]),
+    Q("穿黑衣服的人", ["person outfit=black"]),
     Q("戴黄色安全帽的工人", ["person head=yellow wearing:helmet"]),
     Q("打着红色雨伞的人", ["person +umbrella=red"]),
     Q("拖着行李箱的女士", ["person +suitcase"], notes=["gender"]),
@@ -322,7 +323,7 @@ TABLE: list[Q] = [
     Q("年轻女子", ["person"], ignored=["年轻"], notes=["age", "gender"]),
     Q("老人摔倒", ["person @lying"], notes=["age"]),
     Q("外国人", ["person"], notes=["ethnicity"]),
-    Q("穿红衣服的男人和穿蓝衣服的女人", ["person any=red", "person any=blue"], notes=["gender"]),
+    Q("穿红衣服的男人和穿蓝衣服的女人", ["person outfit=red", "person outfit=blue"], notes=["gender"]),
     Q("拿着黄色伞的小孩", ["person +umbrella=yellow"], notes=["age"]),
     Q("在3号摄像头的人", ["person"], ignored=["3号"], notes=["unknown camera 3号"]),
     Q("在西门区域停留的车辆", ["vehicle ~stopped"], ignored=["西门"], notes=["unknown zone 西门"]),
@@ -347,8 +348,8 @@ TABLE: list[Q] = [
     Q("穿紫色上衣的人", ["person upper=purple wearing:top"]),
     Q("穿棕色外套的人", ["person upper=brown wearing:jacket"]),
     Q("穿灰色裤子背红色包的人", ["person lower=grey wearing:trousers +bag=red"]),
-    Q("一个穿绿色衣服的人", ["person any=green"]),
-    Q("两个穿白色衣服的人在跑", ["person x2 any=white ~running"]),
+    Q("一个穿绿色衣服的人", ["person outfit=green"]),
+    Q("两个穿白色衣服的人在跑", ["person x2 outfit=white ~running"]),
     Q("停着的黑色越野车", ["vehicle:car body=black ~stopped"]),
     Q("昨天上午九点前", [], time=("05-14 00:00", "05-14 09:00")),
     Q("在停车场停车的货车", ["vehicle:truck ~stopped"], zones=["停车场"]),
@@ -356,7 +357,7 @@ TABLE: list[Q] = [
     Q("超速的车", ["vehicle ~fast"]),
     Q("向右行驶的公交车", ["vehicle:bus ~moving ~right"]),
     Q("拿伞的人", ["person +umbrella"]),
-    Q("背包", ["person +backpack"]),
+    Q("背包", ["person +backpack"], notes=[ALONE.format("backpack")]),
     Q("红色", ["any any=red"]),
     # --- shades kept ("dark red" is not red) and colour synonyms (crimson, gray / grey)
     Q("a person in a dark red top", ["person upper=dark-red wearing:top"]),
@@ -366,7 +367,7 @@ TABLE: list[Q] = [
         ["person upper=light-red lower=light-red wearing:dress"],
         notes=["gender"],
     ),
-    Q("pale pink umbrella", ["person +umbrella=light-pink"]),
+    Q("pale pink umbrella", ["person +umbrella=light-pink"], notes=[ALONE.format("umbrella")]),
     Q("crimson car", ["vehicle:car body=red"]),
     Q("person with a crimson backpack", ["person +backpack=red"]),
     Q("gray car", ["vehicle:car body=grey"]),
@@ -393,6 +394,51 @@ TABLE: list[Q] = [
     ),
     Q("old man with a walking stick", ["person"], ignored=["walking stick"], notes=["gender", "age"]),
     Q("手提包是红色的女人", ["person +handbag=red"], notes=["gender"]),
+    # --- shades, headwear, bags and whole outfits, each word in both languages
+    Q("a person in a light blue jacket", ["person upper=light-blue wearing:jacket"]),
+    Q("穿浅蓝色外套的人", ["person upper=light-blue wearing:jacket"]),
+    Q("穿淡蓝色牛仔裤的人", ["person lower=light-blue wearing:trousers"]),
+    Q("person in a pale blue top", ["person upper=light-blue wearing:top"]),
+    Q("person in a navy coat", ["person upper=dark-blue wearing:jacket"]),
+    Q("藏青色上衣的人", ["person upper=dark-blue wearing:top"]),
+    Q("穿深绿色上衣的人", ["person upper=dark-green wearing:top"]),
+    Q("a person in a dark green top", ["person upper=dark-green wearing:top"]),
+    Q("穿浅色裤子的人", ["person lower=light-white/grey wearing:trousers"]),
+    Q("person in dark trousers", ["person lower=dark-black/grey wearing:trousers"]),
+    Q("a person in a white hood", ["person head=white wearing:hood"]),
+    Q("戴白色兜帽的人", ["person head=white wearing:hood"]),
+    Q("戴着帽兜的路人", ["person wearing:hood"]),
+    Q("a person in a black cap", ["person head=black wearing:cap"]),
+    Q("戴黑色鸭舌帽的人", ["person head=black wearing:cap"]),
+    Q("person wearing a hat", ["person wearing:hat"]),
+    Q("a person carrying a bag", ["person +bag"]),
+    Q("挎着单肩包的人", ["person +handbag"]),
+    Q("提着购物袋的行人", ["person +bag"]),
+    Q("person dressed all in black", ["person outfit=black"]),
+    Q("一身黑的人", ["person outfit=black"]),
+    Q("全身白色的人", ["person outfit=white"]),
+    Q("someone in red from head to toe", ["person outfit=red"]),
+    Q("浑身都是红色的人", ["person outfit=red"]),
+    Q("person in white clothes", ["person outfit=white"]),
+    Q("白衣服", ["person outfit=white"]),
+    Q("all in black", ["person outfit=black"]),
+    Q("person dressed in red", ["person outfit=red"]),
+    Q("a person in red", ["person any=red"]),
+    # --- bad input about looks: a clear note, never a crash
+    Q(
+        "a person in a light fuchsiaish jacket",
+        ["person wearing:jacket"],
+        ignored=["light", "fuchsiaish"],
+        notes=["'light' needs a colour we know after it (e.g. 'light blue'); ignored"],
+    ),
+    Q(
+        "浅啡色外套的人",
+        ["person wearing:jacket"],
+        ignored=["浅", "啡"],
+        notes=["'浅' needs a colour we know after it (e.g. 'light blue'); ignored"],
+    ),
+    Q("a bag", ["person +bag"], notes=[ALONE.format("bag")]),
+    Q("包", ["person +bag"], notes=[ALONE.format("bag")]),
 ]
 
 

@@ -4,8 +4,8 @@
 
 Writes one PNG per labelled person (``tud_<gt id>.png``, ``campus_<gt id>.png``,
 ``vtest_<label>.png``): a row of crops (5 frames spread over the gt track for TUD-Stadtmitte and
-TUD-Campus; the sighting and ``also_seen`` boxes for vtest) above the label text. Open them with
-any image viewer next to the JSON.
+TUD-Campus; the sighting and ``also_seen`` boxes for vtest) above the label text and the
+person's looks (``people_looks.json``). Open them with any image viewer next to the JSON.
 """
 
 from __future__ import annotations
@@ -43,9 +43,14 @@ def tile(image: np.ndarray, frame: int, box: list[float]) -> np.ndarray:
     return np.pad(crop, ((0, 0), (0, 4), (0, 0)))
 
 
-def sheet(tiles: list[np.ndarray], label: dict, title: str) -> np.ndarray:
+LOOKS = json.loads((HERE / "people_looks.json").read_text())["labels"]  # keyed like bench/search.py
+
+
+def sheet(tiles: list[np.ndarray], label: dict, title: str, key: str = "") -> np.ndarray:
+    label = {**label, **{f"looks {k}": v for k, v in LOOKS.get(key, {}).items() if k != "note"}}
     row = np.concatenate(tiles, axis=1)
     keys = ("upper", "lower", "head", "head_note", "carried", "carried_unsure", "posture", "direction")
+    keys += tuple(k for k in label if k.startswith("looks "))
     lines = [title] + [f"{k}: {label.get(k)}" for k in keys if label.get(k) not in (None, [])]
     if label.get("note"):
         lines.append(f"note: {label['note']}"[:110])
@@ -69,7 +74,8 @@ def tud_sheets(out: Path, sequence: str = "TUD-Stadtmitte", prefix: str = "tud")
         tiles = [
             tile(frames[int(r[0]) - 1], int(r[0]) - 1, [r[2], r[3], r[2] + r[4], r[3] + r[5]]) for r in picks
         ]
-        cv2.imwrite(str(out / f"{prefix}_{pid}.png"), sheet(tiles, label, f"{sequence} gt id {pid}"))
+        sheet_image = sheet(tiles, label, f"{sequence} gt id {pid}", f"{prefix}:{pid}")
+        cv2.imwrite(str(out / f"{prefix}_{pid}.png"), sheet_image)
     return len(labels)
 
 
@@ -80,7 +86,8 @@ def vtest_sheets(out: Path) -> int:
         seen = sorted([label["sighting"], *label.get("also_seen", [])])
         tiles = [tile(frames[s[0]], s[0], s[1:]) for s in seen]
         cv2.imwrite(
-            str(out / f"vtest_{name}.png"), sheet(tiles, label, f"vtest {name} at {label['sighting']}")
+            str(out / f"vtest_{name}.png"),
+            sheet(tiles, label, f"vtest {name} at {label['sighting']}", f"vtest:{name}"),
         )
     return len(labels)
 

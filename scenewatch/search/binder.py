@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from scenewatch.search import lexicon as lx
 from scenewatch.search.model import CarriedItem, Colour, ObjectClause
-from scenewatch.search.tokens import Token
+from scenewatch.search.tokenizer import Token
 
 MAX_COUNT = 100  # a larger number before a noun is not a head count (a plate number, an id)
 
@@ -28,7 +28,7 @@ _TIME_KINDS = {
     lx.RECENT,
 }
 _SILENT = {lx.FILLER, lx.PLACE_PREP, lx.CAMERA_CUE, lx.ZONE_CUE, lx.MERIDIEM, lx.SEP, lx.BETWEEN}
-_PERSON_ATTRS = {"garment", "item", "posture"}
+_PERSON_ATTRS = {"garment", "item", "posture", "outfit"}
 
 
 @dataclass(slots=True)
@@ -61,7 +61,7 @@ class Binder:
             if t.used:
                 self._break()
                 continue
-            handler = self._HANDLERS.get(t.sk)
+            handler = self._HANDLERS.get(t.sk or "")
             if handler:
                 handler(self, t)
             elif t.sk in _TIME_KINDS or t.sk is None or t.kind in ("clock", "date"):
@@ -71,7 +71,23 @@ class Binder:
             elif t.sk in _SILENT:
                 self._break()
         self._finish()
+        self._person_words_on_vehicles()
         return _Bound(self.objects, self.ignored, self.notes)
+
+    def _person_words_on_vehicles(self) -> None:
+        """Clothes, carried items and postures bound to a vehicle ('a car with a hood') are
+        person words: said in a note and dropped, rather than silently matching nothing."""
+        people = any(c.cls == "person" for c in self.objects)
+        for clause in self.objects:
+            if clause.cls != "vehicle" or not (clause.garments or clause.carried or clause.posture):
+                continue
+            asked = [*clause.garments, *(i.item for i in clause.carried), *filter(None, [clause.posture])]
+            kinds = (lx.GARMENT, lx.ITEM, lx.POSTURE)
+            words = asked if people else [t.surface for t in self.tokens if t.sk in kinds] or asked
+            noun = (clause.vehicle_type or "vehicle").replace("_", " ")
+            self.notes.append(f"{', '.join(words)}: said of people, not vehicles; ignored for the {noun}")
+            self.ignored.extend(words)
+            clause.garments, clause.carried, clause.posture = [], [], None
 
     def _next(self) -> Token | None:
         """The next unused token that carries meaning."""
@@ -83,12 +99,12 @@ class Binder:
     # --- handlers
     def _on_obj(self, t: Token) -> None:
         obj_colours, self.colours, self.shade = self.colours, [], None
-        clause = ObjectClause(str(t.sem.value), t.sem.extra)  # type: ignore[arg-type]
+        clause = ObjectClause(str(t.meaning), t.detail)  # type: ignore[arg-type]
         if self.current is None or self.closed or self.after_de:
             mine, theirs = self.segment, []
         else:
             mine, theirs = self.segment[self.adj_from :], self.segment[: self.adj_from]
-        if theirs:
+        if theirs and self.current is not None:
             _apply(self.current, theirs)
         _apply(clause, mine + [("colour", c) for c in obj_colours])
         self.objects.append(clause)
@@ -96,33 +112,40 @@ class Binder:
         self.segment, self.adj_from = [], 0
 
     def _on_colour(self, t: Token) -> None:
-        shade, also = t.sem.extra  # type: ignore[misc]
-        self.colours.append(Colour(str(t.sem.value), self.shade or shade, tuple(also)))
+        shade, also = t.detail  # type: ignore[misc]
+        self.colours.append(Colour(str(t.meaning), self.shade or shade, tuple(also)))
         self.shade = None
 
     def _on_shade(self, t: Token) -> None:
         nxt = self._next()
         if nxt is not None and nxt.sk == lx.COLOUR:
-            self.shade = str(t.sem.value)
+            self.shade = str(t.meaning)
         elif nxt is not None and nxt.sk in (lx.GARMENT, lx.ITEM, lx.OBJ):  # 'dark clothes'
-            dark = t.sem.value == "dark"
+            dark = t.meaning == "dark"
             self.colours.append(
                 Colour("black", "dark", ("grey",)) if dark else Colour("white", "light", ("grey",))
             )
         else:
             self.ignored.append(t.surface)
+            if nxt is not None and nxt.sk is None:  # 'light fuchsiaish': a colour we do not know
+                self.notes.append(
+                    f"'{t.surface}' needs a colour we know after it (e.g. 'light blue'); ignored"
+                )
+
+    def _on_outfit(self, t: Token) -> None:
+        self.segment.append(("outfit",))
 
     def _on_garment(self, t: Token) -> None:
-        self.segment.append(("garment", str(t.sem.value), t.sem.extra, self.colours))
+        self.segment.append(("garment", str(t.meaning), t.detail, self.colours))
         self.colours, self.shade = [], None
 
     def _on_item(self, t: Token) -> None:
-        self.segment.append(("item", str(t.sem.value), self.colours[0] if self.colours else None))
+        self.segment.append(("item", str(t.meaning), self.colours[0] if self.colours else None))
         self.colours, self.shade = [], None
 
     def _on_attr(self, t: Token) -> None:
         self._flush_colours()
-        self.segment.append((t.sk, str(t.sem.value)))
+        self.segment.append((t.sk, str(t.meaning)))
 
     def _on_num(self, t: Token) -> None:
         nxt = self._next()
@@ -144,10 +167,10 @@ class Binder:
         self.more = nxt is not None and nxt.sk == lx.NUM
 
     def _on_note(self, t: Token) -> None:
-        self.notes.append(lx.NOTES[str(t.sem.value)])
+        self.notes.append(lx.NOTES[str(t.meaning)])
 
     def _on_unsupported(self, t: Token) -> None:
-        self.notes.append(lx.NOTES[str(t.sem.value)])
+        self.notes.append(lx.NOTES[str(t.meaning)])
         self.ignored.append(t.surface)
         self._break()
 
@@ -171,6 +194,7 @@ class Binder:
         lx.OBJ: _on_obj,
         lx.COLOUR: _on_colour,
         lx.SHADE: _on_shade,
+        lx.OUTFIT: _on_outfit,
         lx.GARMENT: _on_garment,
         lx.ITEM: _on_item,
         lx.POSTURE: _on_attr,
@@ -214,13 +238,18 @@ class Binder:
         clause = ObjectClause("person" if person else None)
         _apply(clause, self.segment)
         self.objects.append(clause)
+        if kinds <= {"item", "colour"} and clause.carried:  # 'a bag' on its own
+            items = ", ".join(c.item for c in clause.carried)
+            self.notes.append(f"no one named with the {items}: searching for people carrying it")
 
 
 def _apply(clause: ObjectClause, attrs: list[tuple]) -> None:
     whole = "any" if clause.cls in ("person", None) else "body"
     for attr in attrs:
         kind = attr[0]
-        if kind == "colour":
+        if kind == "outfit" and clause.cls in ("person", None):  # 'all in black': every part
+            whole = "outfit"
+        elif kind == "colour":
             clause.add_colour(whole, attr[1])
         elif kind == "garment":
             _, name, parts, colours = attr
@@ -228,7 +257,8 @@ def _apply(clause: ObjectClause, attrs: list[tuple]) -> None:
                 clause.garments.append(name)
             for part in parts:
                 for c in colours:
-                    clause.add_colour(part if clause.cls in ("person", None) else whole, c)
+                    if clause.cls in ("person", None):  # a vehicle wears no clothes (noted later)
+                        clause.add_colour(part, c)
         elif kind == "item":
             clause.carried.append(CarriedItem(attr[1], attr[2]))
         elif kind == lx.POSTURE:

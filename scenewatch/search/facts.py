@@ -4,7 +4,9 @@ The same facts feed the index (``index.py``: the terms worth a row), the exact r
 (``rank.py``) and "more like this" (cosine similarity of two fact vectors), so the three can
 never disagree about what a track is.
 
-Terms: ``class:person``, ``vtype:van``, ``upper:red`` (head, upper, lower, body), ``carried:backpack``,
+Terms: ``class:person``, ``vtype:van``, ``upper:red`` (head, upper, lower, body), ``upper:light``,
+``upper:blue:dark`` (shades: of the part, and within a colour), ``headwear:hood``, ``bagsign:strap``,
+``carried:backpack``,
 ``posture:lying``, ``heading:left``, ``motion:running|walking|moving|stopped``,
 ``speed:fast|slow``, ``zone:<name>``.
 
@@ -59,11 +61,22 @@ def track_facts(class_name: str, attributes: dict | None, score: float = 1.0) ->
     attrs = attributes if isinstance(attributes, dict) else {}
     cls = str(attrs.get("class") or class_name)
     facts: dict[str, float] = {f"class:{cls}": _clamp(_num(attrs.get("class_conf"), score))}
-    colours = attrs.get("colours") if isinstance(attrs.get("colours"), dict) else {}
+    colours = attrs.get("colours")
+    colours = colours if isinstance(colours, dict) else {}
     for part in COLOUR_PARTS:
         for term, share in _dist(colours.get(part)).items():
             facts[f"{part}:{term}"] = share
-    for key, prefix in (("carried", "carried"), ("posture", "posture"), ("vehicle_type", "vtype")):
+    shades = attrs.get("shades")
+    for part, degrees in (shades if isinstance(shades, dict) else {}).items():
+        if part in PERSON_PARTS:  # 'upper:light', 'upper:blue:dark' (light / dark within blue)
+            facts.update((f"{part}:{k}", v) for k, v in _dist(degrees).items())
+    for key, prefix in (
+        ("carried", "carried"),
+        ("posture", "posture"),
+        ("vehicle_type", "vtype"),
+        ("headwear", "headwear"),  # covered, hood, hat
+        ("bag_signs", "bagsign"),  # hip, strap: a bag the detector did not box
+    ):
         for label, p in _dist(attrs.get(key)).items():
             facts[f"{prefix}:{label}"] = p
     facts.update(_motion_facts(cls, attrs.get("motion")))

@@ -12,7 +12,7 @@ verb forms are listed explicitly because they are few and irregular.
 from __future__ import annotations
 
 from functools import cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 # Sem kinds. Parser code switches on these; the lexicon never holds behaviour.
 OBJ = "obj"  # value: class (person, vehicle, dog ...), extra: vehicle type or None
@@ -20,6 +20,7 @@ NOTE = "note"  # value: note key; attaches a note (gender, age ...) to the next/
 UNSUPPORTED = "unsupported"  # value: note key; the word asks for something never inferred
 COLOUR = "colour"  # value: basic term, extra: (shade, also-terms)
 SHADE = "shade"  # value: dark | light
+OUTFIT = "outfit"  # "all in", 一身, 全身: the colours that follow are the whole outfit's
 GARMENT = "garment"  # value: garment name, extra: body parts it covers
 ITEM = "item"  # value: carried item
 POSTURE = "posture"  # value: standing | sitting | lying
@@ -59,8 +60,8 @@ FILLER = "filler"  # words carrying no search meaning (show, me, 穿, 着)
 
 class Sem(NamedTuple):
     kind: str
-    value: object = None
-    extra: object = None
+    value: Any = None  # an int, a name, a tuple ...: what ``kind`` means
+    extra: Any = None
 
 
 # Notes shown to the user when a query asks for something SceneWatch deliberately does not infer.
@@ -75,9 +76,11 @@ NOTES = {
 
 # Vehicle types and the COCO classes a detector reports them as (for the search back end).
 VEHICLE_COCO: dict[str, tuple[str, ...]] = {
-    "car": ("car",),
+    "car": ("car", "truck"),  # SUVs and hatchbacks seen from above are often a COCO truck
     "van": ("car", "truck"),
     "pickup": ("truck", "car"),
+    "minibus": ("car", "truck", "bus"),
+    "box_truck": ("truck", "bus"),
     "truck": ("truck",),
     "bus": ("bus",),
     "motorcycle": ("motorcycle",),
@@ -103,7 +106,7 @@ BASIC_COLOURS = (
     "grey",
     "white",
 )
-PARTS = ("head", "upper", "lower", "body", "any")
+PARTS = ("head", "upper", "lower", "body", "any", "outfit")
 
 _IRREGULAR_PLURALS = {
     "man": "men",
@@ -172,7 +175,17 @@ _NOUNS: list[tuple[tuple[Sem, ...], str, str]] = [
         "car, sedan, saloon, hatchback, suv, taxi, cab, estate car",
         "小汽车 轿车 小轿车 私家车 出租车 的士 越野车 小车 跑车",
     ),
-    ((Sem(OBJ, "vehicle", "van"),), "van, minivan, minibus, people carrier", "面包车 厢式车 商务车 小货车"),
+    ((Sem(OBJ, "vehicle", "van"),), "van, minivan, people carrier, panel van", "面包车 厢式车 商务车 小货车"),
+    (
+        (Sem(OBJ, "vehicle", "minibus"),),
+        "minibus, mini bus, minicoach, shuttle bus",
+        "小巴 中巴 小客车 小型客车",
+    ),
+    (
+        (Sem(OBJ, "vehicle", "box_truck"),),
+        "box truck, box lorry, box van, removal van, moving truck, delivery truck",
+        "厢式货车 箱式货车 厢货 箱货 厢式卡车",
+    ),
     (
         (Sem(OBJ, "vehicle", "truck"),),
         "truck, lorry, hgv, tanker, dump truck, articulated lorry",
@@ -216,11 +229,14 @@ _NOUNS: list[tuple[tuple[Sem, ...], str, str]] = [
     ((Sem(GARMENT, "dress", ("upper", "lower")),), "dress, gown", "连衣裙 长裙"),
     (
         (Sem(GARMENT, "hat", ("head",)),),
-        "hat, cap, beanie, baseball cap, hood, headscarf, turban, beret",
-        "帽子 帽 鸭舌帽 棒球帽 毛线帽 头巾",
+        "hat, beanie, headscarf, turban, beret, woolly hat, bobble hat",
+        "帽子 帽 毛线帽 头巾 礼帽 渔夫帽 草帽",
     ),
+    ((Sem(GARMENT, "cap", ("head",)),), "cap, baseball cap, peaked cap", "鸭舌帽 棒球帽 帽檐"),
+    ((Sem(GARMENT, "hood", ("head",)),), "hood, hood up, hooded", "兜帽 帽兜 风帽 连帽"),
     ((Sem(GARMENT, "helmet", ("head",)),), "helmet, hard hat", "头盔 安全帽"),
-    ((Sem(GARMENT, "clothes", ("any",)),), "clothes, clothing, outfit, uniform", "衣服 衣 服装 衣裳 制服"),
+    # clothes as a whole: the outfit, every visible part ('白衣服': white clothes)
+    ((Sem(GARMENT, "clothes", ("outfit",)),), "clothes, clothing, outfit, uniform", "衣服 衣 服装 衣裳 制服"),
 ]
 
 _NUMBER_WORDS = [
@@ -295,6 +311,12 @@ _WORDS: list[tuple[tuple[Sem, ...], str, str]] = [
         "浅色 淡色 浅颜色",
     ),
     ((Sem(SHADE, "light"),), "light, pale", "浅 淡 亮"),
+    (
+        (Sem(OUTFIT),),
+        "all in, dressed in, dressed all in, all dressed in, head to toe, from head to toe, top to toe, "
+        "head-to-toe",
+        "一身 全身 浑身 满身 一身都是 全身都是 浑身都是 从头到脚",
+    ),
     # posture
     ((Sem(POSTURE, "standing"),), "standing, stands, stand, stood, upright", "站 站着 站立 站在 站住"),
     ((Sem(POSTURE, "sitting"),), "sitting, sits, sit, sat, seated", "坐 坐着 坐在 蹲 蹲着"),
@@ -457,8 +479,8 @@ _WORDS: list[tuple[tuple[Sem, ...], str, str]] = [
         "footage, video, videos, clip, clips, any, anything, everything, seen, appearing, appear, "
         "appears, list, get, give, all, at, it, its, his, her, their, them, they, he, she, "
         "ground, floor, while, when, then, being, been, be, also, something, like, got, go, going, "
-        "coming, dressed in, heading, headed, bright, where, what, can, you, i, need, want, see, let, lets, let's",
-        "穿 穿着 穿了 着 戴 戴着 戴了 背 背着 背了 拿 拿着 提 提着 拎着 拖着 推着 带着 打着 骑 骑着 "
+        "coming, heading, headed, bright, where, what, can, you, i, need, want, see, let, lets, let's",
+        "穿 穿着 穿了 着 戴 戴着 戴了 挎 挎着 背 背着 背了 拿 拿着 提 提着 拎着 拖着 推着 带着 打着 骑 骑着 "
         "查 查一下 查找 查询 搜索 找 找到 找出 显示 为 看 看看 给我 我 要 有 有没有 是 了 过 所有 全部 一下 请 "
         "出现 出现过 视频 录像 画面 一个 地上 地面 里 中 内 那 这 哪些 什么 吗 呢 一名 之间 时候 的时候 "
         "身穿 身着 手拿 手提 肩背 正在 在那 一直",

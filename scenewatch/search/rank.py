@@ -1,9 +1,15 @@
 """Soft scoring of a track against one object clause, with the reasons in words and numbers.
 
-A clause becomes a list of :class:`Need` (class, each colour on its part, each carried item,
-posture, motion, heading, speed, zone). Each need reads the track's facts (``facts.py``) and
-gives a factor in [0, 1]; the score is the product of the factors, each floored at
-:data:`FLOOR` so that a track missing one need still ranks by the others (soft AND).
+A clause becomes a list of :class:`Need` (class, each colour on its part, each colour's shade,
+headwear, each carried item, posture, motion, heading, speed, zone). Each need reads the track's
+facts (``facts.py``) and gives a factor in [0, 1]; the score is the product of the factors, each
+floored at :data:`FLOOR` so that a track missing one need still ranks by the others (soft AND).
+
+Shades are needs of their own: "light blue" asks for blue and, softly, for its blue being light
+(a plain blue keeps :data:`SHADE_FLOOR`, so it ranks next); "dark clothes" / "浅色" ask for the
+lightness alone. An outfit ("all in black", "白衣服") asks every visible part for the colour: its
+factor leans on the worst part (:data:`OUTFIT_ALL`). Headwear and bags the detector did not box
+come from the pose-located signs the describer wrote (``headwear:*``, ``bagsign:*``).
 
 >>> from scenewatch.search import parse_query
 >>> from datetime import datetime
@@ -35,25 +41,65 @@ ADJACENT: dict[str, tuple[str, ...]] = {
 HEAD_CREDIT = 0.3  # 'person in red': hair or a hat counts 0.3, the clothes in full
 COLOUR_GRADE = 0.3  # ... and this part of a colour factor grows with the share up to 1
 COLOUR_FULL = 0.5  # half the part in the colour is a full match (the rest is shadow, skin, bags)
-PART_NAMES = {"head": "head", "upper": "upper body", "lower": "lower body", "body": "body"}
+PART_NAMES = {
+    "head": "head",
+    "upper": "upper body",
+    "lower": "lower body",
+    "body": "body",
+    "outfit": "outfit",
+}
+SHADE_FLOOR = 0.4  # the asked colour in another shade keeps this factor: it ranks right after
+SHADE_ONLY = {("black", "dark"): "dark", ("white", "light"): "light"}  # 'dark clothes', '浅色'
+SHADE_NAMED_CREDIT = 0.8  # ... the colour those words name (black, white) also counts: tracks
+# described before shades were kept have only their colour names
+OUTFIT_PARTS = ("upper", "lower")
+OUTFIT_ALL = 0.6  # share of an outfit's factor taken from its worst part (all parts must agree)
+# head garments -> (fact, credit): a covered head counts for each, the told-apart kind in full
+HEADWEAR: dict[str, tuple[tuple[str, float], ...]] = {
+    "hood": (("headwear:hood", 1.0), ("headwear:covered", 0.8)),
+    "hat": (("headwear:hat", 1.0), ("headwear:covered", 0.8)),
+    "cap": (("headwear:hat", 1.0), ("headwear:covered", 0.8)),
+    "helmet": (("headwear:covered", 0.8),),
+}
+HEADWEAR_FULL = 0.8
+# a bag the detector did not box: pose-located signs, weaker than a box (which counts 1.0)
+BAG_SIGNS: dict[str, tuple[tuple[str, float], ...]] = {
+    "bag": (("bagsign:hip", 0.6), ("bagsign:strap", 0.6)),
+    "handbag": (("bagsign:hip", 0.6), ("bagsign:strap", 0.6)),
+    "backpack": (("bagsign:hip", 0.3),),
+}
+SIGN_WORDS = {"bagsign:hip": "a bag-like patch by the hip", "bagsign:strap": "a strap across the torso"}
 
 
 @dataclass(frozen=True, slots=True)
 class Need:
     """One thing a clause asks for: any of ``terms`` (term, credit), scaled so ``full`` is 1."""
 
-    kind: str  # class | vtype | colour | carried | posture | motion | heading | speed | zone
+    kind: (
+        str  # class | vtype | colour | shade | headwear | carried | posture | motion | heading | speed | zone
+    )
     label: str
     terms: tuple[tuple[str, float], ...]
     required: bool = True  # candidates must have one of the terms (strict pass of the engine)
     full: float = 1.0
+    floor: float | None = None  # the factor's floor; None: FLOOR if required, else SOFT_FLOOR
+    outfit: bool = False  # terms per part ('upper:..', 'lower:..'), every part must agree
 
     @property
     def term_names(self) -> list[str]:
         return [t for t, _ in self.terms]
 
     def factor(self, facts: dict[str, float]) -> float:
-        best = max((facts.get(t, 0.0) * credit for t, credit in self.terms), default=0.0)
+        if self.outfit:
+            per_part = [
+                self._factor(facts, tuple((t, c) for t, c in self.terms if t.startswith(f"{p}:")))
+                for p in OUTFIT_PARTS
+            ]
+            return OUTFIT_ALL * min(per_part) + (1.0 - OUTFIT_ALL) * float(sum(per_part) / len(per_part))
+        return self._factor(facts, self.terms)
+
+    def _factor(self, facts: dict[str, float], terms: tuple[tuple[str, float], ...]) -> float:
+        best = max((facts.get(t, 0.0) * credit for t, credit in terms), default=0.0)
         if self.kind == "colour":
             # Saturating at ``full`` lets a two-colour garment match both colours, but then a coat
             # 95 % black ties with jeans half in shadow: a share of the factor keeps growing.
@@ -81,15 +127,20 @@ def clause_needs(clause: ObjectClause, zones: list[str] | tuple[str, ...] = ()) 
         )
         if clause.vehicle_type:
             t = clause.vehicle_type
-            needs.append(Need("vtype", f"looks like a {t}", ((f"vtype:{t}", 1.0),), required=False))
+            label = f"looks like a {t.replace('_', ' ')}"  # box_truck: 'looks like a box truck'
+            needs.append(Need("vtype", label, ((f"vtype:{t}", 1.0),), required=False))
     elif cls is not None:
         needs.append(Need("class", cls, ((f"class:{cls}", 1.0),)))
     for part, colours in clause.colours.items():
         for colour in colours:
-            needs.append(_colour_need(part, colour, cls))
+            needs.extend(_colour_needs(part, colour, cls))
+    for garment in clause.garments:
+        if garment in HEADWEAR and cls in ("person", None):
+            needs.append(Need("headwear", f"wearing a {garment}", HEADWEAR[garment], full=HEADWEAR_FULL))
     for item in clause.carried:
         items = CARRIED_COCO.get(item.item, (item.item,))
-        needs.append(Need("carried", f"carrying {item.item}", tuple((f"carried:{i}", 1.0) for i in items)))
+        boxed = tuple((f"carried:{i}", 1.0) for i in items)
+        needs.append(Need("carried", f"carrying {item.item}", boxed + BAG_SIGNS.get(item.item, ())))
     if clause.posture:
         needs.append(Need("posture", clause.posture, ((f"posture:{clause.posture}", 1.0),)))
     motion = clause.motion
@@ -106,11 +157,36 @@ def clause_needs(clause: ObjectClause, zones: list[str] | tuple[str, ...] = ()) 
     return needs
 
 
-def _colour_need(part: str, colour: Colour, cls: str | None) -> Need:
+def _colour_needs(part: str, colour: Colour, cls: str | None) -> list[Need]:
+    """A colour's needs: the colour on its part(s), and its shade when one is asked; a shade
+    with no hue of its own ('dark clothes') asks for the lightness alone."""
+    parts = _parts(part, cls)
+    outfit = part == "outfit"
+    label = PART_NAMES.get(part, part)
+    only = SHADE_ONLY.get((colour.term, colour.shade or ""))
+    if only and cls in ("person", None) and part != "head":
+        terms = tuple((f"{p}:{only}", 1.0) for p in parts)
+        terms += tuple((f"{p}:{colour.term}", SHADE_NAMED_CREDIT) for p in parts)
+        return [Need("shade", f"{label} {only}" if part != "any" else only, terms, outfit=outfit)]
+    needs = [_colour_need(part, colour, cls)]
+    if colour.shade and cls in ("person", None):
+        words = f"{colour.shade} {colour.term}"
+        terms = tuple((f"{p}:{colour.term}:{colour.shade}", 1.0) for p in parts)
+        text = words if part == "any" else f"{label} {words}"
+        needs.append(Need("shade", text, terms, required=False, floor=SHADE_FLOOR, outfit=outfit))
+    return needs
+
+
+def _parts(part: str, cls: str | None) -> tuple[str, ...]:
     if part in COLOUR_PARTS:
-        parts: tuple[str, ...] = (part,)
-    else:  # 'any': the best part wins
-        parts = PERSON_PARTS if cls == "person" else COLOUR_PARTS
+        return (part,)
+    if part == "outfit":
+        return OUTFIT_PARTS
+    return PERSON_PARTS if cls == "person" else COLOUR_PARTS  # 'any': the best part wins
+
+
+def _colour_need(part: str, colour: Colour, cls: str | None) -> Need:
+    parts = _parts(part, cls)
     terms = [(f"{p}:{colour.term}", _part_credit(p, part, cls)) for p in parts]
     terms += [(f"{p}:{a}", ALSO_CREDIT * _part_credit(p, part, cls)) for a in colour.also for p in parts]
     # Perceptually adjacent basic terms (dark brown vs black, charcoal vs black, navy vs blue)
@@ -121,7 +197,7 @@ def _colour_need(part: str, colour: Colour, cls: str | None) -> Need:
         if near not in named:
             terms += [(f"{p}:{near}", ADJACENT_CREDIT * _part_credit(p, part, cls)) for p in parts]
     label = colour.term if part == "any" else f"{PART_NAMES.get(part, part)} {colour.term}"
-    return Need("colour", label, tuple(terms), full=COLOUR_FULL)
+    return Need("colour", label, tuple(terms), full=COLOUR_FULL, outfit=part == "outfit")
 
 
 def _part_credit(p: str, asked: str, cls: str | None) -> float:
@@ -140,7 +216,7 @@ def score_clause(needs: list[Need], facts: dict[str, float]) -> tuple[float, lis
                 return 0.0, [f"not a {need.label}"]
             score *= f
         else:
-            floor = FLOOR if need.required else SOFT_FLOOR
+            floor = need.floor if need.floor is not None else FLOOR if need.required else SOFT_FLOOR
             score *= floor + (1.0 - floor) * f
         reasons.append(_reason(need, facts, f))
     return score, reasons
@@ -164,7 +240,13 @@ def _reason(need: Need, facts: dict[str, float], factor: float) -> str:
     if need.kind == "class":
         return f"{term.split(':', 1)[1]} {weight:.2f}"
     if need.kind == "carried":
+        if term in SIGN_WORDS:
+            return f"{SIGN_WORDS[term]} {weight:.2f}"
         return f"carrying {term.split(':', 1)[1]} {weight:.2f}"
+    if need.kind == "headwear":
+        return f"head covered ({term.split(':', 1)[1]}) {weight:.2f}"
+    if need.kind == "shade":
+        return f"{need.label} {factor:.2f}"
     if need.kind == "zone":
         return f"in zone {term.split(':', 1)[1]}"
     return f"{need.label} {weight:.2f}"

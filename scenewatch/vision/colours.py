@@ -22,6 +22,10 @@ Per pixel, vectorised:
    (red weakly, orange and yellow strongly), and *pink* the light, softer share of red and
    purple.
 
+Lightness is also an attribute of its own (:func:`describe_colours`): each term's mean lightness
+in the part, judged against that hue's plain shade (``shade_of``: sky blue is light blue, navy
+dark blue, royal blue neither), and the part's overall light / dark degree ("light coloured").
+
 >>> import numpy as np
 >>> swatch = np.full((8, 8, 3), (0, 0, 200), np.uint8)  # BGR red
 >>> dominant(colour_distribution(swatch), 1)[0][0]
@@ -29,6 +33,8 @@ Per pixel, vectorised:
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -143,9 +149,79 @@ def colour_distribution(
     where the object is (e.g. the upper-body part of a person's box). ``reference_lightness``:
     the illumination level around the object (see :func:`scene_lightness`).
     """
+    return describe_colours(pixels_bgr, mask, reference_lightness).shares
+
+
+@dataclass(frozen=True, slots=True)
+class ColourReading:
+    """What the pixels of one part look like: the term shares, and lightness as its own attribute.
+
+    ``tones``: per term with a share >= :data:`TONE_MIN_SHARE`, the mean shadow-corrected
+    lightness (0..100) of its pixels, so "light blue" and "navy" are told apart within blue.
+    ``shade``: how light and how dark the part is as a whole (for "light coloured", "深色").
+    """
+
+    shares: dict[str, float]
+    tones: dict[str, float] = field(default_factory=dict)
+    shade: dict[str, float] = field(default_factory=dict)
+
+
+TONE_MIN_SHARE = 0.05  # a term this rare in a part gets no lightness of its own
+LIGHT_FROM, DARK_TO = 62.0, 42.0  # shadow-corrected L* where a part is half 'light' / half 'dark'
+SHADE_STEP = 14.0  # within a hue: this far above / below its plain lightness is half light / dark
+SHADE_SOFTNESS = 5.0
+# The lightness of each term's plain shade on clothing (CIELAB L*): pure blue is only L* 32 and
+# yellow 97, so 'light' and 'dark' are judged against the hue's own middle, not one level.
+PLAIN_LIGHTNESS = {
+    "red": 48.0,
+    "orange": 62.0,
+    "yellow": 80.0,
+    "green": 50.0,
+    "blue": 45.0,
+    "purple": 42.0,
+    "pink": 70.0,
+    "brown": 38.0,
+    "black": 18.0,
+    "grey": 52.0,
+    "white": 88.0,
+}
+
+
+def shade_of(lightness: float, term: str | None = None) -> dict[str, float]:
+    """Soft light / dark degrees of a lightness (0..100): of a whole part when ``term`` is None
+    (absolute: white and pale colours are light, black and navy dark), else within the term's
+    hue (sky blue ~75 is light blue, navy ~25 dark blue, royal blue ~45 neither)."""
+    if term is None:
+        hi, lo = LIGHT_FROM, DARK_TO
+    else:
+        hi, lo = PLAIN_LIGHTNESS[term] + SHADE_STEP, PLAIN_LIGHTNESS[term] - SHADE_STEP
+    light = float(_sigmoid(np.array((lightness - hi) / SHADE_SOFTNESS, np.float32)))
+    dark = float(_sigmoid(np.array((lo - lightness) / SHADE_SOFTNESS, np.float32)))
+    return {"light": round(light, 3), "dark": round(dark, 3)}
+
+
+def describe_colours(
+    pixels_bgr: np.ndarray, mask: np.ndarray | None = None, reference_lightness: float | None = None
+) -> ColourReading:
+    """:func:`colour_distribution` with each term's lightness and the part's shade (same arguments)."""
     lab = _to_lab(pixels_bgr, mask)
     if len(lab) == 0:
-        return dict.fromkeys(TERMS, 0.0)
+        return ColourReading(dict.fromkeys(TERMS, 0.0))
+    weights, light_n = _memberships(lab, reference_lightness)
+    total = weights.sum(axis=0)
+    shares = total / total.sum()
+    tones = {
+        t: round(float(np.average(light_n, weights=weights[:, i])), 1)
+        for i, t in enumerate(TERMS)
+        if shares[i] >= TONE_MIN_SHARE
+    }
+    return ColourReading(
+        {t: float(v) for t, v in zip(TERMS, shares, strict=True)}, tones, shade_of(float(np.median(light_n)))
+    )
+
+
+def _memberships(lab: np.ndarray, reference_lightness: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel: [N, 11] term memberships and shadow-corrected lightness."""
     light, a, b = lab[:, 0], lab[:, 1], lab[:, 2]
     # shadow-aware lightness normalisation over the crop
     if reference_lightness is None:
@@ -164,9 +240,7 @@ def colour_distribution(
     brown = _dark_warm(light_n, chroma, hue) * achromatic
     weights[:, _INDEX["brown"]] += brown
     weights[:, 8:] = _achromatic(light_n) * (achromatic - brown)[:, None]
-    total = weights.sum(axis=0)
-    total /= total.sum()
-    return {t: float(v) for t, v in zip(TERMS, total, strict=True)}
+    return weights, light_n
 
 
 def dominant(dist: dict[str, float], k: int = 2, min_share: float = 0.0) -> list[tuple[str, float]]:

@@ -3,15 +3,21 @@
 Each frame, every bag/umbrella the detector saw (``raw``, before the class filter) goes to the
 person box that contains most of it. A track's confidence for an item is the fraction of its
 sightings with that item attached; the item is reported when some sighting was confident.
+
+Bags the detector misses (small, dark, side-on) leave other traces that the pose locates: a
+patch beside the hip that is neither the clothes nor the background, or a strap across the
+torso (:func:`bag_signs`). They are weaker evidence than a detector box and kept apart from it.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 
+import cv2
 import numpy as np
 
 from scenewatch.types import Detections
+from scenewatch.vision.attributes.parts import L_HIP, L_SHOULDER, MIN_KEYPOINT, R_HIP, R_SHOULDER
 
 ITEMS = {24: "backpack", 25: "umbrella", 26: "handbag", 28: "suitcase"}  # COCO-80 indices
 PERSON = 0
@@ -102,3 +108,94 @@ class CarriedItems:
     def discard(self, keep: set[int]) -> None:
         for track_id in set(self.sightings) - keep:
             self.pop(track_id)
+
+
+# ---------------------------------------------------------------- bags the detector misses
+
+HIP_REACH = 0.7  # a bag at the hip sticks out up to this many shoulder widths beside the hip
+CLOTH_DIST = 14.0  # CIELAB distance beyond which a pixel is not the garment next to it
+BACKGROUND_DIST = 14.0  # ... and not the background at the same height
+STRAP_DIST = 12.0  # a strap pixel differs this much from the torso's own median colour
+
+
+def _lab(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_BGR2Lab)
+
+
+def _nearest(px: np.ndarray, refs: np.ndarray) -> np.ndarray:
+    """[N] CIELAB distance of each pixel to its nearest reference colour."""
+    if len(refs) == 0:
+        return np.full(len(px), np.inf, np.float32)
+    return np.sqrt(((px[:, None, :] - refs[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+
+
+def _palette(px: np.ndarray, k: int = 24) -> np.ndarray:
+    """A few representative colours of a pixel set (every n-th of them sorted by lightness)."""
+    if len(px) <= k:
+        return px
+    return px[np.argsort(px[:, 0])][np.linspace(0, len(px) - 1, k).astype(int)]
+
+
+def bag_signs(
+    image: np.ndarray, box: np.ndarray, kp: np.ndarray, masks: dict[str, np.ndarray]
+) -> dict[str, float]:
+    """Signs of a bag without a detector box in one view, each in [0, 1]:
+
+    ``hip``: beside either hip (out to HIP_REACH shoulder widths, inside the person's box, from
+    the waist to just below the hip) a patch that is neither the jacket (the upper part mask:
+    the arm hanging there wears it; the trousers are not excluded, as a dark bag would match
+    dark jeans), nor a skin-coloured hand, nor the background at the same height (the crop's
+    margin outside the box), nor bright white (a sheet of paper in hand);
+    ``strap``: along the line from a shoulder to the opposite hip, inside the torso, pixels
+    unlike the torso's own colour (a strap across a coat), on both halves of the line.
+    Needs the shoulders and hips; empty otherwise.
+    """
+    if np.any(kp[[L_SHOULDER, R_SHOULDER, L_HIP, R_HIP], 2] < MIN_KEYPOINT) or "upper" not in masks:
+        return {}
+    lab = _lab(image)
+    height, width = image.shape[:2]
+    x1, y1, x2, y2 = (int(round(float(v))) for v in box)
+    shoulder_w = max(float(np.hypot(*(kp[L_SHOULDER, :2] - kp[R_SHOULDER, :2]))), 0.25 * (x2 - x1), 2.0)
+    torso = max(float(np.mean(kp[[L_HIP, R_HIP], 1]) - np.mean(kp[[L_SHOULDER, R_SHOULDER], 1])), 4.0)
+    cloth = _palette(lab[masks["upper"]])
+    signs: dict[str, float] = {}
+    hip_scores = []
+    for hip in (L_HIP, R_HIP):
+        hx, hy = (float(v) for v in kp[hip, :2])
+        side = 1.0 if hx >= float(np.mean(kp[[L_HIP, R_HIP], 0])) else -1.0
+        c_near, c_far = hx + side * 0.15 * shoulder_w, hx + side * HIP_REACH * shoulder_w
+        c0, c1 = int(round(min(c_near, c_far))), int(round(max(c_near, c_far)))
+        c0, c1 = max(c0, x1, 0), min(c1, x2, width)
+        r0, r1 = max(int(round(hy - 0.35 * torso)), 0), min(int(round(hy + 0.15 * torso)), height)
+        if c1 - c0 < 2 or r1 - r0 < 2:
+            continue
+        region = lab[r0:r1, c0:c1].reshape(-1, 3)
+        margin = np.concatenate(
+            [lab[r0:r1, : max(x1, 0)].reshape(-1, 3), lab[r0:r1, min(x2, width) :].reshape(-1, 3)]
+        )
+        if len(margin) < 4:
+            continue
+        skin = (region[:, 1] > 8) & (region[:, 2] > 10) & (region[:, 0] > 35)  # warm mid-light: a hand
+        paper = (region[:, 0] > 85) & (np.hypot(region[:, 1], region[:, 2]) < 10)
+        other = (_nearest(region, cloth) > CLOTH_DIST) & (
+            _nearest(region, _palette(margin)) > BACKGROUND_DIST
+        )
+        hip_scores.append(float((other & ~skin & ~paper).mean()))
+    if hip_scores:
+        signs["hip"] = round(_ramp(max(hip_scores), 0.12, 0.35), 3)
+    torso_px = lab[masks["upper"]]
+    if len(torso_px) >= 8:
+        median = np.median(torso_px, axis=0)
+        halves = []
+        for shoulder, hip in ((L_SHOULDER, R_HIP), (R_SHOULDER, L_HIP)):
+            pts = kp[shoulder, :2] + np.linspace(0.2, 0.8, 12)[:, None] * (kp[hip, :2] - kp[shoulder, :2])
+            cols = np.clip(np.round(pts[:, 0]).astype(int), 0, width - 1)
+            rows = np.clip(np.round(pts[:, 1]).astype(int), 0, height - 1)
+            off = np.sqrt(((lab[rows, cols] - median) ** 2).sum(axis=1)) > STRAP_DIST
+            halves.append(min(off[:6].mean(), off[6:].mean()))  # the whole diagonal, not one patch
+        signs["strap"] = round(_ramp(max(halves), 0.5, 0.9), 3)
+    return signs
+
+
+def _ramp(x: float, lo: float, hi: float) -> float:
+    return float(np.clip((x - lo) / (hi - lo), 0.0, 1.0))

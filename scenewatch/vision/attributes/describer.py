@@ -6,6 +6,8 @@ colours per body part, posture, vehicle type, motion and zones. The stored JSON:
 
     {"class": "person", "class_conf": 0.9,
      "colours": {"head": {...}, "upper": {...}, "lower": {...}},   # vehicles: {"body": {...}}
+     "shades": {"upper": {"light": .., "dark": .., "blue:light": .., "blue:dark": ..}, ...},
+     "headwear": {"covered": .., "hood": .., "hat": ..}, "bag_signs": {"hip": .., "strap": ..},
      "carried": {"backpack": 0.7}, "posture": {"standing": 0.9, "sitting": 0.05, "lying": 0.05},
      "vehicle_type": {"car": 0.8, "van": 0.2},                        # vehicles only
      "motion": {"speed_px_s": .., "speed_h_s": .., "heading": "left", "moving_fraction": ..,
@@ -30,13 +32,23 @@ from scenewatch.errors import SceneWatchError
 from scenewatch.models import ModelStore
 from scenewatch.tracking import FinishedTrack, TrackSummary
 from scenewatch.types import Detections, Frame
-from scenewatch.vision.attributes.carried import CarriedItems
+from scenewatch.vision.attributes.carried import CarriedItems, bag_signs
 from scenewatch.vision.attributes.crops import Crop, CropBook
+from scenewatch.vision.attributes.head import headwear
 from scenewatch.vision.attributes.motion import describe_motion
 from scenewatch.vision.attributes.parts import PARTS, box_masks, pose_masks, posture
-from scenewatch.vision.attributes.vehicle import body_colours, cut_off, vehicle_type
+from scenewatch.vision.attributes.vehicle import (
+    TWO_WHEELERS,
+    VehicleSizes,
+    body_colours,
+    corrected_class,
+    cut_off,
+    vehicle_confidence,
+    vehicle_type,
+)
 from scenewatch.vision.attributes.zones import zones_visited
-from scenewatch.vision.colours import colour_distribution
+from scenewatch.vision.colours import ColourReading, describe_colours, shade_of
+from scenewatch.vision.constancy import WhiteBalance
 from scenewatch.vision.labels import class_name
 from scenewatch.vision.pose import PoseEstimator
 
@@ -85,6 +97,7 @@ class AttributeDescriber:
         self.zones = dict(zones or {})
         self.crops = CropBook(crops, crop_gap_s)
         self.items = CarriedItems(item_score, item_report_score)
+        self.balance = WhiteBalance()  # this camera's tint, learned from its frames
         self.pose = pose
         if self.pose is None and use_pose:
             try:
@@ -94,12 +107,17 @@ class AttributeDescriber:
                 self.pose = None  # colours from box proportions rather than no attributes at all
         self.last_seen: dict[int, float] = {}
         self._frames = 0
+        self.sizes = VehicleSizes()  # this camera's car sizes, for vehicle types
+        self.frame_size: tuple[int, int] | None = None
 
     # -- per frame -----------------------------------------------------------------------------
 
     def observe(self, frame: Frame, tracked: Detections, raw: Detections) -> None:
         self.crops.observe(frame, tracked)
         self.items.observe(tracked, raw)
+        self.frame_size = frame.width, frame.height
+        self.sizes.observe(tracked.xyxy, tracked.class_ids, frame.width, frame.height)
+        self.balance.observe(frame.image)
         for track_id in tracked.track_ids.tolist():
             self.last_seen[track_id] = frame.timestamp
         self._frames += 1
@@ -147,12 +165,24 @@ class AttributeDescriber:
             "crops": len(crops),
         }
         if cls == "person":
-            out["colours"], out["posture"] = self.person(crops, use_pose)
+            out.update(self.person_looks(crops, use_pose))
             out["carried"] = carried
         elif cls in VEHICLES:
+            relative = None
+            if self.frame_size is not None and cls not in TWO_WHEELERS:
+                relative = self.sizes.relative(track.xyxy, *self.frame_size)
+            cls = out["class"] = corrected_class(cls, relative)
+            if votes:
+                share = sum(n for c, n in votes.items() if class_name(c) in VEHICLES) / max(
+                    sum(votes.values()), 1
+                )
+            out["class_conf"] = vehicle_confidence(share, float(np.mean(track.scores)))
             out["colours"] = {"body": self.vehicle_colours(crops, cls)}
-            types = [vehicle_type(cls, c.box, cut_off(c.box, c.image.shape)) for c in crops]
-            out["vehicle_type"] = mix(types, [1.0] * len(crops))
+            if relative is not None:
+                out["vehicle_type"] = vehicle_type(cls, track.xyxy[0], relative=relative)
+            else:
+                types = [vehicle_type(cls, c.box, cut_off(c.box, c.image.shape)) for c in crops]
+                out["vehicle_type"] = mix(types, [1.0] * len(crops))
         return out
 
     def keypoints(self, crop: Crop) -> np.ndarray | None:
@@ -169,26 +199,68 @@ class AttributeDescriber:
     def person(self, crops: list[Crop], use_pose: bool = True) -> tuple[dict, dict]:
         """Colours per part and posture, each averaged over the crops (weighted by view quality);
         without ``use_pose`` body parts come from box proportions."""
+        looks = self.person_looks(crops, use_pose)
+        return looks["colours"], looks["posture"]
+
+    def person_looks(self, crops: list[Crop], use_pose: bool = True) -> dict:
+        """Colours and shades per part, posture, headwear and bag signs, each averaged over the
+        crops (weighted by view quality), on colours corrected by the camera's white balance.
+        Headwear and bag signs need the pose; without it they are left out."""
         per_part: dict[str, tuple[list, list]] = {p: ([], []) for p in PARTS}
-        postures, weights = [], []
+        shades: dict[str, tuple[list, list]] = {p: ([], []) for p in PARTS}
+        postures, weights, heads, head_w, bags, bag_w = [], [], [], [], [], []
         for crop in crops:
             kp = self.keypoints(crop) if use_pose else None
-            shape = crop.image.shape
+            image = self.balance.apply(crop.image)
+            shape = image.shape
             masks = pose_masks(shape, crop.box, kp) if kp is not None else box_masks(shape, crop.box)
+            readings: dict[str, ColourReading] = {}
             for part, mask in masks.items():
                 n = int(mask.sum())
                 if n:
-                    dists, ws = per_part[part]
-                    dists.append(colour_distribution(crop.image, mask, crop.lightness))
-                    ws.append(crop.quality * np.sqrt(n))
+                    readings[part] = describe_colours(image, mask, crop.lightness)
+                    weight = crop.quality * np.sqrt(n)
+                    for store, value in (
+                        (per_part, readings[part].shares),
+                        (shades, _shades(readings[part])),
+                    ):
+                        store[part][0].append(value)
+                        store[part][1].append(weight)
+            if kp is not None:
+                upper = readings["upper"].shares if "upper" in readings else {}
+                head = headwear(image, crop.box, kp, crop.lightness, upper)
+                if head is not None:
+                    heads.append(head)
+                    head_w.append(max(crop.quality, 1e-6))
+                signs = bag_signs(image, crop.box, kp, masks)
+                if signs:
+                    bags.append(signs)
+                    bag_w.append(max(crop.quality, 1e-6))
             postures.append(posture(crop.box, kp))
             weights.append(max(crop.quality, 1e-6))
-        colours = {part: mix(*per_part[part]) for part in PARTS}
-        return colours, mix(postures, weights)
+        looks = {
+            "colours": {part: mix(*per_part[part]) for part in PARTS},
+            "shades": {part: mix(*shades[part]) for part in PARTS if shades[part][0]},
+            "posture": mix(postures, weights),
+        }
+        if heads:
+            looks["headwear"] = mix(heads, head_w)
+        if bags:
+            looks["bag_signs"] = mix(bags, bag_w)
+        return looks
 
     def vehicle_colours(self, crops: list[Crop], cls: str) -> dict[str, float]:
-        dists = [body_colours(c.image, c.box, cls, c.lightness) for c in crops]
+        dists = [body_colours(c.image, c.box, cls, c.lightness, self.balance) for c in crops]
         return mix(dists, [max(c.quality, 1e-6) for c in crops])
+
+
+def _shades(reading: ColourReading) -> dict[str, float]:
+    """A part's light / dark degrees, and each present term's ('blue:light': light blue)."""
+    out = dict(reading.shade)
+    for term, lightness in reading.tones.items():
+        for shade, degree in shade_of(lightness, term).items():
+            out[f"{term}:{shade}"] = degree
+    return out
 
 
 class Description:

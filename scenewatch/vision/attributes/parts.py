@@ -118,3 +118,44 @@ def posture(box: np.ndarray, kp: np.ndarray | None = None) -> dict[str, float]:
             sitting = (1.0 - lying) * sitting
     standing = max(0.0, 1.0 - lying - sitting)
     return {"standing": standing, "sitting": sitting, "lying": lying}
+
+
+def head_box(box: np.ndarray, kp: np.ndarray) -> tuple[float, float, float, float] | None:
+    """The head's square (x1, y1, x2, y2, crop pixels) from the face keypoints and the shoulders'
+    width, or None when the pose does not show the head."""
+    head = [i for i in (NOSE, L_EYE, R_EYE, L_EAR, R_EAR) if kp[i, 2] >= MIN_KEYPOINT]
+    if len(head) < 2 or not _ok(kp, L_SHOULDER, R_SHOULDER):
+        return None
+    shoulder_w = float(np.hypot(*(kp[L_SHOULDER, :2] - kp[R_SHOULDER, :2])))
+    size = max(0.5 * shoulder_w, 0.2 * float(box[2] - box[0]), 3.0)
+    cx = float(kp[head, 0].mean())
+    eyes = [i for i in (L_EYE, R_EYE, NOSE) if kp[i, 2] >= MIN_KEYPOINT]
+    eye_y = float(kp[eyes, 1].mean())
+    return cx - 0.5 * size, max(eye_y - 0.9 * size, float(box[1])), cx + 0.5 * size, eye_y + 0.6 * size
+
+
+def head_rings(shape: tuple[int, ...], box: np.ndarray, kp: np.ndarray) -> dict[str, np.ndarray]:
+    """Masks around the head: ``crown`` (above the eyes: hair or headwear), ``sides`` (beside the
+    face at eye-to-chin height: background or short hair, but a hood's cloth) and ``neck`` (just
+    under the chin, above the shoulders: where a hood joins the jacket). Empty without a head."""
+    square = head_box(box, kp)
+    if square is None:
+        return {}
+    x1, y1, x2, y2 = square
+    size = x2 - x1
+    eye_y = y2 - 0.6 * size
+    height, width = shape[:2]
+
+    def rect(c0: float, r0: float, c1: float, r1: float) -> np.ndarray:
+        mask = np.zeros((height, width), dtype=bool)
+        r0i, c0i = max(int(round(r0)), 0), max(int(round(c0)), 0)
+        mask[r0i : max(int(round(r1)), r0i + 1), c0i : max(int(round(c1)), c0i + 1)] = True
+        return mask
+
+    cx = 0.5 * (x1 + x2)
+    crown = rect(cx - 0.35 * size, y1, cx + 0.35 * size, eye_y - 0.15 * size)
+    sides = rect(x1 - 0.05 * size, eye_y, x1 + 0.15 * size, y2) | rect(
+        x2 - 0.15 * size, eye_y, x2 + 0.05 * size, y2
+    )
+    neck = rect(cx - 0.3 * size, y2, cx + 0.3 * size, y2 + 0.3 * size)
+    return {"crown": crown, "sides": sides, "neck": neck}
