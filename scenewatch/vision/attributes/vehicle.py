@@ -1,31 +1,32 @@
-"""Vehicles: body colour from the middle of the box, type from COCO class and box shape."""
+"""Vehicles: body colour from the painted panels (``vehicle_colour``), type from the COCO class,
+the box's shape and its size against the camera's other vehicles (``VehicleSizes``)."""
 
 from __future__ import annotations
+
+import threading
+from collections import deque
 
 import cv2
 import numpy as np
 
+from scenewatch.vision.attributes.vehicle_colour import panel_colours, surround
 from scenewatch.vision.colours import colour_distribution
+from scenewatch.vision.constancy import WhiteBalance
+from scenewatch.vision.labels import class_id
 
-# Body band of the box per class (top, bottom, left, right as fractions): below the windows and
-# above the wheels and road for cars; buses and trucks are body almost to the roof.
-BODY_BANDS = {
-    "car": (0.45, 0.8, 0.15, 0.85),
-    "bus": (0.2, 0.8, 0.1, 0.9),
-    "truck": (0.3, 0.8, 0.1, 0.9),
-    "motorcycle": (0.2, 0.8, 0.15, 0.85),
-    "bicycle": (0.2, 0.8, 0.15, 0.85),
-}
+# Two-wheelers' band of the box (top, bottom, left, right as fractions): frame and fairing.
+BAND = (0.2, 0.8, 0.15, 0.85)
 TWO_WHEELERS = ("bicycle", "motorcycle")
+CAR_ID = class_id("car")
 FRAME_QUANTILE = 90  # two-wheelers: the most colourful tenth of the band is the frame/fairing
 COLOURLESS_CHROMA = 15.0  # ... unless even that is hardly coloured: a black or silver bike
 
 
-def _band(shape: tuple[int, ...], box: np.ndarray, cls: str) -> np.ndarray:
+def _band(shape: tuple[int, ...], box: np.ndarray) -> np.ndarray:
     height, width = shape[:2]
     x1, y1, x2, y2 = (float(v) for v in box)
     w, h = x2 - x1, y2 - y1
-    top, bottom, left, right = BODY_BANDS.get(cls, BODY_BANDS["car"])
+    top, bottom, left, right = BAND
     mask = np.zeros((height, width), dtype=bool)
     r0, r1 = int(round(y1 + top * h)), int(round(y1 + bottom * h))
     c0, c1 = int(round(x1 + left * w)), int(round(x1 + right * w))
@@ -33,33 +34,31 @@ def _band(shape: tuple[int, ...], box: np.ndarray, cls: str) -> np.ndarray:
     return mask
 
 
-def _ring(shape: tuple[int, ...], box: np.ndarray) -> np.ndarray:
-    """The crop outside the box: the object's surroundings."""
-    ring = np.ones(shape[:2], dtype=bool)
-    x1, y1, x2, y2 = (float(v) for v in box)
-    ring[max(int(y1), 0) : int(np.ceil(y2)), max(int(x1), 0) : int(np.ceil(x2))] = False
-    return ring
-
-
-def body_colours(image: np.ndarray, box: np.ndarray, cls: str, lightness: float | None) -> dict[str, float]:
+def body_colours(
+    image: np.ndarray,
+    box: np.ndarray,
+    cls: str,
+    lightness: float | None,
+    balance: WhiteBalance | None = None,
+) -> dict[str, float]:
     """Body colour distribution of a vehicle crop (``box`` in crop pixels).
 
-    Cars, vans, trucks, buses: the body band fills most of the box, so its colours are the body's.
-    Bicycles and motorcycles are mostly see-through: their box is background, rider and black
+    Cars, vans, trucks, buses: the painted panels (``vehicle_colour.panel_colours``), under the
+    camera's white ``balance`` when given. Bicycles and motorcycles are mostly see-through: their box is background, rider and black
     tyres, and what people call a bike's colour is its frame. So only the most colourful pixels
     of the band count, less whatever equally colourful pixels around the box show (a yellow wall
     behind the bike is background, not frame).
     """
-    band = _band(image.shape, box, cls)
     if cls not in TWO_WHEELERS:
-        return colour_distribution(image, band, lightness)
+        return panel_colours(image, box, cls, lightness, balance)
+    band = _band(image.shape, box)
     lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_BGR2Lab)
     chroma = np.hypot(lab[..., 1], lab[..., 2])
     threshold = float(np.percentile(chroma[band], FRAME_QUANTILE)) if band.any() else 0.0
     if threshold < COLOURLESS_CHROMA:
         return colour_distribution(image, band, lightness)
     frame = colour_distribution(image, band & (chroma >= threshold), lightness)
-    ring = _ring(image.shape, box) & (chroma >= threshold)
+    ring = surround(image.shape, box) & (chroma >= threshold)
     if ring.sum() < 16:
         return frame
     around = colour_distribution(image, ring, lightness)
@@ -82,12 +81,113 @@ def cut_off(box: np.ndarray, shape: tuple[int, ...]) -> bool:
     return x1 <= mx or y1 <= my or x2 >= width - mx or y2 >= height - my
 
 
-def vehicle_type(cls: str, box: np.ndarray, cut: bool = False) -> dict[str, float]:
-    """Soft vehicle type. Heuristic, said plainly: COCO has no van or pickup class, so a tall box
-    for a car suggests a van (or an SUV), and for a truck a van; a long low truck box suggests a
-    pickup. Box shape depends on the viewing angle, so these are weak hints, never certainties.
-    A box ``cut`` off by the frame edge gives no shape hint at all: just the detector's class."""
-    if cls in ("bus", "motorcycle", "bicycle") or (cut and cls in ("car", "truck")):
+class VehicleSizes:
+    """One camera's car sizes: the expected car box height and width at each place in the view.
+
+    Perspective makes a car's box shrink with distance, so a van or a box truck is only "big"
+    against the cars around the same place (the same lane, the same distance). Every few frames
+    the detector's car boxes (not cut off by the frame edge) are kept; a least-squares quadratic
+    surface over the box bottoms gives the expected car width and height anywhere in the view.
+    """
+
+    def __init__(self, keep: int = 3000, every: int = 5, min_cars: int = 12):
+        self._rows: deque[tuple[float, float, float, float]] = deque(maxlen=keep)  # x, y2, w, h
+        self.every, self.min_cars = every, min_cars
+        self._seen = 0
+        self._scale = 1.0
+        self._fit: tuple[np.ndarray, np.ndarray] | None = None
+        self._lock = threading.Lock()  # described in worker threads, observed in the camera's
+
+    def observe(self, xyxy: np.ndarray, class_ids: np.ndarray, width: int, height: int) -> None:
+        """One frame's tracked boxes (frame pixels) and their COCO class ids."""
+        self._seen += 1
+        if self._seen % self.every:
+            return
+        self._scale = float(max(width, height))
+        with self._lock:
+            for box, cls in zip(xyxy, class_ids.tolist(), strict=True):
+                if cls == CAR_ID and not frame_cut(box, width, height):
+                    x1, y1, x2, y2 = (float(v) for v in box)
+                    self._rows.append(((x1 + x2) / 2, y2, x2 - x1, y2 - y1))
+            self._fit = None
+
+    def expected(self, boxes: np.ndarray) -> np.ndarray | None:
+        """[N, 2] expected car (width, height) at each box's bottom centre, or None (too few cars)."""
+        with self._lock:
+            if len(self._rows) < self.min_cars:
+                return None
+            if self._fit is None:
+                rows = np.array(self._rows)
+                design = _design(rows[:, 0], rows[:, 1], self._scale)
+                coef_w = np.linalg.lstsq(design, rows[:, 2], rcond=None)[0]
+                coef_h = np.linalg.lstsq(design, rows[:, 3], rcond=None)[0]
+                self._fit = coef_w, coef_h
+            coef_w, coef_h = self._fit
+        b = np.asarray(boxes, dtype=float).reshape(-1, 4)
+        design = _design((b[:, 0] + b[:, 2]) / 2, b[:, 3], self._scale)
+        return np.maximum(np.column_stack([design @ coef_w, design @ coef_h]), 1.0)
+
+    def relative(self, boxes: np.ndarray, width: int, height: int) -> tuple[float, float] | None:
+        """Median (width, height) of a track's boxes relative to the camera's cars there; boxes cut
+        off by the frame edge left out; None when nothing is left or the camera has too few cars."""
+        b = np.asarray(boxes, dtype=float).reshape(-1, 4)
+        b = b[[not frame_cut(box, width, height) for box in b]]
+        expected = self.expected(b) if len(b) else None
+        if expected is None:
+            return None
+        ratio = np.column_stack([b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]]) / expected
+        return float(np.median(ratio[:, 0])), float(np.median(ratio[:, 1]))
+
+
+def _design(x: np.ndarray, y: np.ndarray, scale: float) -> np.ndarray:
+    """Quadratic terms of the box bottom centre (scaled to the frame): the side lanes of a road
+    seen from above show the cars' sides too, so sizes grow towards both edges, not along a plane."""
+    x, y = x / scale, y / scale
+    return np.column_stack([np.ones(len(x)), x, y, x * x, x * y, y * y])
+
+
+def frame_cut(box: np.ndarray, width: int, height: int, margin: float = 3.0) -> bool:
+    """Whether a box (frame pixels) touches the frame's border: its size is not the object's."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return x1 <= margin or y1 <= margin or x2 >= width - margin or y2 >= height - margin
+
+
+# Size against the camera's cars at the same place (geometric mean of relative width and
+# height) of each type: (centre, spread in log units). Chosen on the dev labels of
+# bench/labels/vehicles.json (highway rear views: cars 0.84-1.07, pickups 1.07-1.14, a panel
+# van 1.41); minibus, box truck and bus follow their usual lengths and heights against a car.
+SIZES = {
+    "car": (0.95, 0.09),
+    "pickup": (1.12, 0.06),
+    "van": (1.35, 0.12),
+    "minibus": (1.7, 0.12),
+    "box_truck": (2.1, 0.18),
+    "bus": (2.7, 0.25),
+}
+# How far the detector's class makes each type likelier: COCO's truck holds pickups, vans and
+# box trucks, its bus minibuses; a bus the detector did not call one is unlikely.
+CLASS_WEIGHT = {
+    "car": {"pickup": 0.7, "box_truck": 0.3, "bus": 0.2},
+    "truck": {"pickup": 1.5, "box_truck": 1.5, "bus": 0.2},
+    "bus": {"minibus": 1.5},
+}
+CAR_SIZED = 1.3  # a 'bus' no bigger than this against the camera's cars is a misread car
+
+
+def vehicle_type(
+    cls: str, box: np.ndarray, cut: bool = False, relative: tuple[float, float] | None = None
+) -> dict[str, float]:
+    """Soft vehicle type. Heuristic, said plainly: COCO has no van, pickup, minibus or box truck
+    class, so the box's shape and, when the camera has seen enough cars (``relative``: this
+    vehicle's median width and height against them), its size decide among the types the
+    detector's class allows. Box shape depends on the viewing angle, so these are weak hints,
+    never certainties. A box ``cut`` off by the frame edge gives no shape hint at all: just the
+    detector's class (or its size, when other views were whole)."""
+    if cls in ("motorcycle", "bicycle"):
+        return {cls: 1.0}
+    if relative is not None:
+        return _by_size(cls, relative)
+    if cls == "bus" or (cut and cls in ("car", "truck")):
         return {cls: 1.0}
     w, h = float(box[2] - box[0]), float(box[3] - box[1])
     aspect = h / max(w, 1.0)
@@ -99,3 +199,39 @@ def vehicle_type(cls: str, box: np.ndarray, cut: bool = False) -> dict[str, floa
         pickup = 0.4 * _sigmoid((0.55 - aspect) / 0.08)
         return {"truck": 1.0 - van - pickup, "van": van, "pickup": pickup}
     return {}
+
+
+def _by_size(cls: str, relative: tuple[float, float]) -> dict[str, float]:
+    """Types from the size against the camera's cars, weighted by the detector's class."""
+    rel_w, rel_h = relative
+    size = float(np.sqrt(max(rel_w, 1e-3) * max(rel_h, 1e-3)))
+    weights = CLASS_WEIGHT.get(cls, {})
+    scores = {
+        t: weights.get(t, 1.0) * float(np.exp(-0.5 * (np.log(size / c) / s) ** 2))
+        for t, (c, s) in SIZES.items()
+    }
+    total = sum(scores.values())
+    if total < 1e-6:  # far outside every size: the detector's class alone
+        return {cls: 1.0}
+    return {t: round(v / total, 3) for t, v in scores.items() if v / total >= 0.01}
+
+
+def corrected_class(cls: str, relative: tuple[float, float] | None) -> str:
+    """The detector's class, except a 'bus' the size of the camera's cars, which is a car."""
+    if cls == "bus" and relative is not None and float(np.sqrt(relative[0] * relative[1])) < CAR_SIZED:
+        return "car"
+    return cls
+
+
+SURE_SCORE = 0.5  # a mean detection score from which a vehicle is certain
+SCORE_WEIGHT = 0.3  # how much of a vehicle's class confidence the detection score decides
+
+
+def vehicle_confidence(vehicle_share: float, mean_score: float) -> float:
+    """Confidence that a track is the vehicle it is described as. COCO's car, truck and bus
+    are confused with each other far more often than with anything else (and ``vehicle_type``
+    and ``corrected_class`` sort them out), so the votes for any vehicle class count; the mean
+    detection score, low on cameras whose far, small cars need lowered thresholds, only
+    tempers it, so it does not outweigh the colour and type a search asks for."""
+    sure = min(1.0, mean_score / SURE_SCORE)
+    return round(float(vehicle_share * (1.0 - SCORE_WEIGHT + SCORE_WEIGHT * sure)), 3)
