@@ -3,8 +3,9 @@
 A search is read (``query.parse_query``) with the camera and zone names the asker may see
 (``scope``), each object clause becomes needs (``rank``), candidates come from the index with
 bounded statements (``candidates``; on PostgreSQL day by day, ``day_paging``), their facts are
-read by id (``loading``) and re-ranked exactly, and the best are shaped as the answer
-(``results``). ``more_like`` finds tracks resembling one track (``similar``).
+read by id (``loading``) and re-ranked exactly, a camera's fragments of one walk are shown
+once (``grouping``), and the best are shaped as the answer (``results``). ``more_like`` finds
+tracks resembling one track (``similar``).
 
 >>> # search(store, "person in a red top yesterday", limit=10).results[0].reasons
 >>> # ['person 0.91', 'upper body red 0.82']
@@ -20,11 +21,12 @@ from sqlalchemy import Connection, select
 
 from scenewatch.search.candidates import candidates
 from scenewatch.search.facts import track_facts
+from scenewatch.search.grouping import walks_of
 from scenewatch.search.loading import TrackFacts, load_facts, load_tracks
 from scenewatch.search.model import ObjectClause, Query
 from scenewatch.search.query import parse_query
 from scenewatch.search.rank import Need, clause_needs, score_clause
-from scenewatch.search.results import SearchResult, make_hit, query_result
+from scenewatch.search.results import SearchResult, make_group_hit, query_result
 from scenewatch.search.scope import Scope, camera_names, in_window, search_scope, zone_names
 from scenewatch.search.similar import rank_similar, similar_candidates, similarity_vector, strongest
 from scenewatch.search.term_stats import TermShares
@@ -34,6 +36,7 @@ from scenewatch.store.schema import tracks
 MAX_LIMIT = 200  # results per search
 MAX_CLAUSES = 4  # object clauses searched per query
 MIN_SCORE = 0.02  # below this a candidate is noise, not a result
+GROUP_WINDOW = 2  # ranked tracks read for walks per result wanted (more while walks fill fewer)
 
 Ranked = dict[int, tuple[float, list[str]]]  # track id -> (best score, its reasons)
 
@@ -47,6 +50,7 @@ def search(
     tz: tzinfo | None = None,
     visible: Collection[str] | None = None,
     shares: TermShares | None = None,
+    group: bool = True,
 ) -> SearchResult:
     """Search the store's tracks with a plain-language query (English or Chinese).
 
@@ -54,7 +58,9 @@ def search(
     raised). ``visible`` are the cameras the asking user may see (None: all): other cameras and
     their zones are unknown words to the query, so the answer reads as if they did not exist.
     ``shares``: the term statistics a caller searching repeatedly keeps (PostgreSQL; None: read
-    afresh when needed). Never raises on bad text; an unusable query gives no results and says why.
+    afresh when needed). ``group``: show a camera's fragments of one walk as one result, ranked
+    by its best fragment (``grouping``). Never raises on bad text; an unusable query gives no
+    results and says why.
     """
     limit = _clamp(limit)
     now = now or datetime.now(tz).astimezone(tz)
@@ -67,12 +73,40 @@ def search(
         if not query.usable or scope is None:
             return query_result(query, notes, [], tz)
         best, known = _rank_clauses(conn, query, scope, limit, notes, shares or TermShares())
-        order = sorted(best, key=lambda i: (-best[i][0], -known[i].first_ts, i))[:limit]
-        rows = load_tracks(conn, {i: known[i].first_ts for i in order})
-        hits = [make_hit(store.media, rows[i], names, *best[i]) for i in order if i in rows]
+        order = sorted(best, key=lambda i: (-best[i][0], -known[i].first_ts, i))
+        picked, first_ts = _walks(conn, order, known, scope, limit, group)
+        rows = load_tracks(conn, first_ts)
+        hits = [make_group_hit(store.media, rows, names, best, i, w) for i, w in picked if i in rows]
     if not hits:
         notes.append("no tracks match")
     return query_result(query, notes, hits, tz)
+
+
+def _walks(
+    conn: Connection, order: list[int], known: dict[int, TrackFacts], scope: Scope, limit: int, group: bool
+) -> tuple[list[tuple[int, list[int]]], dict[int, float | None]]:
+    """The first ``limit`` results as (best fragment, its walk), and the first_ts of every
+    fragment shown. A walk shows at the rank of its best fragment; its other fragments do not
+    show again."""
+    if not group:
+        return [(i, [i]) for i in order[:limit]], {i: known[i].first_ts for i in order[:limit]}
+    window = limit * GROUP_WINDOW
+    while True:
+        walks = walks_of(conn, order[:window], known, scope)
+        picked: list[tuple[int, list[int]]] = []
+        seen: set[int] = set()
+        for track_id in order[:window]:
+            if track_id not in seen:
+                walk = walks.of[track_id]
+                seen.update(walk)
+                picked.append((track_id, walk))
+        if len(picked) >= limit or window >= len(order):
+            break
+        window *= 2
+    picked = picked[:limit]
+    shown = {i for _, walk in picked for i in walk}
+    first_ts = {i: walks.first_ts.get(i, known[i].first_ts if i in known else None) for i in shown}
+    return picked, first_ts
 
 
 def query_clauses(query: Query) -> list[ObjectClause]:

@@ -1,0 +1,344 @@
+"""One result per walk: fragments of one real track (cut in two, as the tracker splits people
+when it loses them for a moment) show as one search result with both track ids behind it, never
+joined across cameras, across a long gap or between people who look different; the API returns
+only fragments of the cameras the user is granted."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import VTEST, cli_path, needs_models, needs_samples
+from sqlalchemy import delete, func, insert, select, update
+
+from scenewatch.config import AppConfig
+from scenewatch.pipeline import index_file
+from scenewatch.search.engine import search
+from scenewatch.search.grouping import MIN_LOOK, colour_shares, likeness
+from scenewatch.search.index import index_tracks
+from scenewatch.search.loading import load_facts
+from scenewatch.store import repo
+from scenewatch.store.data import DataStore
+from scenewatch.store.schema import boxes, tracks
+from scenewatch.vision.colours import TERMS
+
+pytestmark = [needs_samples, needs_models]
+PASSWORD = "correct-horse-battery"
+CLIP_S = 8  # seconds of vtest.avi indexed: several people walk across in it
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory) -> Path:
+    """The first seconds of vtest.avi indexed by the real pipeline (a folder each test copies)."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg not found (Debian package ffmpeg)")
+    made = tmp_path_factory.mktemp("clip")
+    clip = made / "vtest_start.avi"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(VTEST), "-t", str(CLIP_S), "-c:v", "mjpeg",
+         "-q:v", "3", str(clip)],
+        check=True,
+    )  # fmt: skip
+    store = DataStore.open(made / "data")
+    index_file(store, AppConfig(), clip, "gate")
+    store.engine.dispose()
+    return made / "data"
+
+
+@pytest.fixture
+def store(indexed, tmp_path) -> DataStore:
+    shutil.copytree(indexed, tmp_path / "data")
+    opened = DataStore.open(tmp_path / "data")
+    yield opened
+    opened.engine.dispose()
+
+
+def longest_person(store: DataStore) -> int:
+    """The described person track seen longest: the walk to cut."""
+    q = (
+        select(tracks.c.id)
+        .where(tracks.c.class_name == "person", tracks.c.attributes.is_not(None))
+        .order_by((tracks.c.last_ts - tracks.c.first_ts).desc())
+        .limit(1)
+    )
+    with store.engine.connect() as conn:
+        return conn.scalar(q)
+
+
+def cut(
+    store: DataStore, track_id: int, gap_s: float = 0.5, shift_s: float = 0.0, camera: str | None = None
+) -> int:
+    """Cut a stored track in two at its middle, leaving ``gap_s`` unseen between the halves (as a
+    tracker that lost the person would); the second half becomes a new track, ``shift_s`` later
+    and on ``camera`` where given, both indexed for search as the writer does. Returns its id."""
+    t, b = tracks.c, boxes.c
+    with store.engine.begin() as conn:
+        row = conn.execute(select(tracks).where(t.id == track_id)).one()._mapping
+        seen = conn.execute(select(b.frame, b.ts).where(b.track_id == track_id).order_by(b.frame)).all()
+        middle = seen[len(seen) // 2].ts
+        end_a = max(f for f, ts in seen if ts <= middle - gap_s / 2)
+        start_b = min(f for f, ts in seen if ts >= middle + gap_s / 2)
+        ts = {f: ts for f, ts in seen}
+        camera_id = row["camera_id"]
+        if camera is not None:
+            camera_id = repo.ensure_camera(store.engine, camera, "x", 768, 576, 10.0)
+        second = {k: v for k, v in row.items() if k != "id"} | {
+            "camera_id": camera_id,
+            "tracker_id": row["tracker_id"] + 10_000,
+            "first_ts": ts[start_b] + shift_s,
+            "last_ts": row["last_ts"] + shift_s,
+            "first_frame": start_b,
+            "path": [[p[0] + shift_s, *p[1:]] for p in row["path"] if p[0] >= ts[start_b]],
+            "detections": sum(f >= start_b for f, _ in seen),
+        }
+        new_id = conn.execute(insert(tracks).values(**second).returning(t.id)).scalar_one()
+        conn.execute(delete(boxes).where(b.track_id == track_id, b.frame > end_a, b.frame < start_b))
+        conn.execute(
+            update(boxes)
+            .where(b.track_id == track_id, b.frame >= start_b)
+            .values(track_id=new_id, ts=b.ts + shift_s)
+        )
+        first = {
+            "last_ts": ts[end_a],
+            "last_frame": end_a,
+            "path": [p for p in row["path"] if p[0] <= ts[end_a]],
+            "detections": sum(f <= end_a for f, _ in seen),
+        }
+        conn.execute(update(tracks).where(t.id == track_id).values(**first))
+        index_tracks(conn, row["camera_id"], [(track_id, dict(row) | first)])
+        index_tracks(conn, camera_id, [(new_id, second)])
+    return new_id
+
+
+def results(store: DataStore, text: str = "person", **kwargs) -> list[dict]:
+    return search(store, text, limit=50, **kwargs).to_dict()["results"]
+
+
+def walk_of(found: list[dict], track_id: int) -> list[list[int]]:
+    """The member ids of every result that holds ``track_id``."""
+    return [
+        [m["track_id"] for m in r["members"]]
+        for r in found
+        if track_id in {m["track_id"] for m in r["members"]}
+    ]
+
+
+def apart(found: list[dict], a: int, b: int) -> bool:
+    """Whether ``a`` and ``b`` each show exactly once, in different results."""
+    walks_a, walks_b = walk_of(found, a), walk_of(found, b)
+    return len(walks_a) == 1 and len(walks_b) == 1 and b not in walks_a[0]
+
+
+def test_a_walk_cut_in_two_is_one_result_with_both_ids(store):
+    whole = longest_person(store)
+    second = cut(store, whole, gap_s=0.6)
+    found = results(store)
+    assert walk_of(found, whole) == [[whole, second]]  # once, both fragments in time order
+    shown = [r["track_id"] for r in found]
+    assert len(set(shown) & {whole, second}) == 1 and len(shown) == len(set(shown))
+    group = next(r for r in found if r["track_id"] in (whole, second))
+    assert group["fragments"] == 2
+    # ungrouped, the same search shows the person twice
+    ungrouped = [r["track_id"] for r in results(store, group=False)]
+    assert whole in ungrouped and second in ungrouped
+
+
+def test_the_cli_json_keeps_each_track_id(store, tmp_path):
+    whole = longest_person(store)
+    second = cut(store, whole)
+    store.engine.dispose()
+    done = subprocess.run(
+        [cli_path(), "--data", str(tmp_path / "data"), "search", "person", "--json", "--limit", "50"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)["results"]
+    assert walk_of(found, whole) == [[whole, second]]
+    human = subprocess.run(
+        [cli_path(), "--data", str(tmp_path / "data"), "search", "person", "--limit", "50"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert human.returncode == 0 and f"2 fragments: tracks {whole}, {second}" in human.stdout
+    others = [r for r in found if r["track_id"] not in (whole, second)]
+    assert others and all(
+        [m["track_id"] for m in r["members"]] == [r["track_id"]] for r in others if r["fragments"] == 1
+    )
+
+
+@pytest.mark.parametrize("where", ["a minute later", "another camera"])
+def test_fragments_too_far_apart_or_on_another_camera_stay_apart(store, where):
+    whole = longest_person(store)
+    if where == "a minute later":
+        second = cut(store, whole, shift_s=60.0)
+    else:
+        second = cut(store, whole, camera="yard")
+    assert apart(results(store), whole, second)
+
+
+def test_people_who_look_different_are_not_joined(store):
+    """The second half described in other clothes (each part in the colour the first half shows
+    least) stays a result of its own, though it continues the walk in time and place."""
+    whole = longest_person(store)
+    second = cut(store, whole)
+    with store.engine.begin() as conn:
+        row = dict(conn.execute(select(tracks).where(tracks.c.id == second)).one()._mapping)
+        colours = row["attributes"]["colours"]
+        for part, shares in colours.items():
+            rarest = min(TERMS, key=lambda c: shares.get(c, 0.0))  # a colour this part hardly shows
+            colours[part] = {rarest: 0.9}
+        conn.execute(update(tracks).where(tracks.c.id == second).values(attributes=row["attributes"]))
+        index_tracks(conn, row["camera_id"], [(second, row)])
+        facts = load_facts(conn, [whole, second])
+    assert likeness(*(colour_shares(facts[i].facts) for i in (whole, second))) < MIN_LOOK
+    assert apart(results(store), whole, second)
+
+
+def test_api_groups_hold_only_tracks_of_the_users_cameras(store):
+    """A copy of the second half on a camera the viewer may not see, at the same time and place,
+    never enters the viewer's groups (nor the admin's: groups never cross cameras)."""
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from scenewatch.api import auth, create_app
+
+    whole = longest_person(store)
+    second = cut(store, whole)
+    with store.engine.begin() as conn:  # the copy: the same walk's second half, seen from "yard"
+        yard = repo.ensure_camera(store.engine, "yard", "x", 768, 576, 10.0)
+        row = conn.execute(select(tracks).where(tracks.c.id == second)).one()._mapping
+        copy = conn.execute(
+            insert(tracks)
+            .values(**{k: v for k, v in row.items() if k != "id"} | {"camera_id": yard})
+            .returning(tracks.c.id)
+        ).scalar_one()
+        cols = [c for c in boxes.c if c.name not in ("id", "track_id")]
+        conn.execute(
+            insert(boxes).from_select(
+                ["track_id", *(c.name for c in cols)],
+                select(func.cast(copy, boxes.c.track_id.type), *cols).where(boxes.c.track_id == second),
+            )
+        )
+        index_tracks(conn, yard, [(copy, row)])
+    auth.create_user(store.engine, "admin", PASSWORD, "admin")
+    auth.create_user(store.engine, "view", PASSWORD, "viewer", cameras=["gate"])
+    client = TestClient(create_app(store, AppConfig()))
+
+    def answer(user: str) -> list[dict]:
+        client.cookies.clear()
+        login = client.post("/api/auth/login", json={"username": user, "password": PASSWORD, "bearer": True})
+        assert login.status_code == 200, login.text
+        headers = {"authorization": f"Bearer {login.json()['token']}"}
+        got = client.get("/api/search", params={"q": "person", "limit": 50}, headers=headers)
+        assert got.status_code == 200, got.text
+        for hit in got.json()["results"]:  # every member is a track this user may open, on the hit's camera
+            for member in hit["members"]:
+                track = client.get(f"/api/tracks/{member['track_id']}", headers=headers)
+                assert track.status_code == 200 and track.json()["camera"] == hit["camera"], track.text
+        return got.json()["results"]
+
+    viewer = answer("view")
+    assert {r["camera"] for r in viewer} == {"gate"}
+    assert walk_of(viewer, whole) == [[whole, second]] and walk_of(viewer, copy) == []
+    group = next(r for r in viewer if r["track_id"] in (whole, second))
+    assert [m["clip_url"] for m in group["members"]] == [f"/api/clips/track/{i}" for i in (whole, second)]
+    admin = answer("admin")
+    assert walk_of(admin, whole) == [[whole, second]] and walk_of(admin, copy) == [[copy]]
+
+
+def test_result_card_shows_the_fragments_and_plays_each(store, artifacts_dir):
+    """The search page shows the walk once, as "2 fragments" that open to both tracks; a fragment
+    plays its own clip."""
+    import uvicorn
+    from test_ui import ARGS, CHROMIUM, free_port, playwright_api, shot
+
+    from scenewatch.api import auth, create_app
+
+    whole = longest_person(store)
+    second = cut(store, whole)
+    auth.create_user(store.engine, "admin", PASSWORD, "admin")
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(store, AppConfig()), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        with playwright_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            page = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True).new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"http://127.0.0.1:{port}/ui/login.html")
+            page.fill("#username", "admin")
+            page.fill("#password", PASSWORD)
+            page.click("#submit")
+            page.wait_for_url("**/index.html")
+            page.goto(f"http://127.0.0.1:{port}/ui/search.html?q=person")
+            page.wait_for_selector(".hit")
+            cards = page.query_selector_all(".hit")
+            shown = [int(c.get_attribute("data-track")) for c in cards]
+            assert len(set(shown) & {whole, second}) == 1  # the walk once
+            card = page.query_selector(f".hit[data-track='{whole}'], .hit[data-track='{second}']")
+            toggle = card.query_selector(".fragments-toggle")
+            assert toggle.inner_text() == "2 fragments" and not card.query_selector(".fragments").is_visible()
+            toggle.click()
+            items = card.query_selector_all(".fragment")
+            assert [int(i.get_attribute("data-track")) for i in items] == [whole, second]
+            assert all(i.is_visible() for i in items)
+            page.wait_for_function(
+                "[...document.querySelectorAll('.fragment img')].every(i => i.complete && i.naturalWidth > 0)"
+            )
+            shot(page, artifacts_dir, "search-fragments-open")
+            items[1].click()
+            page.wait_for_function(
+                f"document.querySelector('#clip')?.getAttribute('src') === '/api/clips/track/{second}'"
+            )
+            assert f"track {second}" in page.inner_text("#player")
+            shot(page, artifacts_dir, "search-fragment-playing")
+            browser.close()
+            assert errors == [], f"JavaScript errors: {errors}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_the_same_walks_on_postgresql(store):
+    """The indexed clip with its cut walk, copied row for row into PostgreSQL, gives the same
+    results and the same fragments behind them (the day-partitioned tables, the same statements)."""
+    pytest.importorskip("psycopg", reason="psycopg 3 (pip install 'psycopg[binary]') is not installed")
+    from scenewatch.central.pg import TempCluster, pg_bin_dir
+    from scenewatch.store.schema import cameras, runs, track_terms
+
+    if pg_bin_dir() is None:
+        pytest.skip("PostgreSQL server binaries not found (Debian package postgresql)")
+    whole = longest_person(store)
+    second = cut(store, whole)
+    with TempCluster() as cluster:
+        pg = DataStore.open(
+            store.root / "pg", database_url=cluster.create_database("walks", "walks", "walks-pw")
+        )
+        with store.engine.connect() as source, pg.engine.begin() as target:
+            for table in (cameras, runs, tracks, boxes, track_terms):
+                rows = [dict(r._mapping) for r in source.execute(select(table))]
+                target.execute(insert(table), rows)
+        try:
+            for text in ("person", "person in a black top walking left"):
+                lite, post = results(store, text), results(pg, text)
+                assert [(r["track_id"], r["members"]) for r in lite] == [
+                    (r["track_id"], r["members"]) for r in post
+                ]
+            assert walk_of(results(pg), whole) == [[whole, second]]
+        finally:
+            pg.engine.dispose()
