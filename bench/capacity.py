@@ -1,6 +1,7 @@
 """Real-time capacity: how many live cameras this machine analyses, against how many it can decode.
 
 Run: ``.venv/bin/python bench/capacity.py [--video PATH] [--detector centernet|nanodet] [--trial-s S]``
+or ``.venv/bin/python bench/capacity.py --device [--providers cuda|tensorrt]`` (cameras per accelerator).
 
 1. Decode-only limit: N copies of the footage played as live cameras (the product's FileSource,
    realtime and looped, PyAV/FFmpeg decoding, the capacity decode settings), frames thrown away.
@@ -15,10 +16,18 @@ Run: ``.venv/bin/python bench/capacity.py [--video PATH] [--detector centernet|n
 3. Stage costs: CPU milliseconds of one detection at batch 1 in one thread (the pool's setting)
    for centernet and nanodet, and of describing one finished track (pose on its crops, colours);
    then the arithmetic of the 50 % target: detections a second needed at half the decode-only
-   limit times the cost of one, against the cores of this machine.
+   limit times the cost of one, against the cores of this machine; and the detector-bound limit
+   (cores / (5 detections a second x the CPU of one)), with the capacity found as a share of it
+   (target >= 0.85).
 4. Accuracy: MOTA on TUD-Stadtmitte, full-rate tracking against the capacity settings (both
    through ``index_file`` and ``export mot``'s rows, scored on every ground-truth frame: a frame
    the sampled run wrote no row for is all misses, the protocol of ``bench/tracking.py``).
+
+``--device``: cameras per accelerator in one short run (a few minutes). With CUDA or TensorRT in the
+installed onnxruntime: detections a second of ``--workers`` sessions on the accelerator over
+``--device-s`` seconds (mosaic-size inputs) give the detector-bound limit, the decode cost gives
+the CPU's decode-bound one, and one capacity trial runs at the smaller (again at 85 % of it if that
+fails). Without one it prints ``no accelerator: <providers available>`` and stops.
 
 Each trial plays ``--trial-s`` seconds; the first ``--warmup-s`` are not scored. The load average
 is printed with every figure: the machine is shared, so capacity figures depend on it.
@@ -444,9 +453,10 @@ def target_arithmetic(
 # -- 4. accuracy -----------------------------------------------------------------------------------
 
 
-def mota(settings: AppConfig, detector, capacity: CapacityConfig | None) -> tuple[str, int]:
-    """MOTA line on every TUD-Stadtmitte ground-truth frame (the protocol of ``bench/tracking.py``)."""
-    name = "TUD-Stadtmitte"
+def mota(
+    settings: AppConfig, detector, capacity: CapacityConfig | None, name: str = "TUD-Stadtmitte"
+) -> tuple[str, int]:
+    """MOTA line on every ground-truth frame of ``name`` (the protocol of ``bench/tracking.py``)."""
     rows, result = index_and_export(DATA / "mot" / name / f"{name}.mp4", settings, detector, None, capacity)
     scores, coverage = score_sequence(name, rows)
     return f"{scores.line()}  ({coverage})", result.frames_detected
@@ -487,13 +497,24 @@ def main() -> None:
     parser.add_argument(
         "--skip", choices=["decode", "capacity", "stages", "mota"], action="append", default=[]
     )
+    parser.add_argument("--device", action="store_true", help="cameras per accelerator in one short run")
+    parser.add_argument(
+        "--providers", choices=sorted(ACCELERATORS), nargs="+", help="accelerators --device may use"
+    )
+    parser.add_argument("--device-s", type=float, default=20.0, help="seconds of the accelerator's rate")
+    parser.add_argument("--no-regions", action="store_true", help="one crop around motion, as before")
     args = parser.parse_args()
     settings = AppConfig.model_validate({"detector": {"type": args.detector}})
     if args.describe == "inline":
         camera_runner.DescribeQueue = InlineDescriber  # the runner builds the node's describer
-    capacity = CapacityConfig(enabled=True, pool_workers=args.workers, decode_width=args.decode_width)
+    capacity = CapacityConfig(
+        enabled=True, pool_workers=args.workers, decode_width=args.decode_width, regions=not args.no_regions
+    )
     if args.queue_depth:
         capacity = capacity.model_copy(update={"queue_depth": args.queue_depth})
+    if args.device:
+        device_run(args, settings, capacity)
+        return
     print(f"machine: {describe_machine()}  [{load()}]")
     print(
         f"footage: {args.video.name}; detector {args.detector}, {args.workers} pool worker(s), "
@@ -547,12 +568,125 @@ def main() -> None:
         costs = stage_costs(args.video, capacity, args.stage_runs)
         kind = "measured" if decode_limit else "estimated from decode CPU,"
         target_arithmetic(decode_limit or estimate, kind, 1000 * cost, fps, costs, cores)
+        bound = int(cores * 1000 / costs[args.detector] / (MIN_PRESENT_FPS + 0.05))
+        print(f"detector-bound limit ({args.detector}): {bound} cameras  [{load()}]")
+        if capacity_limit is not None:
+            print(
+                f"RESULT: capacity {capacity_limit} / detector-bound {bound} = {capacity_limit / bound:.2f} "
+                f"(target >= 0.85)  [{load()}]"
+            )
     if "mota" not in args.skip:
         detector = build_detector(settings)
-        full, n_full = mota(settings, detector, None)
-        sampled, n_sampled = mota(settings, detector, capacity)
-        print(f"TUD-Stadtmitte ({args.detector}), full rate      : {full}  ({n_full} detections)")
-        print(f"TUD-Stadtmitte ({args.detector}), capacity config: {sampled}  ({n_sampled} detections)")
+        for name, part in (("TUD-Campus", "dev"), ("TUD-Stadtmitte", "test")):
+            full, n_full = mota(settings, detector, None, name)
+            sampled, n_sampled = mota(settings, detector, capacity, name)
+            print(f"{name} ({part}, {args.detector}), full rate      : {full}  ({n_full} detections)")
+            print(f"{name} ({part}, {args.detector}), capacity config: {sampled}  ({n_sampled} detections)")
+
+
+# -- --device: cameras per accelerator --------------------------------------------------------------
+
+ACCELERATORS = {"tensorrt": "TensorrtExecutionProvider", "cuda": "CUDAExecutionProvider"}
+
+
+def accelerator_name() -> str:
+    """The GPU's name as nvidia-smi gives it, or "unknown accelerator"."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else "unknown"
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return "unknown accelerator"
+
+
+def detection_rate(detector_type: str, providers: list[str], workers: int, seconds: float) -> float:
+    """Detections a second of ``workers`` sessions on ``providers``, each in its own thread."""
+    from scenewatch.models import ModelStore
+
+    cls = DETECTORS[detector_type]
+    side = cls.input_size() or 512
+    image = np.random.default_rng(0).integers(0, 255, (side, side, 3), np.uint8)
+    sessions = [
+        cls(ModelStore().path(cls.model_file), threads=1, providers=providers) for _ in range(workers)
+    ]
+    for session in sessions:  # the first runs build kernels (TensorRT: its engine)
+        for _ in range(3):
+            session.detect_one(image)
+    counts = [0] * workers
+    deadline = time.monotonic() + seconds
+
+    def loop(i: int) -> None:
+        while time.monotonic() < deadline:
+            sessions[i].detect_one(image)
+            counts[i] += 1
+
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(workers)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.monotonic() - started)
+
+
+def device_run(args, settings: AppConfig, capacity: CapacityConfig) -> None:
+    from scenewatch.vision.detector import available_providers
+
+    available = available_providers()
+    wanted = (
+        [ACCELERATORS[name] for name in args.providers] if args.providers else list(ACCELERATORS.values())
+    )
+    accel = [p for p in wanted if p in available]
+    if not accel:
+        print(f"no accelerator: {', '.join(available)}")
+        return
+    providers = accel[:1] + ["CPUExecutionProvider"]
+    settings = settings.model_copy(
+        update={"detector": settings.detector.model_copy(update={"providers": providers})}
+    )
+    cores = len(os.sched_getaffinity(0))
+    print(
+        f"device: {accelerator_name()} via {providers[0]}; host {describe_machine()}  [{load()}]", flush=True
+    )
+    rate = detection_rate(args.detector, providers, args.workers, args.device_s)
+    detector_bound = int(rate / (MIN_PRESENT_FPS + 0.05))
+    cost, fps = decode_cost(args.video, capacity)
+    decode_bound = max(1, int(cores / (cost * fps)))
+    print(
+        f"  {args.detector} on the accelerator, {args.workers} session(s): {rate:.0f} detections/s -> "
+        f"detector-bound {detector_bound} cameras at 5 detections/s; decoding {1000 * cost:.1f} ms CPU a "
+        f"frame at {fps:.1f} fps -> decode-bound {decode_bound} cameras on {cores} cores",
+        flush=True,
+    )
+    presence = Presence(args.video)
+    n = max(1, min(detector_bound, decode_bound))
+    for attempt in (n, max(1, round(0.85 * n))):
+        ok, detail = _fmt_capacity(
+            capacity_trial(
+                args.video,
+                args.trial_s,
+                args.warmup_s,
+                settings,
+                capacity,
+                presence,
+                args.max_dropped,
+                attempt,
+            )
+        )
+        print(f"  capacity N={attempt:3d}: {'pass' if ok else 'FAIL'}  {detail}  [{load()}]", flush=True)
+        if ok:
+            print(
+                f"RESULT: {accelerator_name()}: {attempt} cameras per accelerator "
+                f"({attempt / max(1, min(detector_bound, decode_bound)):.2f} of the smaller bound)"
+            )
+            return
+    print(f"RESULT: {accelerator_name()}: fewer than {round(0.85 * n)} cameras passed")
 
 
 def _fmt_decode(result: tuple[bool, float]) -> tuple[bool, str]:

@@ -48,14 +48,37 @@ class CapacityConfig(Section):
         le=1.0,
         description="Use the whole frame when the motion crop would exceed this fraction of its area.",
     )
+    regions: bool = Field(
+        True,
+        description="Detect around motion and moving tracks as one mosaic of crops at the detector's input "
+        "size (small far objects get more pixels); false: one crop around the motion, as before.",
+    )
+    region_max_scale: float = Field(
+        2.0,
+        ge=1.0,
+        le=4.0,
+        description="Most a region is enlarged in the mosaic (detector pixels a frame pixel).",
+    )
+    carry_s: float = Field(
+        1.0,
+        ge=0.0,
+        le=10.0,
+        description="Between detections, move the tracks detected within this many seconds along their "
+        "motion, so every frame has their positions (tracks, rules, exports); 0: frames between "
+        "detections are not tracked.",
+    )
     refresh_s: float = Field(
         2.0,
         gt=0.0,
-        description="Detect on the whole frame at least this often while objects are tracked, so objects "
-        "that stopped keep their tracks (keep it below the tracker's lost_timeout).",
+        description="Detect on the whole frame at least this often while objects are tracked and something "
+        "moves, so objects outside the regions are found and those that stopped keep their tracks "
+        "(keep it below the tracker's lost_timeout).",
     )
     idle_refresh_s: float = Field(
-        10.0, gt=0.0, description="Whole-frame detection at least this often in an empty, still scene."
+        10.0,
+        gt=0.0,
+        description="Whole-frame detection at least this often in a still scene, empty or not (the "
+        "last detections hold while nothing moves).",
     )
     min_detect_fps: float = Field(
         1.0, gt=0.0, le=60.0, description="Detection rate of an empty scene (motion raises it at once)."

@@ -9,6 +9,12 @@ from scenewatch.vision import detector_types
 from scenewatch.vision.labels import class_id
 
 DEFAULT_CLASSES = ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
+# Short names a config may use for ONNX Runtime's execution providers.
+PROVIDER_ALIASES = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+}
 # The choices come from the detector list, so a new detector needs no edit here.
 DetectorType = Literal[tuple(detector_types.DETECTORS)]  # type: ignore[valid-type]
 
@@ -31,8 +37,29 @@ class DetectorConfig(Section):
     threads: int = Field(2, ge=1, le=64, description="CPU threads for inference.")
     providers: list[str] = Field(
         default_factory=lambda: ["CPUExecutionProvider"],
-        description="ONNX Runtime execution providers in order of preference, e.g. CUDAExecutionProvider.",
+        description="ONNX Runtime execution providers in order of preference: CPUExecutionProvider, "
+        "CUDAExecutionProvider, TensorrtExecutionProvider (or cpu, cuda, tensorrt); CUDA and TensorRT "
+        "need the onnxruntime-gpu package.",
     )
+
+    @field_validator("providers")
+    @classmethod
+    def _available_providers(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one provider is needed, e.g. [CPUExecutionProvider]")
+        names = [PROVIDER_ALIASES.get(name.lower(), name) for name in value]
+        if names == ["CPUExecutionProvider"]:
+            return names  # always there; the runtime is not loaded just to check it
+        from scenewatch.vision.detector import available_providers
+
+        available = available_providers()
+        missing = [name for name in names if name not in available]
+        if missing:
+            raise ValueError(
+                f"{', '.join(missing)} not available in the installed onnxruntime (available: "
+                f"{', '.join(available)}); for CUDA or TensorRT install onnxruntime-gpu in place of onnxruntime"
+            )
+        return names
 
     @field_validator("classes")
     @classmethod

@@ -33,8 +33,12 @@ class HealthOnly(DetectionPlanner):
         return Plan("skip")
 
 
-def build_planner(capacity: CapacityConfig | None, camera: str) -> DetectionPlanner | None:
-    """The camera's planner, or None when the capacity path is off (plain ``detect_fps`` sampling)."""
+def build_planner(
+    capacity: CapacityConfig | None, camera: str, detector: DetectorConfig | None = None
+) -> DetectionPlanner | None:
+    """The camera's planner, or None when the capacity path is off (plain ``detect_fps`` sampling).
+    With ``detector`` (and ``capacity.regions``) moving regions are detected as one mosaic at its
+    model's input size."""
     if not active(capacity):
         return None
     assert capacity is not None
@@ -52,8 +56,17 @@ def build_planner(capacity: CapacityConfig | None, camera: str) -> DetectionPlan
         gate = MotionGate(
             capacity.motion_width, capacity.motion_threshold, capacity.motion_min_area, capacity.background_s
         )
+    input_size = DETECTORS[detector.type].input_size() if detector is not None and capacity.regions else None
     return DetectionPlanner(
-        sampler, gate, capacity.crop, capacity.crop_max_fraction, capacity.refresh_s, capacity.idle_refresh_s
+        sampler,
+        gate,
+        capacity.crop,
+        capacity.crop_max_fraction,
+        capacity.refresh_s,
+        capacity.idle_refresh_s,
+        input_size=input_size,
+        max_scale=capacity.region_max_scale,
+        carry_s=capacity.carry_s,
     )
 
 

@@ -7,6 +7,7 @@ thresholds, sizes and ignore masks, the same for every detector.
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -31,6 +32,11 @@ class Detector(ABC):
         self.model_path = Path(model_path)
         self.session = open_session(self.model_path, threads, providers)
 
+    @classmethod
+    def input_size(cls) -> int | None:
+        """The side of the model's square input (its module's ``INPUT_SIZE``), or None if unknown."""
+        return getattr(importlib.import_module(cls.__module__), "INPUT_SIZE", None)
+
     @abstractmethod
     def detect_one(self, image: np.ndarray) -> Detections:
         """Detect objects in one BGR image."""
@@ -38,6 +44,13 @@ class Detector(ABC):
     def detect(self, images: list[np.ndarray]) -> list[Detections]:
         """Detect objects in several images (the models here take a batch of one)."""
         return [self.detect_one(image) for image in images]
+
+
+def available_providers() -> list[str]:
+    """The execution providers the installed ONNX Runtime offers (CUDA and TensorRT need its GPU build)."""
+    import onnxruntime as ort
+
+    return list(ort.get_available_providers())
 
 
 def open_session(path: Path, threads: int = 2, providers: list[str] | None = None) -> ort.InferenceSession:

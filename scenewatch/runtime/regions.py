@@ -1,0 +1,172 @@
+"""Regions worth detecting, packed into one detector input: a mosaic of crops at the model's size.
+
+Around motion and around tracks predicted to be moving, boxes are grown by a margin, joined where
+they overlap, and cut out of the frame at one common scale, as large as fits the model's square
+input (up to ``max_scale``: small far objects get more pixels than the whole frame gives them).
+The tiles are packed in rows on a grey canvas of exactly the model's input size, so the detector
+sees them unresized; its boxes map back to frame pixels through their tile, and a box that touches
+a tile edge inside the frame is dropped (the object was cut, another detection holds it).
+
+>>> frame = np.zeros((480, 640, 3), np.uint8)
+>>> mosaic = pack(np.array([[100, 100, 140, 200], [500, 300, 540, 400]], np.float32), 640, 480, 512)
+>>> len(mosaic.tiles), mosaic.scale
+(2, 2.0)
+>>> mosaic.render(frame).shape
+(512, 512, 3)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from scenewatch.types import Detections
+
+Region = tuple[int, int, int, int]  # x0, y0, x1, y1 in frame pixels
+GAP = 8  # canvas pixels between tiles: more than the detector's stride, so no box spans two tiles
+FILL = 114  # the grey of an empty canvas (what letterboxing detectors pad with)
+EDGE = 2.0  # a box within this many canvas pixels of an inner tile edge was cut by it
+
+
+def grow(boxes: np.ndarray, width: int, height: int, margin: float = 0.25, least: float = 16.0) -> np.ndarray:
+    """``boxes`` grown on every side by ``margin`` of their height (at least ``least`` pixels), clipped."""
+    boxes = boxes.astype(np.float32).reshape(-1, 4).copy()
+    pad = np.maximum(least, margin * (boxes[:, 3] - boxes[:, 1]))[:, None]
+    boxes[:, :2] -= pad
+    boxes[:, 2:] += pad
+    return np.clip(boxes, 0, [width, height, width, height]).astype(np.float32)
+
+
+def join(boxes: np.ndarray) -> np.ndarray:
+    """Overlapping boxes replaced by their union until none overlap (a walker's parts, a group)."""
+    joined = list(boxes.astype(np.float32))
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(joined)):
+            for j in range(i + 1, len(joined)):
+                a, b = joined[i], joined[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    joined[i] = np.concatenate([np.minimum(a[:2], b[:2]), np.maximum(a[2:], b[2:])])
+                    del joined[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return np.array(joined, np.float32).reshape(-1, 4)
+
+
+@dataclass(slots=True)
+class Tile:
+    """A frame ``region`` drawn ``w`` x ``h`` canvas pixels large at ``(x, y)`` on the canvas."""
+
+    region: Region
+    x: int
+    y: int
+    w: int  # canvas pixels
+    h: int
+
+
+@dataclass(slots=True)
+class Mosaic:
+    """Tiles on a ``size`` x ``size`` canvas, all at ``scale``; the frame's size for edge tests."""
+
+    tiles: list[Tile]
+    scale: float
+    size: int
+    frame_size: tuple[int, int]  # width, height
+
+    def render(self, image: np.ndarray) -> np.ndarray:
+        """The canvas the detector sees."""
+        canvas = np.full((self.size, self.size, 3), FILL, np.uint8)
+        for t in self.tiles:
+            x0, y0, x1, y1 = t.region
+            crop = image[y0:y1, x0:x1]
+            interpolation = cv2.INTER_LINEAR if self.scale >= 1 else cv2.INTER_AREA
+            canvas[t.y : t.y + t.h, t.x : t.x + t.w] = cv2.resize(
+                crop, (t.w, t.h), interpolation=interpolation
+            )
+        return canvas
+
+    def to_frame(self, raw: Detections) -> tuple[Detections, np.ndarray]:
+        """(detections inside a tile, in frame pixels; frame boxes of those cut by an inner tile edge)."""
+        width, height = self.frame_size
+        keep = np.zeros(len(raw), bool)
+        cut = np.zeros(len(raw), bool)
+        xyxy = raw.xyxy.astype(np.float32).copy()
+        centres = (raw.xyxy[:, :2] + raw.xyxy[:, 2:]) / 2
+        for t in self.tiles:
+            inside = (
+                (centres[:, 0] >= t.x)
+                & (centres[:, 0] < t.x + t.w)
+                & (centres[:, 1] >= t.y)
+                & (centres[:, 1] < t.y + t.h)
+            )
+            if not inside.any():
+                continue
+            x0, y0, x1, y1 = t.region
+            b = raw.xyxy[inside]
+            # An edge of the tile that is not an edge of the frame cuts whatever touches it.
+            touches = np.zeros(len(b), bool)
+            if x0 > 0:
+                touches |= b[:, 0] <= t.x + EDGE
+            if y0 > 0:
+                touches |= b[:, 1] <= t.y + EDGE
+            if x1 < width:
+                touches |= b[:, 2] >= t.x + t.w - EDGE
+            if y1 < height:
+                touches |= b[:, 3] >= t.y + t.h - EDGE
+            per_pixel = np.array([t.w / (x1 - x0), t.h / (y1 - y0)] * 2, np.float32)
+            mapped = (b - [t.x, t.y, t.x, t.y]) / per_pixel + [x0, y0, x0, y0]
+            xyxy[inside] = np.clip(mapped, [x0, y0, x0, y0], [x1, y1, x1, y1])
+            idx = np.flatnonzero(inside)
+            keep[idx[~touches]] = True
+            cut[idx[touches]] = True
+        kept = raw[keep]
+        return Detections(xyxy[keep], kept.scores, kept.class_ids), xyxy[cut]
+
+
+def _shelves(sizes: np.ndarray, size: int) -> list[tuple[int, int]] | None:
+    """Top-left corners packing ``sizes`` (w, h canvas pixels, in order) in rows, or None."""
+    x = y = row = 0
+    corners = []
+    for w, h in sizes:
+        if w > size or h > size:
+            return None
+        if x + w > size:
+            x, y, row = 0, y + row + GAP, 0
+        if y + h > size:
+            return None
+        corners.append((x, y))
+        x += w + GAP
+        row = max(row, h)
+    return corners
+
+
+def pack(
+    boxes: np.ndarray, width: int, height: int, size: int, least_scale: float = 0.0, max_scale: float = 2.0
+) -> Mosaic | None:
+    """The largest-scale mosaic of ``boxes`` (already grown) on a ``size`` canvas, or None when it
+    would need a scale below ``least_scale`` (the whole frame gives as many pixels: detect it)."""
+    regions = join(boxes)
+    if not len(regions):
+        return None
+    regions = np.round(regions).astype(int)
+    regions = regions[np.argsort(-(regions[:, 3] - regions[:, 1]), kind="stable")]  # tall rows first
+    extent = (regions[:, 2:] - regions[:, :2]).astype(np.float64)
+    if (extent < 1).any():
+        return None
+    scale = min(max_scale, size / extent.max())
+    while scale >= least_scale:
+        sizes = np.maximum(1, np.floor(extent * scale)).astype(int)
+        corners = _shelves(sizes, size)
+        if corners is not None:
+            tiles = [
+                Tile(tuple(int(v) for v in r), x, y, int(w), int(h))  # type: ignore[arg-type]
+                for r, (x, y), (w, h) in zip(regions, corners, sizes, strict=True)
+            ]
+            return Mosaic(tiles, scale, size, (width, height))
+        scale *= 0.9
+    return None
