@@ -70,6 +70,7 @@ ROUTES = {
     ("GET", "/api/clips/event/{event_id}"): "ITEM",
     ("GET", "/api/config/cameras/{name}"): "ITEM",
     ("PUT", "/api/config/cameras/{name}"): "ITEM",
+    ("POST", "/api/config/cameras/{name}/rules/test"): "ITEM",
     ("GET", "/api/config/cameras/{name}/privacy"): "ITEM",
     ("PUT", "/api/config/cameras/{name}/privacy"): "ADMIN",
     ("GET", "/api/config/retention"): "ADMIN",

@@ -15,13 +15,16 @@
   const modeButtons = modes.map((m) => el("button", { "data-mode": m, id: `mode-${m}` }, `Draw ${m === "privacy" ? "privacy zone" : m}`));
   const finish = el("button", { id: "finish" }, "Finish shape");
   const save = el("button", { class: "primary", id: "save" }, "Save");
+  // only users who may edit see the tools; the others get the shapes and a word on why
+  const tools = el("div", { id: "tools" },
+    el("p", { class: "mute" }, "Pick a tool, click points on the picture, name it, then Finish shape. Save applies it."),
+    el("div", { class: "row" }, ...modeButtons), el("div", { class: "row" }, "Name ", name, finish));
+  const readOnly = el("p", { class: "mute", id: "read-only", hidden: true });
   main.append(el("h1", {}, "Zones and lines"),
     el("div", { class: "editor" },
       el("div", { class: "stage" }, image, canvas),
-      el("div", {}, el("div", { class: "row" }, "Camera ", select),
-        el("p", { class: "mute" }, "Pick a tool, click points on the picture, name it, then Finish shape. Save applies it."),
-        el("div", { class: "row" }, ...modeButtons), el("div", { class: "row" }, "Name ", name, finish),
-        list, el("div", { class: "row" }, save), message, error)));
+      el("div", {}, el("div", { class: "row" }, "Camera ", select), tools, readOnly,
+        list, el("div", { class: "row" }, save), message, error, SWRules.panel)));
 
   let geometry = null, privacy = [], mode = "zone", points = [];
   const colour = { zone: "#3b9eff", line: "#ffb020", privacy: "#000000" };
@@ -31,7 +34,10 @@
     if (!camera) { error.textContent = "no configured camera"; return; }
     geometry = await SW.api(`/api/config/cameras/${encodeURIComponent(camera)}`);
     privacy = geometry.privacy_zones;
-    save.disabled = !geometry.editable;
+    tools.hidden = save.hidden = !geometry.editable;
+    readOnly.hidden = geometry.editable;
+    readOnly.textContent = user.role === "viewer" ? "Viewers see zones and lines; changing them needs an operator or admin."
+      : "Zones cannot be changed here: the server runs without a writable config file (start it with --config FILE).";
     await new Promise((resolve) => { image.onload = resolve; image.onerror = resolve;
       image.src = `/api/cameras/${encodeURIComponent(camera)}/snapshot.jpg?t=${Date.now()}`; });
     canvas.width = geometry.width || image.naturalWidth;
@@ -65,14 +71,18 @@
       ...geometry.zones.map((z, i) => item(`zone ${z.name}`, () => geometry.zones.splice(i, 1))),
       ...geometry.lines.map((l, i) => item(`line ${l.name}`, () => geometry.lines.splice(i, 1))),
       ...privacy.map((_, i) => item(`privacy zone ${i + 1}`, user.role === "admin" ? () => privacy.splice(i, 1) : null)));
+    canvas.style.cursor = geometry.editable ? "" : "default";
+    SWRules.render({ geometry, camera: select.value, editable: geometry.editable, reload: load,
+      fail: (text) => { error.textContent = text; } });
   }
 
   function item(label, remove) {
     return el("li", {}, el("span", { class: "pill" }, label), " ",
-      remove ? el("button", { onclick: () => { remove(); draw(); } }, "delete") : null);
+      remove && geometry.editable ? el("button", { onclick: () => { remove(); draw(); } }, "delete") : null);
   }
 
   canvas.onclick = (event) => {
+    if (!geometry.editable) return;
     const box = canvas.getBoundingClientRect();
     const x = Math.round(((event.clientX - box.left) * canvas.width) / box.width);
     const y = Math.round(((event.clientY - box.top) * canvas.height) / box.height);
@@ -82,7 +92,8 @@
 
   function finishShape() {
     error.textContent = "";
-    const label = name.value.trim() || `${mode}${Date.now() % 1000}`;
+    const label = name.value.trim() || (mode === "line" ? "" : `${mode}${Date.now() % 1000}`);
+    if (!label) { error.textContent = "type a name for the line (rules name it), then Finish shape"; return; }
     if (mode === "line") {
       if (points.length !== 2) { error.textContent = "a line needs two points"; return; }
       geometry.lines.push({ name: label, a: points[0], b: points[1] });
@@ -106,7 +117,7 @@
       if (user.role === "admin") await SW.api(`/api/config/cameras/${camera}/privacy`, { method: "PUT", body: { polygons: privacy } });
       await load();
       message.textContent = `Saved at ${new Date().toLocaleTimeString()}: ${geometry.zones.length} zone(s), ` +
-        `${geometry.lines.length} line(s) applied; the cameras restart with them.`;
+        `${geometry.lines.length} line(s) applied to the running camera at its next frame.`;
     } catch (e) { error.textContent = e.message; message.textContent = ""; }
   };
   await load();

@@ -9,6 +9,7 @@ from scenewatch.api.routes import (
     health,
     live,
     media,
+    rule_trial,
     search,
     session,
     tracks,
@@ -26,6 +27,7 @@ ROUTERS = [
     media.router,
     clips.router,
     config.router,
+    rule_trial.router,
     users.router,
     audit.router,
 ]
