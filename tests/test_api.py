@@ -220,6 +220,13 @@ def endpoints(store: DataStore) -> list[tuple[str, str, str, dict | None, str]]:
         ("GET", "/api/clips/event/{event_id}", f"/api/clips/event/{event}", None, "viewer"),
         ("GET", "/api/config/cameras/{name}", "/api/config/cameras/gate", None, "viewer"),
         ("PUT", "/api/config/cameras/{name}", "/api/config/cameras/gate", geometry, "operator"),
+        (
+            "POST",
+            "/api/config/cameras/{name}/rules/test",
+            "/api/config/cameras/gate/rules/test",
+            {**geometry, "rules": [{"type": "intrusion", "zone": "door"}], "rule": "intrusion-door"},
+            "operator",
+        ),
         ("GET", "/api/config/cameras/{name}/privacy", "/api/config/cameras/gate/privacy", None, "viewer"),
         (
             "PUT",

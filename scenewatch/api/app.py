@@ -14,16 +14,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scenewatch import __version__
 from scenewatch.api import audit, errors, retention
 from scenewatch.api.cache import TableVersions
 from scenewatch.api.context import ServerContext, ServerOptions
-from scenewatch.api.live import LiveFrames
+from scenewatch.api.live_frames import LiveFrames
 from scenewatch.config import AppConfig
 from scenewatch.store.data import DataStore
 
@@ -115,6 +115,11 @@ def create_app(
     def index() -> RedirectResponse:
         return RedirectResponse("/ui/index.html")
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        # browsers ask the root for it on pages without a link (the API docs)
+        return FileResponse(WEB / "favicon.svg", media_type="image/svg+xml")
+
     @app.api_route(
         "/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
     )
@@ -162,7 +167,7 @@ class BodyLimit:
             return await _too_large(send, limit)
         seen = 0
 
-        async def counted() -> dict:
+        async def counted() -> Message:
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
@@ -206,7 +211,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
 
-        async def add(message: dict) -> None:
+        async def add(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
                 message["headers"] = list(message["headers"]) + self.HEADERS

@@ -347,7 +347,9 @@ class _Writer:
         with chain.engine.connect() as conn:
             rows = conn.scalar(select(func.count()).select_from(audit_log).where(audit_log.c.id <= row_id))
             first = conn.scalar(select(func.min(audit_log.c.id)).where(audit_log.c.mac.is_not(None)))
-        point = Checkpoint(id=row_id, rows=rows, head=head, anchored_from=first or row_id, ts=time.time())
+        point = Checkpoint(
+            id=row_id, rows=rows or 0, head=head, anchored_from=first or row_id, ts=time.time()
+        )
         chain.anchor.write_checkpoint(chain.anchor.signing_key(chain_is_anchored=True), point)
         chain.last_checkpoint = time.monotonic()
         self.owed = None
@@ -372,7 +374,7 @@ def _write(chain: _Chain, records: list[Record]) -> list[tuple[int, str]]:
                 ).first()
                 key = chain.anchor.signing_key(chain_is_anchored=tail is not None and tail.mac is not None)
                 row_id, prev = (tail.id, tail.hash) if tail is not None else (0, GENESIS)
-                values = []
+                values: list[dict[str, Any]] = []
                 for ts, user, action, target, detail in records:
                     row_id += 1
                     digest = link(prev, ts, user, action, target, detail)
@@ -446,12 +448,18 @@ def rows(
     before_id: int | None = None,
     action: str | None = None,
     user: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Newest first, paged by ``before_id``."""
+    """Newest first, paged by ``before_id``; ``since``/``until`` bound the time (epoch seconds)."""
     flush(db)
     query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
     if before_id is not None:
         query = query.where(audit_log.c.id < before_id)
+    if since is not None:
+        query = query.where(audit_log.c.ts >= since)
+    if until is not None:
+        query = query.where(audit_log.c.ts < until)
     if action is not None:
         query = query.where(audit_log.c.action == action)
     if user is not None:

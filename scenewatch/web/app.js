@@ -64,6 +64,11 @@ const SW = {
   time(ts) {
     return ts == null ? "-" : new Date(ts * 1000).toLocaleString();
   },
+
+  // One current fault in words, the same on every page ("lagging 4.2 s behind").
+  faultText(f) {
+    return f.fault === "lagging" && f.lag_s != null ? `lagging ${f.lag_s.toFixed(1)} s behind` : f.fault;
+  },
 };
 
 // el("div", {class: "x"}, "text", child, ...): a DOM element; text is never parsed as HTML.

@@ -7,19 +7,24 @@
   const main = document.getElementById("main");
   const input = el("input", { id: "q", placeholder: "e.g. person in a red top · 穿红色上衣的人", size: 48 });
   const go = el("button", { class: "primary", id: "go", type: "submit" }, "Search");
-  const form = el("form", { class: "row" }, input, go);
+  const cameraPick = el("select", { id: "search-camera", "aria-label": "camera" }, el("option", { value: "" }, "all cameras"));
+  const form = el("form", { class: "row" }, input, cameraPick, go);
   const understood = el("div", { class: "understood", id: "understood", hidden: true });
   const player = el("div", { class: "player", id: "player" });
   const results = el("div", { class: "results", id: "results" });
-  const error = el("div", { class: "error" });
+  const more = el("button", { id: "more", type: "button", hidden: true }, "More results");
+  const error = el("div", { class: "error", id: "search-error" });
   const mayEdit = user.role !== "viewer";  // viewers never see the alert action
   const alertButton = mayEdit ? el("button", { id: "save-alert", type: "button" }, "Alert me on new matches") : null;
   const alertHint = el("span", { class: "mute", id: "save-alert-hint" });
   const actions = el("div", { class: "row", id: "search-actions", hidden: true }, alertButton, alertHint);
   const setup = el("div", { id: "alert-setup" });
-  main.append(el("h1", {}, "Search"), form, error, understood, actions, setup, player, results);
+  main.append(el("h1", {}, "Search"), form, error, understood, actions, setup, player, results, more);
+  for (const cam of await SW.api("/api/cameras")) cameraPick.append(el("option", { value: cam.name }, cam.name));
 
+  const PAGE = 24;  // results a page; "More results" asks the API for the next page
   let last = null;  // { query, answer } of the search on screen
+  let shown = null;  // { url, count } of the results on screen, for the next page
 
   // Which configured cameras this user may change rules on, and whether the server can save them.
   const editing = mayEdit ? (async () => {
@@ -33,7 +38,8 @@
   function describe(objects) {
     return objects.map((o) => {
       const words = [o.vehicle_type || o.class || "any object"];
-      for (const [part, colours] of Object.entries(o.colours || {})) words.push(`${part} ${colours.map((c) => c.term).join("/")}`);
+      for (const [part, colours] of Object.entries(o.colours || {})) words.push(`${part} ${colours.map((c) => (c.shade ? `${c.shade} ` : "") + c.term).join("/")}`);
+      for (const g of o.garments || []) if (["hood", "hat", "cap", "helmet"].includes(g)) words.push(`wearing a ${g}`);
       for (const c of o.carried || []) words.push(`carrying ${c.item}`);
       if (o.posture) words.push(o.posture);
       words.push(...Object.values(o.motion || {}).filter(Boolean));
@@ -157,7 +163,7 @@
       const min = (rule.min_score ?? 0.5).toFixed(2);
       message.append(`Saved alert “${rule.name}” on ${saved.join(", ")}: new tracks matching `, el("q", {}, rule.query),
         ` with a score of at least ${min} raise an alert on the `, el("a", { href: "alerts.html" }, "Alerts page"),
-        ". The cameras restart with it (a few seconds without analysis).",
+        ". It applies to the running camera at its next frame.",
         replaced.length ? ` It replaces the earlier alert of that name on ${replaced.join(", ")}.` : "");
     }
     // the same refusal on several cameras is said once
@@ -175,13 +181,69 @@
 
   if (alertButton) alertButton.onclick = () => { if (last) openSetup(); };
 
+  function hitCard(hit) {
+    const card = el("div", { class: "card hit", "data-track": hit.track_id },
+      hit.thumbnail_url ? el("img", { src: hit.thumbnail_url, alt: `track ${hit.track_id}` }) : el("div", { class: "mute" }, "no thumbnail"),
+      el("div", { class: "body" },
+        el("div", {}, el("strong", {}, hit.class_name), ` · ${hit.camera} · score ${hit.score.toFixed(2)}`),
+        el("div", {}, SW.time(hit.start_ts)),
+        el("div", { class: "reasons" }, hit.reasons.join("; ")),
+        hit.fragments > 1 ? fragmentList(hit) : null));
+    card.onclick = () => play(hit);
+    return card;
+  }
+
+  // One walk the tracker split into several tracks is one result; its fragments open below it,
+  // each playing its own clip.
+  function fragmentList(hit) {
+    const list = el("div", { class: "fragments", hidden: true }, ...hit.members.map((m) => {
+      const item = el("div", { class: "fragment", "data-track": m.track_id },
+        m.thumbnail_url ? el("img", { src: m.thumbnail_url, alt: `track ${m.track_id}` }) : el("span", { class: "mute" }, "–"),
+        el("span", {}, `${SW.time(m.start_ts)} · track ${m.track_id}` + (m.score === null ? "" : ` · ${m.score.toFixed(2)}`)));
+      item.onclick = (event) => { event.stopPropagation(); play({ ...m, camera: hit.camera }); };
+      return item;
+    }));
+    const toggle = el("button", { type: "button", class: "fragments-toggle", "aria-expanded": "false" }, `${hit.fragments} fragments`);
+    toggle.onclick = (event) => {
+      event.stopPropagation();
+      list.hidden = !list.hidden;
+      toggle.setAttribute("aria-expanded", String(!list.hidden));
+    };
+    return el("div", {}, toggle, list);
+  }
+
+  // A full page may have more behind it; a short one is the end.
+  function showMore(url, count, pageLength) {
+    shown = { url, count };
+    more.hidden = pageLength < PAGE;
+  }
+
+  more.onclick = async () => {
+    if (!shown) return;
+    more.disabled = true;
+    try {
+      const answer = await SW.api(`${shown.url}&offset=${shown.count}`);
+      results.append(...answer.results.map(hitCard));
+      showMore(shown.url, shown.count + answer.results.length, answer.results.length);
+    } catch (e) { error.textContent = e.message; }
+    more.disabled = false;
+  };
+
   form.onsubmit = async (event) => {
     event.preventDefault();
     error.textContent = "";
+    // nothing of an earlier search stays on screen while (or after) this one is answered
+    understood.hidden = true;
+    understood.replaceChildren();
+    player.replaceChildren();
+    more.hidden = true;
+    shown = null;
     results.replaceChildren(el("p", { class: "mute" }, "searching ..."));
     const query = input.value.trim();
+    const camera = cameraPick.value ? "&camera=" + encodeURIComponent(cameraPick.value) : "";
+    const url = `/api/search?limit=${PAGE}${camera}&q=` + encodeURIComponent(query);
     try {
-      const answer = await SW.api("/api/search?limit=24&q=" + encodeURIComponent(query));
+      const answer = await SW.api(url);
       const u = answer.understood || {};
       understood.hidden = false;
       understood.replaceChildren(...[
@@ -190,17 +252,9 @@
         el("div", {}, el("strong", {}, "Ignored: "), answer.ignored.join(", ") || "nothing"),
         ...answer.notes.map((n) => el("div", { class: "mute" }, n)),
       ].filter(Boolean));
-      results.replaceChildren(...answer.results.map((hit) => {
-        const card = el("div", { class: "card hit", "data-track": hit.track_id },
-          hit.thumbnail_url ? el("img", { src: hit.thumbnail_url, alt: `track ${hit.track_id}` }) : el("div", { class: "mute" }, "no thumbnail"),
-          el("div", { class: "body" },
-            el("div", {}, el("strong", {}, hit.class_name), ` · ${hit.camera} · score ${hit.score.toFixed(2)}`),
-            el("div", {}, SW.time(hit.start_ts)),
-            el("div", { class: "reasons" }, hit.reasons.join("; "))));
-        card.onclick = () => play(hit);
-        return card;
-      }));
+      results.replaceChildren(...answer.results.map(hitCard));
       if (!answer.results.length) results.replaceChildren(el("p", { class: "mute" }, "No results."));
+      showMore(url, answer.results.length, answer.results.length);
       await showActions(query, answer);
     } catch (e) {
       error.textContent = e.message;

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from scenewatch.api import audit
 from scenewatch.api.context import ServerContext, get_ctx
-from scenewatch.api.errors import ErrorBody
+from scenewatch.api.errors import ApiError, ErrorBody
 from scenewatch.api.permissions import Principal, admin
 from scenewatch.api.routes.common import Limit
 
@@ -54,11 +54,15 @@ def list_rows(
     before_id: int | None = Query(None, ge=1, le=2**62),
     action: str | None = Query(None, max_length=32),
     user_name: str | None = Query(None, alias="user", max_length=64),
+    since: float | None = Query(None, ge=0, le=1e11, description="From this time (epoch seconds)."),
+    until: float | None = Query(None, ge=0, le=1e11, description="Before this time (epoch seconds)."),
     _user: Principal = Depends(admin),
     ctx: ServerContext = Depends(get_ctx),
 ):
-    """Newest first; page with ``before_id``."""
-    return audit.rows(ctx.store.engine, limit, before_id, action, user_name)
+    """Newest first; page with ``before_id`` (the smallest id of the page before)."""
+    if since is not None and until is not None and since >= until:
+        raise ApiError(422, "the time range is empty: 'since' must be before 'until'", "since")
+    return audit.rows(ctx.store.engine, limit, before_id, action, user_name, since, until)
 
 
 @router.get("/verify", response_model=Verification)
@@ -86,6 +90,6 @@ def export(
     return StreamingResponse(body, media_type=media, headers=headers)
 
 
-async def audit_refused(_request: Request, exc: audit.AuditUnavailable) -> JSONResponse:
+async def audit_refused(_request: Request, exc: Exception) -> JSONResponse:
     """No record, no answer: 503, and nothing of what was asked for."""
     return JSONResponse({"error": str(exc), "field": None}, status_code=503, headers={"Retry-After": "30"})

@@ -9,12 +9,24 @@ from pydantic import BaseModel
 
 from scenewatch.api import audit
 from scenewatch.api.context import ServerContext, get_ctx
-from scenewatch.api.errors import ErrorBody
+from scenewatch.api.errors import ApiError, ErrorBody
 from scenewatch.api.permissions import Principal, viewer
 from scenewatch.api.routes.common import Id, media_url
 from scenewatch.api.routes.tracks import visible_track
+from scenewatch.search.engine import MAX_LIMIT
 
 router = APIRouter(prefix="/api/search", tags=["search"], responses={404: {"model": ErrorBody}})
+
+
+class MemberOut(BaseModel):
+    """One fragment of a result's walk: the same camera, its own track, clip and thumbnail."""
+
+    track_id: int
+    start_ts: float
+    end_ts: float
+    score: float | None  # None: this fragment alone does not match the query
+    thumbnail_url: str | None
+    clip_url: str
 
 
 class HitOut(BaseModel):
@@ -29,6 +41,8 @@ class HitOut(BaseModel):
     reasons: list[str]
     thumbnail_url: str | None
     clip_url: str
+    fragments: int  # tracks of this walk (the camera's fragments of one object, grouped)
+    members: list[MemberOut]  # those tracks in time order, this one among them
 
 
 class SearchOut(BaseModel):
@@ -55,12 +69,24 @@ def _answer(ctx: ServerContext, result) -> SearchOut:
             if media_url(ctx.store, h["thumbnail"])
             else None,
             clip_url=f"/api/clips/track/{h['track_id']}",
+            fragments=h["fragments"],
+            members=_members(ctx, hit),
         )
-        for h in data["results"]
+        for h, hit in zip(data["results"], result.results, strict=True)
     ]
     return SearchOut(
         understood=data["understood"], ignored=data["ignored"], notes=data["notes"], results=hits
     )
+
+
+def _members(ctx: ServerContext, hit) -> list[MemberOut]:
+    members = hit.to_dict()["members"]
+    paths = [m.thumbnail for m in hit.members] or [hit.thumbnail]
+    out = []
+    for m, path in zip(members, paths, strict=True):
+        thumbnail = f"/api/tracks/{m['track_id']}/thumbnail.jpg" if media_url(ctx.store, path) else None
+        out.append(MemberOut(**m, thumbnail_url=thumbnail, clip_url=f"/api/clips/track/{m['track_id']}"))
+    return out
 
 
 def _scope(ctx: ServerContext, user: Principal, camera: list[str] | None) -> list[str] | None:
@@ -76,19 +102,34 @@ def visible_names(ctx: ServerContext, user: Principal) -> tuple[str, ...] | None
 
 
 NOTHING = SearchOut(understood={}, ignored=[], notes=["no cameras to search"], results=[])
+MAX_TEXT = 500
+EMPTY_QUERY = "the query is empty"
+EMPTY_HINT = "type what to look for, e.g. person in a red top"
+
+
+def _check_text(q: str) -> None:
+    """The same plain words as the command line for a query that cannot be searched."""
+    if not q.strip():
+        raise ApiError(422, f"{EMPTY_QUERY}: {EMPTY_HINT}", "q")
+    if len(q) > MAX_TEXT:
+        raise ApiError(422, f"the query is too long ({len(q)} characters): at most {MAX_TEXT}", "q")
 
 
 @router.get("", response_model=SearchOut)
 def search(
-    q: str = Query(min_length=1, max_length=500, description='e.g. "person in a red top", "穿红色上衣的人"'),
+    q: str = Query("", description='e.g. "person in a red top", "穿红色上衣的人" (1 to 500 characters)'),
     camera: list[str] | None = Query(None, max_length=20, description="Only these cameras."),
     limit: int = Query(20, ge=1, le=100),
+    offset: int = Query(0, ge=0, le=MAX_LIMIT - 1, description="Skip this many results (paging)."),
     user: Principal = Depends(viewer),
     ctx: ServerContext = Depends(get_ctx),
 ):
-    """What was understood and ignored, and the ranked tracks with their reasons."""
+    """What was understood and ignored, and the ranked tracks with their reasons; page with
+    ``offset`` (ranks beyond 200 are not kept)."""
     from scenewatch.search.engine import search as run_search
 
+    _check_text(q)
+    limit = min(limit, MAX_LIMIT - offset)
     # committed before anything is searched (503 if it cannot be); concurrent searches share a commit
     audit.append(ctx.store.engine, user.name, "search", "search", {"text": q, "cameras": camera})
     scope = _scope(ctx, user, camera)
@@ -96,18 +137,22 @@ def search(
         return NOTHING
     # the same text over the same cameras gives the same answer until tracks change (or ttl_s)
     tables = ("tracks", "track_terms", "search_zones", "cameras")
-    version = ctx.versions.version(*tables) if ctx.versions is not None else None
+    versions = ctx.versions
+    version = versions.version(*tables) if versions is not None else None
     visible = visible_names(ctx, user)  # part of the key: it changes how the text is read
-    key = (q, None if scope is None else tuple(scope), limit, version, visible)
+    key = (q, None if scope is None else tuple(scope), limit, offset, version, visible)
 
     def compute() -> bytes:
-        found = run_search(ctx.store, q, cameras=scope, limit=limit, visible=visible, shares=ctx.term_shares)
+        found = run_search(
+            ctx.store, q, cameras=scope, limit=offset + limit, visible=visible, shares=ctx.term_shares
+        )
+        found.results = found.results[offset:]
         return _answer(ctx, found).model_dump_json().encode()
 
-    if version is None:
+    if versions is None:
         body = compute()
     else:
-        body = ctx.search_cache.get_or_compute(key, compute, lambda: ctx.versions.version(*tables) == version)
+        body = ctx.search_cache.get_or_compute(key, compute, lambda: versions.version(*tables) == version)
     return Response(body, media_type="application/json")
 
 
