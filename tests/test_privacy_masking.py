@@ -392,3 +392,46 @@ def _ship_and_ask(central_url: str, tmp_path: Path) -> None:
             assert status == 404, f"{url} served {kind}"
             assert json.loads(body)["error"].startswith("clips stay on edge 'e1'")
     assert not central.media.absolute("cache").exists()
+
+
+@needs_samples
+def test_the_live_view_masks_people_before_the_tracker_reports_them(tmp_path):
+    # a person is masked from the first frame the detector keeps them, not once their track is
+    # confirmed (a track needs several detections, and a still one more evidence than that)
+    import threading
+
+    from conftest import VTEST
+
+    from scenewatch.api.live_frames import LiveFrames
+    from scenewatch.config import AppConfig, CameraConfig
+    from scenewatch.config.source import SourceConfig
+    from scenewatch.pipeline import run_cameras
+    from scenewatch.store.data import DataStore
+    from scenewatch.vision.labels import class_id
+
+    person = class_id("person")
+    live = LiveFrames()
+    reported: dict[int, int] = {}  # frame index -> people the tracker reported
+    masked: dict[int, int] = {}  # frame index -> people boxes the live view masks
+
+    def tracked_people(frame, tracked, _finished) -> None:
+        reported[frame.index] = int((tracked.class_ids == person).sum())
+
+    def live_people(frame, _detected) -> None:
+        latest = live.latest("gate")
+        masked[frame.index] = 0 if latest is None else len(latest.people)
+
+    settings = AppConfig(cameras=[CameraConfig(name="gate", source=SourceConfig(url=str(VTEST)))])
+    run_cameras(
+        DataStore.open(tmp_path / "data"),
+        settings,
+        threading.Event(),
+        duration=4,
+        track_observers={"gate": [tracked_people]},
+        detection_observers={"gate": [live.observer("gate"), live_people]},
+    )
+    frames = sorted(set(masked) & set(reported))
+    assert len(frames) >= 10
+    assert all(masked[i] >= reported[i] for i in frames)
+    first = frames[0]
+    assert reported[first] == 0 and masked[first] >= 3  # vtest opens on several walkers
