@@ -506,7 +506,7 @@ def test_edge_config_needs_its_settings_and_the_media_endpoint_checks_signatures
 
     with pytest.raises(ValidationError, match="an edge needs site, central_url, token"):
         CentralConfig(role="edge", edge_id="e1")
-    from scenewatch.central import tokens
+    from scenewatch.central import edge_tokens as tokens
     from scenewatch.central.media import EdgeMediaServer, EdgeUnavailable, fetch_from_edge
 
     store = DataStore.open(tmp_path)

@@ -23,8 +23,8 @@ from sqlalchemy import insert, select, update
 from test_central import _Central, _sync, central_url, cluster, pytestmark  # noqa: F401 (fixtures)
 
 from scenewatch.api import auth, queries
+from scenewatch.central import edge_tokens, outbox
 from scenewatch.central import edges as registry
-from scenewatch.central import outbox, tokens
 from scenewatch.central.media import NOT_DELIVERED, EdgeMediaServer
 from scenewatch.central.pg import free_port
 from scenewatch.central.sync import ShipError
@@ -300,7 +300,7 @@ def test_a_database_reader_cannot_sign_media_requests(world):
     media = world.edge_row()["media_url"] + "/media/" + path
 
     def status(key: bytes, expires: float | None = None, old_format: bool = False) -> int:
-        exp, sig = tokens.sign(key, path, expires)
+        exp, sig = edge_tokens.sign(key, path, expires)
         if old_format:  # the scheme before: HMAC(token_hash, "path\nexp")
             import hashlib
             import hmac
@@ -386,7 +386,7 @@ def test_huge_and_negative_ids_are_404_or_422(world):
 
 def test_unknown_edge_and_wrong_token_get_the_same_answer(world):
     answers = {}
-    for name, token in (("e1", tokens.PREFIX + "A" * 43), ("nobody", world.token)):
+    for name, token in (("e1", edge_tokens.PREFIX + "A" * 43), ("nobody", world.token)):
         request = urllib.request.Request(
             f"{world.server.url}/api/central/ingest",
             data=world.sync._body(None).replace(b'"edge":"e1"', f'"edge":"{name}"'.encode()),

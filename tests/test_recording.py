@@ -256,7 +256,7 @@ def test_api_serves_a_live_events_own_clip_once_cut_and_after_its_segments_are_g
 
     from scenewatch.api import auth, create_app, retention
     from scenewatch.config import AppConfig, CameraConfig
-    from scenewatch.recording.live import CameraRecording
+    from scenewatch.recording.recorder import CameraRecording
     from scenewatch.rules.events import Event
     from scenewatch.rules.store import get_event, save_event, set_event_clip
     from scenewatch.store.schema import audit_log
@@ -344,7 +344,7 @@ def test_camera_with_record_false_gets_no_segments(store, clip):
     from sqlalchemy import select
 
     from scenewatch.config import CameraConfig
-    from scenewatch.recording.live import LiveRecording, is_recorded
+    from scenewatch.recording.recorder import LiveRecording, is_recorded
     from scenewatch.store.schema import recording_segments
 
     reason = gst_rtsp_missing()

@@ -37,7 +37,7 @@ class ServerContext:
     options: ServerOptions
     config_path: Path | None = None  # where config edits are written; None: read-only config
     runner: Any = None  # the pipeline runner (``scenewatch.api.runner.PipelineRunner``) or None
-    live: Any = None  # ``scenewatch.api.live.LiveFrames``
+    live: Any = None  # ``scenewatch.api.live_frames.LiveFrames``
     hub: Any = None  # ``scenewatch.notify.stream.AlertStream`` fed by the event feed
     metrics: Any = None  # ``scenewatch.runtime.metrics.MetricsRegistry`` or None
     limiter: LoginLimiter = field(default_factory=LoginLimiter)

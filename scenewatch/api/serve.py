@@ -77,7 +77,7 @@ def serve(
 
     from scenewatch.api.app import create_app
     from scenewatch.api.context import ServerOptions
-    from scenewatch.api.live import LiveFrames
+    from scenewatch.api.live_frames import LiveFrames
     from scenewatch.api.runner import PipelineRunner
 
     first_admin(store, say)

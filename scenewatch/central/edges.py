@@ -1,7 +1,7 @@
 """The central's edge registry: add an edge (its token is shown once), rotate, authenticate, list.
 
 An edge's token is derived from the central's secret key file and a nonce kept in ``edges``
-(``tokens.py``): the database alone holds no usable key. The media base URL the central fetches
+(``edge_tokens.py``): the database alone holds no usable key. The media base URL the central fetches
 an edge's thumbnails and snapshots from is set here by an admin, never by the edge.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
 
-from scenewatch.central import tokens
+from scenewatch.central import edge_tokens as tokens
 from scenewatch.config.central import MEDIA_URL_HINT, NAME, media_url_problem
 from scenewatch.errors import SceneWatchError
 from scenewatch.store.data import DataStore

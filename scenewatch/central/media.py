@@ -2,7 +2,7 @@
 
 The edge's server answers only ``GET /media/<path>?exp=..&sig=..`` for JPEGs under
 ``thumbnails/``, ``events/`` or ``health/`` of its media folder, signed with the edge's media key
-(``tokens.py``) and valid for minutes at most; everything else is 404 or 403. It blacks out the
+(``edge_tokens.py``) and valid for minutes at most; everything else is 404 or 403. It blacks out the
 camera's privacy zones before the image leaves the edge. With ``tls_cert`` and ``tls_key`` it
 speaks HTTPS.
 
@@ -28,7 +28,7 @@ import httpx
 import numpy as np
 
 from scenewatch.api import privacy
-from scenewatch.central import tokens
+from scenewatch.central import edge_tokens as tokens
 from scenewatch.config.central import CentralConfig, media_url_problem
 from scenewatch.errors import SceneWatchError
 from scenewatch.store.data import DataStore

@@ -13,7 +13,7 @@ from scenewatch.config.capacity import CapacityConfig
 from scenewatch.health.watch import HealthWatch
 from scenewatch.models import ModelStore
 from scenewatch.notify import Dispatcher
-from scenewatch.recording.live import LiveRecording
+from scenewatch.recording.recorder import LiveRecording
 from scenewatch.runtime import DescribeQueue, DetectorPool, MetricsRegistry
 from scenewatch.store.data import DataStore
 from scenewatch.vision.detector import Detector

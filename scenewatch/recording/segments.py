@@ -30,7 +30,7 @@ from scenewatch.recording.index import Segment
 from scenewatch.recording.retention import apply_retention
 from scenewatch.sources.clock import LiveClock
 from scenewatch.sources.decode import redact
-from scenewatch.sources.live import open_stream
+from scenewatch.sources.stream import open_stream
 from scenewatch.store.data import DataStore
 
 log = logging.getLogger(__name__)

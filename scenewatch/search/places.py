@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from scenewatch.search import lexicon as lx
-from scenewatch.search.tokens import Token
+from scenewatch.search.tokenizer import Token
 
 
 @dataclass(slots=True)

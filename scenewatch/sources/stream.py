@@ -34,7 +34,7 @@ OPEN_HINT = "check the address, network and credentials"
 def open_stream(config: SourceConfig) -> tuple[InputContainer, VideoStream]:
     """Connect to ``config.url`` and pick its first video stream, or raise a one-line SourceError."""
     shown = redact(config.url)
-    options = {}
+    options: dict[str, str] = {}
     if urlsplit(config.url).scheme.lower() in ("rtsp", "rtsps"):
         options["rtsp_transport"] = config.rtsp_transport
     started = time.monotonic()
@@ -56,7 +56,7 @@ def open_stream(config: SourceConfig) -> tuple[InputContainer, VideoStream]:
             hint = "check the path part of the URL; cameras name their streams differently"
         raise SourceError(f"cannot open stream {shown}: {ffmpeg_reason(exc)}", hint) from exc
     if not container.streams.video:
-        kinds = sorted({s.type for s in container.streams}) or ["nothing"]
+        kinds: list[str] = sorted({s.type for s in container.streams}) or ["nothing"]
         container.close()
         raise SourceError(
             f"stream {shown} has no video (it holds: {', '.join(kinds)})",

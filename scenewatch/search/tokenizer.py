@@ -6,6 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from scenewatch.search import lexicon as lx
 from scenewatch.search.lexicon import Sem
@@ -18,7 +19,7 @@ class Token:
     surface: str
     kind: str  # word | cjk | num | clock | date | place | punct | unk
     sem: Sem | None = None
-    value: object = None  # number, (h, m, meridiem), date, or place index
+    value: Any = None  # number, (h, m, meridiem), date, or place index
     zh: bool = False
     used: bool = False
 
@@ -26,6 +27,16 @@ class Token:
     def sk(self) -> str | None:
         """The semantic kind, or None for unknown words."""
         return self.sem.kind if self.sem else None
+
+    @property
+    def meaning(self) -> Any:
+        """What the word stands for (``Sem.value``), or None for unknown words."""
+        return self.sem.value if self.sem else None
+
+    @property
+    def detail(self) -> Any:
+        """The word's second value (``Sem.extra``), or None."""
+        return self.sem.extra if self.sem else None
 
 
 CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,11 +39,12 @@ class LiveFrames:
         self._seq = 0
         self._lock = threading.Lock()
 
-    def observer(self, camera: str):
-        """A pipeline track observer ``(frame, tracked, finished)`` feeding this camera."""
+    def observer(self, camera: str) -> Callable[[Frame, Detections], None]:
+        """A pipeline detection observer ``(frame, detected)`` feeding this camera: every person
+        the detector kept, tracked or not yet, so that masking covers someone just arrived."""
 
-        def observe(frame: Frame, tracked: Detections, _finished) -> None:
-            people = tracked.xyxy[tracked.class_ids == PERSON] if len(tracked.xyxy) else np.zeros((0, 4))
+        def observe(frame: Frame, detected: Detections) -> None:
+            people = detected.xyxy[detected.class_ids == PERSON] if len(detected.xyxy) else np.zeros((0, 4))
             self.put(camera, frame.image, people, frame.timestamp)
 
         return observe
