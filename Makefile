@@ -26,11 +26,13 @@ run: setup system-deps models
 # The tests under tests/ and the docstring examples under scenewatch/ (pyproject.toml); -rs lists skips.
 test: setup system-deps models
 	$(BIN)/ruff check scenewatch tests bench
+	$(BIN)/mypy
 	$(BIN)/pytest -q -p no:cacheprovider -rs
 
 lint: setup
 	$(BIN)/ruff check scenewatch tests bench
 	$(BIN)/ruff format --check scenewatch tests bench
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -193,6 +193,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--json", action="store_true", help="print JSON")
     verify.set_defaults(handler=cmd_audit_verify)
+
+    rules = commands.add_parser("rules", help="try a camera's rule on its stored tracks")
+    rules_commands = rules.add_subparsers(title="rules commands", metavar="ACTION", required=True)
+    rules_test = rules_commands.add_parser(
+        "test", help="what RULE would have raised over the camera's stored tracks (nothing is stored)"
+    )
+    rules_test.add_argument("rule", help="the rule's name, as in the config (e.g. intrusion-yard)")
+    rules_test.add_argument("--camera", required=True, help="the camera the rule belongs to")
+    rules_test.add_argument("--since", default="7d", help="how far back: 90s, 30m, 12h, 7d, 2w (default 7d)")
+    rules_test.add_argument("--config", type=Path, help="config file (default: the server's)")
+    rules_test.add_argument("--json", action="store_true", help="print JSON: count, events")
+    rules_test.set_defaults(handler=cmd_rules_test)
     return parser
 
 
@@ -341,7 +353,7 @@ def cmd_events_list(args: argparse.Namespace) -> int:
         secs = f"{row['end_ts'] - row['start_ts']:6.1f}" if row["end_ts"] is not None else "  open"
         print(
             f"{row['id']:>6} {row['camera'][:12]:12s} {row['rule'][:22]:22s} {_time(row['start_ts'])} "
-            f"{secs} {row['state']:12s} {','.join(map(str, row['track_ids']))}"
+            f"{secs} {row['state']:12s} {','.join(map(str, row['stored_track_ids']))}"
         )
     return 0
 
@@ -360,7 +372,7 @@ def cmd_events_show(args: argparse.Namespace) -> int:
     print(
         f"event {event['id']} on camera {event['camera']}: {event['rule']} ({event['rule_type']}), {event['state']}"
     )
-    print(f"  {_time(event['start_ts'])} .. {end} UTC, tracks {event['track_ids']}")
+    print(f"  {_time(event['start_ts'])} .. {end} UTC, tracks {event['stored_track_ids']}")
     print(f"  detail: {json.dumps(event['detail'])}")
     print(f"  snapshot: {event.get('snapshot_file') or '-'}")
     print(f"  clip: {describe_clip(event.get('clip'), store.media)}")
@@ -390,8 +402,14 @@ def cmd_health(args: argparse.Namespace) -> int:
     for cam in report["cameras"]:
         online = "-" if cam["online"] is None else ("yes" if cam["online"] else "NO")
         cam_rate = "-" if cam["online_rate"] is None else f"{100 * cam['online_rate']:.1f}%"
-        faults = ", ".join(f"{f['fault']} since {_time(f['since'])}" for f in cam["faults"]) or "-"
-        print(f"{cam['camera'][:20]:20s} {cam['status']:12s} {online:7s} {cam_rate:>7s}  {faults}")
+        faults = ", ".join(
+            f"{f['fault']} since {_time(f['since'])}"
+            + (f" ({cam['lag_s'] or 0:.1f} s behind)" if f["fault"] == "lagging" else "")
+            for f in cam["faults"]
+        )
+        if cam["capped"]:
+            faults += ("; " if faults else "") + "capped to its share of the detector"
+        print(f"{cam['camera'][:20]:20s} {cam['status']:12s} {online:7s} {cam_rate:>7s}  {faults or '-'}")
     return 0
 
 
@@ -414,11 +432,34 @@ def cmd_export_mot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rules_test(args: argparse.Namespace) -> int:
+    from scenewatch.api.serve import resolve_config
+    from scenewatch.rules.replay import configured_camera, describe, parse_since, replay
+
+    since = parse_since(args.since, "--since")
+    settings, _ = resolve_config(args.config, data_dir(args))
+    camera = configured_camera(settings, args.camera, "--camera")
+    store = open_store(args, create=False)
+    _audited(store, "search", f"camera:{args.camera}", {"rule_test": args.rule, "since": args.since})
+    start = datetime.now(UTC).timestamp() - since
+    result = replay(store.engine, camera, args.rule, start, tracker=camera.tracker_settings(settings.tracker))
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2))
+        return 0
+    for line in describe(result, store.media.absolute):
+        print(line)
+    return 0
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from scenewatch.search.engine import more_like, search
 
     if args.query is None and args.like is None:
         raise SceneWatchError("give a query or --like TRACK_ID", 'e.g. scenewatch search "person in red"')
+    if args.like is None and not args.query.strip():
+        from scenewatch.api.routes.search import EMPTY_HINT, EMPTY_QUERY  # the API's words
+
+        raise SceneWatchError(EMPTY_QUERY, EMPTY_HINT)
     store = open_store(args, create=False)
     if args.like is not None:
         _audited(store, "search", f"track:{args.like}", {"like": args.like, "cameras": args.camera})
@@ -454,6 +495,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         )
         print(f"     {'; '.join(hit.reasons)}")
         print(f"     thumbnail: {hit.thumbnail or '-'}")
+        if len(hit.members) > 1:  # one walk the tracker split: its tracks, in time order
+            ids = ", ".join(str(m.track_id) for m in hit.members)
+            print(f"     {len(hit.members)} fragments: tracks {ids}")
     return 0
 
 
@@ -584,7 +628,12 @@ def _describe_clause(clause: dict) -> str:
     words = [clause["class"] or "any object"]
     if clause["vehicle_type"]:
         words[0] = clause["vehicle_type"]
-    words += [f"{part} {'/'.join(c['term'] for c in cs)}" for part, cs in clause["colours"].items()]
+    shaded = [
+        (part, [f"{c['shade']} {c['term']}" if c["shade"] else c["term"] for c in cs])
+        for part, cs in clause["colours"].items()
+    ]
+    words += [f"{part} {'/'.join(terms)}" for part, terms in shaded]
+    words += [f"wearing a {g}" for g in clause["garments"] if g in ("hood", "hat", "cap", "helmet")]
     words += [f"carrying {c['item']}" for c in clause["carried"]]
     words += [clause["posture"]] if clause["posture"] else []
     words += [v for v in clause["motion"].values() if v]

@@ -108,7 +108,7 @@ def to_ground(points: np.ndarray, homography: np.ndarray | None) -> np.ndarray:
     return mapped[:, :2] / mapped[:, 2:3]
 
 
-def speeds(times: np.ndarray, points: np.ndarray) -> np.ndarray:
+def speeds(times: np.ndarray, points: np.ndarray) -> np.float64:
     """Mean speed (units of ``points`` per second) between the first and last sample of each row.
 
     ``times`` [K], ``points`` [K, 2]; a single number, 0 with fewer than two samples.

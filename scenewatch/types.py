@@ -49,7 +49,7 @@ class Detections:
     xyxy: np.ndarray
     scores: np.ndarray
     class_ids: np.ndarray
-    track_ids: np.ndarray = field(default=None)  # type: ignore[assignment]
+    track_ids: np.ndarray = field(default=None)  # type: ignore[arg-type]  # set in __post_init__
 
     def __post_init__(self) -> None:
         self.xyxy = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)

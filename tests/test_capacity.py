@@ -389,7 +389,7 @@ def test_two_realtime_cameras_keep_lag_under_a_second(tmp_path):
         # cameras 5 times a second) each camera still gets its half of what the pool delivers
         latency = snap["detector_wall_seconds"] / snap["frames_detected"]
         affordable = workers / latency / 2
-        floor = min(5.0, 0.85 * affordable)
+        floor = min(5.0 - 0.1, 0.85 * affordable)  # every 2nd frame of 10 fps is 5.0, less at the edges
         assert snap["detect_fps_present"] >= floor, f"{_starved(snap)}; {latency * 1000:.0f} ms a detection"
         slowest = max(slowest, latency)
     # under a second behind, or, where one detection takes most of a second, a few detections

@@ -182,6 +182,7 @@ def authenticate(engine: Engine, name: str, password: str) -> dict[str, Any] | N
     with engine.connect() as conn:
         row = conn.execute(select(users).where(users.c.name == name)).first()
     stored = row.password_hash if row is not None else _DUMMY_HASH
+    ok: bool
     try:
         ok = _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):

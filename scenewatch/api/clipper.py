@@ -22,6 +22,7 @@ import av
 import numpy as np
 
 from scenewatch.api import privacy
+from scenewatch.sources.decode import seconds
 from scenewatch.store.repo import NotFound
 
 # seconds from the source's start -> person boxes then, or None when not known (mask it all)
@@ -79,14 +80,15 @@ def _render(source, start_s, end_s, tmp, mask, people_for, max_width) -> int:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         fps = float(stream.average_rate or 25)
-        origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        origin = seconds(stream.start_time, stream.time_base) or 0.0
         if start_s > 1.0:
             container.seek(int((start_s + origin) / stream.time_base), stream=stream, backward=True)
         encoder = None
         for frame in container.decode(stream):
-            if frame.pts is None:
+            pts = seconds(frame.pts, stream.time_base)
+            if pts is None:
                 continue
-            t = float(frame.pts * stream.time_base) - origin
+            t = pts - origin
             if t < start_s - 1e-3:
                 continue
             if t > end_s:

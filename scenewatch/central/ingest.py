@@ -178,7 +178,7 @@ def _upsert_returning(
     cols = [c.name for c in table.columns if c.name != "id"]
     json_cols = {c.name for c in table.columns if isinstance(c.type, JSON)}
     name, stage = sql.Identifier(table.name), sql.Identifier(f"sw_stage_{table.name}")
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = _pg_cursor(conn)
     cursor.execute(
         sql.SQL(
             "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
@@ -197,7 +197,7 @@ def _upsert_returning(
             "INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO NOTHING RETURNING edge_row, id"
         ).format(name, _names(cols), _names(cols), stage, _names(key))
     )
-    ids: dict[int, int] = dict(cursor.fetchall())
+    ids = dict(cursor.fetchall())
     replayed: list[int] = []
     if len(ids) < len(rows):
         # rows filed before (a replay): update them to the shipped state. Shipments of one edge
@@ -232,11 +232,19 @@ def _id_map(conn: Connection, table: Table, edge_id: int, local_ids: list[int]) 
     return out
 
 
+def _pg_cursor(conn: Connection) -> Any:
+    """A cursor of the psycopg connection under ``conn`` (COPY needs the driver's own)."""
+    driver = conn.connection.driver_connection
+    if driver is None:
+        raise RuntimeError("the database connection was closed")
+    return driver.cursor()
+
+
 def _cameras(conn: Connection, edge: dict[str, Any], rows: list) -> dict[int, int]:
     """Upsert the edge's cameras under site-qualified names; local id -> central id."""
     edge_id = edge["id"]
     wanted = {central_name(edge["site"], r.name): r for r in rows}
-    limit = cameras.c.name.type.length
+    limit = getattr(cameras.c.name.type, "length", None) or 0  # the column is a String(n)
     for i, name in enumerate(wanted):
         if len(name) > limit:
             raise IngestError(
@@ -337,7 +345,7 @@ def _insert_terms(conn: Connection, terms: list[dict[str, Any]]) -> None:
 
         # COPY: the bulk of a shipment's rows, several times faster than INSERT
         cols = ("track_id", "term", "weight", "camera_id", "first_ts", "last_ts")
-        cursor = conn.connection.driver_connection.cursor()
+        cursor = _pg_cursor(conn)
         query = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(track_terms.name), _names(cols))
         with cursor.copy(query) as copy:
             for row in terms:

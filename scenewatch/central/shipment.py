@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -55,10 +56,6 @@ def _no_nul(value: str) -> str:
     return value
 
 
-def _text(max_length: int) -> Any:
-    return Annotated[str, StringConstraints(max_length=max_length), AfterValidator(_no_nul)]
-
-
 def _not_ahead(value: float) -> float:
     if value > time.time() + MAX_AHEAD_S:
         raise ValueError("more than a day ahead of the central's clock (check the edge's clock)")
@@ -81,14 +78,18 @@ Id = Annotated[int, Field(ge=1, le=INT32)]
 Count = Annotated[int, Field(ge=0, le=INT32)]
 Number = Annotated[float, Field(allow_inf_nan=False, ge=-1e13, le=1e13)]
 Time = Annotated[float, Field(ge=0, allow_inf_nan=False), AfterValidator(_not_ahead)]
-Word = _text(16)  # mode, status, state, severity
-MediaPath = _text(1024)  # a media-relative file on the edge
-Text = _text(4096)
+NoNul = AfterValidator(_no_nul)
+Word = Annotated[str, StringConstraints(max_length=16), NoNul]  # mode, status, state, severity
+MediaPath = Annotated[str, StringConstraints(max_length=1024), NoNul]  # a media-relative file on the edge
+Text = Annotated[str, StringConstraints(max_length=4096), NoNul]
+Label = Annotated[str, StringConstraints(max_length=32), NoNul]  # class, rule type, fault, version
+Name = Annotated[str, StringConstraints(max_length=64), NoNul]  # a rule's name
+Url = Annotated[str, StringConstraints(max_length=2048), NoNul]
 Blob = Annotated[dict[str, Any], AfterValidator(_bounded_json)]
 Point = Annotated[list[Number], Field(min_length=2, max_length=4)]  # (time, x, y)
 Term = Annotated[
     tuple[
-        Annotated[str, Strict(), StringConstraints(min_length=1, max_length=80), AfterValidator(_no_nul)],
+        Annotated[str, Strict(), StringConstraints(min_length=1, max_length=80), NoNul],
         Annotated[float, Strict(), Field(ge=-1e6, le=1e6)],
     ],
     Strict(False),  # JSON has no tuples: [term, weight] arrives as a list
@@ -129,7 +130,7 @@ class TrackRow(_Row):
     camera_id: Id
     run_id: Id
     tracker_id: Count
-    class_name: _text(32)
+    class_name: Label
     first_ts: Time
     last_ts: Time
     first_frame: Count
@@ -157,8 +158,8 @@ class EventRow(_Row):
     key: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
     camera_id: Id
     run_id: Id | None = None
-    rule: _text(64)
-    rule_type: _text(32)
+    rule: Name
+    rule_type: Label
     start_ts: Time
     end_ts: Time | None = None
     # tracker ids within the run; the stitcher's made-up identities go up to 2**40 and beyond
@@ -174,7 +175,7 @@ class EventRow(_Row):
 class HealthRow(_Row):
     id: Id
     camera_id: Id
-    fault: _text(32)
+    fault: Label
     state: Word
     severity: Word
     start_ts: Time
@@ -191,17 +192,17 @@ class StatusRow(_Row):
     status: Blob
 
 
-def _rows(model: type) -> Any:
-    return Annotated[list[model], Field(max_length=MAX_ROWS)]
+R = TypeVar("R", bound=BaseModel)
+RowList = Annotated[list[R], Field(max_length=MAX_ROWS)]
 
 
 class Rows(_Row):
-    camera: _rows(CameraRow) = []
-    run: _rows(RunRow) = []
-    track: _rows(TrackRow) = []
-    event: _rows(EventRow) = []
-    health: _rows(HealthRow) = []
-    status: _rows(StatusRow) = []
+    camera: RowList[CameraRow] = []
+    run: RowList[RunRow] = []
+    track: RowList[TrackRow] = []
+    event: RowList[EventRow] = []
+    health: RowList[HealthRow] = []
+    status: RowList[StatusRow] = []
 
     @model_validator(mode="after")
     def _one_row_per_id(self) -> Rows:
@@ -226,12 +227,12 @@ class Shipment(_Row):
 
     edge: Annotated[str, StringConstraints(pattern=NAME.pattern)] | None = None
     site: Annotated[str, StringConstraints(pattern=NAME.pattern)] | None = None
-    version: _text(32) | None = None
-    revision: _text(32) | None = Field(None, alias="schema")
+    version: Label | None = None
+    revision: Label | None = Field(None, alias="schema")
     instance: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,36}$")] | None = None
     backlog: Count | None = None
     # sent by older edges; ignored: the media address is an admin's setting on the central
-    media_url: _text(2048) | None = None
+    media_url: Url | None = None
     rows: Rows = Rows()
 
 
@@ -250,7 +251,7 @@ def parse(raw: Any) -> Shipment:
         ) from None
 
 
-def describe(loc: tuple, error: dict) -> tuple[str, str]:
+def describe(loc: tuple, error: Mapping[str, Any]) -> tuple[str, str]:
     """(where, what) of one pydantic error: ('rows.track[0]', "unknown field 'x'")."""
     if error["type"] == "extra_forbidden":
         key = str(loc[-1])

@@ -26,6 +26,7 @@ from scenewatch import __version__
 from scenewatch.backoff import backoff_s, honour_retry_after
 from scenewatch.central import outbox
 from scenewatch.config.central import CentralConfig
+from scenewatch.errors import SceneWatchError
 from scenewatch.outbound import client, failure, retry_after_s
 from scenewatch.store.data import DataStore
 from scenewatch.store.db import head_revision
@@ -84,6 +85,8 @@ class EdgeSync:
         self.store = store
         self.config = config
         self.token = config.read_token()
+        if not config.central_url:  # the config refuses an edge without one; a central has no sync
+            raise SceneWatchError("central.central_url is not set", "set it to the central's address")
         self.url = config.central_url.rstrip("/") + "/api/central/ingest"
         self.client = client(POST_TIMEOUT_S, ssl_context(config.ca_file) or True)
         self.limit = config.batch

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union, get_args
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -18,14 +18,15 @@ from pydantic import Field, field_validator, model_validator
 from scenewatch.config.base import Section
 from scenewatch.config.geometry import check_classes, check_name
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DAYS: tuple[Day, ...] = get_args(Day)
 PEOPLE = ["person"]
 VEHICLES = ["car", "bus", "truck", "motorcycle"]
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 class ScheduleWindow(Section):
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+    days: list[Day] = Field(
         default_factory=lambda: list(DAYS), description="Days the window applies to; default every day."
     )
     start: str = Field(description="Start time 'HH:MM' (24 h).")
@@ -294,22 +295,24 @@ class SearchRule(RuleBase):
         return data
 
 
-# Every rule type, the one list: the config's choices and ``RULE_TYPES`` are built from it, and each
-# type's behaviour (``scenewatch.rules.engine.RULES``) names the config class it runs.
-RULE_CONFIGS: tuple[type[RuleBase], ...] = (
-    IntrusionRule,
-    LoiteringRule,
-    CrowdRule,
-    CrowdBuildupRule,
-    LineCrossingRule,
-    WrongWayRule,
-    SpeedingRule,
-    ErraticRule,
-    StoppedVehicleRule,
-    PersonDownRule,
-    RunningRule,
-    SearchRule,
+# Every rule type, the one list: the config's choices (``RuleConfig``), ``RULE_CONFIGS`` and
+# ``RULE_TYPES`` are built from it, and each type's behaviour (``scenewatch.rules.engine.RULES``)
+# names the config class it runs.
+AnyRule = (
+    IntrusionRule
+    | LoiteringRule
+    | CrowdRule
+    | CrowdBuildupRule
+    | LineCrossingRule
+    | WrongWayRule
+    | SpeedingRule
+    | ErraticRule
+    | StoppedVehicleRule
+    | PersonDownRule
+    | RunningRule
+    | SearchRule
 )
+RULE_CONFIGS: tuple[type[RuleBase], ...] = get_args(AnyRule)
 
 
 def rule_type(config: type[RuleBase]) -> str:
@@ -321,5 +324,5 @@ def rule_type(config: type[RuleBase]) -> str:
     return get_args(config.model_fields["type"].annotation)[0]
 
 
-RuleConfig = Annotated[Union[RULE_CONFIGS], Field(discriminator="type")]  # noqa: UP007 (a tuple of classes)
+RuleConfig = Annotated[AnyRule, Field(discriminator="type")]
 RULE_TYPES = tuple(rule_type(config) for config in RULE_CONFIGS)

@@ -115,7 +115,7 @@ class InlineDetector:
     def __init__(self, detector: Detector, lock: threading.Lock | None = None):
         self.detector = detector
         self.lock = lock if lock is not None else contextlib.nullcontext()
-        self.done: deque[tuple[Any, Detections, None]] = deque()
+        self.done: deque[tuple[Any, Any, BaseException | None]] = deque()
         self.dropped = 0  # never: nothing waits
         self.detector_seconds = 0.0
         self.detector_cpu_seconds = 0.0
@@ -128,7 +128,7 @@ class InlineDetector:
             self.detector_cpu_seconds += time.thread_time() - cpu
         self.done.append((token, raw, None))
 
-    def results(self) -> list[tuple[Any, Detections, None]]:
+    def results(self) -> list[tuple[Any, Any, BaseException | None]]:
         out = list(self.done)
         self.done.clear()
         return out

@@ -106,14 +106,14 @@ class Dispatcher:
     def start(self) -> Dispatcher:
         """Start one worker per destination; rows left undelivered by an earlier run go first."""
         known = {d.key for d in self.destinations}
-        for dest, count in outbox.pending_destinations(self.store.engine).items():
-            if dest in known:
-                log.info("outbox: %d undelivered alerts for %s resume", count, dest)
+        for key, count in outbox.pending_destinations(self.store.engine).items():
+            if key in known:
+                log.info("outbox: %d undelivered alerts for %s resume", count, key)
             else:
                 log.warning(
                     "outbox: %d undelivered alerts for %s, which is no longer configured; they are kept",
                     count,
-                    dest,
+                    key,
                 )
         self._purge()
         for dest in self.destinations:

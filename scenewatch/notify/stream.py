@@ -30,7 +30,7 @@ class Subscription:
         self._missed = 0
         self._lock = threading.Lock()
         self._ready = threading.Event()
-        self._waker: Callable[[], None] | None = None
+        self._waker: Callable[[], object] | None = None
         self.dropped = 0  # in all, for the curious
 
     def put(self, item: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ import av
 
 from scenewatch.errors import SceneWatchError
 from scenewatch.recording.index import Segment, segments_between
+from scenewatch.sources.decode import seconds
 from scenewatch.store.data import DataStore
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ def cut_recorded(store: DataStore, camera_id: int, start: float, end: float, out
                 continue
             with av.open(str(path)) as container:
                 stream = container.streams.video[0]
-                origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+                origin = seconds(stream.start_time, stream.time_base) or 0.0
                 if not _copy_window(writer, container, segment.start, origin, start, end):
                     break
     except BaseException:
@@ -172,7 +173,7 @@ def cut_file_clip(store: DataStore, source: str | Path, start: float, end: float
             if not container.streams.video:
                 raise ClipError(f"{source} has no video")
             stream = container.streams.video[0]
-            origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+            origin = seconds(stream.start_time, stream.time_base) or 0.0
             _copy_window(writer, container, 0.0, origin, start, end)
     except BaseException:
         writer.abort()

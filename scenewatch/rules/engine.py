@@ -117,8 +117,8 @@ class RuleEngine:
         for name, zone in self.scene.zones.items():
             masks[name] = zone.trigger(tracked, now)
             exits[name] = dict(zip(zone.exited.tolist(), zone.exited_at.tolist(), strict=True))
-            gone, last_seen = zone.forget(ended_ids)
-            exits[name].update(zip(gone.tolist(), last_seen.tolist(), strict=True))
+            gone, gone_at = zone.forget(ended_ids)
+            exits[name].update(zip(gone.tolist(), gone_at.tolist(), strict=True))
         crossings, crossed_at = {}, {}
         for name, line in self.scene.lines.items():
             crossings[name] = line.trigger(tracked, now)

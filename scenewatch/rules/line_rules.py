@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from scenewatch.config.rules import LineCrossingRule, WrongWayRule
+from scenewatch.config.rules import LineCrossingRule, RuleBase, WrongWayRule
 from scenewatch.geometry import side_of_line
 from scenewatch.rules.base import Context, Rule
 from scenewatch.rules.events import Event
@@ -16,7 +16,7 @@ from scenewatch.rules.events import Event
 class LineCrossing(Rule):
     """Each crossing of the line (in ``direction``, or both) is an instant event; counts per direction."""
 
-    config_type = LineCrossingRule
+    config_type: ClassVar[type[RuleBase]] = LineCrossingRule  # widened: WrongWay runs its own
 
     def __init__(self, config: Any):
         super().__init__(config)

@@ -90,8 +90,8 @@ class MotionGate:
         cv2.accumulateWeighted(grey, self._background, alpha)
         if not mask.any():
             return Motion(empty, fraction)
-        mask = cv2.dilate(mask, self._kernel, iterations=2)  # join the parts of one walker
-        count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        joined = cv2.dilate(mask, self._kernel, iterations=2)  # join the parts of one walker
+        count, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
         stats = stats[1:]  # row 0 is the background
         keep = stats[:, cv2.CC_STAT_AREA] >= max(1.0, self.min_area * small_w * small_h)
         stats = stats[keep]

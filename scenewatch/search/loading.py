@@ -35,14 +35,15 @@ def id_pages(conn: Connection, id_col, ts_col, ids: Ids) -> list[ColumnElement[b
     every id is known, each page also says which first_ts values it wants, so the planner reads
     only the day partitions holding them (tracks and their terms share their track's first_ts)."""
     keys = list(ids)
-    by_day = conn.dialect.name == "postgresql" and isinstance(ids, dict)
-    by_day = by_day and all(ts is not None for ts in ids.values())
+    days = ids if conn.dialect.name == "postgresql" and isinstance(ids, dict) else None
+    if days is not None and any(ts is None for ts in days.values()):
+        days = None
     pages = []
     for i in range(0, len(keys), IN_CHUNK):
         page = keys[i : i + IN_CHUNK]
         where = [id_col.in_(page)]
-        if by_day:
-            where.append(ts_col.in_(sorted({ids[k] for k in page})))
+        if days is not None:
+            where.append(ts_col.in_(sorted({ts for k in page if (ts := days[k]) is not None})))
         pages.append(and_(*where))
     return pages
 

@@ -30,7 +30,7 @@ Words that cannot be used are listed in ``ignored``; requests for what SceneWatc
 (gender, age, ethnicity, faces, plates, identities) map to the neutral class and add a note.
 A count of one (``a man``, ``一个人``) is no count: at least one is always implied.
 
-The passes live in their own modules: ``tokens.py`` (1, 2), ``places.py`` and ``timewin.py`` (3),
+The passes live in their own modules: ``tokenizer.py`` (1, 2), ``places.py`` and ``timewin.py`` (3),
 ``binder.py`` (4); the result types in ``model.py``. This module ties them together and keeps
 the public names importable from here.
 """
@@ -44,7 +44,7 @@ from scenewatch.search.binder import MAX_COUNT, Binder
 from scenewatch.search.model import CarriedItem, Colour, Motion, ObjectClause, Query
 from scenewatch.search.places import resolve_places
 from scenewatch.search.timewin import MAX_WINDOW, resolve_time
-from scenewatch.search.tokens import MAX_CHARS, Token, clean_query, mark_places, tokenize
+from scenewatch.search.tokenizer import MAX_CHARS, Token, clean_query, mark_places, tokenize
 
 MAX_IGNORED = 20  # ignored words listed back; the rest are counted in a note
 
@@ -65,7 +65,7 @@ __all__ = [
 
 
 def parse_query(
-    text: str,
+    text: object,
     now: datetime,
     cameras: Iterable[str] = (),
     zones: Iterable[str] = (),

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from scenewatch.search import lexicon as lx
-from scenewatch.search.tokens import Token
+from scenewatch.search.tokenizer import Token
 
 MAX_WINDOW = timedelta(days=366)  # relative windows are capped so a search is never unbounded
 
@@ -67,11 +67,12 @@ def _find_clocks(seq: list[Token]) -> list[_Clock]:
     while i < len(seq):
         t, c = seq[i], None
         if t.kind == "clock":
-            c = _Clock(*t.value, i, i)
+            hour, minute, meridiem = t.value
+            c = _Clock(hour, minute, meridiem, i, i)
         elif t.sk == lx.CLOCKWORD:
-            c = _Clock(int(t.sem.value), 0, "am" if t.sem.value == 0 else None, i, i)
+            c = _Clock(int(t.meaning), 0, "am" if t.meaning == 0 else None, i, i)
         elif t.sk == lx.NUM and sk(i + 1) == lx.MERIDIEM:
-            c = _Clock(int(t.value), 0, str(seq[i + 1].sem.value), i, i + 1)
+            c = _Clock(int(t.value), 0, str(seq[i + 1].meaning), i, i + 1)
         elif t.sk == lx.NUM and sk(i + 1) == lx.HOURMARK:
             c = _Clock(int(t.value), 0, None, i, i + 1)
             if sk(i + 2) == lx.HALF:
@@ -93,7 +94,7 @@ def _find_clocks(seq: list[Token]) -> list[_Clock]:
                 c = _Clock(int(t.value), 0, None, i, i)
         if c and c.h <= 24 and c.m < 60:
             if sk(c.first - 1) == lx.PART:
-                c.part, c.first = str(seq[c.first - 1].sem.value), c.first - 1
+                c.part, c.first = str(seq[c.first - 1].meaning), c.first - 1
             clocks.append(c)
             i = c.last + 1
         else:
@@ -105,12 +106,12 @@ def _find_day(seq: list[Token], today: date, used: set[int]) -> date | None:
     for i, t in enumerate(seq):
         if t.sk == lx.DAY:
             used.add(i)
-            return today + timedelta(days=int(t.sem.value))
+            return today + timedelta(days=int(t.meaning))
         if t.sk == lx.WEEKDAY:
             used.add(i)
             if i > 0 and seq[i - 1].sk == lx.LAST:
                 used.add(i - 1)
-            return today - timedelta(days=(today.weekday() - int(t.sem.value)) % 7)
+            return today - timedelta(days=(today.weekday() - int(t.meaning)) % 7)
         if t.kind == "date":
             used.add(i)
             return t.value  # type: ignore[return-value]
@@ -129,7 +130,7 @@ def _find_relative(seq: list[Token], used: set[int], notes: list[str]) -> timede
     for i, t in enumerate(seq):
         if t.sk == lx.RECENT:
             used.add(i)
-            return timedelta(seconds=int(t.sem.value))
+            return timedelta(seconds=int(t.meaning))
         # [last|past|最近] [n] [个] unit, or n unit 以内
         j, n, lead = i, 1, t.sk == lx.LAST
         if lead:
@@ -144,7 +145,7 @@ def _find_relative(seq: list[Token], used: set[int], notes: list[str]) -> timede
         if not (lead or within):
             continue
         used.update(range(i, j + 1 + within))
-        span = timedelta(seconds=min(n * int(seq[j].sem.value), MAX_WINDOW.total_seconds()))
+        span = timedelta(seconds=min(n * int(seq[j].meaning), MAX_WINDOW.total_seconds()))
         if span >= MAX_WINDOW:
             notes.append("time windows are limited to the last 366 days")
         return span
@@ -154,15 +155,15 @@ def _find_relative(seq: list[Token], used: set[int], notes: list[str]) -> timede
 def resolve_time(tokens: list[Token], now: datetime) -> _Window:
     """Find the time window in the tokens, mark the tokens it used, resolve it against ``now``."""
     seq = [t for t in tokens if not t.used and not (t.kind == "punct" and t.sem is None)]
-    win, used = _Window(), set()
+    win, used = _Window(), set[int]()
     rel = _find_relative(seq, used, win.notes)
     clocks = _find_clocks(seq)
     day = _find_day(seq, now.date(), used)
     part = next(
-        (str(t.sem.value) for i, t in enumerate(seq) if t.sk == lx.PART and not _in_clock(i, clocks)), None
+        (str(t.meaning) for i, t in enumerate(seq) if t.sk == lx.PART and not _in_clock(i, clocks)), None
     )
     used.update(
-        i for i, t in enumerate(seq) if t.sk == lx.PART and (part == t.sem.value or _in_clock(i, clocks))
+        i for i, t in enumerate(seq) if t.sk == lx.PART and (part == t.meaning or _in_clock(i, clocks))
     )
     for c in clocks:
         used.update(range(c.first, c.last + 1))

@@ -45,7 +45,7 @@ class DetectionFilter:
         keep = detections.scores >= self.thresholds[detections.class_ids]
         keep &= (wh >= self.min_size).all(axis=1)
         if self.ignore_polygons:
-            keep &= ~self._ignored(detections.bottom_centre, frame_shape[:2])
+            keep &= ~self._ignored(detections.bottom_centre, (frame_shape[0], frame_shape[1]))
         return detections[keep]
 
     def _ignored(self, points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -111,9 +111,9 @@ class NanoDetDetector(Detector):
         xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, width)
         xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, height)
         xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
-        keep = cv2.dnn.NMSBoxesBatched(
+        kept = cv2.dnn.NMSBoxesBatched(
             xywh.tolist(), scores.tolist(), classes.tolist(), SCORE_FLOOR, NMS_IOU, top_k=MAX_DETECTIONS
         )
-        keep = np.asarray(keep, dtype=np.int64).reshape(-1)
+        keep = np.asarray(kept, dtype=np.int64).reshape(-1)
         keep = keep[np.argsort(-scores[keep], kind="stable")]
         return Detections(xyxy[keep], scores[keep], classes[keep])

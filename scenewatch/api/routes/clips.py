@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse
@@ -29,13 +30,13 @@ from scenewatch.api.routes.tracks import visible_track
 from scenewatch.api.sightings import Sightings
 
 router = APIRouter(prefix="/api/clips", tags=["clips"], responses={404: {"model": ErrorBody}})
-NOT_READY = {
+NOT_READY: dict[int | str, dict[str, Any]] = {
     409: {
         "model": ErrorBody,
         "description": "Not recorded or cut yet: retry after the Retry-After header's seconds.",
     }
 }
-VIDEO = {200: {"content": {"video/webm": {}}}}
+VIDEO: dict[int | str, dict[str, Any]] = {200: {"content": {"video/webm": {}}}}
 
 
 def _stays_on_edge(ctx: ServerContext, table: str, row_id: int) -> None:
@@ -93,7 +94,7 @@ def _not_ready(wait_s: float) -> ApiError:
 
 def _camera_recorded(ctx, camera: str) -> bool:
     """Whether the config records ``camera`` now (so missing video may still come)."""
-    from scenewatch.recording.live import is_recorded
+    from scenewatch.recording.recorder import is_recorded
 
     config = next((c for c in ctx.settings.cameras if c.name == camera), None)
     return config is not None and is_recorded(config, ctx.settings.recording)
@@ -101,7 +102,7 @@ def _camera_recorded(ctx, camera: str) -> bool:
 
 def _still_coming(ctx, camera: str, end: float, now: float) -> bool:
     """Whether video up to wall-clock ``end`` of ``camera`` may still be recorded or cut."""
-    from scenewatch.recording.live import stale_after_s
+    from scenewatch.recording.recorder import stale_after_s
 
     return now < end + stale_after_s(ctx.settings.recording) and _camera_recorded(ctx, camera)
 

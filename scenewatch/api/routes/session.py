@@ -99,7 +99,7 @@ def login(body: LoginBody, request: Request, response: Response, ctx: ServerCont
 def logout(request: Request, user: Principal = Depends(current_user), ctx: ServerContext = Depends(get_ctx)):
     """End this session."""
     token = request.cookies.get(SESSION_COOKIE) if user.via_cookie else request.headers["authorization"][7:]
-    auth.end_session(ctx.store.engine, token.strip())
+    auth.end_session(ctx.store.engine, (token or "").strip())
     audit.append(ctx.store.engine, user.name, "logout", f"user:{user.name}")
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")

@@ -3,7 +3,8 @@ motion and zones, computed once per track from its best crops (see ``describer``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from scenewatch.config.attributes import AttributesConfig
 from scenewatch.models import ModelStore
@@ -16,6 +17,7 @@ def camera_zones(camera: object | None) -> dict[str, Polygon]:
     zones = getattr(camera, "zones", None) if camera is not None else None
     if not zones:
         return {}
+    items: Iterable[tuple[str, Any]]
     if isinstance(zones, Mapping):
         items = zones.items()
     else:

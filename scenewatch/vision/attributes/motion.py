@@ -7,6 +7,8 @@ without calibration. It is a heuristic: a steep camera foreshortens motion along
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 STEP_S = 0.5  # resampling interval: detector jitter averages out, real motion does not
@@ -75,8 +77,12 @@ def heading_shares(xy: np.ndarray, heights: np.ndarray) -> dict[str, float]:
 def heading(xy: np.ndarray, heights: np.ndarray) -> str | None:
     """left | right | towards | away (from the camera): the direction most of the movement went,
     None when the object hardly moved (see :func:`heading_shares`)."""
-    shares = heading_shares(xy, heights)
-    return max(shares, key=shares.get) if shares else None
+    return _most(heading_shares(xy, heights))
+
+
+def _most(shares: dict[str, float]) -> str | None:
+    """The heading with the largest share, None for none."""
+    return max(shares, key=lambda name: shares[name]) if shares else None
 
 
 def describe_motion(times: np.ndarray, xyxy: np.ndarray, person: bool = True) -> dict:
@@ -84,7 +90,7 @@ def describe_motion(times: np.ndarray, xyxy: np.ndarray, person: bool = True) ->
     times = np.asarray(times, dtype=np.float64)
     boxes = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
     dwell = float(times[-1] - times[0]) if len(times) else 0.0
-    out = {
+    out: dict[str, Any] = {
         "speed_px_s": 0.0,
         "speed_h_s": 0.0,
         "heading": None,
@@ -115,10 +121,11 @@ def describe_motion(times: np.ndarray, xyxy: np.ndarray, person: bool = True) ->
     out["moving_fraction"] = round(float(dt[moving].sum() / dwell), 3)
     out["stopped_s"] = round(float(runs.max(initial=0.0)), 3)
     if moving.any():
+        speed_h_s = round(float(np.median(speed_h[moving])), 3)
         out["speed_px_s"] = round(float(np.median(speed[moving])), 3)
-        out["speed_h_s"] = round(float(np.median(speed_h[moving])), 3)
+        out["speed_h_s"] = speed_h_s
         out["headings"] = heading_shares(xy, height)
-        out["heading"] = max(out["headings"], key=out["headings"].get) if out["headings"] else None
+        out["heading"] = _most(out["headings"])
         if person:
-            out["running"] = round(_sigmoid((out["speed_h_s"] - RUNNING_H_S) / 0.2), 3)
+            out["running"] = round(_sigmoid((speed_h_s - RUNNING_H_S) / 0.2), 3)
     return out
