@@ -300,25 +300,37 @@ def map_tud(
     return out
 
 
+def cover_sightings(
+    store: DataStore, camera: str, sightings: dict[str, list[list]], covered: dict[int, Counter]
+) -> None:
+    """Count into ``covered[track][key]`` each sighting ``[frame, x1, y1, x2, y2]`` of ``key`` on
+    ``camera`` that a track's box on that frame covers at IoU >= 0.5 (the best such track)."""
+    by_frame: dict[int, list[tuple[int, np.ndarray]]] = defaultdict(list)
+    for tid, frames in _track_boxes(store, camera).items():
+        for frame, box in frames.items():
+            by_frame[frame].append((tid, box))
+    for key, seen in sightings.items():
+        for frame, *box in seen:
+            cands = by_frame.get(int(frame))
+            if not cands:
+                continue
+            ious = _iou(np.array(box, dtype=float), np.stack([b for _, b in cands]))
+            if ious.max() >= 0.5:
+                covered[cands[int(ious.argmax())][0]][key] += 1
+
+
 def map_vtest(store: DataStore, labels: dict[str, Label], eye: bool = False) -> dict[int, tuple[str, ...]]:
     """Track -> labels whose sighting (or also_seen) box it covers at IoU >= 0.5 on that frame,
     the label with most such sightings first (then file order). Every label a track covers is
     kept: a track that switched identity between two labelled people holds both, rather than
     the second one (in file order) going missing as if the tracker never saw them. With ``eye``
     only the box placed by eye (``sighting_eye``) is used: no box taken from the pipeline."""
+    sightings = {
+        f"vtest:{name}": [lab["sighting_eye"]] if eye else [lab["sighting"], *(lab.get("also_seen") or [])]
+        for name, lab in labels.items()
+    }
     covered: dict[int, Counter] = defaultdict(Counter)
-    tracks_by_frame: dict[int, list[tuple[int, np.ndarray]]] = defaultdict(list)
-    for tid, frames in _track_boxes(store, "vtest").items():
-        for frame, box in frames.items():
-            tracks_by_frame[frame].append((tid, box))
-    for name, lab in labels.items():
-        for frame, *box in [lab["sighting_eye"]] if eye else [lab["sighting"], *(lab.get("also_seen") or [])]:
-            cands = tracks_by_frame.get(frame)
-            if not cands:
-                continue
-            ious = _iou(np.array(box, dtype=float), np.stack([b for _, b in cands]))
-            if ious.max() >= 0.5:
-                covered[cands[int(ious.argmax())][0]][f"vtest:{name}"] += 1
+    cover_sightings(store, "vtest", sightings, covered)
     order = {f"vtest:{name}": i for i, name in enumerate(labels)}
     return {tid: tuple(sorted(votes, key=lambda k: (-votes[k], order[k]))) for tid, votes in covered.items()}
 

@@ -89,20 +89,12 @@ def map_sightings(store: DataStore, labels: dict[str, bench.Label]) -> dict[int,
     most covered first."""
     covered: dict[int, Counter] = defaultdict(Counter)
     for camera in {lab["camera"] for lab in labels.values()}:
-        by_frame: dict[int, list[tuple[int, np.ndarray]]] = defaultdict(list)
-        for tid, frames in bench._track_boxes(store, camera).items():
-            for frame, box in frames.items():
-                by_frame[frame].append((tid, box))
-        for key, lab in labels.items():
-            if lab["camera"] != camera:
-                continue
-            for frame, *box in [lab["sighting"], *(lab.get("also_seen") or [])]:
-                cands = by_frame.get(int(frame))
-                if not cands:
-                    continue
-                ious = bench._iou(np.array(box, dtype=float), np.stack([b for _, b in cands]))
-                if ious.max() >= 0.5:
-                    covered[cands[int(ious.argmax())][0]][key] += 1
+        sightings = {
+            key: [lab["sighting"], *(lab.get("also_seen") or [])]
+            for key, lab in labels.items()
+            if lab["camera"] == camera
+        }
+        bench.cover_sightings(store, camera, sightings, covered)
     return {tid: tuple(k for k, _ in votes.most_common()) for tid, votes in covered.items()}
 
 
