@@ -43,6 +43,17 @@ def side_of_line(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray
     return d[0] * rel[:, 1] - d[1] * rel[:, 0]
 
 
+def distance_to_segment(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """[N] distance of each point to the segment a -> b.
+
+    >>> distance_to_segment(np.array([[0.0, 1.0], [3.0, 0.0]]), np.array([0.0, 0.0]), np.array([1.0, 0.0]))
+    array([1., 2.])
+    """
+    d = b - a
+    t = np.clip(((points - a) @ d) / max(float(d @ d), 1e-9), 0.0, 1.0)
+    return np.hypot(*(points - (a + t[:, None] * d)).T)
+
+
 def segments_intersect(p: np.ndarray, q: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """[N] bool: does segment p[i] -> q[i] properly cross segment a -> b (touching counts)."""
     p = np.asarray(p, dtype=np.float64).reshape(-1, 2)

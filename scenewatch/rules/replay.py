@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from scenewatch.config.camera import CameraConfig
 from scenewatch.config.rules import SearchRule
 from scenewatch.config.tracker import TrackerConfig
 from scenewatch.errors import SceneWatchError
-from scenewatch.geometry import points_in_polygon, segments_intersect
+from scenewatch.geometry import distance_to_segment, points_in_polygon, segments_intersect
 from scenewatch.rules.engine import RuleEngine
 from scenewatch.rules.events import Event
 from scenewatch.store.schema import boxes, cameras, tracks
@@ -123,16 +123,7 @@ class ReplayEvent:
     detail: dict
 
     def as_dict(self) -> dict:
-        return {
-            "rule": self.rule,
-            "rule_type": self.rule_type,
-            "start": self.start,
-            "end": self.end,
-            "run_id": self.run_id,
-            "track_ids": self.track_ids,
-            "thumbnails": self.thumbnails,
-            "detail": self.detail,
-        }
+        return asdict(self)
 
 
 @dataclass
@@ -150,18 +141,7 @@ class ReplayResult:
     events: list[ReplayEvent] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {
-            "camera": self.camera,
-            "rule": self.rule,
-            "start": self.start,
-            "until": self.until,
-            "tracks": self.tracks,
-            "replayed": self.replayed,
-            "frames": self.frames,
-            "seconds": round(self.seconds, 3),
-            "count": len(self.events),
-            "events": [e.as_dict() for e in self.events],
-        }
+        return {**asdict(self), "seconds": round(self.seconds, 3), "count": len(self.events)}
 
 
 @dataclass
@@ -289,25 +269,18 @@ def _near(stored: _Tracks, camera: CameraConfig, size: tuple[int, int]) -> np.nd
     if config.zone_name is not None:
         polygon = np.asarray(next(z for z in camera.zones if z.name == config.zone_name).polygon, np.float64)
         edges = list(zip(polygon, np.roll(polygon, -1, axis=0), strict=True))
-        distance = np.min([_distance_to_segment(points, a, b) for a, b in edges], axis=0)
+        distance = np.min([distance_to_segment(points, a, b) for a, b in edges], axis=0)
         close = points_in_polygon(points, polygon) | (distance <= MARGIN * max(size))
     else:
         line = next(ln for ln in camera.lines if ln.name == config.line_name)
         a, b = np.asarray(line.a, np.float64), np.asarray(line.b, np.float64)
-        close = _distance_to_segment(points, a, b) <= MARGIN * max(size)
+        close = distance_to_segment(points, a, b) <= MARGIN * max(size)
         same_track = owner[1:] == owner[:-1]
         crossed = segments_intersect(points[:-1], points[1:], a, b) & same_track
         close[:-1] |= crossed
     near = np.zeros(len(lengths), bool)
     near[owner[close]] = True
     return near
-
-
-def _distance_to_segment(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """[N] distance of each point to the segment a -> b."""
-    d = b - a
-    t = np.clip(((points - a) @ d) / max(float(d @ d), 1e-9), 0.0, 1.0)
-    return np.hypot(*(points - (a + t[:, None] * d)).T)
 
 
 def _samples(
