@@ -65,6 +65,11 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))  # clipped: no float32 overflow
 
 
+def image_lab(image_bgr: np.ndarray) -> np.ndarray:
+    """Float CIELAB (L 0..100, a/b about -128..127) of a BGR uint8 image, shape kept."""
+    return cv2.cvtColor(image_bgr.astype(np.float32) / 255.0, cv2.COLOR_BGR2Lab)
+
+
 def _to_lab(pixels_bgr: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     """[N, 3] Lab values of the (masked, subsampled) pixels."""
     px = np.asarray(pixels_bgr)

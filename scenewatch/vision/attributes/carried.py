@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-import cv2
 import numpy as np
 
 from scenewatch.types import Detections
 from scenewatch.vision.attributes.parts import L_HIP, L_SHOULDER, MIN_KEYPOINT, R_HIP, R_SHOULDER
+from scenewatch.vision.colours import image_lab
 
 ITEMS = {24: "backpack", 25: "umbrella", 26: "handbag", 28: "suitcase"}  # COCO-80 indices
 PERSON = 0
@@ -118,10 +118,6 @@ BACKGROUND_DIST = 14.0  # ... and not the background at the same height
 STRAP_DIST = 12.0  # a strap pixel differs this much from the torso's own median colour
 
 
-def _lab(image: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_BGR2Lab)
-
-
 def _nearest(px: np.ndarray, refs: np.ndarray) -> np.ndarray:
     """[N] CIELAB distance of each pixel to its nearest reference colour."""
     if len(refs) == 0:
@@ -152,7 +148,7 @@ def bag_signs(
     """
     if np.any(kp[[L_SHOULDER, R_SHOULDER, L_HIP, R_HIP], 2] < MIN_KEYPOINT) or "upper" not in masks:
         return {}
-    lab = _lab(image)
+    lab = image_lab(image)
     height, width = image.shape[:2]
     x1, y1, x2, y2 = (int(round(float(v))) for v in box)
     shoulder_w = max(float(np.hypot(*(kp[L_SHOULDER, :2] - kp[R_SHOULDER, :2]))), 0.25 * (x2 - x1), 2.0)

@@ -6,11 +6,10 @@ from __future__ import annotations
 import threading
 from collections import deque
 
-import cv2
 import numpy as np
 
 from scenewatch.vision.attributes.vehicle_colour import panel_colours, surround
-from scenewatch.vision.colours import colour_distribution
+from scenewatch.vision.colours import colour_distribution, image_lab
 from scenewatch.vision.constancy import WhiteBalance
 from scenewatch.vision.labels import class_id
 
@@ -52,7 +51,7 @@ def body_colours(
     if cls not in TWO_WHEELERS:
         return panel_colours(image, box, cls, lightness, balance)
     band = _band(image.shape, box)
-    lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_BGR2Lab)
+    lab = image_lab(image)
     chroma = np.hypot(lab[..., 1], lab[..., 2])
     threshold = float(np.percentile(chroma[band], FRAME_QUANTILE)) if band.any() else 0.0
     if threshold < COLOURLESS_CHROMA:

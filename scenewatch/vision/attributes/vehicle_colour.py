@@ -29,7 +29,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from scenewatch.vision.colours import TERMS, colour_distribution
+from scenewatch.vision.colours import TERMS, colour_distribution, image_lab
 from scenewatch.vision.constancy import WhiteBalance
 
 # Relative prior of each body colour per class (multiplied into the distribution, renormalised).
@@ -69,11 +69,6 @@ ACHROMATIC_SOFTNESS = 4.0
 HUE_SHARPEN = 2.0  # power on the paint's hue shares
 MIN_PIXELS = 12
 ACHROMATIC = ("black", "grey", "white")
-
-
-def to_lab(image_bgr: np.ndarray) -> np.ndarray:
-    """Float Lab (L 0..100, a/b about -128..127) of a BGR uint8 image."""
-    return cv2.cvtColor(image_bgr.astype(np.float32) / 255.0, cv2.COLOR_BGR2Lab)
 
 
 def _ellipse(shape: tuple[int, ...], box: np.ndarray) -> np.ndarray:
@@ -161,7 +156,7 @@ def panel_colours(
     """
     if balance is not None:
         image = balance.apply(image)
-    lab = to_lab(image)
+    lab = image_lab(image)
     mask = panel_mask(lab, box)
     if int(mask.sum()) < MIN_PIXELS:
         return dict.fromkeys(TERMS, 0.0)
