@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import insert, select, update
 from test_central import _Central, _sync, central_url, cluster, pytestmark  # noqa: F401 (fixtures)
 
-from scenewatch.api import auth, queries
+from scenewatch.api import auth
 from scenewatch.central import edge_tokens, outbox
 from scenewatch.central import edges as registry
 from scenewatch.central.media import NOT_DELIVERED, EdgeMediaServer
@@ -350,7 +350,7 @@ def test_a_502_says_nothing_about_the_edge_network(world):
 
 def test_privacy_zones_are_black_on_central_thumbnails_and_snapshots(world):
     # the edge's admin hides the left of the frame; the central's admin the right strip
-    queries.set_setting(
+    repo.set_setting(
         world.edge.engine, "privacy_zones", {"gate": [[[0, 0], [320, 0], [320, 480], [0, 480]]]}, "admin"
     )
     camera = next(c for c in world.get("/api/cameras").json() if c["name"] == "north/gate")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from scenewatch.api import queries
+from scenewatch.store import repo
 
 PRIVACY_KEY = "privacy_zones"
 MARGIN = 0.15  # grow person boxes by 15 % each side ...
@@ -45,7 +45,7 @@ class Mask:
 
 
 def privacy_zones(engine, camera: str) -> list[list[list[float]]]:
-    return queries.get_setting(engine, PRIVACY_KEY, {}).get(camera, [])
+    return repo.get_setting(engine, PRIVACY_KEY, {}).get(camera, [])
 
 
 def mask_for(engine, camera: str, unmasked: bool, people: np.ndarray | None) -> Mask:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, Select, and_, func, insert, select, update
+from sqlalchemy import Engine, Select, and_, func, select
 
 from scenewatch.api.sightings import EXTEND_S, HOLD_S, Sightings
 from scenewatch.store.schema import (
@@ -16,7 +15,6 @@ from scenewatch.store.schema import (
     events,
     health_events,
     runs,
-    site_settings,
     tracks,
 )
 
@@ -195,24 +193,6 @@ def event_changes(engine: Engine, after_id: int, changed_since: float, limit: in
 def last_event_id(engine: Engine) -> int:
     with engine.connect() as conn:
         return conn.scalar(select(events.c.id).order_by(events.c.id.desc()).limit(1)) or 0
-
-
-def get_setting(engine: Engine, key: str, default: Any) -> Any:
-    with engine.connect() as conn:
-        value = conn.scalar(select(site_settings.c.value).where(site_settings.c.key == key))
-    return default if value is None else value
-
-
-def set_setting(engine: Engine, key: str, value: Any, user: str) -> None:
-    now = time.time()
-    with engine.begin() as conn:
-        done = conn.execute(
-            update(site_settings)
-            .where(site_settings.c.key == key)
-            .values(value=value, updated_at=now, updated_by=user)
-        )
-        if done.rowcount == 0:
-            conn.execute(insert(site_settings).values(key=key, value=value, updated_at=now, updated_by=user))
 
 
 def old_tracks(engine: Engine, before: float, limit: int = 1000) -> list[tuple[int, list[str]]]:

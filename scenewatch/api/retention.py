@@ -14,7 +14,7 @@ import time
 from pydantic import BaseModel, Field
 
 from scenewatch.api import queries
-from scenewatch.store import partitions
+from scenewatch.store import partitions, repo
 from scenewatch.store.data import DataStore
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class RetentionSettings(BaseModel):
 
 
 def current(store: DataStore) -> RetentionSettings:
-    return RetentionSettings.model_validate(queries.get_setting(store.engine, RETENTION_KEY, {}))
+    return RetentionSettings.model_validate(repo.get_setting(store.engine, RETENTION_KEY, {}))
 
 
 def _unlinker(store: DataStore):

@@ -5,11 +5,10 @@ process, goes on from there instead of analysing the file again."""
 from __future__ import annotations
 
 import threading
-import time
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine
 
-from scenewatch.store.schema import site_settings
+from scenewatch.store import repo
 
 KEY = "file_positions"
 _lock = threading.Lock()  # the cameras' threads update one row
@@ -19,19 +18,14 @@ Resume = tuple[str, tuple[int, float]]  # a file camera's url, and its last anal
 
 def load(engine: Engine) -> dict[str, Resume]:
     """Every file camera's last position: name -> (url, (index, seconds into the file))."""
-    with engine.connect() as conn:
-        stored = conn.scalar(select(site_settings.c.value).where(site_settings.c.key == KEY)) or {}
+    stored = repo.get_setting(engine, KEY, {})
     return {name: (p["url"], (int(p["index"]), float(p["position"]))) for name, p in stored.items()}
 
 
 def save(engine: Engine, camera: str, resume: Resume) -> None:
     """Keep ``camera``'s position (replacing the one it had)."""
     url, (index, position) = resume
-    with _lock, engine.begin() as conn:
-        stored = conn.scalar(select(site_settings.c.value).where(site_settings.c.key == KEY))
-        value = {**(stored or {}), camera: {"url": url, "index": index, "position": round(position, 6)}}
-        row = {"value": value, "updated_at": time.time(), "updated_by": "pipeline"}
-        if stored is None:
-            conn.execute(insert(site_settings).values(key=KEY, **row))
-        else:
-            conn.execute(update(site_settings).where(site_settings.c.key == KEY).values(**row))
+    with _lock:
+        stored = repo.get_setting(engine, KEY, {})
+        value = {**stored, camera: {"url": url, "index": index, "position": round(position, 6)}}
+        repo.set_setting(engine, KEY, value, "pipeline")

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 
 from scenewatch.errors import SceneWatchError
-from scenewatch.store.schema import boxes, cameras, gaps, runs, tracks
+from scenewatch.store.schema import boxes, cameras, gaps, runs, site_settings, tracks
 
 
 class NotFound(SceneWatchError):
@@ -248,3 +248,23 @@ def mot_rows(
     with engine.connect() as conn:
         for frame, track_id, x1, y1, x2, y2, score in conn.execute(query):
             yield frame + 1, track_id, x1, y1, x2 - x1, y2 - y1, score
+
+
+def get_setting(engine: Engine, key: str, default: Any) -> Any:
+    """A site setting's JSON value (``default`` when it was never set)."""
+    with engine.connect() as conn:
+        value = conn.scalar(select(site_settings.c.value).where(site_settings.c.key == key))
+    return default if value is None else value
+
+
+def set_setting(engine: Engine, key: str, value: Any, user: str) -> None:
+    """Store a site setting's JSON value, recording who set it."""
+    now = time.time()
+    with engine.begin() as conn:
+        done = conn.execute(
+            update(site_settings)
+            .where(site_settings.c.key == key)
+            .values(value=value, updated_at=now, updated_by=user)
+        )
+        if done.rowcount == 0:
+            conn.execute(insert(site_settings).values(key=key, value=value, updated_at=now, updated_by=user))

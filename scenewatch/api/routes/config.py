@@ -22,6 +22,7 @@ from scenewatch.api.routes.common import camera_named
 from scenewatch.config import AppConfig, CameraConfig
 from scenewatch.config.geometry import MAX_POINTS, LineConfig, ZoneConfig, check_point_count
 from scenewatch.config.rules import RuleConfig
+from scenewatch.store import repo
 
 router = APIRouter(
     prefix="/api/config", tags=["config"], responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
@@ -206,9 +207,9 @@ def put_privacy(
             )
         _check_inside(polygon, width, height, f"polygons.{number}")
     with ctx.config_lock:
-        zones = dict(queries.get_setting(ctx.store.engine, privacy.PRIVACY_KEY, {}))
+        zones = dict(repo.get_setting(ctx.store.engine, privacy.PRIVACY_KEY, {}))
         zones[name] = [[list(p) for p in polygon] for polygon in body.polygons]
-        queries.set_setting(ctx.store.engine, privacy.PRIVACY_KEY, zones, user.name)
+        repo.set_setting(ctx.store.engine, privacy.PRIVACY_KEY, zones, user.name)
     audit.append(
         ctx.store.engine, user.name, "config_change", f"privacy:{name}", {"polygons": len(body.polygons)}
     )
@@ -225,7 +226,7 @@ def put_retention(
     body: retention.RetentionSettings, user: Principal = Depends(admin), ctx: ServerContext = Depends(get_ctx)
 ):
     """Retention ages (admins); applied within minutes by the server, and once right now."""
-    queries.set_setting(ctx.store.engine, retention.RETENTION_KEY, body.model_dump(), user.name)
+    repo.set_setting(ctx.store.engine, retention.RETENTION_KEY, body.model_dump(), user.name)
     audit.append(ctx.store.engine, user.name, "config_change", "retention", body.model_dump())
     retention.enforce(ctx.store, body)
     return body
