@@ -166,3 +166,40 @@ def test_the_samples_demo_rule_fires_on_the_sample(indexed):
     (demo,) = sample.rules
     result = replay(store.engine, sample.model_copy(update={"name": "campus"}), demo.name, 0)
     assert len(result.events) >= 2
+
+
+@needs_samples
+@needs_models
+def test_api_refuses_another_cameras_rules_and_hostile_bodies(indexed, tmp_path):
+    store, settings, _config = indexed
+    for name, cameras in (("oper-elsewhere", ["elsewhere"]), ("oper", None)):
+        if auth.find_user(store.engine, name) is None:
+            auth.create_user(store.engine, name, PASSWORD, "operator", cameras=cameras)
+    app = create_app(store, settings, config_path=tmp_path / "scenewatch.yaml")
+    url = "/api/config/cameras/campus/rules/test"
+    form = {k: CAMERA[k] for k in ("zones", "lines", "rules")} | {"rule": "intrusion-walk", "since": "1d"}
+
+    def headers(client: TestClient, name: str) -> dict[str, str]:
+        login = client.post("/api/auth/login", json={"username": name, "password": PASSWORD, "bearer": True})
+        return {"authorization": f"Bearer {login.json()['token']}"}
+
+    with TestClient(app) as client:
+        # an operator of another camera learns nothing about this one, not even that it exists:
+        # the answer is the one for a camera that does not exist
+        other = headers(client, "oper-elsewhere")
+        answer = client.post(url, json=form, headers=other)
+        missing = client.post(url.replace("campus", "nowhere"), json=form, headers=other)
+        assert answer.status_code == missing.status_code == 404, answer.text
+        assert answer.json() == {
+            **missing.json(),
+            "error": missing.json()["error"].replace("nowhere", "campus"),
+        }
+        own = headers(client, "oper")
+        for body, field in (
+            ([form], "body"),  # not an object
+            ({**form, "since": "9" * 5000}, "since"),  # a huge value
+            ({**form, "rules": [{"type": "intrusion", "zone": "walk"}] * 500}, "rules"),  # too many
+        ):
+            answer = client.post(url, json=body, headers=own)
+            assert answer.status_code == 422, answer.text[:300]
+            assert field in str(answer.json().get("field") or ""), answer.text[:300]
