@@ -4,21 +4,26 @@ The store is synthetic but made of real movement: the ground-truth paths of the 
 pedestrian sequences TUD-Stadtmitte and TUD-Campus (640x480, people walking across a square),
 sampled at 10 analysed frames a second as a live camera stores them (a box a frame, and the
 ``path`` column's bottom-centre samples every 0.5 s or quarter box height), repeated with random
-time offsets until the camera holds ``--tracks`` tracks (default 50,000) spread over 7 days.
+time offsets on the camera's frame grid (the people on view share frames, as live) until the
+camera holds ``--tracks`` tracks (default 50,000) spread over 7 days.
 
 Each rule is replayed over the 7 days ``--repeat`` times (median reported) with what it found:
-tracks of its classes in the window, tracks near its zone or line (the ones replayed), frames
+tracks of its classes in the window, tracks that could matter (near its zone or line, or sharing
+an identity with one: the ones replayed), frames
 fed to the engine and events raised. The rules: a restricted corner (few people go there), a
 zone over the walkway (most people cross it, the worst case for an intrusion rule), loitering in
 the walkway and a line across the square.
 
-Run: .venv/bin/python bench/rule_replay.py [--tracks 50000] [--repeat 3] [--no-boxes]
-(--no-boxes stores the paths alone, as a store whose boxes were pruned)
+Run: .venv/bin/python bench/rule_replay.py [--tracks 50000] [--repeat 3] [--no-boxes] [--unfiltered]
+[--rule NAME] (--no-boxes stores the paths alone, as a store whose boxes were pruned; --unfiltered
+also feeds every stored sighting once, the reference the prefiltered replay must equal, and prints
+the ratio of the times)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -32,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe_machine  # noqa: E402
 
 from scenewatch.config.camera import CameraConfig  # noqa: E402
-from scenewatch.rules.replay import replay  # noqa: E402
+from scenewatch.rules.replay import ReplayResult, replay  # noqa: E402
 from scenewatch.store import repo  # noqa: E402
 from scenewatch.store.data import DataStore  # noqa: E402
 from scenewatch.store.schema import boxes, tracks  # noqa: E402
@@ -107,8 +112,10 @@ def build(root: Path, count: int, with_boxes: bool, start: float) -> tuple[DataS
         track_rows, box_batch = [], []
         for n in range(first, min(first + 2000, count)):
             times, xyxy = source[picks[n]]
-            t = start + offsets[n] + times
-            frames = np.round(t * CAMERA_FPS).astype(np.int64)
+            # on the camera's frame grid, as live: the tracks on view share their frames' times
+            frames, once = np.unique(np.round((start + offsets[n] + times) * CAMERA_FPS), return_index=True)
+            frames = frames.astype(np.int64)
+            t, xyxy = frames / CAMERA_FPS, xyxy[once]
             track_rows.append(
                 {
                     "camera_id": camera_id,
@@ -150,11 +157,25 @@ def build(root: Path, count: int, with_boxes: bool, start: float) -> tuple[DataS
     return store, box_rows
 
 
+def events_of(result: ReplayResult) -> list[tuple]:
+    return [(e.start, e.end, e.track_ids) for e in result.events]
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tracks", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-boxes", action="store_true", help="store the paths alone")
+    parser.add_argument(
+        "--unfiltered",
+        action="store_true",
+        help="also feed every sighting once (the reference), for the ratio",
+    )
+    parser.add_argument("--rule", action="append", help="only this rule (repeatable)")
     args = parser.parse_args()
     if not MOT.is_dir():
         print(f"needs the MOTChallenge sequences in {MOT}", file=sys.stderr)
@@ -168,12 +189,14 @@ def main() -> int:
         store, box_rows = build(Path(tmp) / "data", args.tracks, not args.no_boxes, start)
         print(
             f"store: {args.tracks} tracks over {DAYS} days, {box_rows} boxes "
-            f"(built in {time.perf_counter() - clock:.0f} s)"
+            f"(built in {time.perf_counter() - clock:.0f} s); {load()}"
         )
         print(
             f"{'rule':24s} {'tracks':>7s} {'replayed':>8s} {'frames':>8s} {'events':>7s} {'median s':>9s}  runs"
         )
         for rule in camera.rules:
+            if args.rule and rule.name not in args.rule:
+                continue
             runs, result = [], None
             for _ in range(args.repeat):
                 result = replay(store.engine, camera, rule.name, start, until=now)
@@ -182,7 +205,18 @@ def main() -> int:
             print(
                 f"{rule.name:24s} {result.tracks:7d} {result.replayed:8d} {result.frames:8d} "
                 f"{len(result.events):7d} {statistics.median(runs):9.2f}  {', '.join(f'{s:.2f}' for s in runs)}"
+                f"  ({load()})",
+                flush=True,
             )
+            if args.unfiltered:
+                full = replay(store.engine, camera, rule.name, start, until=now, prefilter=False)
+                same = "same events" if events_of(full) == events_of(result) else "EVENTS DIFFER"
+                print(
+                    f"{'  every sighting':24s} {full.tracks:7d} {full.tracks:8d} {full.frames:8d} "
+                    f"{len(full.events):7d} {full.seconds:9.2f}  {same}, "
+                    f"{full.seconds / statistics.median(runs):.1f}x the time ({load()})",
+                    flush=True,
+                )
     return 0
 
 

@@ -6,14 +6,16 @@ one engine per stored run (tracker ids, identities and cooldowns belong to a run
 the boxes the tracker reported live (the ``boxes`` table, interpolated ones left out) and each
 track's end when the tracker would have given it up (``lost_timeout`` after its last sighting).
 
-Speed over days of history comes from reading only what can matter: every track's stored
-``path`` (bottom-centre samples) is checked against the rule's zone or line with a margin, and
-only the tracks that come near it are replayed, with their boxes. A track stored without boxes is
-replayed from its path samples with a box of nominal size (the path keeps no box size).
+Speed over days of history comes from feeding only what can matter (``replay_select``): the
+tracks whose stored ``path`` (bottom-centre samples) comes near the rule's zone or line, with the
+tracks whose identities the engine could join to theirs, and of those only the frames around the
+times they change sides of the zone's border or the line (``prefilter=False`` feeds everything).
+A track stored without boxes is replayed from its path samples with a box of nominal size (the
+path keeps no box size).
 
 Differences from live, by design: no pixels (snapshots are the tracks' stored thumbnails; a
-person-down rule judges the box alone, without the pose model), and the frames in which only
-tracks far from the rule's zone or line were seen are skipped (a zone's inertia counts frames).
+person-down rule judges the box alone, without the pose model), and the engine sees only frames
+in which a stored track was seen (live it also counted frames with nothing tracked).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +36,9 @@ from scenewatch.config.camera import CameraConfig
 from scenewatch.config.rules import SearchRule
 from scenewatch.config.tracker import TrackerConfig
 from scenewatch.errors import SceneWatchError
-from scenewatch.geometry import distance_to_segment, points_in_polygon, segments_intersect
 from scenewatch.rules.engine import RuleEngine
 from scenewatch.rules.events import Event
+from scenewatch.rules.replay_select import STITCH_GAP_S, Paths, near_tracks, sightings_to_feed, stitch_closure
 from scenewatch.store.schema import boxes, cameras, tracks
 from scenewatch.tracking import FinishedTrack
 from scenewatch.types import Detections, Frame
@@ -43,7 +46,6 @@ from scenewatch.vision.labels import class_id
 
 SINCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-MARGIN = 0.1  # of the frame's larger side: how near a track's path must come to the zone or line
 NOMINAL_HEIGHT = 0.2  # of the frame height: the box of a track stored without boxes
 CHUNK = 500  # track ids per query of their boxes
 PIXEL = np.zeros((1, 1, 3), np.uint8)  # the rules draw their snapshot on it; replays show thumbnails
@@ -135,7 +137,7 @@ class ReplayResult:
     start: float
     until: float
     tracks: int  # stored tracks in the window, of the rule's classes
-    replayed: int  # of those, the ones that came near the rule's zone or line
+    replayed: int  # of those, the ones near the rule's zone or line, with those sharing their identities
     frames: int
     seconds: float
     events: list[ReplayEvent] = field(default_factory=list)
@@ -164,8 +166,10 @@ def replay(
     start: float,
     until: float | None = None,
     tracker: TrackerConfig | None = None,
+    prefilter: bool = True,
 ) -> ReplayResult:
-    """Run ``rule`` of ``camera`` over its stored tracks seen between ``start`` and ``until``."""
+    """Run ``rule`` of ``camera`` over its stored tracks seen between ``start`` and ``until``;
+    ``prefilter=False`` feeds every stored sighting (the reference the chosen ones must match)."""
     clock = time.perf_counter()
     until = time.time() if until is None else until
     single = find_rule(camera, rule)
@@ -193,9 +197,20 @@ def replay(
     result = ReplayResult(camera.name, rule, start, until, len(stored.db_ids), 0, 0, 0.0)
     if not size[0] or not size[1]:
         size = _size_from_paths(stored.paths)
-    near = _near(stored, single, size)
-    result.replayed = int(near.sum())
-    samples = _samples(engine, stored, np.flatnonzero(near), size)
+    paths = Paths.of(stored.paths)
+    chosen = (
+        stitch_closure(paths, near_tracks(paths, single, size), max(STITCH_GAP_S, lost_timeout))
+        if prefilter
+        else np.ones(len(stored.db_ids), bool)
+    )
+    result.replayed = int(chosen.sum())
+    samples = _samples(engine, stored, np.flatnonzero(chosen), size)
+    samples["tracked"] = np.ones(len(samples["run"]), bool)
+    if prefilter and len(samples["run"]):
+        keep, samples["tracked"] = sightings_to_feed(
+            single, samples["row"], samples["ts"], samples["xyxy"], samples["frame"]
+        )
+        samples = {k: v[keep] for k, v in samples.items()}
     thumbs = dict(zip(stored.db_ids.tolist(), stored.thumbnails, strict=True))
     by_tracker = {
         (int(r), int(t)): int(d)
@@ -203,7 +218,7 @@ def replay(
     }
     for run_id in np.unique(samples["run"]).tolist():
         mine = samples["run"] == run_id
-        rows = np.flatnonzero(near & (stored.run_ids == run_id))
+        rows = np.flatnonzero(chosen & (stored.run_ids == run_id))
         events, frames = _replay_run(
             single, size, {k: v[mine] for k, v in samples.items()}, stored, rows, lost_timeout
         )
@@ -256,33 +271,6 @@ def _size_from_paths(paths: list[np.ndarray]) -> tuple[int, int]:
     return int(points[:, 0].max()) + 1, int(points[:, 1].max()) + 1
 
 
-def _near(stored: _Tracks, camera: CameraConfig, size: tuple[int, int]) -> np.ndarray:
-    """[N] the tracks whose path comes within ``MARGIN`` of the rule's zone or crosses or nears its
-    line (path samples lie up to a fraction of a box apart); every track for rules that work
-    anywhere."""
-    config = camera.rules[0]
-    if config.zone_name is None and config.line_name is None:
-        return np.ones(len(stored.db_ids), bool)
-    lengths = np.array([len(p) for p in stored.paths])
-    owner = np.repeat(np.arange(len(lengths)), lengths)
-    points = np.concatenate(stored.paths)[:, 1:]
-    if config.zone_name is not None:
-        polygon = np.asarray(next(z for z in camera.zones if z.name == config.zone_name).polygon, np.float64)
-        edges = list(zip(polygon, np.roll(polygon, -1, axis=0), strict=True))
-        distance = np.min([distance_to_segment(points, a, b) for a, b in edges], axis=0)
-        close = points_in_polygon(points, polygon) | (distance <= MARGIN * max(size))
-    else:
-        line = next(ln for ln in camera.lines if ln.name == config.line_name)
-        a, b = np.asarray(line.a, np.float64), np.asarray(line.b, np.float64)
-        close = distance_to_segment(points, a, b) <= MARGIN * max(size)
-        same_track = owner[1:] == owner[:-1]
-        crossed = segments_intersect(points[:-1], points[1:], a, b) & same_track
-        close[:-1] |= crossed
-    near = np.zeros(len(lengths), bool)
-    near[owner[close]] = True
-    return near
-
-
 def _samples(
     engine: Engine, stored: _Tracks, rows: np.ndarray, size: tuple[int, int]
 ) -> dict[str, np.ndarray]:
@@ -290,7 +278,6 @@ def _samples(
     parts: list[tuple[np.ndarray, ...]] = []
     with_boxes: set[int] = set()
     db_ids = stored.db_ids[rows].tolist()
-    row_of = {d: r for d, r in zip(db_ids, rows.tolist(), strict=True)}
     with engine.connect() as conn:
         for i in range(0, len(db_ids), CHUNK):
             query = select(
@@ -304,9 +291,12 @@ def _samples(
                 boxes.c.score,
                 boxes.c.id,
             ).where(and_(boxes.c.track_id.in_(db_ids[i : i + CHUNK]), boxes.c.interpolated.is_(False)))
-            found = _reported(np.array(conn.execute(query).all(), np.float64).reshape(-1, 9))
+            fetched = conn.execute(query).all()
+            # flat, not row by row (numpy probes each row object for array interfaces)
+            flat = np.fromiter(chain.from_iterable(fetched), np.float64, 9 * len(fetched))
+            found = _reported(flat.reshape(-1, 9))
             if len(found):
-                track_rows = np.array([row_of[int(d)] for d in found[:, 0]], np.int64)
+                track_rows = np.searchsorted(stored.db_ids, found[:, 0].astype(np.int64))  # ids ascend
                 with_boxes.update(track_rows.tolist())
                 parts.append(
                     (track_rows, found[:, 1].astype(np.int64), found[:, 2], found[:, 3:7], found[:, 7])
@@ -324,13 +314,14 @@ def _samples(
     if not parts:
         return {"run": np.zeros(0, np.int64)}
     track_rows, frames, ts, xyxy, scores = (np.concatenate(p) for p in zip(*parts, strict=True))
+    order = np.lexsort((ts, track_rows))  # each track's sightings together, in time order
     return {
-        "row": track_rows,
-        "run": stored.run_ids[track_rows],
-        "frame": frames,
-        "ts": ts,
-        "xyxy": xyxy,
-        "score": scores,
+        "row": track_rows[order],
+        "run": stored.run_ids[track_rows[order]],
+        "frame": frames[order],
+        "ts": ts[order],
+        "xyxy": xyxy[order],
+        "score": scores[order],
     }
 
 
@@ -355,24 +346,32 @@ def _replay_run(
     """One run's sightings through a fresh engine, in time order; returns its events and frames."""
     engine = RuleEngine(camera, size)
     order = np.lexsort((samples["row"], samples["ts"]))
-    ts, row = samples["ts"][order], samples["row"][order]
+    ts, row, shown = samples["ts"][order], samples["row"][order], samples["tracked"][order]
     xyxy, score, frame_no = samples["xyxy"][order], samples["score"][order], samples["frame"][order]
     ids, classes = stored.tracker_ids[row], stored.class_ids[row]
     bounds = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1], True])
     # A track ends for the rules when the tracker gives it up: lost_timeout after its last sighting.
+    rows = np.intersect1d(rows, row[shown])
     ending = rows[np.argsort(stored.last_ts[rows], kind="stable")]
     ends = stored.last_ts[ending] + lost_timeout
     next_end = 0
     events: list[Event] = []
+    named: set[str] = set()
     for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
         now = float(ts[a])
         finished: list[FinishedTrack] = []
         while next_end < len(ending) and ends[next_end] < now:
             finished.append(_ended(stored, int(ending[next_end])))
             next_end += 1
-        tracked = Detections(xyxy[a:b], score[a:b], classes[a:b], ids[a:b])
+        on = np.flatnonzero(shown[a:b]) + a  # the others' sightings only make the frame count
+        tracked = Detections(xyxy[on], score[on], classes[on], ids[on])
         frame = Frame(PIXEL, camera.name, int(frame_no[a]), now, 0.0)
-        events.extend(engine.observe(frame, tracked, finished))
+        for event in engine.observe(frame, tracked, finished):
+            if event.key not in named:
+                # as live: an event names the tracks on view (an identity carried on is an old id)
+                event.track_ids = [engine.stitcher.holder.get(i, i) for i in event.track_ids]
+                named.add(event.key)
+            events.append(event)
     events.extend(engine.close())
     return events, len(bounds) - 1
 
@@ -416,7 +415,7 @@ def describe(result: ReplayResult, media_file: Callable[[str], Path]) -> list[st
     lines = [
         f"rule {result.rule} on camera {result.camera}: {len(result.events)} event(s) would have been raised "
         f"from {_clock(result.start)} to {_clock(result.until)} UTC ({result.replayed} of {result.tracks} "
-        f"tracks came near it; {result.frames} frames replayed in {result.seconds:.2f} s)"
+        f"tracks could matter; {result.frames} frames replayed in {result.seconds:.2f} s)"
     ]
     for event in result.events:
         length = f"{event.end - event.start:6.1f} s" if event.end is not None else "    open"

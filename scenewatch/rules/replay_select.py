@@ -1,0 +1,279 @@
+"""What a replay feeds the rule engine: the stored tracks and frames that can change what a rule
+decides, chosen with whole-array NumPy tests; the engine itself judges them as it does live.
+
+- tracks (``near_tracks``): a track whose path never comes within ``MARGIN`` of the rule's zone or
+  line cannot enter, leave, cross or count there;
+- identities (``stitch_closure``): the engine's ``IdStitcher`` lets a track born while another is
+  lost carry that one's identity on, wherever it was; so the tracks whose lives overlap a chosen
+  one's (within ``STITCH_GAP_S``) are chosen too, in chains;
+- frames (``sightings_to_feed``): intrusion and loitering change state only after a track's
+  bottom-centre changed sides of the zone's border, line rules of the line. Fed are the frames
+  from the sighting before each change to the one the debounce flips at (``inertia`` on), where
+  a stay reaches a loitering rule's ``time_s`` or a wrong-way crossing its ``window_s``, around
+  each time a track was out of sight, and from a lost track's last ``STITCH_MOTION_S`` to each
+  birth that could carry it on (what the stitcher compares). The tracks that change sides or may
+  pass an identity on are fed at those frames, and at their first sighting and, when it ends a
+  stay in the zone, their last (identity, end); the others' sightings only make the frames
+  count, as live.
+
+Crowd rules count everyone in the zone at every frame and the motion rules judge windows of a
+track's history: they get every sighting of the chosen tracks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from scenewatch.config.camera import CameraConfig
+from scenewatch.config.rules import IntrusionRule, LineCrossingRule, LoiteringRule, WrongWayRule
+from scenewatch.geometry import distance_to_segment, points_in_polygon, segments_intersect, side_of_line
+
+MARGIN = 0.1  # of the frame's larger side: how near a track's path must come to the zone or line
+SLACK_S = 0.01  # path times are stored to the millisecond
+STITCH_GAP_S = 3.0  # IdStitcher's max_gap_s: how long a lost identity may be carried on
+STITCH_MOTION_S = 1.0  # IdStitcher's motion_s: the recent path its prediction reads
+STITCH_REACH, STITCH_SPEED = 0.25, 0.5  # IdStitcher's reach and speed, in box heights
+
+
+@dataclass
+class Paths:
+    """Every stored track's path, flat: ``points`` [P, 2] with ``owner`` [P] (a track row each),
+    and each track's first and last path time (its first and last live sighting)."""
+
+    points: np.ndarray
+    owner: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+
+    @classmethod
+    def of(cls, paths: list[np.ndarray]) -> Paths:
+        lengths = np.array([len(p) for p in paths])
+        flat = np.concatenate(paths) if paths else np.zeros((0, 3))
+        ends = np.cumsum(lengths)
+        return cls(
+            flat[:, 1:], np.repeat(np.arange(len(paths)), lengths), flat[ends - lengths, 0], flat[ends - 1, 0]
+        )
+
+
+def near_tracks(paths: Paths, camera: CameraConfig, size: tuple[int, int]) -> np.ndarray:
+    """[N] the tracks whose path comes within ``MARGIN`` of the rule's zone or crosses or nears its
+    line (path samples lie up to a fraction of a box apart); every track for rules that work
+    anywhere."""
+    config = camera.rules[0]
+    near = np.zeros(len(paths.first), bool)
+    zone, line = config.zone_name, config.line_name
+    if zone is None and line is None:
+        return ~near
+    margin = MARGIN * max(size)
+    points = paths.points
+    if zone is not None:
+        polygon = _polygon(camera, zone)
+        close = points_in_polygon(points, polygon) | (_border_distance(points, polygon) <= margin)
+    elif line is not None:
+        a, b = _line(camera, line)
+        close = distance_to_segment(points, a, b) <= margin
+        same_track = paths.owner[1:] == paths.owner[:-1]
+        close[:-1] |= segments_intersect(points[:-1], points[1:], a, b) & same_track
+    near[paths.owner[close]] = True
+    return near
+
+
+def stitch_closure(paths: Paths, near: np.ndarray, gap_s: float) -> np.ndarray:
+    """[N] the tracks whose identities can touch a ``near`` one: the stitcher lets a track born
+    while another is lost (unseen mid-way, or ended up to ``gap_s`` ago) carry that one's identity
+    on, so every track whose life (plus ``gap_s``) overlaps a chosen one's is chosen too, in
+    chains: the overlapping stretches that hold a near track, whole. Their sightings are also the
+    frames the engine counted while a chosen track was out of sight."""
+    order = np.argsort(paths.first, kind="stable")
+    first, end = paths.first[order], paths.last[order] + gap_s + SLACK_S
+    # a new stretch starts where a track is born after every earlier one (plus gap) ended
+    reach = np.maximum.accumulate(end)
+    stretch = np.cumsum(np.r_[True, first[1:] > reach[:-1]])
+    chosen = np.zeros(len(order), bool)
+    chosen[order] = np.isin(stretch, stretch[near[order]])
+    return chosen
+
+
+def sightings_to_feed(
+    camera: CameraConfig,
+    row: np.ndarray,
+    ts: np.ndarray,
+    xyxy: np.ndarray,
+    frame: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Of the sightings (track ``row``, time, box, frame index; sorted by row then time): [S] the
+    frames to feed the engine (every sighting at a chosen time, so the engine counts the frames of
+    a debounce as live), and [S] the ones to feed as tracked (those of the tracks that change sides
+    or may pass an identity on; the others only make their frames count)."""
+    config = camera.rules[0]
+    if not len(row) or not isinstance(
+        config, IntrusionRule | LoiteringRule | LineCrossingRule | WrongWayRule
+    ):
+        return np.ones(len(row), bool), np.ones(len(row), bool)
+    starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
+    first = np.zeros(len(row), bool)
+    first[starts] = True
+    feet = np.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, xyxy[:, 3]], axis=1).astype(np.float64)
+    if isinstance(config, IntrusionRule | LoiteringRule):
+        zone = next(z for z in camera.zones if z.name == config.zone)
+        side = points_in_polygon(feet, np.asarray(zone.polygon, np.float64)).astype(np.int8)
+        inertia = zone.inertia
+        zone_rule = True
+    else:
+        line = next(ln for ln in camera.lines if ln.name == config.line)
+        a, b = np.asarray(line.a, np.float64), np.asarray(line.b, np.float64)
+        side = np.sign(side_of_line(feet, a, b)).astype(np.int8)
+        inertia = line.inertia
+        zone_rule = False
+    # The zone's or line's state changes only after the raw side changed (the debounce counts on);
+    # a track starts outside every zone (one born inside enters with its first sightings); a track
+    # seen again after frames without it may have lost its identity to a newcomer meanwhile (it
+    # starts afresh), and a newcomer may carry a lost one's on (from that one's side).
+    change = np.r_[False, (side[1:] != side[:-1]) & ~first[1:]]
+    steps = np.r_[0, np.diff(frame)]
+    stride = np.minimum.reduceat(np.where(first, np.iinfo(np.int64).max, steps), starts)
+    resumed = ~first & (steps > np.repeat(stride, np.diff(np.r_[starts, len(row)])))
+    losses = np.roll(first, -1) | np.roll(resumed, -1)  # last seen before a gap, or at its end
+    fresh = (first | resumed) & (side == 1) if zone_rule else np.zeros(len(row), bool)
+    track = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(row)]))
+    loss, birth = _carry_pairs(ts, first, losses, feet, xyxy[:, 3] - xyxy[:, 1], track, starts)
+    # the tracks that change sides, and those that may pass an identity to or from one, in chains;
+    # the others change nothing
+    links = coo_matrix((np.ones(len(loss)), (track[loss], track[birth])), shape=(len(starts),) * 2)
+    _, group = connected_components(links, directed=False)
+    matters = np.isin(group, group[track[change | fresh]])
+    tracked = matters[track]
+    loss, birth = loss[tracked[loss]], birth[tracked[birth]]
+    carrying = np.zeros(len(row), bool)
+    carrying[birth] = True
+    passing = np.zeros(len(row), bool)
+    passing[loss] = True
+    lost, taken = ts[loss], ts[birth]
+    # from the sighting before a change (the debounce's last point on the settled side) to the one
+    # the debounce flips at, inertia sightings on
+    chosen = _dilate(change | fresh | carrying, starts, 1, inertia - 1)
+    # its identity, where it was out of sight, and its end where that ends a stay in the zone
+    ends_inside = np.roll(first, -1) & (side == 1) if zone_rule else np.zeros(len(row), bool)
+    chosen |= (first | resumed | np.roll(resumed, -1) | passing | ends_inside) & tracked
+    if isinstance(config, LoiteringRule):
+        chosen |= _after(ts, starts, first, (change | fresh | carrying) & (side == 1), config.time_s)
+        # a carried-on stay began before the newcomer was born: up to time_s of it may be left
+        chosen |= _after(ts, starts, first, carrying, config.time_s, span=True)
+    if isinstance(config, WrongWayRule):
+        chosen |= _after(ts, starts, first, change, config.window_s, span=True)
+    # Time spans to feed whole: each track's chosen stretches (with the frames it was unseen in),
+    # and from a lost track's last second of motion to each birth that could carry it on.
+    run_start = chosen & ~np.r_[False, chosen[:-1] & ~first[1:]]
+    run_end = chosen & ~np.r_[chosen[1:] & ~first[1:], False]
+    lo = np.r_[ts[run_start], lost - STITCH_MOTION_S]
+    hi = np.r_[ts[run_end], taken]
+    order = np.argsort(ts, kind="stable")
+    at = ts[order]
+    spans = _ranges(len(ts), np.searchsorted(at, lo - SLACK_S), np.searchsorted(at, hi + SLACK_S, "right"))
+    keep = np.zeros(len(ts), bool)
+    keep[order] = spans
+    return keep, keep & tracked
+
+
+def _carry_pairs(
+    ts: np.ndarray,
+    first: np.ndarray,
+    losses: np.ndarray,
+    feet: np.ndarray,
+    heights: np.ndarray,
+    track: np.ndarray,
+    starts: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The (last sighting, birth) pairs whose birth the stitcher could let carry the lost track's
+    identity on: born within ``STITCH_GAP_S`` after ``losses`` (before a gap or at a track's end,
+    until it is seen again), within reach of where its last second of motion would have taken it.
+    The reach is bounded above: the identity's height by 1.3 times the lost track's tallest box
+    (the stitcher's size ratio, for a height carried over from an earlier id)."""
+    born = np.flatnonzero(first)
+    born = born[np.argsort(ts[born], kind="stable")]
+    at = np.flatnonzero(losses)
+    again = np.where(first[(at + 1) % len(ts)], np.inf, ts[(at + 1) % len(ts)])
+    until = np.minimum(ts[at] + STITCH_GAP_S, again) + SLACK_S
+    lo = np.searchsorted(ts[born], ts[at], "right")
+    counts = np.searchsorted(ts[born], until, "right") - lo
+    loss = np.repeat(at, counts)
+    birth = born[
+        np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(lo, counts)
+    ]
+    # the stitcher's prediction: the last point plus the velocity over its last STITCH_MOTION_S
+    shift = (ts.max() - ts.min() + 2 * STITCH_MOTION_S + 10.0) * track - ts.min()
+    key = ts + shift
+    since = np.maximum(np.searchsorted(key, key[loss] - STITCH_MOTION_S - 1e-9), starts[track[loss]])
+    span = ts[loss] - ts[since]
+    moving = span >= 0.2
+    velocity = np.where(
+        moving[:, None], (feet[loss] - feet[since]) / np.where(moving, span, 1.0)[:, None], 0.0
+    )
+    lost_s = ts[birth] - ts[loss]
+    predicted = feet[loss] + velocity * lost_s[:, None]
+    tallest = 1.3 * np.maximum(np.maximum.reduceat(heights, starts)[track[loss]], 1.0)
+    reach = tallest * (STITCH_REACH + STITCH_SPEED * lost_s) + 1.0
+    near = np.linalg.norm(feet[birth] - predicted, axis=1) <= reach
+    return loss[near], birth[near]
+
+
+def _dilate(mask: np.ndarray, starts: np.ndarray, before: int, after: int) -> np.ndarray:
+    """``mask`` widened by ``before`` and ``after`` sightings, within each track."""
+    track_start = np.repeat(starts, np.diff(np.r_[starts, len(mask)]))
+    track_end = np.repeat(np.r_[starts[1:], len(mask)], np.diff(np.r_[starts, len(mask)]))
+    hits = np.flatnonzero(mask)
+    return _ranges(
+        len(mask), np.maximum(hits - before, track_start[hits]), np.minimum(hits + after + 1, track_end[hits])
+    )
+
+
+def _after(
+    ts: np.ndarray,
+    starts: np.ndarray,
+    first: np.ndarray,
+    mask: np.ndarray,
+    seconds: float,
+    span: bool = False,
+) -> np.ndarray:
+    """The sightings of a track from ``seconds`` after each marked one to two sightings past that,
+    starting from the sighting before it (a stay may be dated between them), or for a first
+    sighting from ``STITCH_GAP_S`` before (a carried-on identity's stay may be dated back there);
+    with ``span`` every sighting from the marked one on."""
+    counts = np.diff(np.r_[starts, len(ts)])
+    track = np.repeat(np.arange(len(starts)), counts)
+    # one ascending key over all tracks: a track's times, shifted past every earlier track's
+    shift = (ts.max() - ts.min() + 2 * seconds + 10.0) * track - ts.min()
+    key = ts + shift
+    hits = np.flatnonzero(mask)
+    since = np.where(first[hits], ts[hits] - STITCH_GAP_S, ts[np.maximum(hits - 1, 0)])
+    lo = np.maximum(np.searchsorted(key, since + shift[hits] + seconds - SLACK_S), starts[track[hits]])
+    hi = np.searchsorted(key, ts[hits] + shift[hits] + seconds + SLACK_S, "right") + 2
+    end = np.r_[starts[1:], len(ts)][track[hits]]
+    lo = np.minimum(np.where(span, hits, lo), end)
+    return _ranges(len(ts), lo, np.minimum(hi, end))
+
+
+def _ranges(n: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """[n] bool: the union of the index ranges [lo, hi)."""
+    marks = np.zeros(n + 1, np.int64)
+    np.add.at(marks, lo, 1)
+    np.add.at(marks, hi, -1)
+    return np.cumsum(marks[:-1]) > 0
+
+
+def _polygon(camera: CameraConfig, name: str) -> np.ndarray:
+    return np.asarray(next(z for z in camera.zones if z.name == name).polygon, np.float64)
+
+
+def _line(camera: CameraConfig, name: str) -> tuple[np.ndarray, np.ndarray]:
+    line = next(ln for ln in camera.lines if ln.name == name)
+    return np.asarray(line.a, np.float64), np.asarray(line.b, np.float64)
+
+
+def _border_distance(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    edges = zip(polygon, np.roll(polygon, -1, axis=0), strict=True)
+    return np.min([distance_to_segment(points, a, b) for a, b in edges], axis=0)
