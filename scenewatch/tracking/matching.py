@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -50,6 +49,10 @@ def assign(cost: np.ndarray, max_cost: float) -> tuple[np.ndarray, np.ndarray]:
 
     Returns index arrays ``(rows, cols)`` of the accepted pairs.
     """
+    # imported here: scipy.optimize takes a second to load, and the server process, which
+    # imports the tracker's types but never tracks, should not pay for it at start
+    from scipy.optimize import linear_sum_assignment
+
     if cost.size == 0:
         return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
     # Forbidden pairs get a finite cost above the threshold so the solver never needs them.
