@@ -407,7 +407,8 @@ def engine_on_pipeline(config: CameraConfig, video: Path) -> tuple[list[dict], f
     with tempfile.TemporaryDirectory() as tmp:
         store = DataStore.open(Path(tmp))
         started = time.monotonic()
-        index_file(store, AppConfig(cameras=[config]), video, config.name)
+        tracker = {"static_classes": []} if NO_STATIC else {}
+        index_file(store, AppConfig(cameras=[config], tracker=tracker), video, config.name)
         seconds = time.monotonic() - started
         with store.engine.connect() as conn:
             offset = conn.exec_driver_sql("select min(first_ts - first_frame / 25.0) from tracks").scalar()
@@ -738,8 +739,12 @@ def clips_bench(groups: list[str]) -> None:
         report_identity(f"ALL {'+'.join(groups)} clips, {split} rules", identity[split])
 
 
+# --no-static: people never held as static background (tracker.static_classes, on by default), to compare
+NO_STATIC = "--no-static" in sys.argv[1:]
+
 if __name__ == "__main__":
     print(describe_machine())
+    print("tracker: static check off" if NO_STATIC else "tracker: default config")
     groups = [g for g in CLIPS if f"--{g}" in sys.argv[1:]]
     if not groups or "--all" in sys.argv[1:]:
         pedestrian_bench(truth_only="--truth-only" in sys.argv[1:])

@@ -13,13 +13,14 @@ silently, so it neither counts nor spawns new tracks.
 
 >>> from scenewatch.types import Detections
 >>> tracker = Tracker()
->>> box = Detections([[10, 10, 50, 120]], [0.9], [0])
+>>> box = Detections([[10, 10, 50, 120]], [0.9], [2])  # a car: people standing still need a picture
 >>> [tracker.update(box, t / 10).track_ids.tolist() for t in range(3)]
 [[], [1], [1]]
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,6 +147,35 @@ class Tracker:
         self._select(np.zeros(len(self._ids), dtype=bool))
         self.finished = finished
         return finished
+
+    def held(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Tracks seen in the last update that count but for not having moved (a static class): their
+        ids, majority classes and latest boxes, for a check on the picture that can :meth:`vouch`."""
+        rows = np.flatnonzero(
+            self._established
+            & self._scored
+            & ~self._moved
+            & ~self._confirmed
+            & (self._seen == self._last_time)
+        )
+        boxes = np.array([self._history[row][-1][2] for row in rows.tolist()], dtype=np.float32)
+        return self._ids[rows], np.argmax(self._votes[rows], axis=1), boxes.reshape(-1, 4)
+
+    def vouch(self, track_ids: Sequence[int]) -> Detections:
+        """The picture shows these held tracks are real objects standing still (a person's skeleton
+        on the crop): they count from now on, as if they had moved. Returns them as seen in the last
+        update, to be reported with that update's output."""
+        rows = np.flatnonzero(np.isin(self._ids, np.asarray(track_ids, dtype=np.int64)))
+        self._moved[rows] = True
+        self._confirm(rows[self._established[rows] & ~self._confirmed[rows]])
+        rows = rows[self._confirmed[rows]]
+        latest = [self._history[row][-1] for row in rows.tolist()]
+        return Detections(
+            np.array([box for _, _, box, _ in latest], dtype=np.float32).reshape(-1, 4),
+            np.array([score for *_, score in latest], dtype=np.float32),
+            np.argmax(self._votes[rows], axis=1) if len(rows) else np.zeros(0, dtype=np.int64),
+            self._ids[rows],
+        )
 
     @property
     def active_ids(self) -> np.ndarray:
