@@ -52,6 +52,8 @@ ACTIONS = (
     "event_state",
     "user_change",
     "server_start",
+    "suppression_add",
+    "suppression_remove",
 )
 WAIT_S = 10.0  # how long an audited action waits for its record before it is refused
 RETRY_S = 5.0  # records nobody waits for (``append_later``) are retried this often while failing

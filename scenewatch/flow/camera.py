@@ -22,15 +22,15 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from scenewatch.config import AppConfig, CameraConfig
+from scenewatch.config import CameraConfig
 from scenewatch.flow.detect import DetectorHandle, FixedRatePlanner, InlineDetector, Planner, build_filter
 from scenewatch.flow.finish import FinishStage
 from scenewatch.flow.node import Node
 from scenewatch.flow.prefetch import prefetch
-from scenewatch.flow.record import RunRecord, RunResult
-from scenewatch.notify.alert import alert_from_event
+from scenewatch.flow.record import RunRecord, RunResult, event_recorder
+from scenewatch.flow.still import still_check_for
+from scenewatch.flow.suppress import Suppressor
 from scenewatch.rules.engine import RuleEngine
-from scenewatch.rules.events import Event
 from scenewatch.rules.posture import posture_for
 from scenewatch.rules.standing import StandingSearches, watch_finished_tracks
 from scenewatch.rules.store import EventRecorder
@@ -47,8 +47,9 @@ log = logging.getLogger(__name__)
 # Later stages hook in here: health sees every decoded frame, rules every tracked one.
 FrameObserver = Callable[[Frame], None]
 TrackObserver = Callable[[Frame, Detections, list[FinishedTrack]], None]
-# every detection kept on an analysed frame, tracked or not yet (the live view's privacy mask)
-DetectionObserver = Callable[[Frame, Detections], None]
+# every detection kept on an analysed frame, tracked or not yet (the live view's privacy mask),
+# and what the tracker reported on it (the live view's boxes and ids)
+DetectionObserver = Callable[[Frame, Detections, Detections], None]
 PROGRESS_INTERVAL_S = 5.0
 POSITION_EVERY_S = 1.0  # how often a file camera's position is handed out (kept for a restart)
 # What a running camera takes without a new run: the rest (source, tracker, recording) restarts it.
@@ -96,11 +97,13 @@ class CameraRun:
         info = self.source.info
         self.tracker_config = camera.tracker_settings(node.settings.tracker)
         self.tracker = Tracker(self.tracker_config)
+        self.still = still_check_for(self.tracker_config, node.models)  # people standing when first seen
         self.filter = build_filter(node.settings, camera)
         self.planner: Planner = capacity_wiring.build_planner(
             node.capacity, camera.name, node.settings.detector
         ) or FixedRatePlanner(camera.detect_fps)
         self.metrics = node.metrics.camera(camera.name, info.fps if info else None) if node.metrics else None
+        self.suppress = Suppressor(node.store.engine, camera.name, self.metrics)  # operators' "not a person"
         self.frame_observers: list[FrameObserver] = [node.health.observe] if node.health is not None else []
         self.track_observers: list[TrackObserver] = list(observers)
         self.detection_observers: list[DetectionObserver] = list(detection_observers)
@@ -335,9 +338,14 @@ class CameraRun:
         self.frames_detected += plan.detects
         merged = self.planner.merge(plan, frame, raw)
         kept = self.filter.keep(merged, frame.image.shape)
-        for see in self.detection_observers:
-            see(frame, kept)
+        detected = kept  # the live view masks all of them, suppressed ones too
+        kept = self.suppress.keep(kept)  # after the live view's privacy mask: a wrong drop stays masked
         tracked = self.tracker.update(kept, frame.timestamp, frame.index)
+        for see in self.detection_observers:
+            see(frame, detected, tracked)
+        vouched = self.still.check(self.tracker, frame.image, frame.timestamp) if self.still else None
+        if vouched:  # people standing still since first seen count at once
+            tracked = Detections.concat([tracked, vouched])
         finished = self.tracker.finished
         if self.finish is not None:
             self.finish.add(frame, tracked, finished, merged)
@@ -364,34 +372,3 @@ class _ProgressLine:
         rate = run.frames_decoded / (now - self.started)
         tracks = run.finish.tracks_started if run.finish else 0
         self.progress(f"camera {run.camera.name}: frame {frame.index}, {rate:.1f} frames/s, {tracks} tracks")
-
-
-def event_recorder(
-    node: Node, rules: RuleEngine | None, camera: CameraConfig, camera_id: int, run_id: int
-) -> EventRecorder | None:
-    """The rules as a track observer that stores their events and hands each new one to delivery;
-    clips refer to a file source, or are cut from a live camera's recordings (when recorded)."""
-    if rules is None:
-        return None
-    clip_file = None if camera.source.is_live else camera.source.url
-    recording = node.recording
-    recorded = recording.for_camera(camera.name) if recording is not None and clip_file is None else None
-    clips = (node.settings or AppConfig()).recording
-    dispatcher = node.dispatcher
-
-    def deliver(event: Event, clip: dict | None, frame_time: float) -> None:
-        assert dispatcher is not None
-        dispatcher.submit(alert_from_event(event, clip, frame_time))  # when it starts, with its snapshot
-
-    return EventRecorder(
-        node.store,
-        rules,
-        camera_id,
-        run_id,
-        clip_file,
-        deliver if dispatcher else None,
-        live_clips=recorded.request if recorded is not None else None,
-        before_s=clips.pre_s,
-        after_s=clips.post_s,
-        max_s=clips.max_clip_s,
-    )

@@ -166,6 +166,14 @@ class CameraSet:
                 if run is not None:
                     run.reconfigure(camera)
 
+    def suppressions_changed(self, name: str) -> None:
+        """Hand camera ``name``'s changed suppressions to its run now (it re-reads them anyway
+        every few seconds, for changes made by another process)."""
+        with self._lock:
+            run = self.runs.get(name)
+        if run is not None:
+            run.suppress.reload()
+
     def join(self) -> None:
         """Wait until every camera has ended, those started meanwhile included."""
         while True:

@@ -3,6 +3,7 @@
 :meth:`RunRecord.running` is a context manager: it writes the camera and a new run (earlier runs
 left open by a crash are marked interrupted), and on leaving ends the run with its status (done,
 stopped, truncated, or failed with the error, which is raised on) whatever happened inside.
+:func:`event_recorder` stores what the camera's rules raise during the run.
 """
 
 from __future__ import annotations
@@ -12,9 +13,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
-from scenewatch.config import CameraConfig
+from scenewatch.config import AppConfig, CameraConfig
 from scenewatch.errors import SceneWatchError
+from scenewatch.flow.node import Node
 from scenewatch.health.watch import HealthWatch
+from scenewatch.notify.alert import alert_from_event
+from scenewatch.rules.engine import RuleEngine
+from scenewatch.rules.events import Event
+from scenewatch.rules.store import EventRecorder
 from scenewatch.sources import Gap, VideoSource, redact
 from scenewatch.store import repo
 from scenewatch.store.data import DataStore
@@ -96,3 +102,34 @@ class RunRecord:
             repo.end_run(
                 engine, run_id, result.status, result.frames_decoded, result.frames_detected, result.note
             )
+
+
+def event_recorder(
+    node: Node, rules: RuleEngine | None, camera: CameraConfig, camera_id: int, run_id: int
+) -> EventRecorder | None:
+    """The rules as a track observer that stores their events and hands each new one to delivery;
+    clips refer to a file source, or are cut from a live camera's recordings (when recorded)."""
+    if rules is None:
+        return None
+    clip_file = None if camera.source.is_live else camera.source.url
+    recording = node.recording
+    recorded = recording.for_camera(camera.name) if recording is not None and clip_file is None else None
+    clips = (node.settings or AppConfig()).recording
+    dispatcher = node.dispatcher
+
+    def deliver(event: Event, clip: dict | None, frame_time: float) -> None:
+        assert dispatcher is not None
+        dispatcher.submit(alert_from_event(event, clip, frame_time))  # when it starts, with its snapshot
+
+    return EventRecorder(
+        node.store,
+        rules,
+        camera_id,
+        run_id,
+        clip_file,
+        deliver if dispatcher else None,
+        live_clips=recorded.request if recorded is not None else None,
+        before_s=clips.pre_s,
+        after_s=clips.post_s,
+        max_s=clips.max_clip_s,
+    )

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -175,6 +176,17 @@ search_zones = Table(
     Column("name", String(64), primary_key=True),
 )
 
+# A track's image embedding from the configured CLIP-style encoder (``search/vectors.py``,
+# migration 0012): float32 little-endian, L2-normalised, ``dim`` values. PostgreSQL has no foreign
+# key to the partitioned tracks: the delete trigger of migration 0008 cascades to it.
+track_vectors = Table(
+    "track_vectors",
+    metadata,
+    Column("track_id", Integer, ForeignKey("tracks.id", ondelete="CASCADE"), primary_key=True),
+    Column("dim", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+)
+
 # ---------------------------------------------------------------- delivery and recording
 # The alert outbox (``scenewatch/notify/outbox.py``): one row per (alert, destination), written
 # when the alert is submitted and updated by the delivery worker, so that an alert survives a
@@ -302,6 +314,26 @@ site_settings = Table(
     Column("value", JSON, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("updated_by", String(64), nullable=False),
+)
+
+# Operator-marked "not a <class>" areas (migration 0011, ``store/suppressions.py``): the camera
+# drops detections of ``class_name`` whose box matches this one (camera pixels, padded a little).
+# ``track_id`` is the track it was made from; no foreign key: retention may delete the track.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("camera_id", Integer, ForeignKey("cameras.id", ondelete="CASCADE"), nullable=False),
+    Column("class_name", String(32), nullable=False),
+    Column("x1", Float, nullable=False),
+    Column("y1", Float, nullable=False),
+    Column("x2", Float, nullable=False),
+    Column("y2", Float, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("reason", Text),
+    Column("track_id", Integer),
+    Index(None, "camera_id"),
 )
 
 # ---------------------------------------------------------------- central (edges and sync)

@@ -24,7 +24,7 @@
     el("div", { class: "editor" },
       el("div", { class: "stage" }, image, canvas),
       el("div", {}, el("div", { class: "row" }, "Camera ", select), tools, readOnly,
-        list, el("div", { class: "row" }, save), message, error, SWRules.panel)));
+        list, el("div", { class: "row" }, save), message, error, SWRules.panel, SWSuppress.panel)));
 
   let geometry = null, privacy = [], mode = "zone", points = [];
   const colour = { zone: "#3b9eff", line: "#ffb020", privacy: "#000000" };
@@ -44,6 +44,7 @@
     canvas.height = geometry.height || image.naturalHeight;
     points = [];
     draw();
+    SWSuppress.render(camera);  // the camera's "not a person" marks, with Undo
   }
 
   function draw() {
