@@ -417,16 +417,20 @@ def test_the_live_view_masks_people_before_the_tracker_reports_them(tmp_path):
     def tracked_people(frame, tracked, _finished) -> None:
         reported[frame.index] = int((tracked.class_ids == person).sum())
 
-    def live_people(frame, _detected) -> None:
+    enough = threading.Event()  # the run stops once enough frames were seen (a slow machine: later)
+
+    def live_people(frame, _detected, _tracked) -> None:
         latest = live.latest("gate")
         masked[frame.index] = 0 if latest is None else len(latest.people)
+        if len(masked) >= 12:
+            enough.set()
 
     settings = AppConfig(cameras=[CameraConfig(name="gate", source=SourceConfig(url=str(VTEST)))])
     run_cameras(
         DataStore.open(tmp_path / "data"),
         settings,
-        threading.Event(),
-        duration=4,
+        enough,
+        duration=60,
         track_observers={"gate": [tracked_people]},
         detection_observers={"gate": [live.observer("gate"), live_people]},
     )

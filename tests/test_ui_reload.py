@@ -4,13 +4,11 @@ replays the file nor stores a track twice. Screenshots go to ``artifacts_dir``/u
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 from conftest import needs_models
+from support.servers import AppServer
 from test_config_reload import duplicates, run_rows, track_rows, wait_for
-from test_ui import PASSWORD, free_port, page, shot  # noqa: F401 (page: the browser fixture)
+from test_ui import PASSWORD, page, shot  # noqa: F401 (page: the browser fixture)
 from test_ui import pytestmark as ui_marks
 
 pytestmark = [*ui_marks, needs_models]
@@ -20,7 +18,6 @@ pytestmark = [*ui_marks, needs_models]
 def server(tmp_path_factory):
     """A real uvicorn server with its pipeline running the embedded default config (the sample,
     looped, played at its own rate; detections 2.5 times a second to spare a busy machine)."""
-    import uvicorn
 
     from scenewatch.api import auth, create_app
     from scenewatch.api.live_frames import LiveFrames
@@ -37,18 +34,10 @@ def server(tmp_path_factory):
     live = LiveFrames()
     runner = PipelineRunner(store, settings, live)
     app = create_app(store, settings, runner, config_path=root / "scenewatch.yaml", live=live)
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    runner.start()
-    deadline = time.monotonic() + 60
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert uv.started
-    yield {"url": f"http://127.0.0.1:{uv.config.port}", "store": store, "app": app, "runner": runner}
-    runner.stop()
-    uv.should_exit = True
-    thread.join(10)
+    with AppServer(app, "the UI server") as served:
+        runner.start()
+        yield {"url": served.url, "store": store, "app": app, "runner": runner}
+        runner.stop()
 
 
 def test_saving_a_zone_while_the_sample_runs_stores_no_track_twice(server, page, artifacts_dir):  # noqa: F811

@@ -1,7 +1,10 @@
-"""The latest frame of each camera with its person boxes, for snapshots and the MJPEG view.
+"""The latest frame of each camera with its person boxes, for snapshots and the MJPEG view, and
+what the tracker reported on it, for the live overlay.
 
-Fed by the pipeline as a track observer (``observer(camera)``), so the live view costs no extra
-decoding. Masked JPEGs are cached per (frame, mask variant): many viewers, one encode.
+Fed by the pipeline as a detection observer (``observer(camera)``), so the live view costs no extra
+decoding. Masked JPEGs are cached per (frame, mask variant): many viewers, one encode. Data enters
+through :meth:`LiveFrames.put` alone, with plain arguments, so a pipeline in another process can
+forward the call as it is.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ class LiveFrame:
     seq: int
     received: float
     jpegs: dict[tuple, bytes] = field(default_factory=dict)
+    # the tracker's confirmed tracks on this frame: N x 4 boxes (camera pixels), ids, COCO classes
+    boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    track_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    class_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
 
 
 class LiveFrames:
@@ -39,22 +46,50 @@ class LiveFrames:
         self._seq = 0
         self._lock = threading.Lock()
 
-    def observer(self, camera: str) -> Callable[[Frame, Detections], None]:
-        """A pipeline detection observer ``(frame, detected)`` feeding this camera: every person
-        the detector kept, tracked or not yet, so that masking covers someone just arrived."""
+    def observer(self, camera: str) -> Callable[[Frame, Detections, Detections], None]:
+        """A pipeline detection observer ``(frame, detected, tracked)`` feeding this camera: every
+        person the detector kept, tracked or not yet, so that masking covers someone just arrived,
+        and the tracks the tracker reported, for the overlay."""
 
-        def observe(frame: Frame, detected: Detections) -> None:
+        def observe(frame: Frame, detected: Detections, tracked: Detections) -> None:
             people = detected.xyxy[detected.class_ids == PERSON] if len(detected.xyxy) else np.zeros((0, 4))
-            self.put(camera, frame.image, people, frame.timestamp)
+            self.put(
+                camera,
+                frame.image,
+                people,
+                frame.timestamp,
+                tracked.xyxy,
+                tracked.track_ids,
+                tracked.class_ids,
+            )
 
         return observe
 
-    def put(self, camera: str, image: np.ndarray, people: np.ndarray, timestamp: float) -> None:
+    def put(
+        self,
+        camera: str,
+        image: np.ndarray,
+        people: np.ndarray,
+        timestamp: float,
+        boxes: np.ndarray | None = None,
+        track_ids: np.ndarray | None = None,
+        class_ids: np.ndarray | None = None,
+    ) -> None:
+        """One analysed frame: ``people`` to mask; ``boxes``, ``track_ids``, ``class_ids`` the
+        tracks reported on it (parallel, camera pixels; none when left out)."""
+        frame = LiveFrame(
+            image, np.asarray(people, np.float32).reshape(-1, 4), timestamp, 0, time.monotonic()
+        )
+        if boxes is not None and track_ids is not None and class_ids is not None:
+            frame.boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+            frame.track_ids = np.asarray(track_ids, np.int64).reshape(-1)
+            frame.class_ids = np.asarray(class_ids, np.int32).reshape(-1)
+            if not len(frame.boxes) == len(frame.track_ids) == len(frame.class_ids):
+                raise ValueError("boxes, track_ids and class_ids must have the same length")
         with self._lock:
             self._seq += 1
-            self._frames[camera] = LiveFrame(
-                image, np.asarray(people, np.float32).reshape(-1, 4), timestamp, self._seq, time.monotonic()
-            )
+            frame.seq = self._seq
+            self._frames[camera] = frame
 
     def latest(self, camera: str, max_age_s: float = 30.0) -> LiveFrame | None:
         with self._lock:

@@ -1,4 +1,6 @@
-"""Live view: the latest frame as a JPEG snapshot, and an MJPEG stream; both privacy-masked.
+"""Live view: the latest frame as a JPEG snapshot, and an MJPEG stream; both privacy-masked. The
+tracks the tracker reported on that frame as JSON, for the overlay (positions only, so masked
+users get them too).
 
 Frames come from the running pipeline. Without one (``--no-pipeline``, or before the first
 frame), a file camera answers with its first frame so that zones can still be drawn."""
@@ -12,11 +14,13 @@ import time
 import cv2
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from scenewatch.api import privacy, queries
 from scenewatch.api.context import ServerContext, get_ctx
 from scenewatch.api.errors import ApiError, ErrorBody
 from scenewatch.api.permissions import Principal, check_camera, viewer
+from scenewatch.vision.labels import class_name
 
 router = APIRouter(prefix="/api/cameras", tags=["live"], responses={404: {"model": ErrorBody}})
 _still_cache: dict[str, tuple] = {}
@@ -50,16 +54,56 @@ def _masked_jpeg(ctx: ServerContext, user: Principal, name: str, live, image, pe
     return ctx.live.jpeg(live, mask) if live is not None else privacy.encode_jpeg(privacy.apply(image, mask))
 
 
+class LiveObject(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    track_id: int
+    class_name: str = Field(alias="class")
+    box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in frame pixels")
+
+
+class LiveObjects(BaseModel):
+    seq: int | None = Field(description="the live frame's number; null without a live frame")
+    timestamp: float | None = Field(description="the frame's wall-clock time, epoch seconds")
+    width: int | None = Field(description="the frame's size in pixels: the boxes' coordinate space")
+    height: int | None
+    objects: list[LiveObject]
+
+
+@router.get("/{name}/objects", response_model=LiveObjects)
+def objects(name: str, user: Principal = Depends(viewer), ctx: ServerContext = Depends(get_ctx)):
+    """The tracks the tracker reported on the latest live frame: id, class and box. No objects
+    (and a null ``seq``) while the camera sends no live frame."""
+    check_camera(user, ctx, name)
+    frame = ctx.live.latest(name)
+    if frame is None:
+        row = queries.camera_row(ctx.store.engine, name) or {}
+        return LiveObjects(
+            seq=None, timestamp=None, width=row.get("width"), height=row.get("height"), objects=[]
+        )
+    found = [
+        LiveObject(track_id=int(tid), class_name=class_name(cls), box=tuple(round(float(v), 1) for v in box))
+        for box, tid, cls in zip(frame.boxes, frame.track_ids, frame.class_ids, strict=True)
+    ]
+    height, width = frame.image.shape[:2]
+    return LiveObjects(seq=frame.seq, timestamp=frame.timestamp, width=width, height=height, objects=found)
+
+
 @router.get(
     "/{name}/snapshot.jpg",
     responses={200: {"content": {"image/jpeg": {}}}, 503: {"model": ErrorBody}},
     response_class=Response,
 )
 def snapshot(name: str, user: Principal = Depends(viewer), ctx: ServerContext = Depends(get_ctx)):
-    """The latest frame, with privacy zones black and (without 'unmasked') people pixelated."""
+    """The latest frame, with privacy zones black and (without 'unmasked') people pixelated. A live
+    frame's number is in ``X-Frame-Seq``: the overlay draws that frame's objects on it."""
     check_camera(user, ctx, name)
-    body = _masked_jpeg(ctx, user, name, *_still(ctx, name))
-    return Response(body, media_type="image/jpeg", headers={"cache-control": "no-store"})
+    live, image, people = _still(ctx, name)
+    body = _masked_jpeg(ctx, user, name, live, image, people)
+    headers = {"cache-control": "no-store"}
+    if live is not None:
+        headers["x-frame-seq"] = str(live.seq)
+    return Response(body, media_type="image/jpeg", headers=headers)
 
 
 @router.get(
