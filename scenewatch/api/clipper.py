@@ -5,6 +5,10 @@ pixelated for users without 'unmasked') and encoded again, so no path serves unm
 masked user; where people are is asked per frame, and a frame whose people are not known is
 pixelated whole. Results are cached per (source, window, mask, people) under
 ``media/cache/clips`` (retention deletes those unused for a day).
+
+A render reports how far it is (frames done of the frames expected) to the :class:`Progress`
+made current with :func:`reporting`; a second render of the same clip waits for the first and
+reports the first one's progress meanwhile.
 """
 
 from __future__ import annotations
@@ -12,9 +16,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -29,6 +36,45 @@ from scenewatch.store.repo import NotFound
 PeopleFor = Callable[[float], np.ndarray | None]
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
+FINISHED = ("ready", "failed", "waiting")
+
+
+@dataclass
+class Progress:
+    """How far one clip is: ``stage`` queued, cutting (from the recordings), rendering (``done``
+    of ``total`` frames), ready, failed (``message`` says why) or waiting (not recorded yet: try
+    again in ``retry_after`` seconds)."""
+
+    stage: str = "queued"
+    done: int = 0
+    total: int = 0
+    message: str = ""
+    retry_after: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.stage in FINISHED
+
+
+_current: ContextVar[Progress | None] = ContextVar("clip_progress", default=None)
+_active: dict[str, Progress] = {}  # clip being rendered -> its progress
+
+
+@contextlib.contextmanager
+def reporting(progress: Progress) -> Iterator[Progress]:
+    """Make ``progress`` the one that renders (and cuts) in this context report to."""
+    token = _current.set(progress)
+    try:
+        yield progress
+    finally:
+        _current.reset(token)
+
+
+def report(stage: str) -> None:
+    """Tell the current progress (if any) what is being done now."""
+    progress = _current.get()
+    if progress is not None:
+        progress.stage = stage
 
 
 class ClipUnavailable(NotFound):
@@ -51,26 +97,49 @@ def render(
 ) -> Path:
     """Decode ``source`` from ``start_s`` to ``end_s`` (seconds from its start), mask every frame,
     write ``out`` atomically; returns it. Concurrent calls for the same ``out`` render once."""
+    progress = _current.get() or Progress()
+    key = str(out)
     with _locks_guard:
-        lock = _locks.setdefault(str(out), threading.Lock())
-    with lock:
+        lock = _locks.setdefault(key, threading.Lock())
+    while not lock.acquire(timeout=0.2):
+        other = _active.get(key)  # the same clip rendered for someone else: show how far it is
+        if other is not None:
+            progress.stage, progress.done, progress.total = "rendering", other.done, other.total
+    try:
         if out.exists():
             with contextlib.suppress(OSError):
                 os.utime(out)  # in use: retention deletes cached clips unused for a day
+            progress.stage = "ready"
             return out
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(out.name + f".{os.getpid()}.{threading.get_ident()}.tmp")
+        _active[key] = progress
+        progress.stage, progress.done = "rendering", 0
         try:
-            frames = _render(source, start_s, end_s, tmp, mask, people_for, max_width)
+            frames = _render(source, start_s, end_s, tmp, mask, people_for, max_width, progress)
             if frames == 0:
                 raise ClipUnavailable(f"no video between {start_s:.1f} s and {end_s:.1f} s")
             os.replace(tmp, out)
         finally:
+            _active.pop(key, None)
             tmp.unlink(missing_ok=True)
+    finally:
+        lock.release()
+    progress.stage, progress.total = "ready", progress.done
     return out
 
 
-def _render(source, start_s, end_s, tmp, mask, people_for, max_width) -> int:
+def _expected_frames(container, stream, start_s: float, end_s: float, fps: float) -> int:
+    """Frames the window should hold: up to the end of the video where its length is known."""
+    length = float(stream.duration * stream.time_base) if stream.duration else None
+    if length is None and container.duration:
+        length = container.duration / av.time_base
+    if length is not None and length <= end_s:  # to the end: frames before its length
+        return max(1, math.ceil((length - start_s) * fps - 1e-6))
+    return max(1, math.floor((end_s - start_s) * fps + 1e-6) + 1)  # both ends included
+
+
+def _render(source, start_s, end_s, tmp, mask, people_for, max_width, progress: Progress) -> int:
     try:
         container = av.open(str(source))
     except (av.error.FileNotFoundError, av.error.InvalidDataError, OSError) as exc:
@@ -81,6 +150,7 @@ def _render(source, start_s, end_s, tmp, mask, people_for, max_width) -> int:
         stream.thread_type = "AUTO"
         fps = float(stream.average_rate or 25)
         origin = seconds(stream.start_time, stream.time_base) or 0.0
+        progress.total = _expected_frames(container, stream, start_s, end_s, fps)
         if start_s > 1.0:
             container.seek(int((start_s + origin) / stream.time_base), stream=stream, backward=True)
         encoder = None
@@ -104,6 +174,8 @@ def _render(source, start_s, end_s, tmp, mask, people_for, max_width) -> int:
             for packet in encoder.encode(picture):
                 output.mux(packet)
             written += 1
+            progress.done = written
+            progress.total = max(progress.total, written)
         if encoder is not None:
             for packet in encoder.encode(None):
                 output.mux(packet)

@@ -37,8 +37,9 @@
         el("div", {}, `${event.camera} · ${SW.time(event.start_ts)}`),
         el("div", { class: "mute" }, `tracks ${event.track_ids.join(", ") || "-"}`),
         el("div", { class: "row" },
-          event.clip_url ? el("button", { class: "clip", onclick: () => player.replaceChildren(
-            el("video", { src: event.clip_url, controls: true, autoplay: true, muted: true })) }, "Play clip") : null,
+          event.clip_url ? el("button", { class: "clip", onclick: () => SW.playClip(player, event.clip_url, {
+            title: el("div", { class: "row" }, el("strong", {}, `${event.rule} on ${event.camera}`),
+              el("span", { class: "mute" }, SW.time(event.start_ts))) }) }, "Play clip") : null,
           canAct && event.state === "new" ? el("button", { class: "ack", onclick: act("ack") }, "Acknowledge") : null,
           canAct && event.state !== "resolved" ? el("button", { class: "resolve", onclick: act("resolve") }, "Resolve") : null)));
     if (old) old.replaceWith(card); else list.prepend(card);

@@ -1,6 +1,12 @@
 """Clips of a track or an event, privacy-masked for the user; viewing is audited as
 ``clip_view``, downloading (``?download=true``, operators and admins) as ``export``.
 
+``?part=progress`` answers at once how far the clip's rendering is (starting it in the background,
+``api/clip_jobs.py``), so a page can say what is happening and then play the cached result;
+``?part=boxes`` gives the boxes of the clip's own tracks over the clip's time, for drawing over
+the video. Both are scoped exactly like the clip. Alert clips are also rendered ahead of time
+(``api/clip_prerender.py``).
+
 Masking fails closed: a moment whose people are not known (a clip's tracks without boxes, a long
 gap in a track) is pixelated whole for a masked user. A central holds no video: clips of rows an
 edge shipped are refused, and no path an edge sent (a run's source, an event's clip) is opened.
@@ -12,15 +18,17 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from scenewatch.api import audit, clipper, privacy, queries
+from scenewatch.api import audit, clip_boxes, clip_jobs, clipper, privacy, queries
 from scenewatch.api.context import ServerContext, get_ctx
 from scenewatch.api.errors import ApiError, ErrorBody
 from scenewatch.api.permissions import Principal, viewer
@@ -48,13 +56,14 @@ def _stays_on_edge(ctx: ServerContext, table: str, row_id: int) -> None:
 
 
 def _masking(
-    ctx: ServerContext, user: Principal, camera: str, known: bool, seen: Callable[[], Sightings]
+    ctx: ServerContext, unmasked: bool, camera: str, known: bool, seen: Callable[[], Sightings]
 ) -> tuple[privacy.Mask, Sightings, dict]:
-    """The user's mask, where the clip's people are, and what the two add to the cache key.
+    """The mask of a user with or without ``unmasked``, where the clip's people are, and what the
+    two add to the cache key (a masked render's key always differs from an unmasked one's).
 
     ``known`` False (the clip's own tracks have no boxes: never stored, or deleted by retention):
     nobody's place is known, so a masked user gets every frame pixelated whole."""
-    mask = privacy.mask_for(ctx.store.engine, camera, user.unmasked, None)
+    mask = privacy.mask_for(ctx.store.engine, camera, unmasked, None)
     key = {"z": [z.tolist() for z in mask.zones], "p": mask.pixelate}
     if not mask.pixelate:  # people are not asked for
         return mask, Sightings.unknown(), key
@@ -62,24 +71,49 @@ def _masking(
     return mask, sightings, {**key, "people": sightings.fingerprint(), "mosaic": privacy.mosaic()}
 
 
+@dataclass(frozen=True)
+class Plan:
+    """One clip to render: ``source`` seconds [start_s, end_s] masked into ``out``. The clip's
+    time zero is ``zero`` on the clock its tracks' boxes are placed by: wall-clock seconds
+    (``wall``) or seconds from the file's start (box frame / ``fps``)."""
+
+    camera: str
+    source: str | Path
+    start_s: float
+    end_s: float
+    out: Path
+    mask: privacy.Mask
+    people_for: clipper.PeopleFor
+    zero: float
+    wall: bool
+    fps: float = 25.0
+
+    def render(self) -> Path:
+        return clipper.render(self.source, self.start_s, self.end_s, self.out, self.mask, self.people_for)
+
+
+def _fps(ctx: ServerContext, camera: str) -> float:
+    return (queries.camera_row(ctx.store.engine, camera) or {}).get("fps") or 25.0
+
+
 def _file_clip(
     ctx: ServerContext,
-    user: Principal,
+    unmasked: bool,
     camera: str,
     run_id: int,
     source: str,
     window: tuple[float, float],
     known: bool,
-) -> Path:
+) -> Plan:
     """A clip of a file source, seconds [start, end] from its start; people by the run's boxes."""
     start_s, end_s = window
-    fps = (queries.camera_row(ctx.store.engine, camera) or {}).get("fps") or 25.0
+    fps = _fps(ctx, camera)
     people = partial(queries.run_sightings, ctx.store.engine, run_id, fps, start_s, end_s)
-    mask, seen, key = _masking(ctx, user, camera, known, people)
+    mask, seen, key = _masking(ctx, unmasked, camera, known, people)
     out = clipper.cache_path(
         ctx.store.media.root, {"src": source, "a": round(start_s, 2), "b": round(end_s, 2), **key}
     )
-    return clipper.render(source, start_s, end_s, out, mask, seen.at)
+    return Plan(camera, source, start_s, end_s, out, mask, seen.at, start_s, False, fps)
 
 
 def _at_wall(seen: Sightings, origin: float) -> clipper.PeopleFor:
@@ -107,7 +141,7 @@ def _still_coming(ctx, camera: str, end: float, now: float) -> bool:
     return now < end + stale_after_s(ctx.settings.recording) and _camera_recorded(ctx, camera)
 
 
-def _recorded_clip(ctx, user, camera: str, start: float, end: float, known: bool) -> Path:
+def _recorded_clip(ctx, unmasked: bool, camera: str, start: float, end: float, known: bool) -> Plan:
     """A clip of a live camera from its recordings; people boxes by wall-clock time.
 
     A window whose end is not recorded yet (the segment holding it is still open) is refused as
@@ -117,10 +151,10 @@ def _recorded_clip(ctx, user, camera: str, start: float, end: float, known: bool
         raise ApiError(404, "camera not found")
     raw, origin = _cut_recorded(ctx, camera, row["id"], start, end)
     people = partial(queries.camera_sightings, ctx.store.engine, camera, origin, end + 1)
-    mask, seen, key = _masking(ctx, user, camera, known, people)
+    mask, seen, key = _masking(ctx, unmasked, camera, known, people)
     out = clipper.cache_path(ctx.store.media.root, {"raw": raw, "o": origin, **key})
-    people_for = _at_wall(seen, origin)
-    return clipper.render(ctx.store.media.absolute(raw), 0.0, end - origin + 1, out, mask, people_for)
+    source = ctx.store.media.absolute(raw)
+    return Plan(camera, source, 0.0, end - origin + 1, out, mask, _at_wall(seen, origin), origin, True)
 
 
 def _cut_recorded(ctx, camera: str, camera_id: int, start: float, end: float) -> tuple[str, float]:
@@ -141,6 +175,7 @@ def _cut_recorded(ctx, camera: str, camera_id: int, start: float, end: float) ->
     now = time.time()
     if (not segments or max(s.end for s in segments) < end) and _still_coming(ctx, camera, end, now):
         raise _not_ready(end + ctx.settings.recording.segment_s - now)
+    clipper.report("cutting")
     try:
         cut = cut_recorded(ctx.store, camera_id, start, end, raw)
     except ClipError as exc:
@@ -149,7 +184,7 @@ def _cut_recorded(ctx, camera: str, camera_id: int, start: float, end: float) ->
     return raw, cut.start
 
 
-def _stored_clip(ctx, user, event: dict, clip: dict, known: bool) -> Path:
+def _stored_clip(ctx, unmasked: bool, event: dict, clip: dict, known: bool) -> Plan:
     """A live event's own clip file (cut from the recordings when its post-roll was recorded),
     rendered like every clip; people boxes by wall-clock time from the clip's ``start_ts``.
 
@@ -167,19 +202,53 @@ def _stored_clip(ctx, user, event: dict, clip: dict, known: bool) -> Path:
         now = time.time()
         if _still_coming(ctx, camera, end, now):
             raise _not_ready(end + ctx.settings.recording.segment_s - now)
-        return _recorded_clip(ctx, user, camera, max(start, end - limit), end, known)
+        return _recorded_clip(ctx, unmasked, camera, max(start, end - limit), end, known)
     try:
         stat = media.stat()
     except OSError:
-        return _recorded_clip(ctx, user, camera, max(start, end - limit), end, known)
+        return _recorded_clip(ctx, unmasked, camera, max(start, end - limit), end, known)
     first = max(0.0, end - start - limit)  # a long clip: its end (what made the rule fire)
     people = partial(queries.camera_sightings, ctx.store.engine, camera, start + first, end + 1)
-    mask, seen, key = _masking(ctx, user, camera, known, people)
+    mask, seen, key = _masking(ctx, unmasked, camera, known, people)
     out = clipper.cache_path(
         ctx.store.media.root,
         {"media": clip["media"], "m": stat.st_mtime_ns, "n": stat.st_size, "a": round(first, 2), **key},
     )
-    return clipper.render(media, first, end - start + 1, out, mask, _at_wall(seen, start))
+    people_for = _at_wall(seen, start)
+    return Plan(camera, media, first, end - start + 1, out, mask, people_for, start + first, True)
+
+
+def track_plan(ctx: ServerContext, unmasked: bool, track: dict, before: float, after: float) -> Plan:
+    """The clip of a track (from ``before`` seconds before it starts to ``after`` after it ends,
+    at most the server's clip length)."""
+    run = queries.run_row(ctx.store.engine, track["run_id"]) or {}
+    limit = ctx.options.clip_max_s
+    known = queries.track_placed(ctx.store.engine, track["id"])
+    if run.get("source") and Path(run["source"]).is_file():
+        fps = _fps(ctx, track["camera"])
+        start = max(0.0, track["first_frame"] / fps - before)
+        window = (start, min(track["last_frame"] / fps + after, start + limit))
+        return _file_clip(ctx, unmasked, track["camera"], track["run_id"], run["source"], window, known)
+    start = track["first_ts"] - before
+    end = min(track["last_ts"] + after, start + limit)
+    return _recorded_clip(ctx, unmasked, track["camera"], start, end, known)
+
+
+def event_plan(ctx: ServerContext, unmasked: bool, event: dict) -> Plan:
+    """The event's clip: from its source file, or its own clip file (a live camera's event; not
+    ready until it is cut), or else from the camera's recordings."""
+    clip = event.get("clip") or {}
+    limit = ctx.options.clip_max_s
+    known = queries.tracks_placed(ctx.store.engine, event["run_id"], event["track_ids"])
+    if clip.get("path") and Path(clip["path"]).is_file():
+        start = float(clip["start_s"])
+        window = (start, min(float(clip["end_s"]), start + limit))
+        return _file_clip(ctx, unmasked, event["camera"], event["run_id"], clip["path"], window, known)
+    if clip.get("media"):
+        return _stored_clip(ctx, unmasked, event, clip, known)
+    start = event["start_ts"] - 3
+    end = min((event["end_ts"] or event["start_ts"]) + 3, start + limit)
+    return _recorded_clip(ctx, unmasked, event["camera"], start, end, known)
 
 
 def _respond(ctx, user: Principal, path: Path, target: str, download: bool) -> FileResponse:
@@ -201,12 +270,50 @@ def _check_download(user: Principal, download: bool) -> None:
         raise ApiError(403, "exporting clips needs the operator role")
 
 
+class Part(StrEnum):
+    video = "video"
+    progress = "progress"
+    boxes = "boxes"
+
+
+PART = Query(
+    Part.video,
+    description="video: the clip (WebM); progress: how far its rendering is, starting it if need be "
+    "(JSON); boxes: the boxes of the clip's own tracks over the clip's time (JSON).",
+)
+
+
+async def _answer(
+    ctx,
+    user: Principal,
+    target: str,
+    part: Part,
+    download: bool,
+    plan: Callable[[], Plan],
+    tracks: list[int],
+    variant: str = "",
+):
+    """The clip, its rendering's progress, or its tracks' boxes: one scope and one plan for all.
+    Progress is kept per clip, ``variant`` (its window) and mask: another user with the same mask
+    asking for the same clip shares it."""
+    if part is Part.progress:
+        job = f"{target}{variant}:{user.unmasked}"
+        return JSONResponse(clip_jobs.follow(job, lambda: plan().render()))
+    made = await run_in_threadpool(plan)
+    if part is Part.boxes:
+        return JSONResponse(await run_in_threadpool(clip_boxes.boxes, ctx, made, tracks))
+    path = await run_in_threadpool(made.render)
+    # the audit commit may wait on the database: never on the event loop
+    return await run_in_threadpool(_respond, ctx, user, path, target, download)
+
+
 @router.get("/track/{track_id}", response_class=FileResponse, responses={**VIDEO, **NOT_READY})
 async def track_clip(
     track_id: Id,
     before: float = Query(2.0, ge=0, le=30, description="Seconds before the track starts."),
     after: float = Query(2.0, ge=0, le=30, description="Seconds after it ends."),
     download: bool = Query(False, description="As an attachment (an export; operators and admins)."),
+    part: Part = PART,
     user: Principal = Depends(viewer),
     ctx: ServerContext = Depends(get_ctx),
 ):
@@ -214,28 +321,16 @@ async def track_clip(
     _check_download(user, download)
     track = visible_track(ctx, user, track_id)
     _stays_on_edge(ctx, "tracks", track_id)
-    run = queries.run_row(ctx.store.engine, track["run_id"]) or {}
-    limit = ctx.options.clip_max_s
-    known = queries.track_placed(ctx.store.engine, track_id)
-    if run.get("source") and Path(run["source"]).is_file():
-        fps = (queries.camera_row(ctx.store.engine, track["camera"]) or {}).get("fps") or 25.0
-        start = max(0.0, track["first_frame"] / fps - before)
-        window = (start, min(track["last_frame"] / fps + after, start + limit))
-        path = await run_in_threadpool(
-            _file_clip, ctx, user, track["camera"], track["run_id"], run["source"], window, known
-        )
-    else:
-        start = track["first_ts"] - before
-        end = min(track["last_ts"] + after, start + limit)
-        path = await run_in_threadpool(_recorded_clip, ctx, user, track["camera"], start, end, known)
-    # the audit commit may wait on the database: never on the event loop
-    return await run_in_threadpool(_respond, ctx, user, path, f"track:{track_id}", download)
+    plan = partial(track_plan, ctx, user.unmasked, track, before, after)
+    window = f":{before}:{after}"
+    return await _answer(ctx, user, f"track:{track_id}", part, download, plan, [track_id], window)
 
 
 @router.get("/event/{event_id}", response_class=FileResponse, responses={**VIDEO, **NOT_READY})
 async def event_clip(
     event_id: Id,
     download: bool = Query(False, description="As an attachment (an export; operators and admins)."),
+    part: Part = PART,
     user: Principal = Depends(viewer),
     ctx: ServerContext = Depends(get_ctx),
 ):
@@ -244,20 +339,5 @@ async def event_clip(
     _check_download(user, download)
     event = visible_event(ctx, user, event_id)
     _stays_on_edge(ctx, "events", event_id)
-    clip = event.get("clip") or {}
-    limit = ctx.options.clip_max_s
-    known = queries.tracks_placed(ctx.store.engine, event["run_id"], event["track_ids"])
-    if clip.get("path") and Path(clip["path"]).is_file():
-        start = float(clip["start_s"])
-        window = (start, min(float(clip["end_s"]), start + limit))
-        path = await run_in_threadpool(
-            _file_clip, ctx, user, event["camera"], event["run_id"], clip["path"], window, known
-        )
-    elif clip.get("media"):
-        path = await run_in_threadpool(_stored_clip, ctx, user, event, clip, known)
-    else:
-        start = event["start_ts"] - 3
-        end = min((event["end_ts"] or event["start_ts"]) + 3, start + limit)
-        path = await run_in_threadpool(_recorded_clip, ctx, user, event["camera"], start, end, known)
-    # the audit commit may wait on the database: never on the event loop
-    return await run_in_threadpool(_respond, ctx, user, path, f"event:{event_id}", download)
+    plan = partial(event_plan, ctx, user.unmasked, event)
+    return await _answer(ctx, user, f"event:{event_id}", part, download, plan, event["stored_track_ids"])
