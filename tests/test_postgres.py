@@ -54,7 +54,11 @@ def _expected_on_postgres(d) -> bool:
     """Differences migration 0008 makes on purpose: time partitions of tracks and track_terms."""
     if d[0] in ("remove_index", "add_index") and d[1].name in PG_ONLY | {"ix_tracks_edge_id_edge_row"}:
         return True  # PG-only GIN; the edge key also holds first_ts, the partition column
-    if d[0] == "add_fk" and d[1].name in ("fk_boxes_track_id_tracks", "fk_track_terms_track_id_tracks"):
+    if d[0] == "add_fk" and d[1].name in (
+        "fk_boxes_track_id_tracks",
+        "fk_track_terms_track_id_tracks",
+        "fk_track_vectors_track_id_tracks",
+    ):
         return True  # no foreign key can point at a partitioned tracks: a trigger cascades
     table = d[1].table.name if d[0].endswith("_index") else d[1].name if d[0].endswith("_table") else ""
     return table.startswith(("tracks_", "track_terms_"))  # the partitions themselves

@@ -17,6 +17,7 @@ from scenewatch.config.capacity import CapacityConfig
 from scenewatch.config.central import CentralConfig
 from scenewatch.config.delivery import DeliveryConfig
 from scenewatch.config.detector import DetectorConfig
+from scenewatch.config.embeddings import EmbeddingsConfig
 from scenewatch.config.health import HealthConfig
 from scenewatch.config.recording import RecordingConfig
 from scenewatch.config.server import ServerConfig
@@ -32,6 +33,9 @@ class AppConfig(Section):
     tracker: TrackerConfig = Field(default_factory=TrackerConfig, description="Multi-object tracker.")
     attributes: AttributesConfig = Field(
         default_factory=AttributesConfig, description="Per-track attributes for search."
+    )
+    embeddings: EmbeddingsConfig | None = Field(
+        None, description="Your own CLIP-style image and text encoders (ONNX) for search; none: attributes."
     )
     health: HealthConfig = Field(default_factory=HealthConfig, description="Camera health checks.")
     capacity: CapacityConfig = Field(

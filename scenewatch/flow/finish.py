@@ -31,6 +31,7 @@ from sqlalchemy import Connection
 from scenewatch.rules.store import event_tracker_ids
 from scenewatch.runtime.describe import DescribeJob, DescribeQueue
 from scenewatch.search.index import index_tracks
+from scenewatch.search.vectors import split_vector, store_vectors
 from scenewatch.store.writer import TrackWriter, WrittenTrack
 from scenewatch.tracking import FinishedTrack, TrackSummary
 from scenewatch.types import Detections, Frame
@@ -74,6 +75,7 @@ class FinishStage:
         self.describe_queue = describe_queue if describer is not None else None
         self.drain_timeout = drain_timeout
         self.jobs: dict[int, DescribeJob] = {}  # tracker id -> description, queued once its row is stored
+        self.vectors: dict[int, Any] = {}  # tracker id -> image embedding, stored with its index rows
         self.named: set[int] = set()  # tracker ids of tracks still open that the run's events name
         self.events_read = 0  # the highest event row id read into ``named``
         # told the database ids of finished tracks once their description and index rows are
@@ -110,7 +112,9 @@ class FinishStage:
             if self.describer is not None and self.describe_queue is not None:
                 self.jobs[track.track_id] = self.describer.detach(done, summary)
             elif self.describer is not None:
-                attributes = self.describer.describe(done, summary)
+                attributes, vector = split_vector(self.describer.describe(done, summary))
+                if vector is not None:
+                    self.vectors[track.track_id] = vector
             self.writer.complete(track, done, summary, attributes)
         if flush:
             self.flush()
@@ -136,14 +140,18 @@ class FinishStage:
 
     def _index(self, conn: Connection, written: list[WrittenTrack]) -> None:
         index_tracks(conn, self.writer.camera_id, [(w.db_id, w.values) for w in written])
+        vectors = [(w.db_id, self.vectors.pop(w.tracker_id, None)) for w in written]
+        store_vectors(conn, [(i, v) for i, v in vectors if v is not None])
 
     def _deliverer(self, track: WrittenTrack) -> Callable[[dict | None], None]:
         def described(attributes: dict | None) -> None:
             """Store a background description and re-index the track (in the describer's thread)."""
+            attributes, vector = split_vector(attributes)
             now = WrittenTrack(track.tracker_id, track.db_id, {**track.values, "attributes": attributes})
             with self.writer.store.engine.begin() as conn:
                 self.writer.store_attributes(conn, track.db_id, attributes)
                 self._index(conn, [now])
+                store_vectors(conn, [] if vector is None else [(track.db_id, vector)])
             self._announce([track.db_id])
 
         return described

@@ -37,3 +37,9 @@ class Node:
     recording: LiveRecording | None = None
     stop: threading.Event | None = None
     progress: Progress = None
+
+    def __post_init__(self) -> None:
+        if self.settings.embeddings is not None:  # a bad encoder file fails before any write
+            from scenewatch.vision.clip_encoder import open_encoders
+
+            open_encoders(self.settings.embeddings)

@@ -51,7 +51,18 @@ def build_describer(
         pose_size=config.pose_size,
         item_score=config.item_score,
         item_report_score=config.item_report_score,
+        encoders=_encoders(settings),
     )
+
+
+def _encoders(settings: object):
+    """The shared CLIP-style encoders when the config has an ``embeddings`` section."""
+    embeddings = getattr(settings, "embeddings", None)
+    if embeddings is None:
+        return None
+    from scenewatch.vision.clip_encoder import open_encoders
+
+    return open_encoders(embeddings)
 
 
 __all__ = ["AttributeDescriber", "AttributesConfig", "build_describer", "camera_zones"]

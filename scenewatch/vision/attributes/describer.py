@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from scenewatch.config.embeddings import VECTOR_KEY
 from scenewatch.errors import SceneWatchError
 from scenewatch.models import ModelStore
 from scenewatch.tracking import FinishedTrack, TrackSummary
@@ -47,6 +48,7 @@ from scenewatch.vision.attributes.vehicle import (
     vehicle_type,
 )
 from scenewatch.vision.attributes.zones import zones_visited
+from scenewatch.vision.clip_encoder import ClipEncoders
 from scenewatch.vision.colours import ColourReading, describe_colours, shade_of
 from scenewatch.vision.constancy import WhiteBalance
 from scenewatch.vision.labels import class_name
@@ -93,8 +95,10 @@ class AttributeDescriber:
         item_report_score: float = 0.3,
         pose: PoseEstimator | None = None,
         threads: int = 1,
+        encoders: ClipEncoders | None = None,
     ):
         self.zones = dict(zones or {})
+        self.encoders = encoders  # the user's CLIP-style image encoder: a vector per track
         self.crops = CropBook(crops, crop_gap_s)
         self.items = CarriedItems(item_score, item_report_score)
         self.balance = WhiteBalance()  # this camera's tint, learned from its frames
@@ -183,6 +187,9 @@ class AttributeDescriber:
             else:
                 types = [vehicle_type(cls, c.box, cut_off(c.box, c.image.shape)) for c in crops]
                 out["vehicle_type"] = mix(types, [1.0] * len(crops))
+        if self.encoders is not None and crops:  # split off before storing (flow.finish)
+            images, quality = [c.image for c in crops], [c.quality for c in crops]
+            out[VECTOR_KEY] = self.encoders.track_vector(images, quality)
         return out
 
     def keypoints(self, crop: Crop) -> np.ndarray | None:
