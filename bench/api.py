@@ -2,11 +2,17 @@
 pipeline runs (the real `scenewatch serve` process, sample footage as a live camera).
 
     .venv/bin/python bench/api.py [--clients 50] [--seconds 30] [--warmup 20]
+        [--pipeline process|thread|both|none] [--rounds N]
 
-Before the run it indexes the sample footage once (so search has real tracks), seeds some events,
-starts `scenewatch serve` on a free port, waits for the pipeline to run, signs in with a bearer
-token, then has ``--clients`` concurrent clients alternate search queries and event listings.
-Prints the figures and the machine; target p95 <= 200 ms.
+Before the runs it indexes the sample footage once (so search has real tracks) and seeds some
+events; each run starts `scenewatch serve` on a copy of that data on a free port (the cameras in
+their own process, or with `thread` in threads of the server: `serve --pipeline-thread`), waits
+for the pipeline to run, signs in with a bearer token, then has ``--clients`` concurrent clients
+alternate search queries and event listings. ``both`` interleaves the two, ``--rounds`` times each;
+``none`` serves with no cameras (``--no-pipeline``): the API's own floor on this machine.
+Prints per run the figures, the load average of the machine before and after the load, and the
+pipeline's detections per second during the load with its lag (from the server's Prometheus
+metrics), then the medians per mode and the machine; target p95 <= 200 ms.
 """
 
 from __future__ import annotations
@@ -16,10 +22,12 @@ import asyncio
 import os
 import random
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -56,6 +64,7 @@ def prepare(data: Path) -> None:
     for n in range(200):
         event = Event(f"bench-{n}", "door", "intrusion", "archive", now - n * 30, now - n * 30 + 5, [1], {})
         save_event(store.engine, store.media, event, cam)
+    store.engine.dispose()  # the database complete in its file: runs start on copies of it
 
 
 async def client(
@@ -89,37 +98,43 @@ async def load(
     return lat, errors
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument(
-        "--warmup", type=float, default=20.0, help="seconds of pipeline running before the load"
-    )
-    args = parser.parse_args()
-    print(describe_machine())
-    data = Path(tempfile.mkdtemp(prefix="sw-bench-api-"))
-    print(f"preparing {data} (indexing the sample once) ...", flush=True)
-    prepare(data)
+def scrape(url: str) -> dict[str, float]:
+    """The sample camera's figures from the server's Prometheus text (name -> value)."""
+    figures = {}
+    for line in httpx.get(url, timeout=10).text.splitlines():
+        if line.startswith("scenewatch_camera_") and 'camera="sample"' in line:
+            figures[line.split("{")[0]] = float(line.rsplit(" ", 1)[1])
+    return figures
+
+
+def run_once(prepared: Path, pipeline: str, args: argparse.Namespace) -> dict:
+    """One server on a copy of the prepared data, loaded for ``args.seconds``; its figures."""
+    data = Path(tempfile.mkdtemp(prefix=f"sw-bench-api-{pipeline}-")) / "data"
+    shutil.copytree(prepared, data)
     port = free_port()
     cli = str(Path(sys.executable).parent / "scenewatch")
+    command = [cli, "--data", str(data), "serve", "--port", str(port), "--metrics-port", "0"]
+    command += ["--pipeline-nice", str(args.nice)] if pipeline == "process" and args.nice else []
     server = subprocess.Popen(
-        [cli, "--data", str(data), "serve", "--port", str(port)],
+        command + {"thread": ["--pipeline-thread"], "none": ["--no-pipeline"]}.get(pipeline, []),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+    assert server.stdout is not None
     try:
-        password = None
+        password = metrics_url = None
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             line = server.stdout.readline()
             if found := re.search(r"password: (\S+)", line):
                 password = found.group(1)
+            if found := re.search(r"metrics at (\S+)", line):
+                metrics_url = found.group(1)
             if "SceneWatch is at" in line:
                 break
-        assert password, "the server did not print the first admin's password"
+        assert password and metrics_url, "the server did not print the admin's password and metrics URL"
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
@@ -131,30 +146,92 @@ def main() -> int:
             base + "/api/auth/login", json={"username": "admin", "password": password, "bearer": True}
         ).json()["token"]
         # drain the server's output so its pipe never fills (progress lines every few seconds)
-        import threading
-
         threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()
         time.sleep(args.warmup)
-        health = httpx.get(base + "/api/health", headers={"authorization": f"Bearer {token}"}).json()
-        print(
-            f"pipeline running: {health['pipeline']['running']}; load: {args.clients} clients, {args.seconds:g} s"
-        )
+        auth = {"authorization": f"Bearer {token}"}
+        running = httpx.get(base + "/api/health", headers=auth).json()["pipeline"]["running"]
+        before, load_before, started = scrape(metrics_url), os.getloadavg()[0], time.monotonic()
         lat, errors = asyncio.run(load(base, token, args.clients, args.seconds))
-        health = httpx.get(base + "/api/health", headers={"authorization": f"Bearer {token}"}).json()
-        still = health["pipeline"]["running"]
+        after, load_after = scrape(metrics_url), os.getloadavg()[0]
+        elapsed = time.monotonic() - started
+        still = httpx.get(base + "/api/health", headers=auth).json()["pipeline"]["running"]
     finally:
         server.terminate()
         server.wait(30)
-    print(f"pipeline still running after the load: {still}")
+        shutil.rmtree(data.parent, ignore_errors=True)
+    detected = "scenewatch_camera_frames_detected_total"
+    figures = {
+        "mode": pipeline,
+        "pipeline": f"{pipeline} nice {args.nice}" if pipeline == "process" and args.nice else pipeline,
+        "running": running and still,
+        "load": (load_before, load_after),
+        "detect_per_s": (after.get(detected, 0.0) - before.get(detected, 0.0)) / elapsed,
+        "lag_p95_s": after.get("scenewatch_camera_lag_p95_seconds", float("nan")),
+        "errors": errors,
+    }
     for kind, values in lat.items():
         ms = np.array(values) * 1000
-        p50, p95, p99 = np.percentile(ms, [50, 95, 99])
+        figures[kind] = (len(ms), *np.percentile(ms, [50, 95, 99]))
+    return figures
+
+
+def report(f: dict, seconds: float) -> None:
+    print(
+        f"[{f['pipeline']:7s}] load average {f['load'][0]:.1f} -> {f['load'][1]:.1f}; pipeline running "
+        f"{f['running']}, {f['detect_per_s']:.2f} detections/s during the load, lag p95 {f['lag_p95_s']:.2f} s; "
+        f"errors {len(f['errors'])} {sorted(set(f['errors']))[:3]}"
+    )
+    for kind in ("search", "events"):
+        n, p50, p95, p99 = f[kind]
         verdict = "ok" if p95 <= 200 else "OVER the 200 ms target"
         print(
-            f"{kind:7s} n={len(ms):5d}  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  p99 {p99:6.1f} ms  "
-            f"{len(ms) / args.seconds:6.1f} req/s  -> {verdict}"
+            f"[{f['pipeline']:7s}] {kind:7s} n={n:5d}  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  p99 {p99:6.1f} ms  "
+            f"{n / seconds:6.1f} req/s  -> {verdict}",
+            flush=True,
         )
-    print(f"errors: {len(errors)} {sorted(set(errors))[:5]}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--warmup", type=float, default=20.0, help="seconds of pipeline running before the load"
+    )
+    parser.add_argument(
+        "--pipeline",
+        choices=["process", "thread", "both", "none"],
+        default="process",
+        help="where the server runs its cameras (both: interleaved runs of each; none: no cameras, "
+        "the API's own floor)",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="runs of each mode")
+    parser.add_argument("--nice", type=int, default=0, help="serve --pipeline-nice N (process mode)")
+    args = parser.parse_args()
+    print(describe_machine())
+    prepared = Path(tempfile.mkdtemp(prefix="sw-bench-api-")) / "data"
+    print(f"preparing {prepared} (indexing the sample once) ...", flush=True)
+    prepare(prepared)
+    modes = ["thread", "process"] if args.pipeline == "both" else [args.pipeline]
+    results: list[dict] = []
+    try:
+        for _ in range(args.rounds):
+            for mode in modes:
+                results.append(run_once(prepared, mode, args))
+                report(results[-1], args.seconds)
+    finally:
+        shutil.rmtree(prepared.parent, ignore_errors=True)
+    if len(results) > len(modes):
+        print("medians over the runs:")
+        for mode in modes:
+            runs = [r for r in results if r["mode"] == mode]
+            line = ", ".join(
+                f"{kind} p50 {np.median([r[kind][1] for r in runs]):.0f} / p95 "
+                f"{np.median([r[kind][2] for r in runs]):.0f} ms"
+                for kind in ("search", "events")
+            )
+            rate = np.median([r["detect_per_s"] for r in runs])
+            print(f"  {mode:7s} ({len(runs)} runs): {line}; {rate:.2f} detections/s")
     return 0
 
 

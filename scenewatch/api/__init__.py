@@ -4,6 +4,21 @@ One router per resource under ``routes/``; access control in ``auth.py`` and ``p
 the tamper-evident log in ``audit.py``, privacy masking of every image and clip in ``privacy.py``.
 """
 
-from scenewatch.api.app import ServerOptions, create_app
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scenewatch.api.app import ServerOptions, create_app
 
 __all__ = ["ServerOptions", "create_app"]
+
+
+def __getattr__(name: str) -> Any:
+    """The app (FastAPI and every route) loads when first asked for, not with the package: the
+    pipeline's own process uses modules of this package and answers no HTTP."""
+    if name in __all__:
+        from scenewatch.api import app
+
+        return getattr(app, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

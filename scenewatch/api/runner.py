@@ -1,5 +1,11 @@
-"""Runs the pipeline (``run_cameras``) in background threads of the server process, applies a
-changed config to it while it runs, and applies retention.
+"""Runs the pipeline (``run_cameras``) in background threads of the server process and applies a
+changed config to it while it runs.
+
+Which runs where: ``scenewatch serve`` runs its cameras in a child process
+(:class:`~scenewatch.api.pipeline_process.ProcessRunner`, same interface), so that decoding and
+inference never hold the API's cores and GIL. This runner keeps everything in one process: for
+``serve --pipeline-thread`` (less memory) and for programs and tests that embed the pipeline beside
+an app. ``scenewatch run`` (no API) calls ``run_cameras`` itself.
 
 A change to cameras alone goes to the running cameras (:class:`~scenewatch.flow.cameras.CameraSet`):
 zones, rules and the other analysis settings are swapped in at a frame boundary, a changed source
@@ -11,11 +17,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from scenewatch.api.live_frames import LiveFrames
 from scenewatch.config import AppConfig
-from scenewatch.flow.cameras import CameraSet
 from scenewatch.store.data import DataStore
+
+if TYPE_CHECKING:  # the analysis stack is imported when the pipeline starts, not with the server
+    from scenewatch.flow.cameras import CameraSet
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,11 @@
-"""``scenewatch serve``: the pipeline threads and the uvicorn server in one process."""
+"""``scenewatch serve``: the uvicorn server, and the cameras in a process of their own
+(``scenewatch.api.pipeline_process``; in threads of the server with ``--pipeline-thread``)."""
 
 from __future__ import annotations
 
+import signal
+import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +30,7 @@ def resolve_config(config: Path | None, data_dir: Path) -> tuple[AppConfig, Path
     saved = data_dir / SERVER_CONFIG
     if saved.is_file():
         return load_config(saved), saved
-    from scenewatch.pipeline import default_config
+    from scenewatch.config.default import default_config  # not the pipeline's imports: a child runs it
 
     return default_config(), saved
 
@@ -70,19 +74,27 @@ def serve(
     secure_cookies: bool = False,
     say: Callable[[str], None] = print,
     metrics: MetricsRegistry | None = None,
+    pipeline_thread: bool = False,
+    pipeline_nice: int = 0,
 ) -> None:
     """Serve the API and UI; ``metrics`` (exported elsewhere, see ``runtime.exporter``) receives
-    the running cameras' figures."""
+    the running cameras' figures. The cameras run in a child process, or with ``pipeline_thread``
+    in threads of this one."""
     import uvicorn
 
     from scenewatch.api.app import create_app
     from scenewatch.api.context import ServerOptions
     from scenewatch.api.live_frames import LiveFrames
+    from scenewatch.api.pipeline_process import ProcessRunner
     from scenewatch.api.runner import PipelineRunner
 
     first_admin(store, say)
     live = LiveFrames()
-    runner = PipelineRunner(store, settings, live, metrics=metrics, progress=say) if pipeline else None
+    runner: PipelineRunner | ProcessRunner | None = None
+    if pipeline and pipeline_thread:
+        runner = PipelineRunner(store, settings, live, metrics=metrics, progress=say)
+    elif pipeline:
+        runner = ProcessRunner(store, settings, live, metrics=metrics, progress=say, nice=pipeline_nice)
     app = create_app(
         store,
         settings,
@@ -99,9 +111,18 @@ def serve(
         runner.start()
     shown = host if ":" not in host else f"[{host}]"
     say(f"SceneWatch is at http://{shown}:{port}/  (Ctrl-C stops)")
+    _exit_on_sigterm()
     try:
         server.run()  # handles SIGINT/SIGTERM itself
     finally:
         if runner is not None:
             say("stopping the cameras ...")
             runner.stop()
+
+
+def _exit_on_sigterm() -> None:
+    """After its shutdown uvicorn raises the signal that stopped it again. SIGTERM's default action
+    would end this process there and then, leaving the cameras unstopped (a pipeline process
+    orphaned until it notices); raised as SystemExit, the cameras are stopped first."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))

@@ -71,6 +71,7 @@ class CameraMetrics:
     frames_detected: int = 0  # the detector ran (whole frame or crop)
     frames_reused: int = 0  # tracked on the last detections: nothing moved
     frames_dropped: int = 0  # waited for the detector and were replaced by newer frames
+    detections_suppressed: int = 0  # dropped by operators' "not a <class>" suppressions
     present_seconds: float = 0.0  # frame time during which objects were present
     present_detections: int = 0  # detections made while objects were present
     lag_s: float = 0.0  # now - frame time of the last analysed (tracked) frame
@@ -162,6 +163,7 @@ class CameraMetrics:
             "frames_detected": self.frames_detected,
             "frames_reused": self.frames_reused,
             "frames_dropped": self.frames_dropped,
+            "detections_suppressed": self.detections_suppressed,
             "capped": int(self.capped(now)),
             "cpu_seconds": round(self.cpu_seconds, 3),
             "detector_cpu_seconds": round(self.detector_cpu_seconds, 3),
@@ -201,6 +203,12 @@ _FAMILIES = [
         "counter",
         "Frames dropped waiting for the detector.",
         "frames_dropped",
+    ),
+    (
+        "scenewatch_camera_detections_suppressed_total",
+        "counter",
+        "Detections dropped by operator suppressions (marked 'not a <class>').",
+        "detections_suppressed",
     ),
     (
         "scenewatch_camera_capped",
@@ -267,6 +275,7 @@ class MetricsRegistry:
         self._cameras: dict[str, CameraMetrics] = {}
         self._lock = threading.Lock()
         self.describer: DescriberStats | None = None
+        self._forwarded: tuple[dict[str, dict], dict] = ({}, {})  # see show_forwarded
         # figures are read from the cameras at scrape time, not pushed into prometheus_client
         self.prometheus = CollectorRegistry(auto_describe=False)
         self.prometheus.register(_Collector(self))
@@ -286,11 +295,17 @@ class MetricsRegistry:
 
     def snapshot(self) -> dict[str, dict]:
         """Every camera's figures, by name (with its describer counters when there is a describer)."""
-        return {m.camera: self._camera_snapshot(m) for m in self.cameras()}
+        own = {m.camera: self._camera_snapshot(m) for m in self.cameras()}
+        return {**self._forwarded[0], **own}
 
     def node_snapshot(self) -> dict[str, float | int]:
         """Node-wide figures: the describer's queue and counters (empty without a describer)."""
-        return self.describer.stats() if self.describer is not None else {}
+        return self.describer.stats() if self.describer is not None else dict(self._forwarded[1])
+
+    def show_forwarded(self, cameras: dict[str, dict], node: dict) -> None:
+        """Show figures measured in another process (the server's pipeline process sends its
+        ``snapshot()`` and ``node_snapshot()``) until the next ones; ``({}, {})`` forgets them."""
+        self._forwarded = (cameras, node)
 
     def _camera_snapshot(self, metrics: CameraMetrics) -> dict:
         snap = metrics.snapshot()
@@ -311,16 +326,17 @@ class _Collector:
 
     def collect(self) -> Iterator[Metric]:
         metrics = self.metrics
-        snaps = [metrics._camera_snapshot(m) for m in metrics.cameras()]
-        families = _FAMILIES + (_DESCRIBE_FAMILIES if metrics.describer is not None else [])
+        snaps = list(metrics.snapshot().values())
+        node = metrics.node_snapshot()
+        families = _FAMILIES + (_DESCRIBE_FAMILIES if node else [])
         for name, kind, help_text, key in families:
             family_type = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
             family = family_type(name, help_text, labels=["camera"])
             for snap in snaps:
                 family.add_metric([str(snap["camera"])], _number(snap[key]))
             yield family
-        if metrics.describer is not None:
-            queued = metrics.describer.stats()["describe_queued"]
+        if node:
+            queued = node["describe_queued"]
             yield GaugeMetricFamily(
                 "scenewatch_describe_queued",
                 "Finished tracks waiting for the node's describer.",
