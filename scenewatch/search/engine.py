@@ -27,9 +27,10 @@ from scenewatch.search.model import ObjectClause, Query
 from scenewatch.search.query import parse_query
 from scenewatch.search.rank import Need, clause_needs, score_clause
 from scenewatch.search.results import SearchResult, make_group_hit, query_result
-from scenewatch.search.scope import Scope, camera_names, in_window, search_scope, zone_names
+from scenewatch.search.scope import Scope, Window, camera_names, in_window, search_scope, zone_names
 from scenewatch.search.similar import rank_similar, similar_candidates, similarity_vector, strongest
 from scenewatch.search.term_stats import TermShares
+from scenewatch.search.vectors import VectorRanker
 from scenewatch.store.data import DataStore
 from scenewatch.store.schema import tracks
 
@@ -51,6 +52,8 @@ def search(
     visible: Collection[str] | None = None,
     shares: TermShares | None = None,
     group: bool = True,
+    window: Window = (None, None),
+    vectors: VectorRanker | None = None,
 ) -> SearchResult:
     """Search the store's tracks with a plain-language query (English or Chinese).
 
@@ -59,8 +62,10 @@ def search(
     their zones are unknown words to the query, so the answer reads as if they did not exist.
     ``shares``: the term statistics a caller searching repeatedly keeps (PostgreSQL; None: read
     afresh when needed). ``group``: show a camera's fragments of one walk as one result, ranked
-    by its best fragment (``grouping``). Never raises on bad text; an unusable query gives no
-    results and says why.
+    by its best fragment (``grouping``). ``window``: a time range picked beside the text, which
+    narrows the text's own time. ``vectors``: fuse image-text similarity into the ranking (the
+    config's ``embeddings``; ``vectors.py``). Never raises on bad text; an unusable query gives no results
+    and says why.
     """
     limit = _clamp(limit)
     now = now or datetime.now(tz).astimezone(tz)
@@ -69,10 +74,12 @@ def search(
         zones = zone_names(conn, None if visible is None else list(names))
         query = parse_query(text, now, list(names.values()), zones, tz)
         notes = list(query.notes)
-        scope = search_scope(query, names, cameras, notes, restricted=visible is not None)
+        scope = search_scope(query, names, cameras, notes, visible is not None, window)
         if not query.usable or scope is None:
             return query_result(query, notes, [], tz)
         best, known = _rank_clauses(conn, query, scope, limit, notes, shares or TermShares())
+        if vectors is not None:
+            best = vectors.fuse(conn, query.text, best, notes)
         order = sorted(best, key=lambda i: (-best[i][0], -known[i].first_ts, i))
         picked, first_ts = _walks(conn, order, known, scope, limit, group)
         rows = load_tracks(conn, first_ts)

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection, select
 
 from scenewatch.search.model import Query
 from scenewatch.store.schema import cameras, search_zones
 
+Window = tuple[datetime | None, datetime | None]  # picked beside the text: from, to (None: open)
 LOOKBACK_S = 3600.0  # a track that began this long before a window and overlaps it is found
 MAX_NAMES = 1000  # cameras / zones loaded to recognise names in a query
 
@@ -57,9 +59,11 @@ def search_scope(
     cameras: list[str] | tuple[str, ...] | None,
     notes: list[str],
     restricted: bool = False,
+    window: Window = (None, None),
 ) -> Scope | None:
-    """Time and camera filters; None when the cameras asked for leave nothing to search.
-    ``restricted``: ``names`` are the only cameras the user may see, so search no others."""
+    """Time and camera filters; None when the cameras or times asked for leave nothing to search.
+    ``restricted``: ``names`` are the only cameras the user may see, so search no others.
+    ``window``: a time range picked beside the text, narrowing the text's own time."""
     ids_by_name = {n: i for i, n in names.items()}
     allowed: set[int] | None = set(names) if restricted else None
     if cameras:
@@ -75,9 +79,26 @@ def search_scope(
         allowed = said if allowed is None else said & allowed
     if allowed is not None and not allowed:
         return None
-    start = query.start.timestamp() if query is not None and query.start else None
-    end = query.end.timestamp() if query is not None and query.end else None
-    return Scope(start, end, sorted(allowed) if allowed is not None else None)
+    start, end = (query.start, query.end) if query is not None else (None, None)
+    if window != (None, None):
+        start, end = _narrowed((start, end), window)
+        if start is not None and end is not None and start > end:
+            notes.append("the time in the query is outside the picked time")
+            return None
+        if query is not None:  # the reading shown to the user gives the time searched
+            query.start, query.end = start, end
+    return Scope(
+        start.timestamp() if start else None,
+        end.timestamp() if end else None,
+        sorted(allowed) if allowed is not None else None,
+    )
+
+
+def _narrowed(said: Window, picked: Window) -> Window:
+    """The overlap of two time ranges (either end None: open)."""
+    starts = [t for t in (said[0], picked[0]) if t is not None]
+    ends = [t for t in (said[1], picked[1]) if t is not None]
+    return (max(starts) if starts else None, min(ends) if ends else None)
 
 
 def in_window(row, scope: Scope) -> bool:

@@ -7,8 +7,13 @@
   const main = document.getElementById("main");
   const input = el("input", { id: "q", placeholder: "e.g. person in a red top · 穿红色上衣的人", size: 48 });
   const go = el("button", { class: "primary", id: "go", type: "submit" }, "Search");
-  const cameraPick = el("select", { id: "search-camera", "aria-label": "camera" }, el("option", { value: "" }, "all cameras"));
-  const form = el("form", { class: "row" }, input, cameraPick, go);
+  // pickers beside the query: they narrow what the text says ("on yard", "yesterday after 6pm")
+  const cameraPick = el("select", { id: "search-camera", multiple: true, size: 2, "aria-label": "cameras",
+    title: "cameras to search (none picked: all of yours)" });
+  const fromPick = el("input", { id: "search-from", type: "datetime-local", "aria-label": "from" });
+  const toPick = el("input", { id: "search-to", type: "datetime-local", "aria-label": "to" });
+  const form = el("form", { class: "row" }, input, el("label", { class: "check" }, "cameras ", cameraPick),
+    el("label", { class: "check" }, "from ", fromPick), el("label", { class: "check" }, "to ", toPick), go);
   const understood = el("div", { class: "understood", id: "understood", hidden: true });
   const player = el("div", { class: "player", id: "player" });
   const results = el("div", { class: "results", id: "results" });
@@ -21,6 +26,19 @@
   const setup = el("div", { id: "alert-setup" });
   main.append(el("h1", {}, "Search"), form, error, understood, actions, setup, player, results, more);
   for (const cam of await SW.api("/api/cameras")) cameraPick.append(el("option", { value: cam.name }, cam.name));
+  cameraPick.size = Math.min(4, Math.max(2, cameraPick.options.length));
+
+  // The pickers as search parameters (times as UTC instants) and in words for the reading shown.
+  function picked() {
+    const cameras = [...cameraPick.selectedOptions].map((o) => o.value);
+    const times = [["start", fromPick], ["end", toPick]].filter(([, i]) => i.value)
+      .map(([name, i]) => [name, new Date(i.value)]);
+    const params = cameras.map((c) => "&cameras=" + encodeURIComponent(c)).join("") +
+      times.map(([name, d]) => `&${name}=` + encodeURIComponent(d.toISOString())).join("");
+    const words = [cameras.length ? `cameras ${cameras.join(", ")}` : null,
+      ...times.map(([name, d]) => `${name === "start" ? "from" : "to"} ${d.toLocaleString()}`)].filter(Boolean);
+    return { params, words: words.join(" · ") };
+  }
 
   const PAGE = 24;  // results a page; "More results" asks the API for the next page
   let last = null;  // { query, answer } of the search on screen
@@ -48,10 +66,9 @@
   }
 
   function play(hit) {
-    player.replaceChildren(
+    SW.playClip(player, hit.clip_url, { videoId: "clip", title:
       el("div", { class: "row" }, el("strong", {}, `track ${hit.track_id} on ${hit.camera}`),
-        el("span", { class: "mute" }, SW.time(hit.start_ts))),
-      el("video", { id: "clip", src: hit.clip_url, controls: true, autoplay: true, muted: true }));
+        el("span", { class: "mute" }, SW.time(hit.start_ts)), SWSuppress.button(hit)) });
   }
 
   // A rule name from the query: "a white van in zone gate" -> "search-white-van-in-zone-gate";
@@ -188,6 +205,7 @@
         el("div", {}, el("strong", {}, hit.class_name), ` · ${hit.camera} · score ${hit.score.toFixed(2)}`),
         el("div", {}, SW.time(hit.start_ts)),
         el("div", { class: "reasons" }, hit.reasons.join("; ")),
+        SWSuppress.button(hit),
         hit.fragments > 1 ? fragmentList(hit) : null));
     card.onclick = () => play(hit);
     return card;
@@ -240,15 +258,17 @@
     shown = null;
     results.replaceChildren(el("p", { class: "mute" }, "searching ..."));
     const query = input.value.trim();
-    const camera = cameraPick.value ? "&camera=" + encodeURIComponent(cameraPick.value) : "";
-    const url = `/api/search?limit=${PAGE}${camera}&q=` + encodeURIComponent(query);
+    const pick = picked();
+    const url = `/api/search?limit=${PAGE}${pick.params}&q=` + encodeURIComponent(query);
     try {
       const answer = await SW.api(url);
       const u = answer.understood || {};
       understood.hidden = false;
       understood.replaceChildren(...[
         el("div", {}, el("strong", {}, "Understood: "), describe(u.objects || [])),
-        u.time ? el("div", {}, el("strong", {}, "Time: "), `${u.time.start || "…"} – ${u.time.end || "…"}`) : null,
+        u.time ? el("div", { id: "understood-time" }, el("strong", {}, "Time: "),
+          [u.time.start, u.time.end].map((t) => (t ? new Date(t).toLocaleString() : "…")).join(" – ")) : null,
+        pick.words ? el("div", { id: "understood-picked" }, el("strong", {}, "Picked: "), pick.words) : null,
         el("div", {}, el("strong", {}, "Ignored: "), answer.ignored.join(", ") || "nothing"),
         ...answer.notes.map((n) => el("div", { class: "mute" }, n)),
       ].filter(Boolean));

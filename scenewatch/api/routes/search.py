@@ -4,6 +4,9 @@ audited with its text."""
 from __future__ import annotations
 
 # FastAPI declares dependencies and parameters in argument defaults:
+import re
+from datetime import UTC, datetime
+
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel
 
@@ -105,6 +108,39 @@ NOTHING = SearchOut(understood={}, ignored=[], notes=["no cameras to search"], r
 MAX_TEXT = 500
 EMPTY_QUERY = "the query is empty"
 EMPTY_HINT = "type what to look for, e.g. person in a red top"
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")  # a picked time in epoch seconds
+
+
+def _picked_cameras(ctx: ServerContext, user: Principal, picked: list[str] | None) -> list[str] | None:
+    """The cameras picked beside the query, each one the user may see (another is answered as
+    unknown, as a camera that does not exist)."""
+    if not picked:
+        return None
+    mine = user.visible(ctx.camera_names())
+    for name in picked:
+        if name not in mine:
+            known = ", ".join(mine[:8]) or "none"
+            raise ApiError(400, f"unknown camera {name!r} (your cameras: {known})", "cameras")
+    return list(dict.fromkeys(picked))
+
+
+def _picked_time(value: str | None, name: str) -> datetime | None:
+    """A time picked beside the query: ISO 8601 (without an offset: the server's time zone) or
+    epoch seconds; in the server's time zone, like the times the text names."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        moment = (
+            datetime.fromtimestamp(float(text), UTC)
+            if _NUMBER.fullmatch(text)
+            else datetime.fromisoformat(text)
+        )
+        return moment.astimezone()  # naive: taken as local time
+    except (ValueError, OverflowError, OSError):
+        raise ApiError(
+            400, f"{name} {value!r} is not a time: use e.g. 2026-12-06T18:00 or epoch seconds", name
+        ) from None
 
 
 def _check_text(q: str) -> None:
@@ -121,18 +157,38 @@ def search(
     camera: list[str] | None = Query(None, max_length=20, description="Only these cameras."),
     limit: int = Query(20, ge=1, le=100),
     offset: int = Query(0, ge=0, le=MAX_LIMIT - 1, description="Skip this many results (paging)."),
+    cameras: list[str] | None = Query(
+        None, max_length=20, description="Picked cameras: narrow the cameras the text names; unknown: 400."
+    ),
+    start: str | None = Query(
+        None,
+        max_length=40,
+        description="Picked start: ISO 8601 (no offset: the server's time zone) or epoch seconds; "
+        "narrows the time the text names.",
+    ),
+    end: str | None = Query(None, max_length=40, description="Picked end, as ``start``."),
     user: Principal = Depends(viewer),
     ctx: ServerContext = Depends(get_ctx),
 ):
     """What was understood and ignored, and the ranked tracks with their reasons; page with
-    ``offset`` (ranks beyond 200 are not kept)."""
+    ``offset`` (ranks beyond 200 are not kept). The picked ``cameras``, ``start`` and ``end`` narrow
+    what the text says ("on yard", "yesterday after 6pm") to where both agree."""
     from scenewatch.search.engine import search as run_search
 
     _check_text(q)
+    picked = _picked_cameras(ctx, user, cameras)
+    window = (_picked_time(start, "start"), _picked_time(end, "end"))
+    if window[0] and window[1] and window[0] > window[1]:
+        raise ApiError(400, "end is before start: pick an end after the start", "end")
     limit = min(limit, MAX_LIMIT - offset)
+    asked: dict[str, object] = {"text": q, "cameras": camera}
+    if picked or window != (None, None):
+        asked["picked"] = {"cameras": picked, "start": start, "end": end}
     # committed before anything is searched (503 if it cannot be); concurrent searches share a commit
-    audit.append(ctx.store.engine, user.name, "search", "search", {"text": q, "cameras": camera})
+    audit.append(ctx.store.engine, user.name, "search", "search", asked)
     scope = _scope(ctx, user, camera)
+    if picked is not None:
+        scope = picked if scope is None else [c for c in scope if c in picked]
     if scope == []:
         return NOTHING
     # the same text over the same cameras gives the same answer until tracks change (or ttl_s)
@@ -140,11 +196,18 @@ def search(
     versions = ctx.versions
     version = versions.version(*tables) if versions is not None else None
     visible = visible_names(ctx, user)  # part of the key: it changes how the text is read
-    key = (q, None if scope is None else tuple(scope), limit, offset, version, visible)
+    key = (q, None if scope is None else tuple(scope), limit, offset, version, visible, window)
 
     def compute() -> bytes:
         found = run_search(
-            ctx.store, q, cameras=scope, limit=offset + limit, visible=visible, shares=ctx.term_shares
+            ctx.store,
+            q,
+            cameras=scope,
+            limit=offset + limit,
+            visible=visible,
+            shares=ctx.term_shares,
+            window=window,
+            vectors=ctx.vectors,
         )
         found.results = found.results[offset:]
         return _answer(ctx, found).model_dump_json().encode()
