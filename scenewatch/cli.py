@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = models_commands.add_parser("fetch", help="put the models into the model cache and verify them")
     fetch.add_argument("--mirror", type=Path, help="a local folder holding the model files")
     fetch.add_argument("--force", action="store_true", help="fetch again even if the cache has them")
+    fetch.add_argument(
+        "--keep-converter",
+        action="store_true",
+        help="keep the npm model converter (about 1.5 GB) after converting, for a later conversion "
+        "(also KEEP_CONVERTER=1); by default it is removed once the models are in place",
+    )
     fetch.set_defaults(handler=cmd_models_fetch)
     models_list = models_commands.add_parser("list", help="show the cached models")
     models_list.set_defaults(handler=cmd_models_list)
@@ -149,6 +155,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     serve.add_argument("--no-pipeline", action="store_true", help="serve recorded data only; analyse nothing")
+    serve.add_argument(
+        "--pipeline-thread",
+        action="store_true",
+        help="run the cameras in threads of the server process rather than a process of their own "
+        "(less memory; the API answers slower while they work)",
+    )
+    serve.add_argument(
+        "--pipeline-nice",
+        type=int,
+        choices=range(20),  # lowering only: raising a priority needs privileges
+        default=0,
+        metavar="N",
+        help="CPU niceness added to the cameras' process, as nice(1) (default 0): above 0 the API "
+        "is served first and the cameras take the rest of the cores",
+    )
     serve.add_argument("--secure-cookies", action="store_true", help="mark cookies Secure (behind TLS)")
     _add_metrics_port(serve)
     serve.set_defaults(handler=cmd_serve, default_log_level="info")
@@ -156,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_serve_options(serve)  # --central, --database-url, --tls-cert/--tls-key
     add_edges_command(commands, open_store)
+    from scenewatch.cli_suppress import add_suppress_command
+
+    add_suppress_command(commands, open_store, _audited)  # suppress add|list|remove
 
     users = commands.add_parser("users", help="web UI / API users: add, change password, list")
     users_commands = users.add_subparsers(title="users commands", metavar="ACTION", required=True)
@@ -184,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--camera", action="append", help="only this camera (repeatable)")
     search.add_argument("--limit", type=int, default=20, help="at most N results (default 20)")
     search.add_argument("--json", action="store_true", help="print JSON: understood, ignored, notes, results")
+    search.add_argument(
+        "--config", type=Path, help="config with an embeddings section (default: the server's saved one)"
+    )
     search.set_defaults(handler=cmd_search)
 
     audit = commands.add_parser("audit", help="the audit log of searches, views, exports and changes")
@@ -221,7 +248,10 @@ def open_store(args: argparse.Namespace, create: bool = True):
 def cmd_models_fetch(args: argparse.Namespace) -> int:
     from scenewatch.models import ModelStore
 
-    ModelStore().fetch(mirror=args.mirror, force=args.force, progress=print)
+    keep = True if args.keep_converter else None  # None: as $KEEP_CONVERTER says
+    ModelStore().fetch(
+        mirror=args.mirror, force=args.force, progress=_progress_printer(), keep_converter=keep
+    )
     return 0
 
 
@@ -451,6 +481,18 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     return 0
 
 
+def _search_vectors(args: argparse.Namespace):
+    """Image-text similarity for the search when the config (--config, else the server's saved
+    one) has an embeddings section."""
+    from scenewatch.api.serve import SERVER_CONFIG
+    from scenewatch.search.vectors import vector_ranker
+
+    path = args.config or data_dir(args) / SERVER_CONFIG
+    if args.config is None and not path.is_file():
+        return None
+    return vector_ranker(load_settings(path).embeddings)
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from scenewatch.search.engine import more_like, search
 
@@ -468,7 +510,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.like is not None:
         result = more_like(store, args.like, limit=args.limit, cameras=args.camera)
     else:
-        result = search(store, args.query, cameras=args.camera, limit=args.limit)
+        vectors = _search_vectors(args)
+        result = search(store, args.query, cameras=args.camera, limit=args.limit, vectors=vectors)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str))
         return 0
@@ -520,6 +563,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         not args.no_pipeline,
         args.secure_cookies,
         metrics=metrics,
+        pipeline_thread=args.pipeline_thread,
+        pipeline_nice=args.pipeline_nice,
     )
     return 0
 

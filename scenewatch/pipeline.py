@@ -13,6 +13,7 @@ from pathlib import Path
 
 from scenewatch.config import AppConfig, CameraConfig
 from scenewatch.config.capacity import CapacityConfig
+from scenewatch.config.default import default_config
 from scenewatch.config.source import SourceConfig
 from scenewatch.flow.camera import CameraRun, FrameObserver, TrackObserver
 from scenewatch.flow.cameras import run_cameras
@@ -61,20 +62,3 @@ def index_file(
     detector = detector or build_detector(settings, models)  # a missing model fails before any write
     node = Node(store, settings, detector, models, capacity, progress=progress)
     return CameraRun(node, camera_config, "index").run()
-
-
-def default_config() -> AppConfig:
-    """The embedded default: the sample footage played as a live camera at its own frame rate,
-    looped (a sample that played once would leave the demo a still picture after 80 s), with one
-    demo rule so that Alerts shows something: people on the campus road (the lower half of
-    vtest.avi's 768x576 picture, where they walk across)."""
-    from scenewatch.samples import sample_video
-
-    video = sample_video()
-    source = SourceConfig(url=str(video), realtime=True, loop=True)
-    crossing = {"name": "crossing", "polygon": [[0, 300], [767, 300], [767, 575], [0, 575]]}
-    demo = {"type": "intrusion", "zone": "crossing", "classes": ["person"]}
-    camera = CameraConfig.model_validate(
-        {"name": "sample", "source": source, "zones": [crossing], "rules": [demo]}
-    )
-    return AppConfig(cameras=[camera])

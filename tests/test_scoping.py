@@ -57,6 +57,10 @@ ROUTES = {
     ("GET", "/api/health/events"): "LIST",
     ("GET", "/api/cameras/{name}"): "ITEM",
     ("GET", "/api/cameras/{name}/snapshot.jpg"): "ITEM",
+    ("GET", "/api/cameras/{name}/objects"): "ITEM",
+    ("GET", "/api/cameras/{name}/suppressions"): "ITEM",
+    ("POST", "/api/cameras/{name}/suppressions"): "ITEM",
+    ("DELETE", "/api/cameras/{name}/suppressions/{suppression_id}"): "ITEM",
     ("GET", "/api/cameras/{name}/live.mjpeg"): "ITEM",
     ("GET", "/api/tracks/{track_id}"): "ITEM",
     ("GET", "/api/tracks/{track_id}/thumbnail.jpg"): "ITEM",
@@ -68,6 +72,8 @@ ROUTES = {
     ("GET", "/api/media/{path}"): "ITEM",
     ("GET", "/api/clips/track/{track_id}"): "ITEM",
     ("GET", "/api/clips/event/{event_id}"): "ITEM",
+    ("GET", "/api/review/{camera}"): "ITEM",
+    ("GET", "/api/review/{camera}/clip"): "ITEM",
     ("GET", "/api/config/cameras/{name}"): "ITEM",
     ("PUT", "/api/config/cameras/{name}"): "ITEM",
     ("POST", "/api/config/cameras/{name}/rules/test"): "ITEM",
@@ -241,6 +247,8 @@ def _item_paths(ids: dict, camera: str) -> list[tuple[str, str]]:
     paths = [
         ("GET", f"/api/cameras/{camera}"),
         ("GET", f"/api/cameras/{camera}/snapshot.jpg"),
+        ("GET", f"/api/cameras/{camera}/objects"),
+        ("GET", f"/api/cameras/{camera}/suppressions"),
         ("GET", f"/api/tracks/{ids['track']}"),
         ("GET", f"/api/tracks/{ids['track']}/thumbnail.jpg"),
         ("GET", f"/api/events/{ids['event']}"),
@@ -248,6 +256,8 @@ def _item_paths(ids: dict, camera: str) -> list[tuple[str, str]]:
         ("GET", f"/api/health/events/{ids['health_event']}/snapshot.jpg"),
         ("GET", f"/api/clips/track/{ids['track']}"),
         ("GET", f"/api/clips/event/{ids['event']}"),
+        ("GET", f"/api/review/{camera}"),
+        ("GET", f"/api/review/{camera}/clip?at=1700000001&seconds=2"),
         ("GET", f"/api/config/cameras/{camera}"),
         ("GET", f"/api/config/cameras/{camera}/privacy"),
         ("GET", f"/api/search/like/{ids['track']}"),
@@ -274,6 +284,10 @@ def test_item_routes_answer_404_for_the_other_camera(app, edge):
         for action in ("ack", "resolve"):
             assert client.post(f"/api/events/{other['event']}/{action}", headers=operator).status_code == 404
             assert client.post(f"/api/events/{own['event']}/{action}", headers=operator).status_code == 200
+        mark = {"track_id": other["track"]}
+        assert (
+            client.post(f"/api/cameras/{OTHER}/suppressions", json=mark, headers=operator).status_code == 404
+        )
         put = client.put(f"/api/config/cameras/{OTHER}", json=GEOMETRY, headers=operator)
         assert put.status_code == 404, put.text
         assert client.put(f"/api/config/cameras/{OWN}", json=GEOMETRY, headers=operator).status_code == 200

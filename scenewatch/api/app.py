@@ -25,6 +25,7 @@ from scenewatch.api.cache import TableVersions
 from scenewatch.api.context import ServerContext, ServerOptions
 from scenewatch.api.live_frames import LiveFrames
 from scenewatch.config import AppConfig
+from scenewatch.search.vectors import vector_ranker
 from scenewatch.store.data import DataStore
 
 log = logging.getLogger(__name__)
@@ -50,11 +51,14 @@ def create_app(
     metrics=None,
     extra_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
-    """The API and UI over ``store``; ``runner`` (a PipelineRunner) is restarted on config edits.
+    """The API and UI over ``store``; ``runner`` (a ProcessRunner or PipelineRunner) is restarted
+    on config edits.
 
     ``extra_routers`` add routes of another role (the central platform's ingest and edges).
     """
+    from scenewatch.api.clip_prerender import ClipPrerender
     from scenewatch.api.feed import EventFeed
+    from scenewatch.api.pipeline_process import ProcessRunner
     from scenewatch.api.routes import ROUTERS
     from scenewatch.api.routes.audit import audit_refused
     from scenewatch.notify.stream import AlertStream
@@ -71,10 +75,14 @@ def create_app(
         metrics=metrics,
     )
     audit.check_writable(store)  # a server that cannot record what is done must not serve
+    ctx.vectors = vector_ranker(settings.embeddings)  # a bad encoder file stops the start here
     ctx.versions = TableVersions(store.engine, SEARCH_TABLES + EVENT_TABLES)
+    if isinstance(runner, ProcessRunner):  # its writes are made in another process: it reports them
+        runner.versions = ctx.versions
     ctx.limiter.max_failures = options.login_max_failures
     ctx.limiter.window_s = options.login_window_s
     feed = EventFeed(store.engine, ctx.hub)
+    prerender = ClipPrerender(ctx)  # alert clips rendered before anyone opens them
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -82,6 +90,7 @@ def create_app(
         threads = [
             threading.Thread(target=feed.run, args=(stop,), name="event-feed", daemon=True),
             threading.Thread(target=_retention_loop, args=(store, stop), name="retention", daemon=True),
+            threading.Thread(target=prerender.run, args=(stop,), name="clip-prerender", daemon=True),
         ]
         for thread in threads:
             thread.start()
@@ -101,6 +110,7 @@ def create_app(
     )
     app.state.ctx = ctx
     app.state.feed = feed
+    app.state.prerender = prerender
     errors.install(app)
     app.add_exception_handler(audit.AuditUnavailable, audit_refused)
     for router in (*ROUTERS, *extra_routers):

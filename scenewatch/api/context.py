@@ -46,6 +46,7 @@ class ServerContext:
     search_cache: ResponseCache = field(default_factory=ResponseCache)
     events_cache: ResponseCache = field(default_factory=ResponseCache)
     term_shares: TermShares = field(default_factory=TermShares)  # the search planner's statistics
+    vectors: Any = None  # ``scenewatch.search.vectors.VectorRanker`` with an embeddings section
 
     def camera_names(self) -> list[str]:
         """Cameras in the config, then those only in the database (indexed files)."""

@@ -43,7 +43,7 @@ const SW = {
   },
 
   nav(page) {
-    const pages = [["index.html", "Live"], ["search.html", "Search"], ["alerts.html", "Alerts"],
+    const pages = [["index.html", "Live"], ["search.html", "Search"], ["review.html", "Review"], ["alerts.html", "Alerts"],
                    ["health.html", "Health"], ["zones.html", "Zones"]];
     if (SW.user.role === "admin") pages.push(["admin.html", "Admin"]);
     const nav = document.querySelector("nav");

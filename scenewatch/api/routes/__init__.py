@@ -9,9 +9,11 @@ from scenewatch.api.routes import (
     health,
     live,
     media,
+    review,
     rule_trial,
     search,
     session,
+    suppressions,
     tracks,
     users,
 )
@@ -19,6 +21,7 @@ from scenewatch.api.routes import (
 ROUTERS = [
     session.router,
     cameras.router,
+    suppressions.router,
     live.router,
     tracks.router,
     search.router,
@@ -26,6 +29,7 @@ ROUTERS = [
     health.router,
     media.router,
     clips.router,
+    review.router,
     config.router,
     rule_trial.router,
     users.router,
