@@ -133,6 +133,16 @@ def test_per_class_confirm_score():
     assert len(watch(walker, strict_cars)[1]) == 1
 
 
+def test_the_confirm_score_follows_a_cameras_lowered_high_score():
+    # A view from high above where real people score 0.25-0.3 (crowd_concourse): the camera lowers
+    # high_score, and the evidence asked of a track comes down with it unless set on its own.
+    walker = [detections([person(20 + 12 * i, 300)], [0.28]) for i in range(20)]
+    low = {"static_classes": ["person"], "high_score": 0.25, "low_score": 0.2, "new_track_score": 0.25}
+    assert len(watch(walker, TrackerConfig(**low))[1]) == 1
+    assert watch(walker, TrackerConfig(**low, confirm_score=0.35))[1] == []
+    assert TrackerConfig().evidence_score == TrackerConfig().high_score
+
+
 @pytest.mark.parametrize(
     ("settings", "message"),
     [

@@ -12,9 +12,6 @@ from scenewatch.vision.labels import class_id
 # Classes the detector confuses with each other; a track may switch among them but never leave its group.
 DEFAULT_CLASS_GROUPS = [["person"], ["bicycle", "motorcycle"], ["car", "bus", "truck", "train"]]
 # Evidence and static background defaults, chosen on the dev clips (bench/tracking.py says which).
-# The confirm score equals high_score: on these clips real people score 0.33-0.45, as weak as a
-# stone, so by default it only demands that a track's evidence is not mostly second-stage matches.
-CONFIRM_SCORE = 0.35
 STATIC_MOTION = 0.10
 # MoveNet's person score on the crop of a detection: 0.00-0.09 for vtest.avi's stone, a bollard and a
 # van's corner, 0.25-0.65 for visible people (vtest.avi and TUD-Campus, the dev clips).
@@ -73,12 +70,15 @@ class TrackerConfig(Section):
         description="Evidence: a track counts (is reported, stored, judged by rules) once the median score "
         "of its last this-many detections (at least min_hits of them) reaches its class's confirm_score.",
     )
-    confirm_score: float = Field(
-        CONFIRM_SCORE,
+    confirm_score: float | None = Field(
+        None,
         ge=0.0,
         le=1.0,
         description="Median detection score a track of a class not in class_confirm_score needs to count "
-        "(Frigate's threshold, where new_track_score is its min_score).",
+        "(Frigate's threshold, where new_track_score is its min_score); empty: high_score, so a camera "
+        "that lowers high_score for weak but real objects lowers this too. On the dev clips real people "
+        "score 0.33-0.45, as weak as a stone, so by default it only demands that a track's evidence is "
+        "not mostly second-stage matches.",
     )
     class_confirm_score: dict[str, float] = Field(
         default_factory=dict,
@@ -144,6 +144,11 @@ class TrackerConfig(Section):
     min_track_hits: int = Field(
         3, ge=1, description="Finishing: tracks with fewer matched detections than this are dropped."
     )
+
+    @property
+    def evidence_score(self) -> float:
+        """The confirm score of classes without their own: ``confirm_score``, else ``high_score``."""
+        return self.high_score if self.confirm_score is None else self.confirm_score
 
     @field_validator("class_groups")
     @classmethod

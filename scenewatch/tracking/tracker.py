@@ -73,7 +73,7 @@ class Tracker:
         c = self.config
         self.noise = kalman.MotionNoise(c.position_noise, c.velocity_noise, c.measurement_noise)
         self.group_of = class_group_table(c.class_groups)
-        self.confirm_score = confirm_table(c.confirm_score, c.class_confirm_score)
+        self.confirm_score = confirm_table(c.evidence_score, c.class_confirm_score)
         self.held_static = static_table(c.static_classes)
         self.finished: list[FinishedTrack] = []
         self._next_id = 1
