@@ -184,9 +184,14 @@ def test_one_camera_full_screen_and_esc_returns(server, page, artifacts_dir):  #
     page.click(f"{CARD} button.fullscreen")
     page.wait_for_function("document.fullscreenElement?.dataset.camera === 'sample'")
     page.wait_for_function(f'document.querySelector("{CARD}")?.dataset.objects > 0', timeout=60000)
-    layer = page.query_selector(f"{CARD} canvas.overlay").bounding_box()
-    viewport = page.viewport_size
-    assert layer["height"] > 0.8 * viewport["height"] or layer["width"] > 0.95 * viewport["width"]
+    # the overlay follows the picture once the browser has laid the full-screen tile out
+    page.wait_for_function(
+        f"""() => {{
+            const r = document.querySelector("{CARD} canvas.overlay").getBoundingClientRect();
+            return r.height > 0.8 * innerHeight || r.width > 0.95 * innerWidth;
+        }}""",
+        timeout=30000,
+    )
     assert page.inner_text(f"{CARD} button.fullscreen") == "Exit full screen"
     shot(page, artifacts_dir, "live-5-fullscreen")
     page.keyboard.press("Escape")
