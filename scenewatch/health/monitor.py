@@ -1,4 +1,5 @@
-"""`CameraHealthMonitor`: one camera's health from its frames; `FleetHealth`: all cameras.
+"""`CameraHealthMonitor`: one camera's health from its frames (the check of a fixed view is
+``moved_check.py``; all cameras together, ``fleet.py``).
 
 Time is the frames' own timestamps, never the wall clock of this process, so recorded footage can be
 checked faster than real time and a slow pipeline does not make cameras look frozen.
@@ -17,7 +18,7 @@ from scenewatch.health.checks import Hysteresis, conditions, frozen_condition
 from scenewatch.health.events import SEVERITY, CameraHealth, HealthEvent
 from scenewatch.health.measures import SCALARS, TILE_COLS, TILE_ROWS, analysis_image, measure
 from scenewatch.health.measures import structure_similarity as similarity
-from scenewatch.health.reference import ReferenceView, ViewMatch
+from scenewatch.health.moved_check import MovedCheck
 from scenewatch.types import Frame
 
 IMAGE_FAULTS = (
@@ -37,8 +38,6 @@ _GLITCHES = ("signal_loss", "noise")
 # Exposure and colour faults do not stop learning: a camera that stays dimmer or warmer than it
 # was is slowly learned as normal (a night view), while structural faults are never learned.
 _LEARNABLE = ("too_dark", "overexposed", "low_contrast", "colour_cast")
-# Conditions under which the view cannot be compared with the reference.
-_QUALITY = ("signal_loss", "too_dark", "overexposed", "low_contrast", "noise", "covered", "blurred")
 
 
 def union_length(intervals: list[tuple[float, float]], lo: float, hi: float) -> float:
@@ -81,6 +80,7 @@ class CameraHealthMonitor:
         self._corrupt: list[float] = []  # [start, last, count] of the current burst of broken frames
         self._recent: deque[HealthEvent] = deque(maxlen=50)
         self.counters: Counter[str] = Counter()
+        self._view = MovedCheck(cfg, self._info)
         self._reset_view(None)
 
     def _reset_view(self, t: float | None) -> None:
@@ -91,10 +91,7 @@ class CameraHealthMonitor:
         self._last_learned = -np.inf
         self._prev_grey: np.ndarray | None = None
         self._prev_thumb: np.ndarray | None = None
-        self._reference: ReferenceView | None = None
-        self._last_match: tuple[float, ViewMatch] | None = None
-        self._cuts: deque[float] = deque()
-        self._suspended = False
+        self._view.reset()
 
     # ---- feeding -------------------------------------------------------------------------------
 
@@ -278,9 +275,7 @@ class CameraHealthMonitor:
         self._last_learned += jump
         if self._learn_from is not None:
             self._learn_from += jump
-        self._cuts = deque(c + jump for c in self._cuts)
-        if self._last_match is not None:
-            self._last_match = (self._last_match[0] + jump, self._last_match[1])
+        self._view.shift(jump)
         self._last_t = last + jump
         return [self._info("clock_jump", t, {"jump_s": round(jump, 3), "previous_frame_at": last})]
 
@@ -311,10 +306,10 @@ class CameraHealthMonitor:
             if self._prev_thumb is not None:
                 sim = similarity(m.thumb, self._prev_thumb)
                 if sim < cfg.scene_cut_similarity:
-                    self._cuts.append(t)
+                    self._view.cut(t)
                     self.counters["scene_changes"] += 1
                     events.append(self._info("scene_change", t, {"similarity": round(sim, 3)}))
-            events += self._moved(t, grey, small, conds, learned)
+            events += self._view.judge(t, grey, small, conds, learned, self._hyst["moved"])
         for name in IMAGE_FAULTS:
             if name in conds:
                 cond, detail = conds[name]
@@ -329,52 +324,6 @@ class CameraHealthMonitor:
             self.baseline.add(t, m.vector())
             self._last_learned = t
         self._prev_grey, self._prev_thumb = grey, m.thumb
-        return events
-
-    def _moved(self, t: float, grey: np.ndarray, small: np.ndarray, conds: dict, learned: bool) -> list:
-        """Add the 'moved' condition to ``conds``; returns info records (reference learned, suspended)."""
-        cfg, events = self.config, list[HealthEvent]()
-        while self._cuts and t - self._cuts[0] > cfg.unstable_view_window_s:
-            self._cuts.popleft()
-        if not cfg.fixed_view:
-            return events
-        if len(self._cuts) >= cfg.unstable_view_cuts:
-            # The view keeps changing (a montage, a PTZ tour): cuts are reported as scene changes and
-            # comparing with one reference view would cry "moved" at every cut.
-            if not self._suspended:
-                self._suspended = True
-                self._reference = None
-                events.append(self._info("moved_check_suspended", t, {"scene_cuts": len(self._cuts)}))
-            conds["moved"] = (False, {"suspended": True})
-            conds.pop("covered", None)  # per-tile baselines mean nothing on a changing view either
-            return events
-        self._suspended = False
-        quality = any(conds.get(name, (False,))[0] for name in _QUALITY)
-        recent_cut = bool(self._cuts) and t - self._cuts[-1] < 2 * cfg.sample_interval_s
-        if self._reference is None:
-            if learned and not quality and not recent_cut:
-                self._reference = ReferenceView(grey, small)
-                events.append(
-                    self._info("reference_learned", t, {"features": len(self._reference.keypoints)})
-                )
-            return events
-        if not self._reference.usable or quality:
-            return events  # cannot judge: the 'moved' state neither rises nor clears
-        if self._last_match is None or t - self._last_match[0] >= cfg.moved_interval_s:
-            self._last_match = (t, self._reference.match(grey))
-        match = self._last_match[1]
-        moved = match.moved(cfg.moved_min_matches, cfg.moved_shift)
-        h = self._hyst["moved"]
-        if moved and recent_cut and not h.active:
-            h.pending_since = t  # a new view must hold still for the whole hold time
-        if h.active and h.since is not None and t - h.since >= cfg.moved_relearn_after_s:
-            self._reference = ReferenceView(grey, small)
-            events.append(self._info("reference_learned", t, {"reason": "moved view accepted"}))
-            moved = False
-        conds["moved"] = (
-            moved,
-            {"matches": match.matches, "shift": round(match.shift, 4), "angle": round(match.angle, 2)},
-        )
         return events
 
     def _update(self, name: str, t: float, cond: bool, detail: dict, image: np.ndarray | None) -> list:
@@ -398,9 +347,7 @@ class CameraHealthMonitor:
         return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
     def _raise(self, fault: str, start: float, detail: dict, image: np.ndarray | None) -> HealthEvent:
-        reference = None
-        if fault == "moved" and self._reference is not None:
-            reference = self._reference.snapshot
+        reference = self._view.reference_snapshot if fault == "moved" else None
         event = HealthEvent(
             self.camera,
             fault,
