@@ -2,7 +2,8 @@
 pipeline runs (the real `scenewatch serve` process, sample footage as a live camera).
 
     .venv/bin/python bench/api.py [--clients 50] [--seconds 30] [--warmup 20]
-        [--pipeline process|thread|both|none] [--rounds N]
+        [--pipeline process|thread|both|none] [--rounds N] [--cost-seconds S] [--profile DIR]
+        [--prepared DIR]
 
 Before the runs it indexes the sample footage once (so search has real tracks) and seeds some
 events; each run starts `scenewatch serve` on a copy of that data on a free port (the cameras in
@@ -12,7 +13,12 @@ alternate search queries and event listings. ``both`` interleaves the two, ``--r
 ``none`` serves with no cameras (``--no-pipeline``): the API's own floor on this machine.
 Prints per run the figures, the load average of the machine before and after the load, and the
 pipeline's detections per second during the load with its lag (from the server's Prometheus
-metrics), then the medians per mode and the machine; target p95 <= 200 ms.
+metrics), the server process's CPU milliseconds per request (over the mixed load, then over
+``--cost-seconds`` of search alone and of events alone: with a closed loop of clients, p95 follows
+this cost; the server's own background work is included, so its CPU per second during the
+warm-up, with no requests, is printed beside) and the clients' own CPU (this process: near one
+core, the clients and not the server set the pace), then the medians per mode and the machine; target p95 <= 200 ms. ``--profile DIR``
+samples the server with py-spy during the load (collapsed stacks, one file per run).
 """
 
 from __future__ import annotations
@@ -68,14 +74,19 @@ def prepare(data: Path) -> None:
 
 
 async def client(
-    base: str, token: str, stop_at: float, lat: dict[str, list[float]], errors: list[str]
+    base: str,
+    token: str,
+    stop_at: float,
+    lat: dict[str, list[float]],
+    errors: list[str],
+    kinds: tuple[str, ...],
 ) -> None:
     headers = {"authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
         n = random.randrange(1000)
         while time.monotonic() < stop_at:
             n += 1
-            kind = "search" if n % 2 else "events"
+            kind = kinds[n % len(kinds)]
             path = (
                 f"/api/search?q={QUERIES[n % len(QUERIES)]}&limit=20"
                 if kind == "search"
@@ -89,13 +100,41 @@ async def client(
 
 
 async def load(
-    base: str, token: str, clients: int, seconds: float
+    base: str, token: str, clients: int, seconds: float, kinds: tuple[str, ...] = ("events", "search")
 ) -> tuple[dict[str, list[float]], list[str]]:
     lat: dict[str, list[float]] = {"search": [], "events": []}
     errors: list[str] = []
     stop_at = time.monotonic() + seconds
-    await asyncio.gather(*(client(base, token, stop_at, lat, errors) for _ in range(clients)))
+    await asyncio.gather(*(client(base, token, stop_at, lat, errors, kinds) for _ in range(clients)))
     return lat, errors
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (not its children: the pipeline process is apart)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def profile(pid: int, mode: str, args: argparse.Namespace) -> subprocess.Popen:
+    """py-spy sampling the server (all its threads, native frames left out) over the load, as
+    collapsed stacks (one "frame;frame;... count" a line) in ``args.profile``."""
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+    args.profile.mkdir(parents=True, exist_ok=True)
+    out = args.profile / f"api-{mode}-{time.strftime('%H%M%S')}.txt"
+    command = [spy, "record", "-p", str(pid), "-d", str(int(args.seconds)), "-r", "100", "-f", "raw"]
+    return subprocess.Popen([*command, "-o", str(out)], stdout=subprocess.DEVNULL)
+
+
+def cpu_per_request(pid: int, base: str, token: str, args: argparse.Namespace) -> dict[str, float]:
+    """The server's CPU milliseconds per request of each kind: a load of that kind alone."""
+    cost = {}
+    for kind in ("search", "events"):
+        before = cpu_seconds(pid)
+        lat, _errors = asyncio.run(load(base, token, args.clients, args.cost_seconds, (kind,)))
+        cost[kind] = (cpu_seconds(pid) - before) * 1000 / max(1, len(lat[kind]))
+    return cost
 
 
 def scrape(url: str) -> dict[str, float]:
@@ -147,14 +186,28 @@ def run_once(prepared: Path, pipeline: str, args: argparse.Namespace) -> dict:
         ).json()["token"]
         # drain the server's output so its pipe never fills (progress lines every few seconds)
         threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()
-        time.sleep(args.warmup)
         auth = {"authorization": f"Bearer {token}"}
+        for query in QUERIES:  # the first search loads the search modules: not part of the cost
+            httpx.get(base + "/api/search", params={"q": query, "limit": 20}, headers=auth, timeout=60)
+        httpx.get(base + "/api/events?limit=50", headers=auth, timeout=60)
+        idle_cpu, idle_from = cpu_seconds(server.pid), time.monotonic()
+        time.sleep(args.warmup)
+        # what the server spends with no requests (relaying the pipeline's live frames, metrics)
+        idle_ms_per_s = (cpu_seconds(server.pid) - idle_cpu) * 1000 / (time.monotonic() - idle_from)
         running = httpx.get(base + "/api/health", headers=auth).json()["pipeline"]["running"]
         before, load_before, started = scrape(metrics_url), os.getloadavg()[0], time.monotonic()
+        cpu_before, client_before = cpu_seconds(server.pid), time.process_time()
+        profiler = profile(server.pid, pipeline, args) if args.profile else None
         lat, errors = asyncio.run(load(base, token, args.clients, args.seconds))
+        if profiler is not None:
+            profiler.wait(60)
+        served = max(1, sum(map(len, lat.values())))
+        cpu_mixed = (cpu_seconds(server.pid) - cpu_before) * 1000 / served
+        client_ms = (time.process_time() - client_before) * 1000 / served
         after, load_after = scrape(metrics_url), os.getloadavg()[0]
         elapsed = time.monotonic() - started
         still = httpx.get(base + "/api/health", headers=auth).json()["pipeline"]["running"]
+        cost = cpu_per_request(server.pid, base, token, args) if args.cost_seconds > 0 else {}
     finally:
         server.terminate()
         server.wait(30)
@@ -168,6 +221,11 @@ def run_once(prepared: Path, pipeline: str, args: argparse.Namespace) -> dict:
         "detect_per_s": (after.get(detected, 0.0) - before.get(detected, 0.0)) / elapsed,
         "lag_p95_s": after.get("scenewatch_camera_lag_p95_seconds", float("nan")),
         "errors": errors,
+        "cpu_ms": cpu_mixed,
+        "idle_ms_per_s": idle_ms_per_s,
+        "client_ms": client_ms,
+        "client_cores": client_ms * served / 1000 / elapsed,
+        "cost": cost,
     }
     for kind, values in lat.items():
         ms = np.array(values) * 1000
@@ -180,6 +238,12 @@ def report(f: dict, seconds: float) -> None:
         f"[{f['pipeline']:7s}] load average {f['load'][0]:.1f} -> {f['load'][1]:.1f}; pipeline running "
         f"{f['running']}, {f['detect_per_s']:.2f} detections/s during the load, lag p95 {f['lag_p95_s']:.2f} s; "
         f"errors {len(f['errors'])} {sorted(set(f['errors']))[:3]}"
+    )
+    alone = "".join(f", {kind} alone {ms:.1f}" for kind, ms in f["cost"].items())
+    print(
+        f"[{f['pipeline']:7s}] server CPU ms per request: mixed {f['cpu_ms']:.1f}{alone}; "
+        f"idle before the load {f['idle_ms_per_s']:.0f} ms/s; the clients (this process) "
+        f"{f['client_ms']:.1f} ms per request, {f['client_cores']:.2f} cores"
     )
     for kind in ("search", "events"):
         n, p50, p95, p99 = f[kind]
@@ -207,11 +271,31 @@ def main() -> int:
     )
     parser.add_argument("--rounds", type=int, default=1, help="runs of each mode")
     parser.add_argument("--nice", type=int, default=0, help="serve --pipeline-nice N (process mode)")
+    parser.add_argument(
+        "--prepared",
+        type=Path,
+        default=None,
+        help="keep the indexed sample in this folder and reuse it in later runs (made when missing)",
+    )
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="folder for a py-spy profile of the server per run"
+    )
+    parser.add_argument(
+        "--cost-seconds",
+        type=float,
+        default=10.0,
+        help="after the load, this long of search alone then events alone: the server's CPU ms per "
+        "request of each (0: skip)",
+    )
     args = parser.parse_args()
     print(describe_machine())
-    prepared = Path(tempfile.mkdtemp(prefix="sw-bench-api-")) / "data"
-    print(f"preparing {prepared} (indexing the sample once) ...", flush=True)
-    prepare(prepared)
+    if args.prepared is not None and (args.prepared / "scenewatch.db").is_file():
+        prepared = args.prepared
+        print(f"using the prepared data in {prepared}", flush=True)
+    else:
+        prepared = args.prepared or Path(tempfile.mkdtemp(prefix="sw-bench-api-")) / "data"
+        print(f"preparing {prepared} (indexing the sample once) ...", flush=True)
+        prepare(prepared)
     modes = ["thread", "process"] if args.pipeline == "both" else [args.pipeline]
     results: list[dict] = []
     try:
@@ -220,7 +304,8 @@ def main() -> int:
                 results.append(run_once(prepared, mode, args))
                 report(results[-1], args.seconds)
     finally:
-        shutil.rmtree(prepared.parent, ignore_errors=True)
+        if args.prepared is None:
+            shutil.rmtree(prepared.parent, ignore_errors=True)
     if len(results) > len(modes):
         print("medians over the runs:")
         for mode in modes:
@@ -231,7 +316,15 @@ def main() -> int:
                 for kind in ("search", "events")
             )
             rate = np.median([r["detect_per_s"] for r in runs])
-            print(f"  {mode:7s} ({len(runs)} runs): {line}; {rate:.2f} detections/s")
+            cpu = "".join(
+                f", {kind} {np.median([r['cost'][kind] for r in runs]):.1f}"
+                for kind in ("search", "events")
+                if all(kind in r["cost"] for r in runs)
+            )
+            print(
+                f"  {mode:7s} ({len(runs)} runs): {line}; {rate:.2f} detections/s; "
+                f"server CPU ms per request: mixed {np.median([r['cpu_ms'] for r in runs]):.1f}{cpu}"
+            )
     return 0
 
 

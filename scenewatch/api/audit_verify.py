@@ -14,18 +14,19 @@ import hmac
 from datetime import UTC, datetime
 from typing import Any
 
-from scenewatch.api import audit
 from scenewatch.api.audit_anchor import Anchor, Checkpoint, row_mac
+from scenewatch.api.audit_chain import GENESIS, Database, chain_of, flush, link
+from scenewatch.api.audit_export import all_rows
 
 
-def verify(db: audit.Database) -> dict[str, Any]:
+def verify(db: Database) -> dict[str, Any]:
     """``{"ok", "rows", "head", "first_bad", "reason", "unanchored_before", "checkpoint"}``."""
-    anchor = audit._chain(db).anchor
-    audit.flush(db)  # this process's queued records and owed checkpoint first
+    anchor = chain_of(db).anchor
+    flush(db)  # this process's queued records and owed checkpoint first
     key = anchor.existing_key()
     points, bad_lines = anchor.read_checkpoints(key) if key is not None else ([], [])
     walk = _Walk(anchor, key, points)
-    for row in audit._all(db):
+    for row in all_rows(db):
         if (reason := walk.step(row)) is not None:
             return walk.result(reason, None if walk.key_missing else row["id"])
     return walk.result(_ending(walk, anchor, key, points, bad_lines), None)
@@ -44,7 +45,7 @@ class _Walk:
         self.latest = max(points, key=lambda p: p.id, default=None)
         self.signed_from = min((p.anchored_from for p in points), default=None)
         self.rows = 0
-        self.head = audit.GENESIS
+        self.head = GENESIS
         self.last_id: int | None = None
         self.unanchored_before: int | None = None
         self.signed = False
@@ -54,7 +55,7 @@ class _Walk:
         self.rows += 1
         if row["prev_hash"] != self.head:
             return "the row before it was changed, deleted or reordered"
-        expected = audit.link(self.head, row["ts"], row["user"], row["action"], row["target"], row["detail"])
+        expected = link(self.head, row["ts"], row["user"], row["action"], row["target"], row["detail"])
         if row["hash"] != expected:
             return "the row itself was changed"
         if (reason := self._mac(row)) is not None:

@@ -4,7 +4,10 @@ An entry is keyed by everything its answer depends on (query, cameras, user scop
 plus a *version* of the tables it reads. ``TableVersions`` bumps a table's version on every write
 this process makes to it (when the statement runs and again when its connection goes back to
 the pool, i.e. after the commit), so a cached answer is never served after new tracks or events
-were written here. Writers in other processes are not seen: entries also expire after ``ttl_s``.
+were written here. Inserts and deletes also bump ``"<table>:rows"``, for readers that only need to
+know about rows coming and going (search finds tracks through their index terms, written when a
+track is finished, or as the latest rows: the many updates of tracks still in progress need not
+empty its cache). Writers in other processes are not seen: entries also expire after ``ttl_s``.
 An answer computed while its tables changed is not stored.
 """
 
@@ -19,13 +22,19 @@ from typing import Any
 from sqlalchemy import Engine, event
 
 _WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+_ROWS = re.compile(r"^\s*(INSERT|DELETE|REPLACE)\b", re.IGNORECASE)
+
+
+def rows_of(table: str) -> str:
+    """The counter of rows added to or deleted from ``table`` (its updates not counted)."""
+    return f"{table}:rows"
 
 
 class TableVersions:
     """Per-table write counters of one engine (in-process writes)."""
 
     def __init__(self, engine: Engine, tables: tuple[str, ...]):
-        self._versions = dict.fromkeys(tables, 0)
+        self._versions = dict.fromkeys(tables + tuple(rows_of(t) for t in tables), 0)
         self._patterns = {
             t: re.compile(rf'(?<![\w"]){re.escape(t)}(?![\w"])|"{re.escape(t)}"') for t in tables
         }
@@ -45,6 +54,8 @@ class TableVersions:
         if not _WRITE.match(statement):
             return
         touched = [t for t, p in self._patterns.items() if p.search(statement)]
+        if touched and _ROWS.match(statement):
+            touched += [rows_of(t) for t in touched]
         if touched:
             self.bump(touched)
             conn.info.setdefault("sw_touched", set()).update(touched)

@@ -56,5 +56,6 @@ class ServerContext:
         return names + [n for n in database_cameras(self.store.engine) if n not in names]
 
 
-def get_ctx(request: Request) -> ServerContext:
+async def get_ctx(request: Request) -> ServerContext:
+    """Async: a dependency of every route, answered on the event loop (no worker thread)."""
     return request.app.state.ctx

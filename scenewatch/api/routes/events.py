@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, TypeAdapter
 from sse_starlette import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
 
 from scenewatch.api import audit
 from scenewatch.api.context import ServerContext, get_ctx
@@ -49,7 +50,7 @@ def _visible(ctx: ServerContext, user: Principal, event_id: Id) -> dict:
 
 
 @router.get("", response_model=list[EventOut])
-def list_events(
+async def list_events(
     camera: str | None = Query(None, max_length=64),
     rule: str | None = Query(None, max_length=64, description="Rule name or rule type."),
     state: str | None = Query(None, pattern="^(new|acknowledged|resolved)$"),
@@ -59,32 +60,35 @@ def list_events(
     ctx: ServerContext = Depends(get_ctx),
 ):
     """Newest first."""
-    from scenewatch.rules.store import list_events as query
-
+    # A coroutine: a repeated page (cached) takes no worker thread; the database is read in one
+    # only when the camera list or a new page is needed.
     if camera is not None:
-        check_camera(user, ctx, camera)
+        await run_in_threadpool(check_camera, user, ctx, camera)
         names: list[str | None] = [camera]
     elif user.cameras is None or user.role == "admin":
         names = [None]
     else:
-        names = list(user.visible(ctx.camera_names()))
+        names = list(user.visible(await run_in_threadpool(ctx.camera_names)))
     # the same page for the same cameras and filters until events change (or ttl_s)
     versions = ctx.versions
     version = versions.version("events", "cameras") if versions is not None else None
     key = (tuple(names), rule, state, since, limit, version)
 
     def compute() -> bytes:
+        from scenewatch.rules.store import list_events as query
+
         rows: list[dict] = []
         for name in names:
             rows += query(ctx.store.engine, camera=name, rule=rule, state=state, since=since, limit=limit)
         rows.sort(key=lambda r: (r["start_ts"], r["id"]), reverse=True)
         return _EVENTS.dump_json(_EVENTS.validate_python([alert_body(r) for r in rows[:limit]]))
 
+    body: bytes | None = None if versions is None else ctx.events_cache.get(key)
     if versions is None:
-        body = compute()
-    else:
+        body = await run_in_threadpool(compute)
+    elif body is None:
         keep = lambda: versions.version("events", "cameras") == version  # noqa: E731
-        body = ctx.events_cache.get_or_compute(key, compute, keep)
+        body = await run_in_threadpool(ctx.events_cache.get_or_compute, key, compute, keep)
     return Response(body, media_type="application/json")
 
 

@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from scenewatch.api import audit
+from scenewatch.api.cache import rows_of
 from scenewatch.api.context import ServerContext, get_ctx
 from scenewatch.api.errors import ApiError, ErrorBody
 from scenewatch.api.permissions import Principal, viewer
@@ -92,16 +94,28 @@ def _members(ctx: ServerContext, hit) -> list[MemberOut]:
     return out
 
 
-def _scope(ctx: ServerContext, user: Principal, camera: list[str] | None) -> list[str] | None:
-    allowed = user.visible(ctx.camera_names())
+def _unrestricted(user: Principal) -> bool:
+    return user.cameras is None or user.role == "admin"
+
+
+def _scope(names: list[str], user: Principal, camera: list[str] | None) -> list[str] | None:
+    """The cameras to search (None: all) out of ``names``, the cameras there are."""
+    if not camera and _unrestricted(user):
+        return None
+    allowed = user.visible(names)
     if camera:
         return [c for c in camera if c in allowed]  # unknown or not yours: left out
-    return None if user.cameras is None or user.role == "admin" else allowed
+    return allowed
 
 
 def visible_names(ctx: ServerContext, user: Principal) -> tuple[str, ...] | None:
     """The cameras whose names (and zones) a query may recognise for this user; None: all."""
-    return None if user.cameras is None or user.role == "admin" else tuple(user.visible(ctx.camera_names()))
+    return _readable([] if _unrestricted(user) else ctx.camera_names(), user)
+
+
+def _readable(names: list[str], user: Principal) -> tuple[str, ...] | None:
+    """``visible_names`` out of ``names``, the cameras there are."""
+    return None if _unrestricted(user) else tuple(user.visible(names))
 
 
 NOTHING = SearchOut(understood={}, ignored=[], notes=["no cameras to search"], results=[])
@@ -111,12 +125,12 @@ EMPTY_HINT = "type what to look for, e.g. person in a red top"
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")  # a picked time in epoch seconds
 
 
-def _picked_cameras(ctx: ServerContext, user: Principal, picked: list[str] | None) -> list[str] | None:
+def _picked_cameras(names: list[str], user: Principal, picked: list[str] | None) -> list[str] | None:
     """The cameras picked beside the query, each one the user may see (another is answered as
     unknown, as a camera that does not exist)."""
     if not picked:
         return None
-    mine = user.visible(ctx.camera_names())
+    mine = user.visible(names)
     for name in picked:
         if name not in mine:
             known = ", ".join(mine[:8]) or "none"
@@ -152,7 +166,7 @@ def _check_text(q: str) -> None:
 
 
 @router.get("", response_model=SearchOut)
-def search(
+async def search(
     q: str = Query("", description='e.g. "person in a red top", "穿红色上衣的人" (1 to 500 characters)'),
     camera: list[str] | None = Query(None, max_length=20, description="Only these cameras."),
     limit: int = Query(20, ge=1, le=100),
@@ -173,10 +187,12 @@ def search(
     """What was understood and ignored, and the ranked tracks with their reasons; page with
     ``offset`` (ranks beyond 200 are not kept). The picked ``cameras``, ``start`` and ``end`` narrow
     what the text says ("on yard", "yesterday after 6pm") to where both agree."""
-    from scenewatch.search.engine import search as run_search
-
+    # A coroutine: a repeated search (the audit record awaited, the answer cached) takes no worker
+    # thread; the database is read in one only when the camera list or a new answer is needed.
     _check_text(q)
-    picked = _picked_cameras(ctx, user, cameras)
+    needs_names = bool(camera or cameras) or not _unrestricted(user)
+    names = await run_in_threadpool(ctx.camera_names) if needs_names else []
+    picked = _picked_cameras(names, user, cameras)
     window = (_picked_time(start, "start"), _picked_time(end, "end"))
     if window[0] and window[1] and window[0] > window[1]:
         raise ApiError(400, "end is before start: pick an end after the start", "end")
@@ -185,20 +201,24 @@ def search(
     if picked or window != (None, None):
         asked["picked"] = {"cameras": picked, "start": start, "end": end}
     # committed before anything is searched (503 if it cannot be); concurrent searches share a commit
-    audit.append(ctx.store.engine, user.name, "search", "search", asked)
-    scope = _scope(ctx, user, camera)
+    await audit.append_async(ctx.store.engine, user.name, "search", "search", asked)
+    scope = _scope(names, user, camera)
     if picked is not None:
         scope = picked if scope is None else [c for c in scope if c in picked]
     if scope == []:
         return NOTHING
-    # the same text over the same cameras gives the same answer until tracks change (or ttl_s)
-    tables = ("tracks", "track_terms", "search_zones", "cameras")
+    # the same text over the same cameras gives the same answer until the index changes (or ttl_s):
+    # tracks are found through their terms (written when a track is finished) or as the newest
+    # rows, so the many updates of tracks still in progress keep the cached answers
+    tables = (rows_of("tracks"), "track_terms", "search_zones", "cameras")
     versions = ctx.versions
     version = versions.version(*tables) if versions is not None else None
-    visible = visible_names(ctx, user)  # part of the key: it changes how the text is read
+    visible = _readable(names, user)  # part of the key: it changes how the text is read
     key = (q, None if scope is None else tuple(scope), limit, offset, version, visible, window)
 
     def compute() -> bytes:
+        from scenewatch.search.engine import search as run_search
+
         found = run_search(
             ctx.store,
             q,
@@ -212,10 +232,12 @@ def search(
         found.results = found.results[offset:]
         return _answer(ctx, found).model_dump_json().encode()
 
+    body: bytes | None = None if versions is None else ctx.search_cache.get(key)
     if versions is None:
-        body = compute()
-    else:
-        body = ctx.search_cache.get_or_compute(key, compute, lambda: versions.version(*tables) == version)
+        body = await run_in_threadpool(compute)
+    elif body is None:
+        keep = lambda: versions.version(*tables) == version  # noqa: E731
+        body = await run_in_threadpool(ctx.search_cache.get_or_compute, key, compute, keep)
     return Response(body, media_type="application/json")
 
 
@@ -231,8 +253,9 @@ def more_like(
 
     visible_track(ctx, user, track_id)
     audit.append(ctx.store.engine, user.name, "search", f"track:{track_id}", {"like": track_id})
-    scope = _scope(ctx, user, None)
+    names = [] if _unrestricted(user) else ctx.camera_names()
+    scope = _scope(names, user, None)
     if scope == []:
         return NOTHING
-    found = run_more_like(ctx.store, track_id, limit=limit, cameras=scope, visible=visible_names(ctx, user))
+    found = run_more_like(ctx.store, track_id, limit=limit, cameras=scope, visible=_readable(names, user))
     return _answer(ctx, found)
