@@ -1,6 +1,6 @@
 """Events name the stored track they show: over a real clip with rules (indexed, and played as a
-live camera), through id switches the rules stitch over and blips finishing would drop, in the API
-and on the alerts page."""
+live camera), crowds naming everyone they counted, through id switches the rules stitch over and
+blips finishing would drop, in the API and on the alerts page."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import VTEST, needs_models, needs_samples
+from conftest import MOT, VTEST, needs_models, needs_mot, needs_samples
 from fastapi.testclient import TestClient
 
 from scenewatch.config import AppConfig, CameraConfig
@@ -178,8 +178,10 @@ def test_alerts_page_names_the_track_the_api_names(indexed, clip, artifacts_dir)
         page.wait_for_url("**/index.html")
         page.goto(server.url + "/ui/alerts.html")
         page.wait_for_selector("[data-event]", timeout=60_000)
+        # the snapshots on view (the page loads the others as they scroll near)
         page.wait_for_function(
-            "[...document.querySelectorAll('.alert img')].every(i => i.complete && i.naturalWidth > 0)",
+            "[...document.querySelectorAll('.alert img')].filter(i => i.getBoundingClientRect().top < innerHeight)"
+            ".every(i => i.complete && i.naturalWidth > 0)",
             timeout=60_000,
         )
         folder = artifacts_dir / "ui"
@@ -315,3 +317,66 @@ def test_an_event_is_shown_again_once_its_track_is_stored(tmp_path):
     )
     assert len(body["track_ids"]) == 1
     assert feed.poll() == 0  # shown once more, not again and again
+
+
+# -- crowds: everyone counted, where each was seen ------------------------------------------------
+
+CAMPUS_MOT = MOT / "TUD-Campus" / "TUD-Campus.mp4"  # 640x480, 71 frames at 25 fps: a group walks by
+
+
+@pytest.fixture(scope="module")
+def crowded(tmp_path_factory) -> DataStore:
+    """TUD-Campus indexed with crowd rules over its pavement: people walk out of view while the
+    group is counted (a counted person stays counted for a second after its last sighting)."""
+    from scenewatch.pipeline import index_file
+
+    if not CAMPUS_MOT.is_file():
+        pytest.skip(f"team data not found: {CAMPUS_MOT} (set SCENEWATCH_SHARED)")
+    config = CameraConfig.model_validate(
+        {
+            "name": "pavement",
+            "source": {"url": str(CAMPUS_MOT)},
+            "zones": [{"name": "pavement", "polygon": [[0, 300], [639, 300], [639, 479], [0, 479]]}],
+            "rules": [
+                {"type": "crowd", "name": f"crowd{n}", "zone": "pavement", "count": n, "time_s": 1.0}
+                for n in (2, 3, 4, 5, 6)
+            ],
+        }
+    )
+    store = DataStore.open(tmp_path_factory.mktemp("crowded") / "data")
+    index_file(store, AppConfig(cameras=[config]), CAMPUS_MOT, "pavement")
+    return store
+
+
+@needs_mot
+@needs_models
+def test_crowd_events_name_each_counted_track_where_it_was_seen(crowded):
+    """Every crowd event's named tracks show the people it counted, each where the event says it
+    was last seen; some were counted off the frame that raised the event (they had walked out of
+    view), and their stored tracks show them there, not on that frame."""
+    rows = assert_every_event_names_its_track(crowded)
+    assert {r["rule_type"] for r in rows} == {"crowd"}
+    off_frame = [
+        seen for r in rows for seen in r["detail"]["seen"] if seen["frame"] < r["detail"]["frame"] - 3
+    ]
+    assert off_frame, [r["detail"] for r in rows]
+
+
+@needs_mot
+@needs_models
+def test_a_crowd_event_naming_its_people_in_the_wrong_order_fails_the_check(crowded):
+    """The check is per person: the same stored tracks named against each other's sightings do not
+    name them."""
+    rows = list_events(crowded.engine, limit=1000)
+    swappable = [
+        r
+        for r in rows
+        if len(r["stored_track_ids"]) >= 2
+        and r["detail"]["seen"][0]["frame"] == r["detail"]["seen"][1]["frame"] == r["detail"]["frame"]
+    ]
+    assert swappable, [r["detail"] for r in rows]
+    with crowded.engine.connect() as conn:
+        for row in swappable:
+            first, second, *rest = row["stored_track_ids"]
+            assert names_its_track(conn, row, row["stored_track_ids"])
+            assert not names_its_track(conn, row, [second, first, *rest])

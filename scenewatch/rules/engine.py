@@ -109,7 +109,7 @@ class RuleEngine:
         now = frame.timestamp
         self.last_time = now
         tracked = Detections(tracked.xyxy, tracked.scores, tracked.class_ids, self.stitcher.map(tracked, now))
-        self.scene.history.add(tracked, now)
+        self.scene.history.add(tracked, now, frame.index)
         last_seen = {t.track_id: float(t.times[-1]) for t in finished}
         ended = {identity: last_seen[tid] for tid, identity in self.stitcher.end(list(last_seen)).items()}
         ended_ids = np.array(list(ended), dtype=np.int64)

@@ -1,4 +1,5 @@
-"""Recent boxes of each track, for rules that look at motion over a time window."""
+"""Recent boxes of each track, for rules that look at motion over a time window, and where each
+track was last seen (for events that name tracks not on the frame that raised them)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,14 @@ class TrackHistory:
         self._boxes: dict[int, np.ndarray] = {}
         self._start: dict[int, int] = {}
         self._len: dict[int, int] = {}
+        self._last: dict[int, tuple[int, np.ndarray]] = {}  # track -> (frame index, box) last seen
 
-    def add(self, detections: Detections, now: float) -> None:
+    def add(self, detections: Detections, now: float, frame: int = -1) -> None:
+        """One frame's tracked boxes at time ``now`` (``frame``: its decoded frame index)."""
         for tid, box in zip(detections.track_ids.tolist(), detections.xyxy, strict=True):
             if tid < 0:
                 continue
+            self._last[tid] = (frame, box.copy())  # the caller's array may be reused
             n = self._len.get(tid, 0)
             times = self._times.get(tid)
             if times is None or n == len(times):
@@ -51,7 +55,11 @@ class TrackHistory:
         base = self._start[track_id] + first
         return self._times[track_id][base:n], self._boxes[track_id][base:n]
 
+    def last_seen(self, track_id: int) -> tuple[int, np.ndarray] | None:
+        """(frame index, box) of the track's latest sighting; None for a track never seen."""
+        return self._last.get(track_id)
+
     def forget(self, track_ids: list[int]) -> None:
         for tid in track_ids:
-            for table in (self._times, self._boxes, self._start, self._len):
+            for table in (self._times, self._boxes, self._start, self._len, self._last):
                 table.pop(tid, None)

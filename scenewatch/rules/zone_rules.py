@@ -15,6 +15,18 @@ from scenewatch.rules.events import Event
 CROWD_SEEN_S = 1.0
 
 
+def last_seen(ctx: Context, ids: list[int]) -> list[dict]:
+    """Where each of the tracks an event of several objects names was last seen (frame index and
+    box), in the order of ``ids``: a counted person off the firing frame (missed by the detector,
+    or gone less than ``CROWD_SEEN_S`` ago) is shown by its stored track there, not on that frame."""
+    out = []
+    for identity in ids:
+        seen = ctx.scene.history.last_seen(identity)
+        frame, box = seen if seen is not None else (ctx.frame.index, None)
+        out.append({"frame": int(frame), "box": None if box is None else [round(float(v), 1) for v in box]})
+    return out
+
+
 class StayRule(Rule):
     """A track's stay in the zone raises an event once it has lasted ``min_stay`` seconds."""
 
@@ -88,7 +100,10 @@ class Crowd(Rule):
                     for i in zone.inside_ids(ctx.now - CROWD_SEEN_S, self.class_ids).tolist()
                     if i not in ids
                 ]
-                event = self.fire(ctx, key, self.above_since, ids, rows, {"zone": key, "count": count})
+                detail = {"zone": key, "count": count}
+                if key not in self.active:  # looked up for a new event only
+                    detail["seen"] = last_seen(ctx, ids)
+                event = self.fire(ctx, key, self.above_since, ids, rows, detail)
                 return [event] if event else []
             return []
         self.above_since = None
@@ -119,8 +134,9 @@ class CrowdBuildup(Crowd):
         if count - low < self.config.rise:
             return []
         rows = np.flatnonzero(self.wanted(ctx))
+        ids = ctx.tracked.track_ids[rows].tolist()
         detail = {"zone": self.config.zone, "from": low, "to": count, "from_time": low_time}
         event = self.fire(
-            ctx, self.config.zone, ctx.now, ctx.tracked.track_ids[rows].tolist(), rows, detail, True
+            ctx, self.config.zone, ctx.now, ids, rows, {**detail, "seen": last_seen(ctx, ids)}, True
         )
         return [event] if event else []
