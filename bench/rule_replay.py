@@ -9,13 +9,14 @@ camera holds ``--tracks`` tracks (default 50,000) spread over 7 days.
 
 Each rule is replayed over the 7 days ``--repeat`` times (median reported) with what it found:
 tracks of its classes in the window, tracks that could matter (near its zone or line, or sharing
-an identity with one: the ones replayed), frames
-fed to the engine and events raised. The rules: a restricted corner (few people go there), a
+an identity with one: the ones replayed), of those the ones judged a whole track at a time
+without the engine (``alone``: zone stays, ``rules/replay_solo.py``), frames fed to the engine
+and events raised. The rules: a restricted corner (few people go there), a
 zone over the walkway (most people cross it, the worst case for an intrusion rule), loitering in
 the walkway and a line across the square.
 
 Run: .venv/bin/python bench/rule_replay.py [--tracks 50000] [--repeat 3] [--no-boxes] [--unfiltered]
-[--rule NAME] (--no-boxes stores the paths alone, as a store whose boxes were pruned; --unfiltered
+[--rule NAME] [--store DIR] (--store keeps the built store there and reuses it; --no-boxes stores the paths alone, as a store whose boxes were pruned; --unfiltered
 also feeds every stored sighting once, the reference the prefiltered replay must equal, and prints
 the ratio of the times)
 """
@@ -157,6 +158,21 @@ def build(root: Path, count: int, with_boxes: bool, start: float) -> tuple[DataS
     return store, box_rows
 
 
+def _store(args: argparse.Namespace, tmp: Path, start: float) -> tuple[DataStore, int, float]:
+    """A fresh store in ``tmp``, or the one kept in ``--store`` (built there the first time; its
+    first run's start is kept beside it, so the window stays the same)."""
+    if args.store is None:
+        store, box_rows = build(tmp / "data", args.tracks, not args.no_boxes, start)
+        return store, box_rows, start
+    stamp = args.store / "bench-start.txt"
+    if stamp.exists():
+        box_rows, start = stamp.read_text().split()
+        return DataStore.open(args.store / "data"), int(box_rows), float(start)
+    store, box_rows = build(args.store / "data", args.tracks, not args.no_boxes, start)
+    stamp.write_text(f"{box_rows} {start!r}")
+    return store, box_rows, start
+
+
 def events_of(result: ReplayResult) -> list[tuple]:
     return [(e.start, e.end, e.track_ids) for e in result.events]
 
@@ -176,6 +192,7 @@ def main() -> int:
         help="also feed every sighting once (the reference), for the ratio",
     )
     parser.add_argument("--rule", action="append", help="only this rule (repeatable)")
+    parser.add_argument("--store", type=Path, help="keep the built store in this folder and reuse it")
     args = parser.parse_args()
     if not MOT.is_dir():
         print(f"needs the MOTChallenge sequences in {MOT}", file=sys.stderr)
@@ -186,13 +203,15 @@ def main() -> int:
     start = now - DAYS * 86400
     with tempfile.TemporaryDirectory() as tmp:
         clock = time.perf_counter()
-        store, box_rows = build(Path(tmp) / "data", args.tracks, not args.no_boxes, start)
+        store, box_rows, start = _store(args, Path(tmp), start)
+        now = start + DAYS * 86400
         print(
             f"store: {args.tracks} tracks over {DAYS} days, {box_rows} boxes "
-            f"(built in {time.perf_counter() - clock:.0f} s); {load()}"
+            f"(ready in {time.perf_counter() - clock:.0f} s); {load()}"
         )
         print(
-            f"{'rule':24s} {'tracks':>7s} {'replayed':>8s} {'frames':>8s} {'events':>7s} {'median s':>9s}  runs"
+            f"{'rule':24s} {'tracks':>7s} {'replayed':>8s} {'alone':>7s} {'frames':>8s} {'events':>7s} "
+            f"{'median s':>9s}  runs"
         )
         for rule in camera.rules:
             if args.rule and rule.name not in args.rule:
@@ -203,7 +222,7 @@ def main() -> int:
                 runs.append(result.seconds)
             assert result is not None
             print(
-                f"{rule.name:24s} {result.tracks:7d} {result.replayed:8d} {result.frames:8d} "
+                f"{rule.name:24s} {result.tracks:7d} {result.replayed:8d} {result.alone:7d} {result.frames:8d} "
                 f"{len(result.events):7d} {statistics.median(runs):9.2f}  {', '.join(f'{s:.2f}' for s in runs)}"
                 f"  ({load()})",
                 flush=True,
@@ -212,7 +231,7 @@ def main() -> int:
                 full = replay(store.engine, camera, rule.name, start, until=now, prefilter=False)
                 same = "same events" if events_of(full) == events_of(result) else "EVENTS DIFFER"
                 print(
-                    f"{'  every sighting':24s} {full.tracks:7d} {full.tracks:8d} {full.frames:8d} "
+                    f"{'  every sighting':24s} {full.tracks:7d} {full.tracks:8d} {0:7d} {full.frames:8d} "
                     f"{len(full.events):7d} {full.seconds:9.2f}  {same}, "
                     f"{full.seconds / statistics.median(runs):.1f}x the time ({load()})",
                     flush=True,

@@ -6,7 +6,10 @@ one engine per stored run (tracker ids, identities and cooldowns belong to a run
 the boxes the tracker reported live (the ``boxes`` table, interpolated ones left out) and each
 track's end when the tracker would have given it up (``lost_timeout`` after its last sighting).
 
-Speed over days of history comes from feeding only what can matter (``replay_select``): the
+Zone stay rules (intrusion, loitering) are judged a whole track at a time where that gives the
+engine's events (``replay_alone``: the identities the stitcher would give, ``replay_identity``;
+each identity's stays, ``replay_solo``); the tracks it cannot judge so go through the engine.
+Speed over days of history comes from feeding the engine only what can matter (``replay_select``): the
 tracks whose stored ``path`` (bottom-centre samples) comes near the rule's zone or line, with the
 tracks whose identities the engine could join to theirs, and of those only the frames around the
 times they change sides of the zone's border or the line (``prefilter=False`` feeds everything).
@@ -25,11 +28,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from itertools import chain
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Engine, select
 
 from scenewatch.config import AppConfig
 from scenewatch.config.camera import CameraConfig
@@ -38,16 +40,22 @@ from scenewatch.config.tracker import TrackerConfig
 from scenewatch.errors import SceneWatchError
 from scenewatch.rules.engine import RuleEngine
 from scenewatch.rules.events import Event
-from scenewatch.rules.replay_select import STITCH_GAP_S, Paths, near_tracks, sightings_to_feed, stitch_closure
-from scenewatch.store.schema import boxes, cameras, tracks
+from scenewatch.rules.replay_alone import Raised, judge_alone
+from scenewatch.rules.replay_load import StoredTracks, load_sightings, load_tracks, size_from_paths
+from scenewatch.rules.replay_select import (
+    STITCH_GAP_S,
+    Paths,
+    near_tracks,
+    sightings_to_feed,
+    stitch_closure,
+)
+from scenewatch.rules.replay_solo import can_judge
+from scenewatch.store.schema import cameras
 from scenewatch.tracking import FinishedTrack
 from scenewatch.types import Detections, Frame
-from scenewatch.vision.labels import class_id
 
 SINCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-NOMINAL_HEIGHT = 0.2  # of the frame height: the box of a track stored without boxes
-CHUNK = 500  # track ids per query of their boxes
 PIXEL = np.zeros((1, 1, 3), np.uint8)  # the rules draw their snapshot on it; replays show thumbnails
 
 
@@ -141,22 +149,10 @@ class ReplayResult:
     frames: int
     seconds: float
     events: list[ReplayEvent] = field(default_factory=list)
+    alone: int = 0  # of the replayed, the tracks judged without the engine (replay_solo)
 
     def as_dict(self) -> dict:
         return {**asdict(self), "seconds": round(self.seconds, 3), "count": len(self.events)}
-
-
-@dataclass
-class _Tracks:
-    """The stored tracks of the window, parallel arrays (one row a track)."""
-
-    db_ids: np.ndarray
-    run_ids: np.ndarray
-    tracker_ids: np.ndarray
-    class_ids: np.ndarray
-    last_ts: np.ndarray
-    paths: list[np.ndarray]  # [K, 3] time, x, y
-    thumbnails: list[str | None]
 
 
 def replay(
@@ -186,7 +182,7 @@ def replay(
             "let the camera run (or `scenewatch index` a file as it) before trying a rule on its past",
         )
     size = (int(row.width or 0), int(row.height or 0))
-    stored = _load_tracks(engine, row.id, config.classes, start, until)
+    stored = load_tracks(engine, row.id, config.classes, start, until)
     if stored is None:
         raise ReplayError(
             "camera",
@@ -196,7 +192,7 @@ def replay(
         )
     result = ReplayResult(camera.name, rule, start, until, len(stored.db_ids), 0, 0, 0.0)
     if not size[0] or not size[1]:
-        size = _size_from_paths(stored.paths)
+        size = size_from_paths(stored.paths)
     paths = Paths.of(stored.paths)
     chosen = (
         stitch_closure(paths, near_tracks(paths, single, size), max(STITCH_GAP_S, lost_timeout))
@@ -204,11 +200,21 @@ def replay(
         else np.ones(len(stored.db_ids), bool)
     )
     result.replayed = int(chosen.sum())
-    samples = _samples(engine, stored, np.flatnonzero(chosen), size)
+    samples = load_sightings(engine, stored, np.flatnonzero(chosen), size)
     samples["tracked"] = np.ones(len(samples["run"]), bool)
+    described: list[tuple[tuple, ReplayEvent]] = []
+    last_frames = _last_frames(samples, stored)
     if prefilter and len(samples["run"]):
+        judged = np.zeros(len(samples["run"]), bool)
+        if can_judge(single):
+            ends = {run: at for run, (at, _) in last_frames.items()}
+            judged, raised = judge_alone(single, samples, stored, lost_timeout, ends)
+            result.alone = len(np.unique(samples["row"][judged]))
+            described = [
+                pair for run_id, found in raised.items() for pair in _stays(single, run_id, found, stored)
+            ]
         keep, samples["tracked"] = sightings_to_feed(
-            single, samples["row"], samples["ts"], samples["xyxy"], samples["frame"]
+            single, samples["row"], samples["ts"], samples["xyxy"], samples["frame"], judged
         )
         samples = {k: v[keep] for k, v in samples.items()}
     thumbs = dict(zip(stored.db_ids.tolist(), stored.thumbnails, strict=True))
@@ -219,135 +225,45 @@ def replay(
     for run_id in np.unique(samples["run"]).tolist():
         mine = samples["run"] == run_id
         rows = np.flatnonzero(chosen & (stored.run_ids == run_id))
-        events, frames = _replay_run(
-            single, size, {k: v[mine] for k, v in samples.items()}, stored, rows, lost_timeout
+        events, fired, frames = _replay_run(
+            single,
+            size,
+            {k: v[mine] for k, v in samples.items()},
+            stored,
+            rows,
+            lost_timeout,
+            last_frames[run_id],
         )
         result.frames += frames
-        result.events.extend(_described(events, run_id, by_tracker, thumbs))
-    result.events.sort(key=lambda e: e.start)
+        described.extend(_described(events, fired, run_id, by_tracker, thumbs))
+    # by start; at one start as the engine raised them: by run, then the frame, then the row fired
+    described.sort(key=lambda pair: pair[0])
+    result.events = [event for _, event in described]
     result.seconds = time.perf_counter() - clock
     return result
-
-
-def _load_tracks(
-    engine: Engine, camera_id: int, names: list[str], start: float, until: float
-) -> _Tracks | None:
-    query = (
-        select(
-            tracks.c.id,
-            tracks.c.run_id,
-            tracks.c.tracker_id,
-            tracks.c.class_name,
-            tracks.c.last_ts,
-            tracks.c.path,
-            tracks.c.thumbnail,
-        )
-        .where(
-            tracks.c.camera_id == camera_id,
-            tracks.c.last_ts >= start,
-            tracks.c.first_ts <= until,
-            tracks.c.class_name.in_(names),
-        )
-        .order_by(tracks.c.id)
-    )
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    if not rows:
-        return None
-    return _Tracks(
-        db_ids=np.array([r.id for r in rows], np.int64),
-        run_ids=np.array([r.run_id for r in rows], np.int64),
-        tracker_ids=np.array([r.tracker_id for r in rows], np.int64),
-        class_ids=np.array([class_id(r.class_name) for r in rows], np.int32),
-        last_ts=np.array([r.last_ts for r in rows], np.float64),
-        paths=[np.asarray(r.path, np.float64).reshape(-1, 3) for r in rows],
-        thumbnails=[r.thumbnail for r in rows],
-    )
-
-
-def _size_from_paths(paths: list[np.ndarray]) -> tuple[int, int]:
-    """A frame size that holds every path point (a camera row without its size)."""
-    points = np.concatenate([p[:, 1:] for p in paths])
-    return int(points[:, 0].max()) + 1, int(points[:, 1].max()) + 1
-
-
-def _samples(
-    engine: Engine, stored: _Tracks, rows: np.ndarray, size: tuple[int, int]
-) -> dict[str, np.ndarray]:
-    """Every sighting of the tracks at ``rows``: their live boxes, else their path samples."""
-    parts: list[tuple[np.ndarray, ...]] = []
-    with_boxes: set[int] = set()
-    db_ids = stored.db_ids[rows].tolist()
-    with engine.connect() as conn:
-        for i in range(0, len(db_ids), CHUNK):
-            query = select(
-                boxes.c.track_id,
-                boxes.c.frame,
-                boxes.c.ts,
-                boxes.c.x1,
-                boxes.c.y1,
-                boxes.c.x2,
-                boxes.c.y2,
-                boxes.c.score,
-                boxes.c.id,
-            ).where(and_(boxes.c.track_id.in_(db_ids[i : i + CHUNK]), boxes.c.interpolated.is_(False)))
-            fetched = conn.execute(query).all()
-            # flat, not row by row (numpy probes each row object for array interfaces)
-            flat = np.fromiter(chain.from_iterable(fetched), np.float64, 9 * len(fetched))
-            found = _reported(flat.reshape(-1, 9))
-            if len(found):
-                track_rows = np.searchsorted(stored.db_ids, found[:, 0].astype(np.int64))  # ids ascend
-                with_boxes.update(track_rows.tolist())
-                parts.append(
-                    (track_rows, found[:, 1].astype(np.int64), found[:, 2], found[:, 3:7], found[:, 7])
-                )
-    height = NOMINAL_HEIGHT * size[1]
-    for row in rows.tolist():
-        if row in with_boxes:
-            continue
-        path = stored.paths[row]
-        x, y = path[:, 1], path[:, 2]
-        xyxy = np.stack([x - 0.2 * height, y - height, x + 0.2 * height, y], axis=1)
-        parts.append(
-            (np.full(len(path), row), np.full(len(path), -1, np.int64), path[:, 0], xyxy, np.ones(len(path)))
-        )
-    if not parts:
-        return {"run": np.zeros(0, np.int64)}
-    track_rows, frames, ts, xyxy, scores = (np.concatenate(p) for p in zip(*parts, strict=True))
-    order = np.lexsort((ts, track_rows))  # each track's sightings together, in time order
-    return {
-        "row": track_rows[order],
-        "run": stored.run_ids[track_rows[order]],
-        "frame": frames[order],
-        "ts": ts[order],
-        "xyxy": xyxy[order],
-        "score": scores[order],
-    }
-
-
-def _reported(found: np.ndarray) -> np.ndarray:
-    """The rows of ``found`` (track, frame, ..., box id) the tracker reported live: the sightings
-    before a track was confirmed are stored when it ends, after its live rows (higher ids), and
-    the rules never saw them."""
-    by_id = found[np.lexsort((found[:, 8], found[:, 0]))]
-    tracks_, first = np.unique(by_id[:, 0], return_index=True)
-    first_frame = by_id[first, 1]
-    return by_id[by_id[:, 1] >= first_frame[np.searchsorted(tracks_, by_id[:, 0])]]
 
 
 def _replay_run(
     camera: CameraConfig,
     size: tuple[int, int],
     samples: dict[str, np.ndarray],
-    stored: _Tracks,
+    stored: StoredTracks,
     rows: np.ndarray,
     lost_timeout: float,
-) -> tuple[list[Event], int]:
-    """One run's sightings through a fresh engine, in time order; returns its events and frames."""
+    last_frame: tuple[float, int],
+) -> tuple[list[Event], dict[str, tuple[float, int]], int]:
+    """One run's sightings through a fresh engine, in time order, up to the run's ``last_frame``
+    (time, number; an empty frame then if nothing fed was seen in it: the tracks that ended
+    before it end, as they did live); returns its events, where each fired (time, row), and the
+    frames fed."""
     engine = RuleEngine(camera, size)
     order = np.lexsort((samples["row"], samples["ts"]))
     ts, row, shown = samples["ts"][order], samples["row"][order], samples["tracked"][order]
     xyxy, score, frame_no = samples["xyxy"][order], samples["score"][order], samples["frame"][order]
+    if ts[-1] < last_frame[0]:
+        ts, frame_no = np.r_[ts, last_frame[0]], np.r_[frame_no, last_frame[1]]
+        row, shown = np.r_[row, -1], np.r_[shown, False]
+        xyxy, score = np.r_[xyxy, np.zeros((1, 4))], np.r_[score, 0.0]
     ids, classes = stored.tracker_ids[row], stored.class_ids[row]
     bounds = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1], True])
     # A track ends for the rules when the tracker gives it up: lost_timeout after its last sighting.
@@ -356,7 +272,7 @@ def _replay_run(
     ends = stored.last_ts[ending] + lost_timeout
     next_end = 0
     events: list[Event] = []
-    named: set[str] = set()
+    fired: dict[str, tuple[float, int]] = {}  # event key -> the frame's time and row it fired at
     for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
         now = float(ts[a])
         finished: list[FinishedTrack] = []
@@ -367,16 +283,58 @@ def _replay_run(
         tracked = Detections(xyxy[on], score[on], classes[on], ids[on])
         frame = Frame(PIXEL, camera.name, int(frame_no[a]), now, 0.0)
         for event in engine.observe(frame, tracked, finished):
-            if event.key not in named:
+            if event.key not in fired:
                 # as live: an event names the tracks on view (an identity carried on is an old id)
                 event.track_ids = [engine.stitcher.holder.get(i, i) for i in event.track_ids]
-                named.add(event.key)
+                at = on[ids[on] == event.track_ids[0]] if event.track_ids else on[:0]
+                fired[event.key] = (now, int(row[at[0]]) if len(at) else -1)
             events.append(event)
     events.extend(engine.close())
-    return events, len(bounds) - 1
+    return events, fired, len(bounds) - 1
 
 
-def _ended(stored: _Tracks, row: int) -> FinishedTrack:
+def _stays(
+    camera: CameraConfig, run_id: int, raised: list[Raised], stored: StoredTracks
+) -> list[tuple[tuple, ReplayEvent]]:
+    """The zone stays judged without the engine as the engine would have raised them, each with
+    its order (start, run, frame, row)."""
+    config = camera.rules[0]
+    return [
+        (
+            (stay.start, run_id, stay.fired_at, stay.row),
+            ReplayEvent(
+                rule=config.name,
+                rule_type=config.type,
+                start=stay.start,
+                end=max(stay.left, stay.start),
+                run_id=run_id,
+                track_ids=[int(stored.db_ids[stay.row])],
+                thumbnails=[stored.thumbnails[stay.row]],
+                detail={
+                    "zone": config.zone_name,
+                    "frame": stay.frame,
+                    "box": stay.box,
+                    "dwell_s": round(stay.left - stay.start, 2),
+                },
+            ),
+        )
+        for stay in raised
+    ]
+
+
+def _last_frames(samples: dict[str, np.ndarray], stored: StoredTracks) -> dict[int, tuple[float, int]]:
+    """Each run's last frame with a sighting of any stored track of the window (the engine fed
+    every sighting would have seen it): its time, and its number where a loaded sighting has it."""
+    out = {}
+    for run in np.unique(samples["run"]).tolist():
+        at = float(stored.last_ts[stored.run_ids == run].max())
+        there = (samples["run"] == run) & (samples["ts"] == at)
+        rows = np.flatnonzero(there)
+        out[run] = (at, int(samples["frame"][rows[np.argmin(samples["row"][rows])]]) if len(rows) else -1)
+    return out
+
+
+def _ended(stored: StoredTracks, row: int) -> FinishedTrack:
     """What the rules read of an ended track: its id and when it was last seen."""
     last = np.array([stored.last_ts[row]])
     empty = np.zeros(0)
@@ -385,11 +343,13 @@ def _ended(stored: _Tracks, row: int) -> FinishedTrack:
 
 def _described(
     events: Iterable[Event],
+    fired: dict[str, tuple[float, int]],
     run_id: int,
     by_tracker: dict[tuple[int, int], int],
     thumbs: dict[int, str | None],
-) -> list[ReplayEvent]:
-    """The events as they would have been stored: one per key, its end merged in."""
+) -> list[tuple[tuple, ReplayEvent]]:
+    """The events as they would have been stored: one per key, its end merged in; each with the
+    order the engine raised it in (start, run, frame, row)."""
     merged: dict[str, ReplayEvent] = {}
     for event in events:
         if event.key in merged:
@@ -407,7 +367,7 @@ def _described(
             thumbnails=[thumbs.get(i) for i in stored_ids],
             detail=event.detail,
         )
-    return list(merged.values())
+    return [((e.start, run_id, *fired[key]), e) for key, e in merged.items()]
 
 
 def describe(result: ReplayResult, media_file: Callable[[str], Path]) -> list[str]:

@@ -14,7 +14,8 @@ decides, chosen with whole-array NumPy tests; the engine itself judges them as i
   birth that could carry it on (what the stitcher compares). The tracks that change sides or may
   pass an identity on are fed at those frames, and at their first sighting and, when it ends a
   stay in the zone, their last (identity, end); the others' sightings only make the frames
-  count, as live.
+  count, as live. A stay rule with a cooldown or a schedule tries again at each sighting in the
+  zone (a try held back by the cooldown extends it): those are fed too.
 
 Crowd rules count everyone in the zone at every frame and the motion rules judge windows of a
 track's history: they get every sighting of the chosen tracks.
@@ -104,20 +105,21 @@ def sightings_to_feed(
     ts: np.ndarray,
     xyxy: np.ndarray,
     frame: np.ndarray,
+    judged: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Of the sightings (track ``row``, time, box, frame index; sorted by row then time): [S] the
     frames to feed the engine (every sighting at a chosen time, so the engine counts the frames of
     a debounce as live), and [S] the ones to feed as tracked (those of the tracks that change sides
-    or may pass an identity on; the others only make their frames count)."""
+    or may pass an identity on; the others only make their frames count). ``judged`` [S] marks
+    the sightings of tracks decided without the engine (``replay_solo``): they are not fed for
+    themselves."""
     config = camera.rules[0]
     if not len(row) or not isinstance(
         config, IntrusionRule | LoiteringRule | LineCrossingRule | WrongWayRule
     ):
         return np.ones(len(row), bool), np.ones(len(row), bool)
-    starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
-    first = np.zeros(len(row), bool)
-    first[starts] = True
-    feet = np.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, xyxy[:, 3]], axis=1).astype(np.float64)
+    links = CarryLinks.of(row, ts, xyxy, frame)
+    starts, first, resumed, feet, track = links.starts, links.first, links.resumed, links.feet, links.track
     if isinstance(config, IntrusionRule | LoiteringRule):
         zone = next(z for z in camera.zones if z.name == config.zone)
         side = points_in_polygon(feet, np.asarray(zone.polygon, np.float64)).astype(np.int8)
@@ -134,19 +136,16 @@ def sightings_to_feed(
     # seen again after frames without it may have lost its identity to a newcomer meanwhile (it
     # starts afresh), and a newcomer may carry a lost one's on (from that one's side).
     change = np.r_[False, (side[1:] != side[:-1]) & ~first[1:]]
-    steps = np.r_[0, np.diff(frame)]
-    stride = np.minimum.reduceat(np.where(first, np.iinfo(np.int64).max, steps), starts)
-    resumed = ~first & (steps > np.repeat(stride, np.diff(np.r_[starts, len(row)])))
-    losses = np.roll(first, -1) | np.roll(resumed, -1)  # last seen before a gap, or at its end
     fresh = (first | resumed) & (side == 1) if zone_rule else np.zeros(len(row), bool)
-    track = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(row)]))
-    loss, birth = _carry_pairs(ts, first, losses, feet, xyxy[:, 3] - xyxy[:, 1], track, starts)
+    loss, birth = links.loss, links.birth
     # the tracks that change sides, and those that may pass an identity to or from one, in chains;
-    # the others change nothing
-    links = coo_matrix((np.ones(len(loss)), (track[loss], track[birth])), shape=(len(starts),) * 2)
-    _, group = connected_components(links, directed=False)
-    matters = np.isin(group, group[track[change | fresh]])
+    # the others change nothing (nor do the ones judged elsewhere, which share no identity)
+    pairs = coo_matrix((np.ones(len(loss)), (track[loss], track[birth])), shape=(len(starts),) * 2)
+    _, group = connected_components(pairs, directed=False)
+    seeds = change | fresh if judged is None else (change | fresh) & ~judged
+    matters = np.isin(group, group[track[seeds]])
     tracked = matters[track]
+    change, fresh = change & tracked, fresh & tracked
     loss, birth = loss[tracked[loss]], birth[tracked[birth]]
     carrying = np.zeros(len(row), bool)
     carrying[birth] = True
@@ -159,6 +158,10 @@ def sightings_to_feed(
     # its identity, where it was out of sight, and its end where that ends a stay in the zone
     ends_inside = np.roll(first, -1) & (side == 1) if zone_rule else np.zeros(len(row), bool)
     chosen |= (first | resumed | np.roll(resumed, -1) | passing | ends_inside) & tracked
+    if zone_rule and (config.cooldown_s > 0 or config.schedule is not None):
+        # a stay in cooldown (or outside the schedule) tries again at each sighting in the zone,
+        # and each try held back by the cooldown extends it
+        chosen |= (side == 1) & tracked
     if isinstance(config, LoiteringRule):
         chosen |= _after(ts, starts, first, (change | fresh | carrying) & (side == 1), config.time_s)
         # a carried-on stay began before the newcomer was born: up to time_s of it may be left
@@ -177,6 +180,41 @@ def sightings_to_feed(
     keep = np.zeros(len(ts), bool)
     keep[order] = spans
     return keep, keep & tracked
+
+
+@dataclass
+class CarryLinks:
+    """Sightings sorted by track then time, with the (last sighting, birth) pairs between which the
+    stitcher could carry an identity on."""
+
+    starts: np.ndarray  # each track's first sighting
+    first: np.ndarray
+    resumed: np.ndarray  # seen again after frames without it
+    feet: np.ndarray
+    track: np.ndarray  # [S] the track (0..T-1) of each sighting
+    loss: np.ndarray
+    birth: np.ndarray
+
+    @classmethod
+    def of(cls, row: np.ndarray, ts: np.ndarray, xyxy: np.ndarray, frame: np.ndarray) -> CarryLinks:
+        starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
+        first = np.zeros(len(row), bool)
+        first[starts] = True
+        feet = np.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, xyxy[:, 3]], axis=1).astype(np.float64)
+        steps = np.r_[0, np.diff(frame)]
+        stride = np.minimum.reduceat(np.where(first, np.iinfo(np.int64).max, steps), starts)
+        counts = np.diff(np.r_[starts, len(row)])
+        resumed = ~first & (steps > np.repeat(stride, counts))
+        losses = np.roll(first, -1) | np.roll(resumed, -1)  # last seen before a gap, or at its end
+        track = np.repeat(np.arange(len(starts)), counts)
+        loss, birth = _carry_pairs(ts, first, losses, feet, xyxy[:, 3] - xyxy[:, 1], track, starts)
+        return cls(starts, first, resumed, feet, track, loss, birth)
+
+
+def carry_links(row: np.ndarray, ts: np.ndarray, xyxy: np.ndarray, frame: np.ndarray) -> CarryLinks:
+    """The sightings' (sorted by track ``row`` then time) tracks, and the (last sighting, birth)
+    pairs between which the stitcher could carry an identity on."""
+    return CarryLinks.of(row, ts, xyxy, frame)
 
 
 def _carry_pairs(

@@ -1,0 +1,128 @@
+"""Which of a replay's tracks are judged without the engine, and what they raise.
+
+A zone stay rule's events follow from each identity's sightings (``replay_solo``) once the
+identities are known (``replay_identity``). Judged so are the tracks of a run in groups joined by
+the identities they could pass on (``replay_select``'s carry pairs): groups whose tracks all have
+their live boxes and tracker ids of their own, whose identities end before the run does (the
+engine then hears of their end) and that ``judge_stays`` is sure of. The other groups go through
+the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from scenewatch.config.camera import CameraConfig
+from scenewatch.rules.replay_identity import identities
+from scenewatch.rules.replay_load import StoredTracks
+from scenewatch.rules.replay_select import carry_links
+from scenewatch.rules.replay_solo import judge_stays
+
+
+@dataclass
+class Raised:
+    """An event raised by a track judged alone: its stored track row, the sighting it fired at."""
+
+    row: int
+    start: float
+    left: float  # when the track left the zone, or was last seen in it
+    fired_at: float
+    frame: int
+    box: list[float]
+
+
+def judge_alone(
+    camera: CameraConfig,
+    samples: dict[str, np.ndarray],
+    stored: StoredTracks,
+    lost_timeout: float,
+    run_ends: dict[int, float],
+) -> tuple[np.ndarray, dict[int, list[Raised]]]:
+    """[S] the sightings (of ``samples``, sorted by row then time) judged without the engine, and
+    per run (which ends at ``run_ends``: its last frame) the events they raise."""
+    judged = np.zeros(len(samples["run"]), bool)
+    raised: dict[int, list[Raised]] = {}
+    for run_id in np.unique(samples["run"]).tolist():
+        mine = np.flatnonzero(samples["run"] == run_id)
+        done, raised[run_id] = _judge_run(
+            camera, {k: v[mine] for k, v in samples.items()}, stored, lost_timeout, run_ends[run_id]
+        )
+        judged[mine[done]] = True
+    return judged, raised
+
+
+def _judge_run(
+    camera: CameraConfig,
+    run: dict[str, np.ndarray],
+    stored: StoredTracks,
+    lost_timeout: float,
+    run_end: float,
+) -> tuple[np.ndarray, list[Raised]]:
+    row, ts, frame, xyxy = run["row"], run["ts"], run["frame"], run["xyxy"]
+    by_time = np.lexsort((row, ts))
+    frames, first = np.unique(ts[by_time], return_index=True)
+    frame_no = frame[by_time][first]  # a frame's number: its first sighting's, as the engine is fed
+    links = carry_links(row, ts, xyxy, frame)
+    rows = row[links.starts]
+    track = links.track
+    groups = _groups(len(rows), track[links.loss], track[links.birth])
+    ids = stored.tracker_ids[rows]
+    known, uses = np.unique(ids, return_counts=True)
+    unfit = np.isin(ids, known[uses > 1]) | np.isin(rows, row[frame < 0])
+    identity = identities(
+        links.starts,
+        ids,
+        ts,
+        xyxy,
+        stored.class_ids[rows],
+        stored.last_ts[rows],
+        frames,
+        lost_timeout,
+        track[links.loss],
+        track[links.birth],
+    )
+    # an identity never within the zone's bounds raises nothing: judged without a look
+    zone = next(z for z in camera.zones if z.name == camera.rules[0].zone_name)
+    polygon = np.asarray(zone.polygon, np.float64)
+    feet = np.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, xyxy[:, 3]], axis=1)
+    near = np.all((feet >= polygon.min(axis=0) - 1.0) & (feet <= polygon.max(axis=0) + 1.0), axis=1)
+    look = np.isin(identity, identity[near])
+    # an identity ends with the last track that held it
+    order = np.flatnonzero(look)[np.lexsort((ts[look], identity[look]))]
+    key, at = identity[order], ts[order]
+    last_of = np.r_[key[1:] != key[:-1], True]
+    ending = np.repeat(order[last_of], np.diff(np.r_[0, np.flatnonzero(last_of) + 1]))
+    ends = stored.last_ts[row[ending]]
+    stays, unsure = judge_stays(camera, key, at, xyxy[order], stored.class_ids[row[order]], ends, frames)
+    unsure |= ends + lost_timeout >= run_end  # the run ends before the engine hears of its end
+    unfit[track[order[unsure]]] = True
+    out_group = np.unique(groups[unfit])
+    judged_track = ~np.isin(groups, out_group)
+    fired = order[stays.sighting]
+    keep = judged_track[track[fired]]
+    fired, start, left = fired[keep], stays.start[keep], stays.left[keep]
+    at = ts[fired]
+    boxes = [[round(v, 1) for v in box] for box in xyxy[fired].astype(np.float32).tolist()]  # as fire()
+    raised = [
+        Raised(*values)
+        for values in zip(
+            row[fired].tolist(),
+            start.tolist(),
+            left.tolist(),
+            at.tolist(),
+            frame_no[np.searchsorted(frames, at)].tolist(),
+            boxes,
+            strict=True,
+        )
+    ]
+    return judged_track[track], raised
+
+
+def _groups(count: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """[T] the group of each track: tracks joined by a pair share one."""
+    pairs = coo_matrix((np.ones(len(a)), (a, b)), shape=(count, count))
+    return connected_components(pairs, directed=False)[1]
