@@ -30,10 +30,14 @@ DAY = 86400.0
 START = 1_700_000_000.0 - 1_700_000_000.0 % DAY  # a UTC midnight
 CLASSES = ["person", "car", "bicycle", "truck"]
 ZONES = ["gate", "yard", "road"]
+COLOURS = ["red", "blue", "black", "white", "green", "grey"]
 RULES = [("door", "intrusion"), ("linger", "loitering"), ("crowd", "crowd"), ("gateway", "line_crossing")]
 
 
-def seed(root: Path, n_tracks: int, n_events: int):
+def seed(root: Path, n_tracks: int, n_events: int, names: tuple[str, ...] = ("busy",)):
+    """A data folder with ``n_tracks`` tracks and ``n_events`` events over one day, dealt in turn
+    to the cameras ``names`` (each with the day's recording segments), indexed for search; the
+    user ``admin``. Media files are not written (the rows name them)."""
     from scenewatch.api import auth
     from scenewatch.config import AppConfig, CameraConfig
     from scenewatch.config.source import SourceConfig
@@ -46,17 +50,18 @@ def seed(root: Path, n_tracks: int, n_events: int):
     store = DataStore.open(root)
     engine = store.engine
     url = "rtsp://192.0.2.10/stream1"
-    camera = repo.ensure_camera(engine, "busy", url, 1280, 720, 10.0)
-    run = repo.start_run(engine, camera, url, "run")
+    made = [repo.ensure_camera(engine, name, url, 1280, 720, 10.0) for name in names]
+    runs = [repo.start_run(engine, camera, url, "run") for camera in made]
     starts = START + np.sort(rng.uniform(0, DAY, n_tracks))
     lengths = np.where(
         rng.random(n_tracks) < 0.02, rng.uniform(600, 3600, n_tracks), rng.lognormal(2.5, 1.0, n_tracks)
     )
     classes = rng.choice(CLASSES, n_tracks, p=[0.7, 0.2, 0.05, 0.05])
+    tops = np.random.default_rng(11).choice(COLOURS, n_tracks)  # own stream: the draws after it keep theirs
     rows = [
         dict(
-            camera_id=camera,
-            run_id=run,
+            camera_id=made[i % len(names)],
+            run_id=runs[i % len(names)],
             tracker_id=i + 1,
             class_name=str(classes[i]),
             first_ts=float(starts[i]),
@@ -66,9 +71,9 @@ def seed(root: Path, n_tracks: int, n_events: int):
             detections=int(lengths[i] * 10),
             score=0.7,
             path=[],
-            thumbnail=f"thumbnails/busy/run{run}/{i // 1000:04d}/{i + 1}.jpg",
+            thumbnail=f"thumbnails/{names[i % len(names)]}/run{runs[i % len(names)]}/{i // 1000:04d}/{i + 1}.jpg",
             finished=True,
-            attributes={"zones": [ZONES[i % 3]]},
+            attributes={"zones": [ZONES[i % 3]], "colours": {"upper": {str(tops[i]): 0.8}}},
         )
         for i in range(n_tracks)
     ]
@@ -76,15 +81,15 @@ def seed(root: Path, n_tracks: int, n_events: int):
     happened = [
         dict(
             key=f"bench-{i}",
-            camera_id=camera,
-            run_id=run,
+            camera_id=made[i % len(names)],
+            run_id=runs[i % len(names)],
             rule=RULES[i % 4][0],
             rule_type=RULES[i % 4][1],
             start_ts=float(at[i]),
             end_ts=float(at[i] + 5),
             track_ids=[i + 1],
             detail={"zone": ZONES[i % 3]},
-            snapshot=f"events/busy/x/{i}.jpg",
+            snapshot=f"events/{names[i % len(names)]}/x/bench-{i}.jpg",
             clip=None,
             state="new",
             created_at=float(at[i]),
@@ -94,12 +99,13 @@ def seed(root: Path, n_tracks: int, n_events: int):
     segments = [
         dict(
             camera_id=camera,
-            path=f"rec/busy/{i}.mp4",
+            path=f"rec/{name}/{i}.mp4",
             start_ts=START + 60 * i,
             end_ts=START + 60 * (i + 1),
             bytes=1,
             codec="h264",
         )
+        for name, camera in zip(names, made, strict=True)
         for i in range(int(DAY // 60))
     ]
     with engine.begin() as conn:
@@ -108,7 +114,7 @@ def seed(root: Path, n_tracks: int, n_events: int):
         conn.execute(insert(recording_segments), segments)
     reindex(engine)
     auth.create_user(engine, "admin", "correct-horse-battery", "admin")
-    settings = AppConfig(cameras=[CameraConfig(name="busy", source=SourceConfig(url=url))])
+    settings = AppConfig(cameras=[CameraConfig(name=name, source=SourceConfig(url=url)) for name in names])
     return store, settings
 
 

@@ -1,6 +1,8 @@
 // Alerts: the latest events; new ones arrive over server-sent events without a reload.
 "use strict";
 (async () => {
+  // the list is asked for beside the sign-in check: one round trip before the page shows
+  const first = SW.api("/api/events?limit=50");
   const user = await SW.start("alerts.html");
   const canAct = user.role !== "viewer";
   const main = document.getElementById("main");
@@ -29,7 +31,7 @@
       catch (e) { alert(e.message); }
     };
     const card = el("div", { class: "card alert" + (fresh ? " fresh" : ""), "data-event": event.id },
-      event.snapshot_url ? el("img", { src: event.snapshot_url, alt: `snapshot of event ${event.id}` }) : el("div", { class: "mute" }, "no snapshot"),
+      event.snapshot_url ? SW.lazyImage(event.snapshot_url, { alt: `snapshot of event ${event.id}` }) : el("div", { class: "mute" }, "no snapshot"),
       el("div", {},
         el("div", { class: "row" }, el("strong", {}, event.rule), el("span", { class: "badge " + event.state }, event.state),
           el("span", { class: "pill" }, event.rule_type)),
@@ -46,7 +48,7 @@
     cards.set(event.id, card);
   }
 
-  const events = await SW.api("/api/events?limit=50");
+  const events = await first;
   for (const event of events.reverse()) render(event, false);
   if (!events.length) list.append(el("p", { class: "mute", id: "empty" }, "No alerts yet."));
 

@@ -4,6 +4,7 @@
 const SW = {
   csrf: sessionStorage.getItem("sw_csrf"),
   user: null,
+  nearView: null,  // the IntersectionObserver of lazyImage
 
   async api(path, options = {}) {
     const opts = { credentials: "same-origin", ...options, headers: { ...(options.headers || {}) } };
@@ -63,6 +64,21 @@ const SW = {
 
   time(ts) {
     return ts == null ? "-" : new Date(ts * 1000).toLocaleString();
+  },
+
+  // An <img> that asks for its picture once it comes within 300 px of the screen: a long list of
+  // snapshots costs what is seen (the browser's loading="lazy" starts thousands of pixels ahead).
+  lazyImage(src, attrs = {}) {
+    SW.nearView ??= new IntersectionObserver((seen) => {
+      for (const entry of seen) {
+        if (!entry.isIntersecting) continue;
+        entry.target.src = entry.target.dataset.src;
+        SW.nearView.unobserve(entry.target);
+      }
+    }, { rootMargin: "300px" });
+    const image = el("img", { ...attrs, "data-src": src });
+    SW.nearView.observe(image);
+    return image;
   },
 
   // One current fault in words, the same on every page ("lagging 4.2 s behind").

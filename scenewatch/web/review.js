@@ -3,10 +3,12 @@
 // footage from there. One request per view: a bucket per pixel of the bar, counted by the server.
 "use strict";
 (async () => {
+  const listed = SW.api("/api/cameras");  // asked beside the sign-in check
   await SW.start("review.html");
   const main = document.getElementById("main");
   const params = new URLSearchParams(location.search);
   const HOUR = 3600;
+  const REST_MS = 150;  // the pointer still this long on the bar: its preview picture is fetched
   const CLIP_S = 10;  // seconds played from a clicked moment: short, so that it is cut quickly
   const TICKS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200];
   const LANES = { footage: [0, 10], tracks: [14, 78], events: [82, 96], axis: [98, 112] };
@@ -47,7 +49,7 @@
   main.append(el("h1", {}, "Review"), controls, legend, bar, hint, summary, error, player,
     el("h2", {}, "Events in view"), list, more);
 
-  const cameras = await SW.api("/api/cameras");
+  const cameras = await listed;
   for (const cam of cameras) camera.append(el("option", { value: cam.name }, cam.name));
   if (!cameras.length) {
     main.append(el("p", { class: "mute" }, "No cameras you may see."));
@@ -203,6 +205,18 @@
     return best;
   }
 
+  // The hover's picture is asked for once the pointer rests on a track or event: sweeping across
+  // the bar (or dragging out a range) passes hundreds of them, one a pixel.
+  let resting = null;
+  function preview(near) {
+    clearTimeout(resting);
+    const image = hover.querySelector("img");
+    if (!near) { image?.remove(); return; }
+    if (image?.getAttribute("src") === near.image) return;
+    image?.remove();  // another track's picture would mislead until the new one comes
+    resting = setTimeout(() => hover.prepend(el("img", { src: near.image, alt: near.label })), REST_MS);
+  }
+
   canvas.addEventListener("mousemove", (e) => {
     if (!view) return;
     const { f, ts, bucket } = timeAt(e.clientX);
@@ -210,18 +224,14 @@
     cursor.style.left = `${f * 100}%`;
     const counts = Object.entries(view.track_counts).filter(([, c]) => c[bucket]).map(([k, c]) => `${c[bucket]} ${k}`);
     const near = nearest(ts);
-    const image = hover.querySelector("img");
-    const wanted = near && near.image ? near.image : null;
-    if (!wanted) image?.remove();
-    else if (!image) hover.prepend(el("img", { src: wanted, alt: near.label }));
-    else if (image.getAttribute("src") !== wanted) { image.src = wanted; image.alt = near.label; }
+    preview(near && near.image && !pressed ? near : null);
     hover.querySelector(".rv-hover-text")?.remove();
     hover.append(el("div", { class: "rv-hover-text" }, el("strong", {}, new Date(ts * 1000).toLocaleTimeString()),
       el("div", { class: "mute" }, counts.join(", ") || "no tracks"), near ? el("div", {}, near.label) : null));
     hover.hidden = false;
     hover.style.left = `${Math.min(f * 100, 80)}%`;
   });
-  canvas.addEventListener("mouseleave", () => { cursor.hidden = true; hover.hidden = true; });
+  canvas.addEventListener("mouseleave", () => { cursor.hidden = true; hover.hidden = true; preview(null); });
   // a click plays from its time; a drag across the bar zooms in on the range dragged
   let pressed = null;
   canvas.addEventListener("mousedown", (e) => { if (view) pressed = timeAt(e.clientX); });
@@ -263,7 +273,7 @@
     if (!append) list.replaceChildren();
     for (const e of events) {
       list.append(el("li", { "data-event": e.id },
-        e.snapshot_url ? el("img", { src: e.snapshot_url, alt: `snapshot of event ${e.id}`, loading: "lazy" }) : null,
+        e.snapshot_url ? SW.lazyImage(e.snapshot_url, { alt: `snapshot of event ${e.id}` }) : null,
         el("span", {}, el("strong", {}, e.rule), ` · ${SW.time(e.start_ts)} `, el("span", { class: "pill" }, e.rule_type)),
         el("button", { type: "button", onclick: () => play(e.clip_url, `${e.rule} at ${SW.time(e.start_ts)}`) }, "Play")));
     }

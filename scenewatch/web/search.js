@@ -3,6 +3,7 @@
 // `search` rule to the cameras they pick (through the camera config API, like the zone editor).
 "use strict";
 (async () => {
+  const listed = SW.api("/api/cameras");  // asked beside the sign-in check, used twice below
   const user = await SW.start("search.html");
   const main = document.getElementById("main");
   const input = el("input", { id: "q", placeholder: "e.g. person in a red top · 穿红色上衣的人", size: 48 });
@@ -25,7 +26,7 @@
   const actions = el("div", { class: "row", id: "search-actions", hidden: true }, alertButton, alertHint);
   const setup = el("div", { id: "alert-setup" });
   main.append(el("h1", {}, "Search"), form, error, understood, actions, setup, player, results, more);
-  for (const cam of await SW.api("/api/cameras")) cameraPick.append(el("option", { value: cam.name }, cam.name));
+  for (const cam of await listed) cameraPick.append(el("option", { value: cam.name }, cam.name));
   cameraPick.size = Math.min(4, Math.max(2, cameraPick.options.length));
 
   // The pickers as search parameters (times as UTC instants) and in words for the reading shown.
@@ -46,7 +47,7 @@
 
   // Which configured cameras this user may change rules on, and whether the server can save them.
   const editing = mayEdit ? (async () => {
-    const cameras = (await SW.api("/api/cameras")).filter((c) => c.configured).map((c) => c.name);
+    const cameras = (await listed).filter((c) => c.configured).map((c) => c.name);
     if (!cameras.length) return { cameras, writable: false, why: "no camera is configured on this server" };
     const geometry = await SW.api(`/api/config/cameras/${encodeURIComponent(cameras[0])}`);
     return { cameras, writable: geometry.editable,

@@ -17,6 +17,8 @@ from scenewatch.api.errors import not_found
 Id = Annotated[int, Path(ge=1, le=2**62)]
 Limit = Annotated[int, Query(ge=1, le=500, description="At most this many items (1-500).")]
 NO_STORE = {"cache-control": "no-store"}
+# masked per user, and a new privacy zone must take effect at once: never kept by a cache
+MEDIA_HEADERS = {"cache-control": "private, no-store"}
 
 
 class UserOut(BaseModel):
@@ -81,4 +83,22 @@ def read_image(store, relative: str) -> np.ndarray:
 
 def jpeg_response(image: np.ndarray, mask: privacy.Mask, scale=(1.0, 1.0), offset=(0.0, 0.0)) -> Response:
     body = privacy.encode_jpeg(privacy.apply(image, mask, scale, offset))
-    return Response(body, media_type="image/jpeg", headers={"cache-control": "private, no-store"})
+    return Response(body, media_type="image/jpeg", headers=MEDIA_HEADERS)
+
+
+def stored_jpeg(store, relative: str) -> Response:
+    """A media JPEG as stored, for a user who is shown it unmasked: no decoding and encoding again;
+    404 like :func:`read_image` when the file is gone or not a JPEG."""
+    from scenewatch.api.errors import ApiError
+
+    try:
+        path = store.media.absolute(relative)
+    except ValueError:
+        raise ApiError(400, "media path leaves the media folder", "path") from None
+    try:
+        body = path.read_bytes()
+    except OSError:
+        raise not_found("media file") from None
+    if not body.startswith(b"\xff\xd8\xff"):
+        raise not_found("media file")
+    return Response(body, media_type="image/jpeg", headers=MEDIA_HEADERS)
