@@ -3,10 +3,17 @@
 The tracker loses people and finds them again (a missed detection, a post, a crossing), so one
 walk can be stored as several tracks and a search would show the same person again and again.
 Fragments join when one ends where and when the next begins (:func:`link_cost`: a gap of at
-most :data:`MAX_GAP_S`, a distance the object could cover in it, a similar box size) and they
-look alike (the colour shares of their body parts, from the index). Each track continues into at
-most one later track, best links first, so a group is a chain in time, never two objects seen
-at once. Groups never cross cameras: there is no identity across cameras, by design.
+most :data:`MAX_GAP_S`, a distance the object could cover in it, a similar box size, and where
+one was last seen at the border of the view, the next first seen at that border) and they
+look alike (the colour shares of their body parts, from the index). A walk also goes on after a
+longer gap, up to :data:`MAX_RETURN_S` (:func:`returns`), where the object is seen again where it
+was lost (hidden behind something, or standing undetected) or comes back through the border it
+left by (:func:`comes_back`), looks alike in every part, and looks more alike than anyone else
+who could have come back there and than anyone seen at the same time as either fragment: colour
+names alone do not tell two people in dark clothes apart, so an ambiguous return is never
+joined. Each track continues into at most one later track, best links first, so a group is a
+chain in time, never two objects seen at once. Groups never cross cameras: there is no identity
+across cameras, by design.
 
 >>> a = Fragment(1, 1, "person", 0.0, 2.0, (100.0, 300.0, 80.0), (160.0, 300.0, 80.0), (30.0, 0.0))
 >>> b = Fragment(2, 1, "person", 2.5, 6.0, (176.0, 301.0, 82.0), (280.0, 300.0, 80.0), (30.0, 0.0))
@@ -19,7 +26,7 @@ at once. Groups never cross cameras: there is no identity across cameras, by des
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -29,7 +36,7 @@ from sqlalchemy import Connection, and_, or_, select
 from scenewatch.search.facts import COLOUR_PARTS, VEHICLE_CLASSES
 from scenewatch.search.loading import TrackFacts, id_pages, load_facts
 from scenewatch.search.scope import LOOKBACK_S, Scope, in_window
-from scenewatch.store.schema import boxes, tracks
+from scenewatch.store.schema import boxes, cameras, tracks
 from scenewatch.vision.colours import TERMS as BASIC_COLOURS
 
 MAX_GAP_S = 4.0  # longest time unseen between two fragments of one walk
@@ -50,8 +57,19 @@ PART_WEIGHT = {"upper": 1.0, "lower": 0.8, "head": 0.3, "body": 1.0}
 VELOCITY_SPAN_S = 1.0  # end velocities are measured over about this much of the path
 HOPS = 1  # rounds of looking for fragments next to the ones found (a walk through a non-matching one)
 MAX_NEIGHBOURS = 2000  # fragments read per round, so a crowded hour cannot flood a search
+# Returns: the same object seen again after more than MAX_GAP_S unseen.
+MAX_RETURN_S = 30.0  # longest time unseen
+STAY_H = 1.0  # seen again where it was lost: within this many box heights of the end
+EDGE_SPAN_H = 3.0  # back through the border it left by: within this many heights along it
+EDGE_SHARE = 0.02  # a box this close to the frame's border (share of its width or height) touches it
+RETURN_LOOK = 0.9  # colour likeness a return needs (weighted over the parts) ...
+RETURN_PART_LOOK = 0.7  # ... and in each part both show (the upper and lower body at least)
+RETURN_PARTS = ("upper", "lower")
+RETURN_MARGIN = 0.05  # likeness over every other fragment that could be the same return
+RETURN_COST = 2.0  # added to a return's cost: continuous links are taken first
 
 Point = tuple[float, float, float]  # bottom-centre x, y and box height, in pixels
+Box = tuple[float, float, float, float]  # x1, y1, x2, y2
 
 
 @dataclass(slots=True)
@@ -68,6 +86,8 @@ class Fragment:
     velocity: tuple[float, float] = (0.0, 0.0)  # pixels per second near its end
     start_velocity: tuple[float, float] = (0.0, 0.0)  # pixels per second near its start
     colours: dict[str, dict[str, float]] = field(default_factory=dict)  # part -> colour -> share
+    enters: str | None = None  # the frame border its first box touches (left, right, top, bottom)
+    exits: str | None = None  # the border its last box touches
 
     @property
     def kind(self) -> str:
@@ -78,15 +98,23 @@ class Fragment:
 def likeness(a: dict[str, dict[str, float]], b: dict[str, dict[str, float]]) -> float | None:
     """Bhattacharyya coefficient of the colour shares, averaged over the parts both show (weighted
     by how well a part tells people apart); None when they share no described part."""
-    total = weight = 0.0
-    for part, w in PART_WEIGHT.items():
+    return _weighted(part_likeness(a, b))
+
+
+def _weighted(parts: dict[str, float]) -> float | None:
+    weight = sum(PART_WEIGHT[part] for part in parts)
+    return sum(PART_WEIGHT[part] * look for part, look in parts.items()) / weight if weight else None
+
+
+def part_likeness(a: dict[str, dict[str, float]], b: dict[str, dict[str, float]]) -> dict[str, float]:
+    """part -> Bhattacharyya coefficient of its colour shares, for the parts both show."""
+    out = {}
+    for part in PART_WEIGHT:
         pa, pb = a.get(part), b.get(part)
-        if not pa or not pb:
-            continue
-        na, nb = sum(pa.values()), sum(pb.values())
-        total += w * sum(math.sqrt(pa[c] / na * pb[c] / nb) for c in pa if c in pb)
-        weight += w
-    return total / weight if weight else None
+        if pa and pb:
+            na, nb = sum(pa.values()), sum(pb.values())
+            out[part] = sum(math.sqrt(pa[c] / na * pb[c] / nb) for c in pa if c in pb)
+    return out
 
 
 def link_cost(a: Fragment, b: Fragment) -> float | None:
@@ -96,6 +124,8 @@ def link_cost(a: Fragment, b: Fragment) -> float | None:
     gap = b.first_ts - a.last_ts
     if not -MAX_OVERLAP_S <= gap <= MAX_GAP_S or b.last_ts <= a.last_ts:
         return None
+    if a.exits is not None and b.enters != a.exits:
+        return None  # last seen at the border, it may have left the view: it comes back only through it
     h = (a.end[2] + b.start[2]) / 2
     if h <= 0 or max(a.end[2], b.start[2]) > SIZE_RATIO * max(min(a.end[2], b.start[2]), 1e-6):
         return None
@@ -116,6 +146,13 @@ def link_cost(a: Fragment, b: Fragment) -> float | None:
     return miss / allowed + LOOK_WEIGHT * (1.0 - (UNSEEN_LOOK if look is None else look))
 
 
+def _take(links: list[tuple[float, int, int]], after: dict[int, int], before: dict[int, int]) -> None:
+    """Links into ``after``/``before``, best first, where both ends are still free."""
+    for _, first, then in sorted(links):
+        if first not in after and then not in before:
+            after[first], before[then] = then, first
+
+
 def _heads_apart(u: tuple[float, float], v: tuple[float, float], h: float) -> bool:
     """Whether two ends both move, in directions more than 90 degrees apart."""
     nu, nv = math.hypot(*u), math.hypot(*v)
@@ -124,9 +161,96 @@ def _heads_apart(u: tuple[float, float], v: tuple[float, float], h: float) -> bo
     return u[0] * v[0] + u[1] * v[1] < 0
 
 
+def comes_back(a: Fragment, b: Fragment) -> bool:
+    """Whether ``b`` could be ``a``'s object seen again after a longer gap: on the same camera,
+    after more than MAX_GAP_S and at most MAX_RETURN_S unseen, either where it was lost (at a
+    similar size) or through the border it left by, near where it left."""
+    if a.camera_id != b.camera_id or a.kind != b.kind or a.track_id == b.track_id:
+        return False
+    if not MAX_GAP_S < b.first_ts - a.last_ts <= MAX_RETURN_S:
+        return False
+    h = (a.end[2] + b.start[2]) / 2
+    if h <= 0:
+        return False
+    dx, dy = b.start[0] - a.end[0], b.start[1] - a.end[1]
+    sized = max(a.end[2], b.start[2]) <= SIZE_RATIO * min(a.end[2], b.start[2])
+    if sized and math.hypot(dx, dy) <= STAY_H * h:
+        return True
+    along = abs(dy) if a.exits in ("left", "right") else abs(dx)
+    return a.exits is not None and a.exits == b.enters and along <= EDGE_SPAN_H * h
+
+
+def return_look(a: Fragment, b: Fragment) -> float | None:
+    """The likeness of a return: None unless both show RETURN_PARTS and every part both show
+    reaches RETURN_PART_LOOK (one alike part does not make two people one)."""
+    parts = part_likeness(a.colours, b.colours)
+    if any(p not in parts for p in RETURN_PARTS) or min(parts.values()) < RETURN_PART_LOOK:
+        return None
+    return _weighted(parts)
+
+
+def returns(
+    ends: list[Fragment], starts: list[Fragment], everyone: list[Fragment]
+) -> list[tuple[float, int, int]]:
+    """Returns as (cost, end's track, start's track): ``ends`` are the last fragments of walks,
+    ``starts`` the first, ``everyone`` all fragments. A return must look alike enough
+    (RETURN_LOOK) and more alike, by RETURN_MARGIN, than every rival: any other start the same
+    end could return as, any other end that could return as the same start (a rival passes the
+    same path and part tests), and anyone seen at the same time as either (certainly another
+    object: where such a one looks as alike, as in a crowd in dark clothes or on a camera
+    without colour, the colours say nothing)."""
+    by_camera: dict[int, list[Fragment]] = defaultdict(list)
+    for f in sorted(starts, key=lambda f: f.first_ts):
+        by_camera[f.camera_id].append(f)
+    begins = {camera: [f.first_ts for f in group] for camera, group in by_camera.items()}
+    pairs: list[tuple[Fragment, Fragment, float]] = []
+    for a in ends:
+        group = by_camera.get(a.camera_id, [])
+        reach = STAY_H * SIZE_RATIO * a.end[2]  # no farther where it was lost (a quick first sieve)
+        for b in group[bisect_right(begins.get(a.camera_id, []), a.last_ts + MAX_GAP_S) :]:
+            if b.first_ts > a.last_ts + MAX_RETURN_S:
+                break
+            if (a.exits is None or b.enters != a.exits) and abs(b.start[0] - a.end[0]) > reach:
+                continue
+            look = return_look(a, b) if comes_back(a, b) else None
+            if look is not None:
+                pairs.append((a, b, look))
+    rivals: dict[tuple[str, int], list[tuple[int, float]]] = defaultdict(list)
+    for a, b, look in pairs:
+        rivals["end", a.track_id].append((b.track_id, look))
+        rivals["start", b.track_id].append((a.track_id, look))
+    crowd: dict[int, float] = {}  # fragment -> its best return likeness to anyone seen at once
+    links = []
+    for a, b, look in pairs:
+        others = [v for i, v in rivals["end", a.track_id] if i != b.track_id]
+        others += [v for i, v in rivals["start", b.track_id] if i != a.track_id]
+        if look < RETURN_LOOK or any(look - v < RETURN_MARGIN for v in others):
+            continue
+        for f in (a, b):
+            if f.track_id not in crowd:
+                crowd[f.track_id] = _alike_at_once(f, everyone)
+        if all(look - crowd[f.track_id] >= RETURN_MARGIN for f in (a, b)):
+            late = (b.first_ts - a.last_ts) / MAX_RETURN_S
+            links.append((RETURN_COST + LOOK_WEIGHT * (1.0 - look) + late, a.track_id, b.track_id))
+    return links
+
+
+def _alike_at_once(f: Fragment, everyone: list[Fragment]) -> float:
+    """The best return likeness to ``f`` of the fragments of its camera and kind seen at the
+    same time (for longer than a link's overlap); 0 when none passes the part tests."""
+    best = 0.0
+    for c in everyone:
+        at_once = c.first_ts < f.last_ts - MAX_OVERLAP_S and c.last_ts > f.first_ts + MAX_OVERLAP_S
+        if at_once and c.camera_id == f.camera_id and c.kind == f.kind and c.track_id != f.track_id:
+            best = max(best, return_look(f, c) or 0.0)
+    return best
+
+
 def chains(fragments: dict[int, Fragment]) -> list[list[int]]:
     """The fragments joined into walks (each in time order), best links first: a fragment
-    continues into at most one later fragment and is continued by at most one."""
+    continues into at most one later fragment and is continued by at most one. Continuous
+    links (:func:`link_cost`) first, then returns (:func:`returns`) from a walk's last fragment
+    to a later walk's first."""
     by_camera: dict[int, list[Fragment]] = defaultdict(list)
     for f in fragments.values():
         by_camera[f.camera_id].append(f)
@@ -145,9 +269,11 @@ def chains(fragments: dict[int, Fragment]) -> list[list[int]]:
                     links.append((cost, a.track_id, b.track_id))
     after: dict[int, int] = {}
     before: dict[int, int] = {}
-    for _, first, then in sorted(links):
-        if first not in after and then not in before:
-            after[first], before[then] = then, first
+    _take(links, after, before)
+    heads = [i for i in fragments if i not in before]
+    tails = [i for i in fragments if i not in after]
+    last, first = [fragments[i] for i in tails], [fragments[i] for i in heads]
+    _take(returns(last, first, list(fragments.values())), after, before)
     walks = []
     for track_id in sorted(fragments, key=lambda i: (fragments[i].first_ts, i)):
         if track_id in before:
@@ -208,12 +334,16 @@ def load_fragments(
         cols = (t.id, t.camera_id, t.class_name, t.first_ts, t.last_ts, t.first_frame, t.last_frame, t.path)
         for row in conn.execute(select(*cols).where(where)):
             rows[row.id] = row
-    ends: dict[int, dict[int, Point]] = defaultdict(dict)
+    ends: dict[int, dict[int, Box]] = defaultdict(dict)
     at_ends = or_(b.frame == t.first_frame, b.frame == t.last_frame)
     for where in id_pages(conn, t.id, t.first_ts, list(rows)):
         q = select(b.track_id, b.frame, b.x1, b.y1, b.x2, b.y2).join(tracks, t.id == b.track_id)
-        for track_id, frame, x1, y1, x2, y2 in conn.execute(q.where(and_(where, at_ends))):
-            ends[track_id][frame] = ((x1 + x2) / 2, y2, y2 - y1)
+        for track_id, frame, *box in conn.execute(q.where(and_(where, at_ends))):
+            ends[track_id][frame] = tuple(box)
+    c = cameras.c
+    in_use = {row.camera_id for row in rows.values()}
+    sizes = conn.execute(select(c.id, c.width, c.height).where(c.id.in_(in_use)))
+    views = {i: (w, h) for i, w, h in sizes if w and h}
     out = {}
     for i, row in rows.items():
         first, last = ends[i].get(row.first_frame), ends[i].get(row.last_frame)
@@ -221,19 +351,42 @@ def load_fragments(
             continue
         path = row.path if isinstance(row.path, list) else []
         colours = colour_shares(facts[i].facts) if i in facts else {}
+        view = views.get(row.camera_id)
         out[i] = Fragment(
-            i, row.camera_id, row.class_name, row.first_ts, row.last_ts, first, last,
-            _velocity(path, True), _velocity(path, False), colours,
+            i, row.camera_id, row.class_name, row.first_ts, row.last_ts, _point(first), _point(last),
+            _velocity(path, True), _velocity(path, False), colours, border(first, view), border(last, view),
         )  # fmt: skip
     return out
 
 
+def _point(box: Box) -> Point:
+    x1, _, x2, y2 = box
+    return ((x1 + x2) / 2, y2, y2 - box[1])
+
+
+def border(box: Box, view: tuple[int, int] | None) -> str | None:
+    """The border of the frame (``view``: width, height; unknown: None) a box touches, sides first."""
+    if view is None:
+        return None
+    w, h = view
+    x1, y1, x2, y2 = box
+    for name, touches in (
+        ("left", x1 <= EDGE_SHARE * w),
+        ("right", x2 >= (1 - EDGE_SHARE) * w),
+        ("bottom", y2 >= (1 - EDGE_SHARE) * h),
+        ("top", y1 <= EDGE_SHARE * h),
+    ):
+        if touches:
+            return name
+    return None
+
+
 def neighbour_ids(conn: Connection, fragments: Iterable[Fragment], scope: Scope) -> set[int]:
-    """Tracks of the same cameras, within the scope, that begin or end within a join's reach of
-    one of ``fragments``' ends (one statement per camera and stretch of time)."""
+    """Tracks of the same cameras, within the scope, that begin or end within a join's reach (a
+    return's) of one of ``fragments``' ends (one statement per camera and stretch of time)."""
     windows: dict[int, list[tuple[float, float]]] = defaultdict(list)
     for f in fragments:
-        windows[f.camera_id].append((f.first_ts - MAX_GAP_S, f.last_ts + MAX_GAP_S))
+        windows[f.camera_id].append((f.first_ts - MAX_RETURN_S, f.last_ts + MAX_RETURN_S))
     t = tracks.c
     found: set[int] = set()
     for camera_id, spans in windows.items():
