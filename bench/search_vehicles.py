@@ -70,12 +70,16 @@ def vehicle_pred(relevant: dict[str, str]) -> bench.Pred:
     return pred
 
 
+def bench_clips(data: dict) -> dict[str, dict]:
+    """The clips the bench indexes: the labelled traffic clips and vtest.avi (default settings)."""
+    return {"vtest": {"video": "video/vtest.avi", "camera": {}}} | data["clips"]
+
+
 def index_clips(store: DataStore, data: dict) -> None:
     """Index each clip (and vtest.avi) not yet in the store, with the clip's camera settings."""
     with store.engine.connect() as conn:
         indexed = set(conn.scalars(select(cameras.c.name)))
-    clips = {"vtest": {"video": "video/vtest.avi", "camera": {}}} | data["clips"]
-    for name, clip in clips.items():
+    for name, clip in bench_clips(data).items():
         if name in indexed:
             continue
         video = bench.SHARED / clip["video"]
@@ -170,11 +174,11 @@ def report_vehicles(store: DataStore) -> None:
 
 
 def redescribe(store: DataStore, data: dict) -> None:
-    """Describe the clips' stored vehicle tracks again with the current vehicle code: the
-    describer's own per-frame path (crops, white balance, car sizes) fed with the stored boxes,
-    then class, class confidence, body colour and type rewritten and the search reindexed. So
-    two versions of the vehicle code can be compared on the very same tracks."""
-    for camera, clip in data["clips"].items():
+    """Describe the stored vehicle tracks of the clips and vtest.avi again with the current
+    vehicle code: the describer's own per-frame path (crops, white balance, car sizes) fed with
+    the stored boxes, then class, class confidence, body colour and type rewritten and the search
+    reindexed. So two versions of the vehicle code can be compared on the very same tracks."""
+    for camera, clip in bench_clips(data).items():
         q = (
             select(tracks.c.id, tracks.c.attributes, boxes.c.frame, boxes.c.score, *box_columns())
             .join(boxes, boxes.c.track_id == tracks.c.id)

@@ -41,6 +41,10 @@ ADJACENT: dict[str, tuple[str, ...]] = {
 HEAD_CREDIT = 0.3  # 'person in red': hair or a hat counts 0.3, the clothes in full
 COLOUR_GRADE = 0.3  # ... and this part of a colour factor grows with the share up to 1
 COLOUR_FULL = 0.5  # half the part in the colour is a full match (the rest is shadow, skin, bags)
+# A vehicle's body colour is read from its panels alone (glass, tyres and road left out), so a
+# full match asks for more of it, and a neighbouring term ('silver': also white) at its credit
+# never reaches a full match.
+BODY_FULL = 0.8
 PART_NAMES = {
     "head": "head",
     "upper": "upper body",
@@ -112,19 +116,14 @@ def clause_needs(clause: ObjectClause, zones: list[str] | tuple[str, ...] = ()) 
     needs: list[Need] = []
     cls = clause.cls
     if cls == "vehicle":
+        # Every COCO class a type is detected as is a full match and the vehicle type decides:
+        # COCO's truck holds SUVs and estates as well as pickups and vans, and the vehicle type
+        # was read with the detector's class already weighed in (``vehicle.CLASS_WEIGHT``), so
+        # crediting the class again would bury a black SUV the detector called a truck under
+        # black pickups it called cars.
         classes = VEHICLE_COCO.get(clause.vehicle_type or "", VEHICLE_CLASSES)
-        # A type with its own COCO class (car, truck) prefers it; a van or pickup has none and is
-        # detected as a car or a truck alike, so either class is a full match and vtype decides.
-        own = clause.vehicle_type in VEHICLE_CLASSES
-        credit = (
-            [1.0] + [0.6 if own else 1.0] * (len(classes) - 1)
-            if clause.vehicle_type
-            else [1.0] * len(classes)
-        )
         label = clause.vehicle_type or "vehicle"
-        needs.append(
-            Need("class", label, tuple((f"class:{c}", k) for c, k in zip(classes, credit, strict=True)))
-        )
+        needs.append(Need("class", label, tuple((f"class:{c}", 1.0) for c in classes)))
         if clause.vehicle_type:
             t = clause.vehicle_type
             label = f"looks like a {t.replace('_', ' ')}"  # box_truck: 'looks like a box truck'
@@ -197,7 +196,8 @@ def _colour_need(part: str, colour: Colour, cls: str | None) -> Need:
         if near not in named:
             terms += [(f"{p}:{near}", ADJACENT_CREDIT * _part_credit(p, part, cls)) for p in parts]
     label = colour.term if part == "any" else f"{PART_NAMES.get(part, part)} {colour.term}"
-    return Need("colour", label, tuple(terms), full=COLOUR_FULL, outfit=part == "outfit")
+    full = BODY_FULL if cls == "vehicle" else COLOUR_FULL
+    return Need("colour", label, tuple(terms), full=full, outfit=part == "outfit")
 
 
 def _part_credit(p: str, asked: str, cls: str | None) -> float:

@@ -16,10 +16,12 @@ its highlights. So, per view:
    background showing through (unless that is most of the box: a grey car on a grey road).
 5. **Coloured or colourless paint**, decided for the body as a whole by the panels' upper
    chroma quartile (glass, tyres and shadow are colourless and lower the median; codec noise
-   does not reach the quartile). Coloured paint is named by the hue of its most colourful
-   pixels, sharpened towards the dominant hue (a body is painted one colour; the sky in its
-   glass is not). Colourless paint is black, grey/silver or white by an upper-middle lightness
-   percentile of the panels: above the dark glass, below the highlights.
+   does not reach the quartile), taken against their lightness: silver mirroring the sky is as
+   chromatic as dark blue paint, at three times its lightness. Coloured paint is named by the
+   hue of its most colourful pixels, sharpened towards the dominant hue (a body is painted one
+   colour; the sky in its glass is not). Colourless paint is black or not by an upper-middle
+   lightness percentile of the panels (above the dark glass, below the highlights), and white
+   rather than grey/silver when much of it reaches the top of the camera's range.
 6. **Priors per class**: survey-typical paint colours (white, black, grey/silver, blue, red)
    are common, pink and purple cars rare, so a pinkish maroon in daylight is named red.
 """
@@ -61,10 +63,20 @@ ROAD_MAX_SHARE = 0.6  # ... unless that is more of the panels than this: a road-
 # paint reaches an upper chroma quartile of 5-10, maroon 14-22, bright red 55.
 CHROMATIC = 11.0  # upper chroma quartile of the panels at which paint counts as coloured
 CHROMATIC_SOFTNESS = 1.0
+# Silver mirroring the sky: saturation 0.15-0.19 (C ~12 at L 60-80); dark blue 0.42, maroon
+# 0.47-0.64 (dev). The midpoint of that gap:
+PAINT_SATURATION = 0.3
+SATURATION_SOFTNESS = 0.03
 PAINT_CHROMA_SHARE = 0.6  # coloured paint: pixels with this share of that quartile's chroma
 LIGHT_QUANTILE = 60  # colourless paint: this lightness percentile of the panels ...
-BLACK_L = 44.0  # ... below which it is black (dev: black 30-46, silver 49-65, white 58-80)
-WHITE_L = 66.0  # ... above which white
+BLACK_L = 44.0  # ... below which it is black (dev: black 26-36, dark grey 31-38, silver 48-80)
+# White against silver: both reach the same typical lightness (dev: a small far white van 73,
+# silver 77-80), but white paint fills much of the body with the top of the camera's range where
+# silver shows it in a few highlights only. So the panels' 90th lightness percentile decides
+# (dev: white 99-100, silver 78-88); the threshold is the middle of that gap.
+WHITE_QUANTILE = 90
+WHITE_L = 94.0
+WHITE_SOFTNESS = 2.0
 ACHROMATIC_SOFTNESS = 4.0
 HUE_SHARPEN = 2.0  # power on the paint's hue shares
 MIN_PIXELS = 12
@@ -113,10 +125,25 @@ def panel_mask(lab: np.ndarray, box: np.ndarray) -> np.ndarray:
     return panels
 
 
-def _achromatic(light: float) -> dict[str, float]:
-    """Black / grey / white of a colourless body from its panels' typical lightness."""
+def paint_coloured(c_high: float, light: float) -> float:
+    """How far paint with this upper chroma quartile and typical lightness is coloured.
+
+    Chroma alone is not enough: light metallic paint mirrors the sky, so a silver car reaches
+    the chroma of a dark blue one (both C ~12) at three times its lightness. Paint counts as
+    coloured only where its chroma is also large against its lightness (LCh saturation), as a
+    dark blue or maroon body's is and a silver or white one's is not.
+    """
+    chroma = 1.0 / (1.0 + np.exp((CHROMATIC - c_high) / CHROMATIC_SOFTNESS))
+    saturation = c_high / max(float(np.hypot(c_high, light)), 1e-6)
+    vivid = 1.0 / (1.0 + np.exp((PAINT_SATURATION - saturation) / SATURATION_SOFTNESS))
+    return float(chroma * vivid)
+
+
+def _achromatic(light: float, top: float) -> dict[str, float]:
+    """Black / grey / white of a colourless body from its panels' typical (``light``) and upper
+    (``top``) lightness."""
     black = float(1.0 / (1.0 + np.exp((light - BLACK_L) / ACHROMATIC_SOFTNESS)))
-    white = float(1.0 / (1.0 + np.exp((WHITE_L - light) / ACHROMATIC_SOFTNESS)))
+    white = (1.0 - black) * float(1.0 / (1.0 + np.exp((WHITE_L - top) / WHITE_SOFTNESS)))
     grey = max(1.0 - black - white, 0.0)
     total = black + grey + white
     return {"black": black / total, "grey": grey / total, "white": white / total}
@@ -164,7 +191,8 @@ def panel_colours(
     # Paint is coloured or not as a whole: the panels' upper chroma quartile decides (glass,
     # tyres and shadow lower the median, a few codec-noise pixels do not reach the quartile).
     c_high = float(np.percentile(chroma[mask], 75))
-    coloured_share = float(1.0 / (1.0 + np.exp((CHROMATIC - c_high) / CHROMATIC_SOFTNESS)))
+    light = float(np.percentile(lab[..., 0][mask], LIGHT_QUANTILE))
+    coloured_share = paint_coloured(c_high, light)
     out = dict.fromkeys(TERMS, 0.0)
     paint = mask & (chroma >= PAINT_CHROMA_SHARE * c_high)
     hues = {}
@@ -179,7 +207,7 @@ def panel_colours(
         out[t] += coloured_share * v
     # Colourless paint: the panels' upper-middle lightness (the dark glass below it, the sky's
     # highlights above) says black, grey/silver or white.
-    light = float(np.percentile(lab[..., 0][mask], LIGHT_QUANTILE))
-    for t, v in _achromatic(light).items():
+    top = float(np.percentile(lab[..., 0][mask], WHITE_QUANTILE))
+    for t, v in _achromatic(light, top).items():
         out[t] += (1.0 - coloured_share) * v
     return out
