@@ -21,9 +21,11 @@ on the freeway, every labelled near-side vehicle being faster than a test limit;
 the parked cars of the street clip and vtest.avi). Both splits are reported, each family with its
 expected-event count.
 
-Run: .venv/bin/python bench/rules.py [--vehicles] [--crowd] [--all] [--truth-only]
-(no flag: the pedestrian scenes only; --vehicles / --crowd: only those clips; --all: everything;
---truth-only: the pedestrian scenes' ground-truth sanity check alone, no pipeline)
+Run: .venv/bin/python bench/rules.py [--vehicles] [--crowd] [--all] [--truth-only] [--scenes [NAME ...]]
+(no flag: the pedestrian scenes only; --vehicles / --crowd: only those clips; --all: everything
+but the composites; --truth-only: the pedestrian scenes' ground-truth sanity check alone, no
+pipeline; --scenes: only the composite stopped-vehicle and person-down scenes of bench/scenes,
+all or those named)
 """
 
 from __future__ import annotations
@@ -746,7 +748,12 @@ if __name__ == "__main__":
     print(describe_machine())
     print("tracker: static check off" if NO_STATIC else "tracker: default config")
     groups = [g for g in CLIPS if f"--{g}" in sys.argv[1:]]
-    if not groups or "--all" in sys.argv[1:]:
+    if "--scenes" in sys.argv[1:]:
+        from scenes.bench import scenes_bench
+
+        named = sys.argv[sys.argv.index("--scenes") + 1 :]
+        scenes_bench([n for n in named if not n.startswith("--")])
+    if (not groups and "--scenes" not in sys.argv[1:]) or "--all" in sys.argv[1:]:
         pedestrian_bench(truth_only="--truth-only" in sys.argv[1:])
     if "--all" in sys.argv[1:]:
         groups = list(CLIPS)
