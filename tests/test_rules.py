@@ -419,6 +419,24 @@ def test_stopped_vehicle_in_the_zone_after_the_time():
     assert events[0].start == pytest.approx(0.0, abs=0.25)  # zone inertia: in from the 3rd frame
 
 
+def test_a_stopped_vehicle_stays_stopped_through_one_frame_box_jumps_and_ends_when_it_moves_on():
+    """In traffic a passing car merges with a stopped car's box for a frame now and then; the
+    stop goes on. When it drives off, the event ends where it first moved."""
+    rules = [{"type": "stopped_vehicle", "zone": "road", "time_s": 5}]
+    config = camera(zones=[{"name": "road", "polygon": SQUARE}], rules=rules)
+    still = [280, 270, 340, 300]
+    merged = [280, 270, 380, 300]  # one frame: bottom centre 20 px (over 0.25 of 60) to the right
+    jumps = {12, 25, 38, 46}  # every 0.8-1.3 s: no 5 s without one
+    parked = [(i / 10, merged if i in jumps else still) for i in range(70)]
+    leaving = [(7.0 + i / 10, [280 + 15 * i, 270, 340 + 15 * i, 300]) for i in range(1, 6)]
+    events = simulate(config, {1: (CAR, parked + leaving)})
+    begun = started(events)
+    assert [e.track_ids for e in begun] == [[1]]
+    assert begun[0].start == pytest.approx(0.0, abs=0.25)
+    ended = [e for e in events if e.end is not None]
+    assert len(ended) == 1 and ended[0].end == pytest.approx(7.1, abs=0.15)
+
+
 def test_person_down_after_a_fall_and_not_after_getting_up():
     config = camera(rules=[{"type": "person_down", "time_s": 3}])
     standing = [(i / 10, person_box(300, 400, 160, 60)) for i in range(20)]

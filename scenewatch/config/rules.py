@@ -215,6 +215,12 @@ class StoppedVehicleRule(RuleBase):
     radius: float = Field(
         0.25, gt=0, description="Stationary: the bottom-centre stays within this fraction of the box width."
     )
+    leave_s: float = Field(
+        0.5,
+        ge=0,
+        description="Moved on: away from where it stopped for this long. Shorter excursions (a passing "
+        "vehicle merging with its box for a frame) do not restart the clock.",
+    )
 
 
 class PersonDownRule(RuleBase):

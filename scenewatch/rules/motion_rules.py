@@ -160,7 +160,8 @@ class Erratic(Rule):
 
 
 class StoppedVehicle(Rule):
-    """Stationary (bottom-centre within ``radius`` box widths of where it stopped) for ``time_s``."""
+    """Stationary (bottom-centre within ``radius`` box widths of where it stopped) for ``time_s``;
+    moved on once away from there for ``leave_s`` (a box that jumps for a frame stays stopped)."""
 
     config_type = StoppedVehicleRule
 
@@ -168,6 +169,7 @@ class StoppedVehicle(Rule):
         super().__init__(config)
         self.anchor: dict[int, np.ndarray] = {}
         self.still_since: dict[int, float] = {}
+        self.away_since: dict[int, float] = {}  # first frame away from the anchor, while brief
 
     def update(self, ctx: Context) -> list[Event]:
         events: list[Event] = []
@@ -180,8 +182,13 @@ class StoppedVehicle(Rule):
                 anchor is not None
                 and np.linalg.norm(points[row] - anchor) <= self.config.radius * widths[row]
             )
+            moved = wanted[row] and anchor is not None and not still
+            left = self.away_since.setdefault(tid, ctx.now) if moved else self.away_since.pop(tid, ctx.now)
+            if moved and ctx.now - left < self.config.leave_s:
+                continue  # a moment away: the box merged with a passer-by, or jumped
             if not (wanted[row] and still):
-                closed = self.end(tid, ctx.now)
+                self.away_since.pop(tid, None)
+                closed = self.end(tid, left)  # a vehicle that moved on left when it first moved
                 events.extend([closed] if closed else [])
                 if wanted[row]:
                     self.anchor[tid], self.still_since[tid] = points[row].copy(), ctx.now
@@ -192,10 +199,12 @@ class StoppedVehicle(Rule):
             if ctx.now - since >= self.config.time_s:
                 event = self.fire(ctx, tid, since, [tid], np.array([row]), {"zone": self.config.zone})
                 events.extend([event] if event else [])
-        for tid in ctx.ended:
+        # a track lost while moving off left when it first moved
+        ended = {tid: min(when, self.away_since.pop(tid, when)) for tid, when in ctx.ended.items()}
+        for tid in ended:
             self.anchor.pop(tid, None)
             self.still_since.pop(tid, None)
-        return events + self.end_tracks(ctx.ended)
+        return events + self.end_tracks(ended)
 
 
 class PersonDown(Rule):
