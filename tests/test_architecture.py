@@ -86,9 +86,6 @@ LOOP_EXCEPTIONS: dict[tuple[str, str], str] = {
         "the pipeline process reads the server's cached table names from the app module; they "
         "belong in a module both import"
     ),
-    ("scenewatch.api.clip_boxes", "scenewatch.api.routes.clips"): (
-        "type-only: the clip `Plan` is defined in the route; it belongs beside the clip jobs"
-    ),
 }
 
 # modules over MAX_MODULE_LINES: why

@@ -16,8 +16,8 @@ from scenewatch.store.schema import boxes as box_rows
 from scenewatch.store.schema import tracks
 
 if TYPE_CHECKING:
+    from scenewatch.api.clipper import Plan
     from scenewatch.api.context import ServerContext
-    from scenewatch.api.routes.clips import Plan
 
 MAX_BOXES = 20_000  # per answer: a 60-s clip at 30 fps of a few tracks
 

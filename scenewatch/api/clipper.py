@@ -193,3 +193,24 @@ def _encoder(output, shape, fps: float, max_width: int):
     encoder.options = {"deadline": "realtime", "cpu-used": "8"}
     encoder.time_base = 1 / Fraction(fps).limit_denominator(1000)
     return encoder
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One clip to render: ``source`` seconds [start_s, end_s] masked into ``out``. The clip's
+    time zero is ``zero`` on the clock its tracks' boxes are placed by: wall-clock seconds
+    (``wall``) or seconds from the file's start (box frame / ``fps``)."""
+
+    camera: str
+    source: str | Path
+    start_s: float
+    end_s: float
+    out: Path
+    mask: privacy.Mask
+    people_for: PeopleFor
+    zero: float
+    wall: bool
+    fps: float = 25.0
+
+    def render(self) -> Path:
+        return render(self.source, self.start_s, self.end_s, self.out, self.mask, self.people_for)

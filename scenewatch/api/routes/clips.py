@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
@@ -29,6 +28,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from scenewatch.api import audit, clip_boxes, clip_jobs, clipper, privacy, queries
+from scenewatch.api.clipper import Plan
 from scenewatch.api.context import ServerContext, get_ctx
 from scenewatch.api.errors import ApiError, ErrorBody
 from scenewatch.api.permissions import Principal, viewer
@@ -69,27 +69,6 @@ def _masking(
         return mask, Sightings.unknown(), key
     sightings = seen() if known else Sightings.unknown()
     return mask, sightings, {**key, "people": sightings.fingerprint(), "mosaic": privacy.mosaic()}
-
-
-@dataclass(frozen=True)
-class Plan:
-    """One clip to render: ``source`` seconds [start_s, end_s] masked into ``out``. The clip's
-    time zero is ``zero`` on the clock its tracks' boxes are placed by: wall-clock seconds
-    (``wall``) or seconds from the file's start (box frame / ``fps``)."""
-
-    camera: str
-    source: str | Path
-    start_s: float
-    end_s: float
-    out: Path
-    mask: privacy.Mask
-    people_for: clipper.PeopleFor
-    zero: float
-    wall: bool
-    fps: float = 25.0
-
-    def render(self) -> Path:
-        return clipper.render(self.source, self.start_s, self.end_s, self.out, self.mask, self.people_for)
 
 
 def _fps(ctx: ServerContext, camera: str) -> float:
