@@ -8,8 +8,8 @@ time offsets on the camera's frame grid (the people on view share frames, as liv
 camera holds ``--tracks`` tracks (default 50,000) spread over 7 days.
 
 Each rule is replayed over the 7 days ``--repeat`` times (median reported) with what it found:
-tracks of its classes in the window, tracks that could matter (near its zone or line, or sharing
-an identity with one: the ones replayed), of those the ones judged a whole track at a time
+tracks of its classes in the window, tracks whose boxes were read (near its zone or line, those
+the stitcher could join their identities with, and the tracks on view meanwhile: the ones replayed), of those the ones judged a whole track at a time
 without the engine (``alone``: zone stays, ``rules/replay_solo.py``), frames fed to the engine
 and events raised. The rules: a restricted corner (few people go there), a
 zone over the walkway (most people cross it, the worst case for an intrusion rule), loitering in

@@ -8,13 +8,11 @@ track's end when the tracker would have given it up (``lost_timeout`` after its 
 
 Zone stay rules (intrusion, loitering) are judged a whole track at a time where that gives the
 engine's events (``replay_alone``: the identities the stitcher would give, ``replay_identity``;
-each identity's stays, ``replay_solo``); the tracks it cannot judge so go through the engine.
-Speed over days of history comes from feeding the engine only what can matter (``replay_select``): the
-tracks whose stored ``path`` (bottom-centre samples) comes near the rule's zone or line, with the
-tracks whose identities the engine could join to theirs, and of those only the frames around the
-times they change sides of the zone's border or the line (``prefilter=False`` feeds everything).
-A track stored without boxes is replayed from its path samples with a box of nominal size (the
-path keeps no box size).
+each identity's stays, ``replay_solo``); the others go through the engine, fed only what can
+matter (``replay_select``): tracks whose stored ``path`` comes near the rule's zone or line, the
+tracks the stitcher could join to theirs and those on view meanwhile (only their boxes are read:
+``replay_closure``), and only the frames around their crossings (``prefilter=False`` feeds all).
+A track stored without boxes is replayed from its path samples with a box of nominal size.
 
 Differences from live, by design: no pixels (snapshots are the tracks' stored thumbnails; a
 person-down rule judges the box alone, without the pose model), and the engine sees only frames
@@ -41,13 +39,13 @@ from scenewatch.errors import SceneWatchError
 from scenewatch.rules.engine import RuleEngine
 from scenewatch.rules.events import Event
 from scenewatch.rules.replay_alone import Raised, judge_alone
+from scenewatch.rules.replay_closure import load_closure
 from scenewatch.rules.replay_load import StoredTracks, load_sightings, load_tracks, size_from_paths
 from scenewatch.rules.replay_select import (
     STITCH_GAP_S,
     Paths,
     near_tracks,
     sightings_to_feed,
-    stitch_closure,
 )
 from scenewatch.rules.replay_solo import can_judge
 from scenewatch.store.schema import cameras
@@ -145,7 +143,7 @@ class ReplayResult:
     start: float
     until: float
     tracks: int  # stored tracks in the window, of the rule's classes
-    replayed: int  # of those, the ones near the rule's zone or line, with those sharing their identities
+    replayed: int  # of those, the ones read: near the zone or line, their identities', and on view
     frames: int
     seconds: float
     events: list[ReplayEvent] = field(default_factory=list)
@@ -194,13 +192,23 @@ def replay(
     if not size[0] or not size[1]:
         size = size_from_paths(stored.paths)
     paths = Paths.of(stored.paths)
-    chosen = (
-        stitch_closure(paths, near_tracks(paths, single, size), max(STITCH_GAP_S, lost_timeout))
-        if prefilter
-        else np.ones(len(stored.db_ids), bool)
-    )
+    if prefilter:
+        # each run's last frame, as the engine fed every sighting would have seen it
+        last = np.zeros(len(stored.db_ids), bool)
+        for run in np.unique(stored.run_ids).tolist():
+            mine = stored.run_ids == run
+            last |= mine & (stored.last_ts == stored.last_ts[mine].max())
+        chosen, samples = load_closure(
+            paths,
+            near_tracks(paths, single, size),
+            max(STITCH_GAP_S, lost_timeout),
+            lambda rows: load_sightings(engine, stored, rows, size),
+            last,
+        )
+    else:
+        chosen = np.ones(len(stored.db_ids), bool)
+        samples = load_sightings(engine, stored, np.flatnonzero(chosen), size)
     result.replayed = int(chosen.sum())
-    samples = load_sightings(engine, stored, np.flatnonzero(chosen), size)
     samples["tracked"] = np.ones(len(samples["run"]), bool)
     described: list[tuple[tuple, ReplayEvent]] = []
     last_frames = _last_frames(samples, stored)
@@ -219,8 +227,10 @@ def replay(
         samples = {k: v[keep] for k, v in samples.items()}
     thumbs = dict(zip(stored.db_ids.tolist(), stored.thumbnails, strict=True))
     by_tracker = {
-        (int(r), int(t)): int(d)
-        for r, t, d in zip(stored.run_ids, stored.tracker_ids, stored.db_ids, strict=True)
+        (r, t): d
+        for r, t, d in zip(
+            stored.run_ids.tolist(), stored.tracker_ids.tolist(), stored.db_ids.tolist(), strict=True
+        )
     }
     for run_id in np.unique(samples["run"]).tolist():
         mine = samples["run"] == run_id

@@ -3,9 +3,9 @@ decides, chosen with whole-array NumPy tests; the engine itself judges them as i
 
 - tracks (``near_tracks``): a track whose path never comes within ``MARGIN`` of the rule's zone or
   line cannot enter, leave, cross or count there;
-- identities (``stitch_closure``): the engine's ``IdStitcher`` lets a track born while another is
-  lost carry that one's identity on, wherever it was; so the tracks whose lives overlap a chosen
-  one's (within ``STITCH_GAP_S``) are chosen too, in chains;
+- identities (``replay_closure``): the engine's ``IdStitcher`` lets a track born while another is
+  lost carry that one's identity on, wherever it was; so the tracks it could join with a chosen
+  one (``CarryLinks``) are chosen too, in chains;
 - frames (``sightings_to_feed``): intrusion and loitering change state only after a track's
   bottom-centre changed sides of the zone's border, line rules of the line. Fed are the frames
   from the sighting before each change to the one the debounce flips at (``inertia`` on), where
@@ -71,32 +71,27 @@ def near_tracks(paths: Paths, camera: CameraConfig, size: tuple[int, int]) -> np
         return ~near
     margin = MARGIN * max(size)
     points = paths.points
+    target = _polygon(camera, zone) if zone is not None else np.stack(_line(camera, str(line)))
+    # only a point within the target's bounds (plus the margin) can be near it
+    low, high = target.min(axis=0) - margin, target.max(axis=0) + margin
+    close = np.zeros(len(points), bool)
+    look = np.flatnonzero(np.all((points >= low) & (points <= high), axis=1))
     if zone is not None:
-        polygon = _polygon(camera, zone)
-        close = points_in_polygon(points, polygon) | (_border_distance(points, polygon) <= margin)
-    elif line is not None:
-        a, b = _line(camera, line)
-        close = distance_to_segment(points, a, b) <= margin
-        same_track = paths.owner[1:] == paths.owner[:-1]
-        close[:-1] |= segments_intersect(points[:-1], points[1:], a, b) & same_track
+        close[look] = points_in_polygon(points[look], target) | (
+            _border_distance(points[look], target) <= margin
+        )
+    else:
+        a, b = target
+        close[look] = distance_to_segment(points[look], a, b) <= margin
+        # a step between two samples can cross the line only where its bounds meet the line's
+        step = np.flatnonzero(
+            (paths.owner[1:] == paths.owner[:-1])
+            & np.all(np.maximum(points[:-1], points[1:]) >= low, axis=1)
+            & np.all(np.minimum(points[:-1], points[1:]) <= high, axis=1)
+        )
+        close[step] |= segments_intersect(points[step], points[step + 1], a, b)
     near[paths.owner[close]] = True
     return near
-
-
-def stitch_closure(paths: Paths, near: np.ndarray, gap_s: float) -> np.ndarray:
-    """[N] the tracks whose identities can touch a ``near`` one: the stitcher lets a track born
-    while another is lost (unseen mid-way, or ended up to ``gap_s`` ago) carry that one's identity
-    on, so every track whose life (plus ``gap_s``) overlaps a chosen one's is chosen too, in
-    chains: the overlapping stretches that hold a near track, whole. Their sightings are also the
-    frames the engine counted while a chosen track was out of sight."""
-    order = np.argsort(paths.first, kind="stable")
-    first, end = paths.first[order], paths.last[order] + gap_s + SLACK_S
-    # a new stretch starts where a track is born after every earlier one (plus gap) ended
-    reach = np.maximum.accumulate(end)
-    stretch = np.cumsum(np.r_[True, first[1:] > reach[:-1]])
-    chosen = np.zeros(len(order), bool)
-    chosen[order] = np.isin(stretch, stretch[near[order]])
-    return chosen
 
 
 def sightings_to_feed(

@@ -1,0 +1,97 @@
+"""Which stored tracks a replay reads the boxes of: the tracks near the rule's zone or line, the
+tracks the stitcher could join their identities with, and the tracks on view meanwhile.
+
+The stitcher lets a track born within ``gap_s`` of another's loss carry that one's identity on,
+where the lost one's last second of motion would have taken it (``replay_select.CarryLinks``
+holds every such pair). So instead of every track whose life touches a near one's in a chain
+(on a busy camera that chains most of a week together), the identities are followed pair by
+pair: the boxes of the tracks on view around the chosen ones' lives are read, their pairs found,
+and the tracks paired with a chosen one are chosen too, until no pair adds one. The tracks on
+view around the chosen ones are kept as well: their sightings are the frames the engine counted
+while a chosen track was out of sight or about to be given up. A track paired with none of the
+chosen ones shares no identity with them, and one that never comes near the zone or line raises
+nothing whatever its identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from scenewatch.rules.replay_select import SLACK_S, CarryLinks, Paths
+
+Samples = dict[str, np.ndarray]
+
+
+def load_closure(
+    paths: Paths,
+    near: np.ndarray,
+    gap_s: float,
+    load: Callable[[np.ndarray], Samples],
+    also: np.ndarray,
+) -> tuple[np.ndarray, Samples]:
+    """[N] the tracks read, and their sightings (sorted by row then time), for the ``near``
+    tracks (and the tracks ``also`` read): ``load(rows)`` reads the sightings of track rows."""
+    chosen = near.copy()
+    read = np.zeros(len(near), bool)
+    parts: list[Samples] = []
+    extra = also
+    while True:
+        wanted = (_around(paths, chosen, gap_s) | extra) & ~read
+        extra = np.zeros_like(also)  # the first round only
+        if wanted.any():
+            parts.append(load(np.flatnonzero(wanted)))
+            read |= wanted
+        grown = chosen | _paired(_joined(parts), chosen)
+        if (grown == chosen).all():
+            break
+        chosen = grown
+    samples = _joined(parts)
+    if not samples:
+        return read, load(np.flatnonzero(read))
+    order = np.argsort(samples["row"], kind="stable")  # each track's sightings are in time order
+    return read, {k: v[order] for k, v in samples.items()}
+
+
+def _around(paths: Paths, chosen: np.ndarray, gap_s: float) -> np.ndarray:
+    """[N] the tracks whose life (plus ``gap_s``) overlaps a ``chosen`` one's."""
+    first, end = paths.first, paths.last + gap_s + SLACK_S
+    if not chosen.any():
+        return chosen.copy()
+    # the chosen lives as disjoint spans, in time order
+    order = np.flatnonzero(chosen)[np.argsort(paths.first[chosen], kind="stable")]
+    lo, hi = first[order], np.maximum.accumulate(end[order])
+    opens = np.r_[True, lo[1:] > hi[:-1]]
+    closes = np.r_[opens[1:], True]
+    lo, hi = lo[opens], hi[closes]
+    # the last span starting before a life's end is the one it can overlap, if any
+    at = np.searchsorted(lo, end, "right") - 1
+    return (at >= 0) & (hi[np.maximum(at, 0)] >= first)
+
+
+def _paired(samples: Samples, chosen: np.ndarray) -> np.ndarray:
+    """[N] the tracks joined to a ``chosen`` one by carry pairs among the read sightings (each
+    track's together, in time order)."""
+    out = np.zeros(len(chosen), bool)
+    if not samples:
+        return out
+    links = CarryLinks.of(samples["row"], samples["ts"], samples["xyxy"], samples["frame"])
+    rows = samples["row"][links.starts]
+    count = len(rows)
+    pairs = coo_matrix(
+        (np.ones(len(links.loss)), (links.track[links.loss], links.track[links.birth])), shape=(count, count)
+    )
+    _, group = connected_components(pairs, directed=False)
+    out[rows[np.isin(group, group[chosen[rows]])]] = True
+    return out
+
+
+def _joined(parts: list[Samples]) -> Samples:
+    """Sightings of different tracks as one, each track's together and in time order."""
+    found = [part for part in parts if len(part.get("row", ()))]
+    if not found:
+        return {}
+    return {k: np.concatenate([part[k] for part in found]) for k in found[0]}
