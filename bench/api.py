@@ -11,13 +11,15 @@ their own process, or with `thread` in threads of the server: `serve --pipeline-
 for the pipeline to run, signs in with a bearer token, then has ``--clients`` concurrent clients
 alternate search queries and event listings. ``both`` interleaves the two, ``--rounds`` times each;
 ``none`` serves with no cameras (``--no-pipeline``): the API's own floor on this machine.
-Prints per run the figures, the load average of the machine before and after the load, and the
+Prints per run the figures, the load average of the machine before and after the load, the
 pipeline's detections per second during the load with its lag (from the server's Prometheus
-metrics), the server process's CPU milliseconds per request (over the mixed load, then over
-``--cost-seconds`` of search alone and of events alone: with a closed loop of clients, p95 follows
-this cost; the server's own background work is included, so its CPU per second during the
-warm-up, with no requests, is printed beside) and the clients' own CPU (this process: near one
-core, the clients and not the server set the pace), then the medians per mode and the machine; target p95 <= 200 ms. ``--profile DIR``
+metrics) and the cores the server's child processes (pipeline, clip renderer) used then, the
+server process's CPU milliseconds per request (over the mixed load, then over ``--cost-seconds``
+of search alone and of events alone: with a closed loop of clients, p95 follows this cost; the
+server's own background work is included, so its CPU per second during the warm-up, with no
+requests, is printed beside) and the clients' own CPU (this process: near one core, the clients
+and not the server set the pace), then the medians per mode and the machine; target p95 <= 200
+ms. ``--profile DIR``
 samples the server with py-spy during the load (collapsed stacks, one file per run).
 """
 
@@ -115,6 +117,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the processes ``pid`` started (the pipeline, the clip renderer)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == str(pid):
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def profile(pid: int, mode: str, args: argparse.Namespace) -> subprocess.Popen:
     """py-spy sampling the server (all its threads, native frames left out) over the load, as
     collapsed stacks (one "frame;frame;... count" a line) in ``args.profile``."""
@@ -197,6 +212,7 @@ def run_once(prepared: Path, pipeline: str, args: argparse.Namespace) -> dict:
         running = httpx.get(base + "/api/health", headers=auth).json()["pipeline"]["running"]
         before, load_before, started = scrape(metrics_url), os.getloadavg()[0], time.monotonic()
         cpu_before, client_before = cpu_seconds(server.pid), time.process_time()
+        children_before = children_cpu_seconds(server.pid)
         profiler = profile(server.pid, pipeline, args) if args.profile else None
         lat, errors = asyncio.run(load(base, token, args.clients, args.seconds))
         if profiler is not None:
@@ -204,6 +220,7 @@ def run_once(prepared: Path, pipeline: str, args: argparse.Namespace) -> dict:
         served = max(1, sum(map(len, lat.values())))
         cpu_mixed = (cpu_seconds(server.pid) - cpu_before) * 1000 / served
         client_ms = (time.process_time() - client_before) * 1000 / served
+        children_cores = (children_cpu_seconds(server.pid) - children_before) / (time.monotonic() - started)
         after, load_after = scrape(metrics_url), os.getloadavg()[0]
         elapsed = time.monotonic() - started
         still = httpx.get(base + "/api/health", headers=auth).json()["pipeline"]["running"]
@@ -225,6 +242,7 @@ def run_once(prepared: Path, pipeline: str, args: argparse.Namespace) -> dict:
         "idle_ms_per_s": idle_ms_per_s,
         "client_ms": client_ms,
         "client_cores": client_ms * served / 1000 / elapsed,
+        "children_cores": children_cores,
         "cost": cost,
     }
     for kind, values in lat.items():
@@ -237,7 +255,8 @@ def report(f: dict, seconds: float) -> None:
     print(
         f"[{f['pipeline']:7s}] load average {f['load'][0]:.1f} -> {f['load'][1]:.1f}; pipeline running "
         f"{f['running']}, {f['detect_per_s']:.2f} detections/s during the load, lag p95 {f['lag_p95_s']:.2f} s; "
-        f"errors {len(f['errors'])} {sorted(set(f['errors']))[:3]}"
+        f"errors {len(f['errors'])} {sorted(set(f['errors']))[:3]}; the server's child processes "
+        f"(pipeline, clip renderer) {f['children_cores']:.2f} cores"
     )
     alone = "".join(f", {kind} alone {ms:.1f}" for kind, ms in f["cost"].items())
     print(

@@ -292,6 +292,7 @@ UNLISTED = {
     ("POST", "/api/auth/logout"),
     ("GET", "/api/events/stream"),
     ("GET", "/api/cameras/{name}/live.mjpeg"),
+    ("GET", "/api/live/frames"),
     ("GET", "/api/version"),
 }
 
@@ -348,6 +349,7 @@ def test_viewer_cannot_reach_another_cameras_data_or_media(app, seeded):
             "/api/cameras/yard",
             "/api/cameras/yard/snapshot.jpg",
             "/api/cameras/yard/live.mjpeg",
+            "/api/live/frames?cameras=gate,yard",
             f"/api/tracks/{track}",
             f"/api/tracks/{track}/thumbnail.jpg",
             f"/api/media/{thumb}",
@@ -892,6 +894,7 @@ def test_openapi_fuzz_no_server_errors(tmp_path):
         "/api/auth/logout",
         "/api/events/stream",
         "/api/cameras/{name}/live.mjpeg",
+        "/api/live/frames",
         "/api/auth/password",
     }
     failures = []

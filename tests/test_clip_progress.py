@@ -1,10 +1,11 @@
 """Clips: the renderer's progress (frames done of total) through ``?part=progress``, alert clips
-rendered ahead of time after an event is stored (and never an unmasked render for a masked user),
-the matched object's boxes over the clip's time (``?part=boxes``, scoped like the clip), and the
-search API's camera and time pickers."""
+rendered ahead of time after an event is stored, in a process apart from the server's (and never
+an unmasked render for a masked user), the matched object's boxes over the clip's time
+(``?part=boxes``, scoped like the clip), and the search API's camera and time pickers."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -156,6 +157,13 @@ def test_alert_clip_is_rendered_ahead_and_masked_users_get_the_masked_one(seeded
         assert masked.content in by_content and clear.content in by_content  # played at once
         assert masked.content != clear.content
         assert cached(store) - before == ahead  # nothing rendered on request
+        # by a process of its own, which reports what it did
+        prerender = app.state.prerender
+        assert prerender.pid is not None and prerender.pid != os.getpid()
+        deadline = time.monotonic() + DEADLINE_S
+        while prerender.rendered < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert prerender.rendered == 1 and prerender.last_id == event_id
     # and the masked one really hides the person: frame 20 is the clip's 10th (it starts at 1.0 s)
     inner, original = shrink(person_box(20)), read_frame(20)
     masked_frame = clip_frames(masked.content, tmp_path)[10]
@@ -176,6 +184,34 @@ def test_prerender_queue_is_bounded_and_keeps_the_newest(seeded):
     worker.poll(time.time())
     assert len(worker.pending) == MAX_PENDING and worker.skipped >= 5
     assert max(worker.pending) == newest + MAX_PENDING + 4  # the oldest were skipped
+
+
+def test_the_prerender_process_takes_the_changed_config_and_stops_when_told(seeded):
+    """What the server sends the pre-rendering process: the config of now (cameras, recording),
+    then stop; a server gone (its end of the pipe closed) stops it too."""
+    import multiprocessing
+    import threading
+
+    from scenewatch.api.clip_prerender import _commands
+    from scenewatch.api.context import ServerContext
+    from scenewatch.config import AppConfig
+
+    store, settings = seeded
+    ctx = ServerContext(store=store, settings=settings, options=ServerOptions())
+    changed = AppConfig(cameras=settings.cameras[:1])
+    for last in ("stop", None):
+        received, sent = multiprocessing.Pipe(duplex=False)
+        stop = threading.Event()
+        reader = threading.Thread(target=_commands, args=(received, ctx, stop), daemon=True)
+        reader.start()
+        sent.send(("settings", changed))
+        if last:
+            sent.send((last,))
+        else:
+            sent.close()
+        assert stop.wait(DEADLINE_S)
+        assert ctx.settings == changed and ctx.settings is not changed  # a copy came through the pipe
+        ctx.settings = settings
 
 
 # -- boxes ------------------------------------------------------------------------------------------

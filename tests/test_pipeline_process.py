@@ -1,12 +1,14 @@
 """The server's pipeline in a process of its own (``ProcessRunner``), on real footage: it stores
 tracks and reports its figures, a zone saved during the run goes to the running camera (no replay),
-the live view gets its frames (masked for viewers) through the pipe, a killed child is reported and
-comes back, and stopping the server stops and reaps it."""
+the live view gets its frames (masked for viewers) through the pipe, only while someone watches, a
+killed child is reported and comes back, and stopping the server stops and reaps it."""
 
 from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -119,14 +121,13 @@ def test_the_live_snapshot_comes_through_the_pipe_masked_for_viewers(server):
     client, live = server["client"], server["runner"].live
 
     def snapshot_of_a_known_frame():
-        """(frame, snapshot bytes) when no new frame came while the snapshot was made."""
-        before = live.latest("campus")
-        if before is None or not len(before.people):
-            return None
+        """(frame, snapshot bytes) when the snapshot is of a live frame with people still held."""
         answer = client.get("/api/cameras/campus/snapshot.jpg", headers=server["auth"]["viewer"])
         assert answer.status_code == 200 and answer.headers["content-type"] == "image/jpeg"
-        after = live.latest("campus")
-        return (before, answer.content) if after is not None and after.seq == before.seq else None
+        frame = live.latest("campus")
+        if frame is None or not len(frame.people) or answer.headers.get("x-frame-seq") != str(frame.seq):
+            return None
+        return frame, answer.content
 
     frame, body = wait_for(snapshot_of_a_known_frame, "a snapshot of a frame with people")
     # the frame the child sent, masked for a viewer: people pixelated (the rest as it is)
@@ -138,8 +139,34 @@ def test_the_live_snapshot_comes_through_the_pipe_masked_for_viewers(server):
     clear = sum(fine_detail(frame.image, box) for box in inner)
     assert sum(fine_detail(masked, box) for box in inner) < 0.8 * clear
     # the tracker's boxes and ids travel with the frame (the arguments of LiveFrames.put, as passed)
-    tracked = wait_for(lambda: (f := live.latest("campus")) is not None and len(f.track_ids) and f, "tracks")
+    tracked = wait_for(lambda: (f := live.watch("campus")) is not None and len(f.track_ids) and f, "tracks")
     assert len(tracked.boxes) == len(tracked.track_ids) == len(tracked.class_ids)
+
+
+@real_footage
+def test_the_server_gets_a_cameras_frames_only_while_someone_watches_it(server):
+    """Nobody watching: no frame comes through the pipe, yet the camera is listed as streaming.
+    The first viewer's snapshot is a live frame, sent on request."""
+    from scenewatch.api.live_frames import WATCH_S
+
+    client, live, viewer = server["client"], server["runner"].live, server["auth"]["viewer"]
+    wait_for(lambda: live.streaming("campus"), "the camera reported running")
+    time.sleep(WATCH_S + 1.0)  # whoever watched before has gone
+    held = live.latest("campus", max_age_s=float("inf"))
+    time.sleep(3.0)  # the camera analyses 2.5 frames a second: several would have come
+    assert live.latest("campus", max_age_s=float("inf")) is held, "frames came with nobody watching"
+    (camera,) = client.get("/api/cameras", headers=viewer).json()
+    assert camera["name"] == "campus" and camera["streaming"]
+    asked = time.monotonic()
+
+    def live_snapshot():
+        answer = client.get("/api/cameras/campus/snapshot.jpg", headers=viewer)
+        return answer if answer.status_code == 200 and "x-frame-seq" in answer.headers else None
+
+    answer = wait_for(live_snapshot, "a live frame for the first viewer")
+    frame = live.latest("campus")
+    assert frame is not None and frame.received >= asked and frame is not held
+    assert int(answer.headers["x-frame-seq"]) <= frame.seq
 
 
 @real_footage
@@ -268,30 +295,110 @@ def _count(store: DataStore, table) -> int:
         return conn.scalar(select(func.count()).select_from(table))
 
 
-def test_live_frames_go_as_the_latest_call_per_camera_with_wide_images_shrunk_for_the_way():
-    """What the child's live view stand-in sends: the arguments of ``put`` as passed, the latest
-    per camera when the server is behind (a frame does not fit in the pipe: the sender waits), an
-    image wider than ``max_width`` downscaled and given back at its size by the server side."""
+def _messages_until(received, last_ts: float) -> list[tuple]:
+    """The live messages read until the one of the frame put at ``last_ts``."""
+    messages: list[tuple] = []
+    while received.poll(60.0):
+        message = received.recv()
+        if message[0] == "live":
+            messages.append(message)
+            if message[2][2] == last_ts:
+                break
+    return messages
+
+
+def test_live_frames_go_as_the_latest_call_per_camera_with_wide_images_downscaled():
+    """What the child's live view stand-in sends for a watched camera: the arguments of ``put`` as
+    passed, the latest per camera when the server is behind (a frame does not fit in the pipe: the
+    sender waits), an image wider than ``max_width`` downscaled with the camera's size beside it,
+    which the server keeps as it came and masks and encodes at that size."""
     import multiprocessing
 
-    from scenewatch.api.pipeline_child import LiveForwarder, Outbox, Shrunk
+    from scenewatch.api.live_frames import LiveFrames
+    from scenewatch.api.pipeline_child import LiveForwarder, Outbox
 
     received, sent = multiprocessing.Pipe(duplex=False)
     live = LiveForwarder(Outbox(sent), max_width=640)
+    live.wanted("gate")
     ramp = np.linspace(0, 255, 1280, dtype=np.float32)  # smooth: shrinking it loses little
     image = np.repeat(np.broadcast_to(ramp, (720, 1280))[..., None], 3, axis=2).astype(np.uint8)
     people = np.array([[10.0, 20.0, 30.0, 60.0]], np.float32)
     for n in range(5):  # faster than anyone reads
         live.put("gate", image, people, float(n), track_ids=np.array([n]))
-    messages = [received.recv()]
-    while messages[-1][2][2] != 4.0 and received.poll(60.0):  # until the last call has come
-        messages.append(received.recv())
+    messages = _messages_until(received, 4.0)
     live.close()
-    assert not received.poll(0.5)
     assert 1 <= len(messages) <= 2  # the first, maybe, and the latest: never a queue of five
     kind, camera, args, kwargs = messages[-1]
     assert (kind, camera, args[2], kwargs["track_ids"].tolist()) == ("live", "gate", 4.0, [4])
-    assert isinstance(args[0], Shrunk) and args[0].image.shape == (360, 640, 3)
+    assert args[0].shape == (360, 640, 3) and kwargs["size"] == (720, 1280)
+    assert np.abs(args[0].astype(int) - image[::2, ::2]).mean() < 2
     assert np.array_equal(args[1], people)
-    restored = Shrunk.restore(args[0])
-    assert restored.shape == image.shape and np.abs(restored.astype(int) - image).mean() < 2
+    server = LiveFrames()
+    server.put(camera, *args, **kwargs)
+    frame = server.latest("gate")
+    assert (frame.width, frame.height) == (1280, 720) and frame.image is args[0]  # not scaled back up
+    masked = cv2.imdecode(np.frombuffer(server.jpeg(frame, privacy.Mask((), True, None)), np.uint8), 1)
+    assert masked.shape == (360, 640, 3)
+
+
+def test_a_camera_nobody_watches_sends_no_frames_only_that_it_runs():
+    """Frames of a camera nobody watches stay in the child (the latest is held); the server hears
+    that the camera runs. The first viewer gets the held frame at once, the next ones as they come,
+    until nobody has asked for WATCH_S."""
+    import multiprocessing
+
+    from scenewatch.api import live_frames
+    from scenewatch.api.pipeline_child import ALIVE_EVERY_S, LiveForwarder, Outbox
+
+    received, sent = multiprocessing.Pipe(duplex=False)
+    live = LiveForwarder(Outbox(sent), max_width=640, watch_s=1.0)
+    image = np.zeros((48, 64, 3), np.uint8)
+    try:
+        live.put("gate", image, np.zeros((0, 4)), 1.0)
+        live.put("yard", image, np.zeros((0, 4)), 1.0)
+        assert received.poll(ALIVE_EVERY_S + 60.0)
+        assert received.recv() == ("alive", ["gate", "yard"])  # and no frame
+        live.put("gate", image, np.zeros((0, 4)), 2.0)  # held, not sent
+        assert not received.poll(0.5)
+        live.wanted("yard")
+        (first,) = _messages_until(received, 1.0)
+        assert first[1] == "yard"  # the held frame, at once
+        live.put("gate", image, np.zeros((0, 4)), 3.0)
+        live.put("yard", image, np.zeros((0, 4)), 3.0)
+        assert [m[1] for m in _messages_until(received, 3.0)] == ["yard"]
+        time.sleep(1.2)  # watch_s passed with nobody asking
+        live.put("yard", image, np.zeros((0, 4)), 4.0)
+        assert all(m[0] == "alive" for m in _drain(received, 0.5))
+        assert live_frames.WATCH_S >= 2 * live_frames.ANNOUNCE_EVERY_S  # a viewer's asks overlap
+    finally:
+        live.close()
+
+
+def _drain(received, wait_s: float) -> list[tuple]:
+    found = []
+    while received.poll(wait_s):
+        found.append(received.recv())
+    return found
+
+
+def test_a_first_viewer_waits_for_the_frame_the_pipeline_sends_on_request():
+    """Server side: with frames on request, a watch announces the camera (at most once a second),
+    drops a frame held from before nobody watched, and waits for the next one."""
+    from scenewatch.api.live_frames import LiveFrames
+
+    live = LiveFrames()
+    asked: list[str] = []
+    image = np.zeros((48, 64, 3), np.uint8)
+
+    def pipeline(camera: str) -> None:  # answers as the child does: the frame comes a little later
+        asked.append(camera)
+        threading.Timer(0.2, live.put, args=(camera, image, np.zeros((0, 4)), time.time())).start()
+
+    live.put("gate", image, np.zeros((0, 4)), 0.0)  # from an earlier viewer
+    live.on_watch = pipeline
+    assert live.streaming("gate")
+    frame = live.watch("gate", wait_s=60.0)
+    assert frame is not None and frame.timestamp > 0.0 and asked == ["gate"]
+    live.watch("gate")
+    assert asked == ["gate"]  # within a second: not announced again
+    assert live.watch("yard", wait_s=60.0) is None and asked == ["gate", "yard"]  # not running: no wait

@@ -62,6 +62,7 @@ ROUTES = {
     ("POST", "/api/cameras/{name}/suppressions"): "ITEM",
     ("DELETE", "/api/cameras/{name}/suppressions/{suppression_id}"): "ITEM",
     ("GET", "/api/cameras/{name}/live.mjpeg"): "ITEM",
+    ("GET", "/api/live/frames"): "ITEM",
     ("GET", "/api/tracks/{track_id}"): "ITEM",
     ("GET", "/api/tracks/{track_id}/thumbnail.jpg"): "ITEM",
     ("GET", "/api/events/{event_id}"): "ITEM",
@@ -272,7 +273,8 @@ def test_item_routes_answer_404_for_the_other_camera(app, edge):
     with TestClient(app) as client:
         for user in ("view", "clear", "oper-gate"):
             headers = bearer(client, user)
-            for method, path in _item_paths(other, OTHER) + [("GET", f"/api/cameras/{OTHER}/live.mjpeg")]:
+            streams = [f"/api/cameras/{OTHER}/live.mjpeg", f"/api/live/frames?cameras={OWN},{OTHER}"]
+            for method, path in _item_paths(other, OTHER) + [("GET", path) for path in streams]:
                 answer = client.request(method, path, headers=headers)
                 assert answer.status_code == 404, (user, path, answer.status_code)
                 assert answer.json()["error"].endswith("not found"), (user, path)

@@ -1,10 +1,12 @@
 """The Live page in a real browser against a server whose pipeline watches the looped sample: the
 overlay draws the tracker's boxes (and the zones and lines) over the picture, where the objects
-are, and its toggle removes them and is remembered; the grid selector lays out 1, 4 or 9 tiles
-that fill the screen; one camera goes full screen and Esc brings the grid back; the page at phone
+are, fed by one stream for the page rather than requests per tile, and its toggle removes them and
+is remembered; the grid selector lays out 1, 4 or 9 tiles that fill the screen; one camera goes full screen and Esc brings the grid back; the page at phone
 width. Screenshots go to ``artifacts_dir``/ui."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 from conftest import needs_models
@@ -134,6 +136,34 @@ def test_overlay_draws_the_tracked_boxes_and_the_toggle_removes_them(server, pag
     page.check("#overlay")
     page.wait_for_function(f'document.querySelector("{CARD}")?.dataset.objects > 0', timeout=90000)
     assert page.evaluate(COUNT, ["sample", list(PERSON)]) > 100
+
+
+def test_one_stream_feeds_the_overlaid_tiles(server, page, artifacts_dir):  # noqa: F811
+    """With the overlay on, the page asks no objects or snapshot per tile and frame: one stream
+    brings every overlaid tile its frames with their boxes, and the pictures keep changing."""
+    sign_in(server, page)
+    page.goto(server["url"] + "/ui/index.html")
+    page.evaluate("localStorage.clear()")
+    open_live(server, page)
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url) if "/api/" in request.url else None)
+    started = time.monotonic()
+    shown = set()
+    while time.monotonic() - started < 10:
+        shown.add(page.evaluate(f'document.querySelector("{CARD}").overlay.seq'))
+        page.wait_for_timeout(250)
+    elapsed = time.monotonic() - started
+    overlaid = page.evaluate(
+        "[...document.querySelectorAll('.live-grid .camera:not([hidden])')]"
+        ".filter(c => c.synced).map(c => c.dataset.camera)"
+    )
+    assert overlaid == ["sample"]
+    per_tile = [url for url in asked if url.endswith("/objects") or "/snapshot.jpg" in url]
+    assert per_tile == [], per_tile[:5]
+    # the old page asked 5 times a second per overlaid tile, and once more per new frame
+    assert len(asked) < len(overlaid) * 5 * elapsed / 4, asked
+    assert len(shown) >= 3, shown  # new frames kept coming (2.5 analysed a second)
+    shot(page, artifacts_dir, "live-7-one-stream")
 
 
 def visible_tiles(browser_page) -> list[dict]:

@@ -56,7 +56,7 @@ def create_app(
 
     ``extra_routers`` add routes of another role (the central platform's ingest and edges).
     """
-    from scenewatch.api.clip_prerender import ClipPrerender
+    from scenewatch.api.clip_prerender import PrerenderProcess
     from scenewatch.api.feed import EventFeed
     from scenewatch.api.pipeline_process import ProcessRunner
     from scenewatch.api.routes import ROUTERS
@@ -82,7 +82,7 @@ def create_app(
     ctx.limiter.max_failures = options.login_max_failures
     ctx.limiter.window_s = options.login_window_s
     feed = EventFeed(store.engine, ctx.hub)
-    prerender = ClipPrerender(ctx)  # alert clips rendered before anyone opens them
+    prerender = PrerenderProcess(ctx)  # alert clips rendered before anyone opens them, apart
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):

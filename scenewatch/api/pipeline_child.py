@@ -2,12 +2,15 @@
 runs ``run_cameras`` and talks to the server over two one-way pipes.
 
 From the server it takes commands: ``("apply", request, cameras)`` (changed cameras, swapped into
-the running ones; answered with ``("applied", request, ok)``) and ``("stop",)``; the pipe closing
-(the server died) stops it too. To the server it sends, each a tuple whose first item names it:
+the running ones; answered with ``("applied", request, ok)``), ``("watch", camera)`` (someone
+watches it live: send its frames) and ``("stop",)``; the pipe closing (the server died) stops it
+too. To the server it sends, each a tuple whose first item names it:
 
-- ``live``: the arguments of a :meth:`LiveFrames.put` call, the latest per camera (older ones the
-  server has not taken yet are replaced, never queued); images wider than ``max_width`` travel
-  downscaled (:class:`Shrunk`) and are restored to their size in the server;
+- ``live``: the arguments of a :meth:`LiveFrames.put` call, only for a camera watched in the last
+  :data:`~scenewatch.api.live_frames.WATCH_S`, the latest per camera (older ones the server has not
+  taken yet are replaced, never queued); an image wider than ``max_width`` travels downscaled,
+  with the camera's size as ``size``;
+- ``alive``: the cameras that analysed a frame lately, every :data:`ALIVE_EVERY_S`;
 - ``tables``: the names of cached tables (search, events) a write of this process touched, so the
   server's response caches drop answers as they do for its own writes;
 - ``metrics``: the per-camera and node figures, every ``METRICS_EVERY_S``;
@@ -17,13 +20,11 @@ the running ones; answered with ``("applied", request, ok)``) and ``("stop",)``;
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import signal
 import threading
+import time
 from dataclasses import dataclass, field
-from logging.handlers import QueueHandler
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -32,11 +33,14 @@ import cv2
 import numpy as np
 
 from scenewatch.api.cache import TableVersions
-from scenewatch.api.live_frames import LiveFrames
+from scenewatch.api.child_process import Outbox, forward_logs, lower_priority
+from scenewatch.api.live_frames import WATCH_S, LiveFrames
 from scenewatch.config import AppConfig, CameraConfig
 
 log = logging.getLogger(__name__)
 METRICS_EVERY_S = 2.0  # a Prometheus scrape sees figures at most this old
+ALIVE_EVERY_S = 2.0  # how often the server hears which cameras run (well within STREAMING_S)
+HELD_S = 5.0  # a frame held this long is no picture of now: the first viewer waits for the next
 
 
 @dataclass
@@ -53,62 +57,29 @@ class Job:
     nice: int = 0  # added to the child's CPU niceness (every thread it starts inherits it)
 
 
-@dataclass
-class Shrunk:
-    """An image sent downscaled; ``restore`` gives it back at its own size."""
-
-    image: np.ndarray
-    height: int
-    width: int
-
-    @classmethod
-    def fit(cls, value: Any, max_width: int) -> Any:
-        """``value`` itself unless it is an image wider than ``max_width``."""
-        if not (isinstance(value, np.ndarray) and value.ndim == 3 and value.shape[1] > max_width):
-            return value
-        height, width = value.shape[:2]
-        size = (max_width, max(1, round(height * max_width / width)))
-        return cls(cv2.resize(value, size, interpolation=cv2.INTER_AREA), height, width)
-
-    @staticmethod
-    def restore(value: Any) -> Any:
-        if not isinstance(value, Shrunk):
-            return value
-        return cv2.resize(value.image, (value.width, value.height), interpolation=cv2.INTER_LINEAR)
-
-
-class Outbox:
-    """Messages to the server. Camera threads, the live sender, the metrics reporter and the
-    command loop all send: one at a time. Once the server is gone, sending does nothing."""
-
-    def __init__(self, conn: Connection):
-        self._conn = conn
-        self._lock = threading.Lock()
-        self.closed = False
-
-    def send(self, *message: Any) -> None:
-        with self._lock:
-            if self.closed:
-                return
-            try:
-                self._conn.send(message)
-            except (OSError, ValueError):  # the server closed its end; the command loop stops us
-                self.closed = True
-
-    def put_nowait(self, record: logging.LogRecord) -> None:
-        """The log handler's queue (``QueueHandler``): records go to the server's logging."""
-        self.send("log", record)
+def shrink(image: np.ndarray, max_width: int) -> np.ndarray:
+    """``image`` itself, or downscaled to ``max_width`` when wider."""
+    height, width = image.shape[:2]
+    if width <= max_width:
+        return image
+    size = (max_width, max(1, round(height * max_width / width)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 class LiveForwarder(LiveFrames):
-    """The child's stand-in for the server's :class:`LiveFrames`: ``observer`` is LiveFrames' own,
-    ``put`` keeps the latest call per camera for the sender thread, which forwards it as it is.
-    A camera thread never waits for the server: when the server is behind, frames are replaced."""
+    """The child's stand-in for the server's :class:`LiveFrames`: ``observer`` is LiveFrames' own;
+    ``put`` holds the latest call per camera and, while the camera is watched, hands it to the
+    sender thread. A camera thread never waits for the server: when the server is behind, frames
+    are replaced."""
 
-    def __init__(self, outbox: Outbox, max_width: int):
+    def __init__(self, outbox: Outbox, max_width: int, watch_s: float = WATCH_S):
         super().__init__(max_width)
         self._outbox = outbox
-        self._latest: dict[str, tuple[tuple, dict]] = {}
+        self._watch_s = watch_s  # how long a camera's frames go after the server last asked
+        self._held: dict[str, tuple[tuple, dict, float]] = {}  # the latest call per camera, and when
+        self._latest: dict[str, tuple[tuple, dict]] = {}  # waiting for the sender
+        self._until: dict[str, float] = {}  # camera -> watched until (monotonic)
+        self._ran: set[str] = set()  # cameras that put a frame since the last ``alive``
         self._wake = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._send_loop, name="live-sender", daemon=True)
@@ -116,8 +87,21 @@ class LiveForwarder(LiveFrames):
 
     def put(self, camera: str, *args: Any, **kwargs: Any) -> None:
         with self._wake:
-            self._latest[camera] = (args, kwargs)
-            self._wake.notify()
+            self._held[camera] = (args, kwargs, time.monotonic())
+            self._ran.add(camera)
+            if time.monotonic() < self._until.get(camera, 0.0):
+                self._latest[camera] = (args, kwargs)
+                self._wake.notify()
+
+    def wanted(self, camera: str) -> None:
+        """Someone watches ``camera``: its frames go for :data:`WATCH_S`, the one held at once."""
+        with self._wake:
+            now = time.monotonic()
+            held = self._held.get(camera)
+            if now >= self._until.get(camera, 0.0) and held is not None and now - held[2] < HELD_S:
+                self._latest[camera] = held[:2]
+                self._wake.notify()
+            self._until[camera] = now + self._watch_s
 
     def close(self) -> None:
         """Send what is waiting, then stop the sender."""
@@ -127,18 +111,26 @@ class LiveForwarder(LiveFrames):
         self._thread.join(5.0)
 
     def _send_loop(self) -> None:
+        next_alive = time.monotonic() + ALIVE_EVERY_S
         while True:
             with self._wake:
-                self._wake.wait_for(lambda: self._latest or self._closed)
+                wait_s = max(0.0, next_alive - time.monotonic())
+                self._wake.wait_for(lambda: self._latest or self._closed, timeout=wait_s)
                 taken, self._latest = self._latest, {}
+                ran: list[str] = []
+                if time.monotonic() >= next_alive:
+                    ran, self._ran = sorted(self._ran), set()
+                    next_alive = time.monotonic() + ALIVE_EVERY_S
                 if not taken and self._closed:
                     return
             for camera, (args, kwargs) in taken.items():
-                width = self.max_width
-                shrunk = tuple(Shrunk.fit(a, width) for a in args)
-                self._outbox.send(
-                    "live", camera, shrunk, {k: Shrunk.fit(v, width) for k, v in kwargs.items()}
-                )
+                image, *rest = args
+                small = shrink(image, self.max_width)
+                if small is not image:
+                    kwargs = {**kwargs, "size": image.shape[:2]}
+                self._outbox.send("live", camera, (small, *rest), kwargs)
+            if ran:
+                self._outbox.send("alive", ran)
 
 
 class WriteReporter(TableVersions):
@@ -193,6 +185,8 @@ def _commands(conn: Connection, outbox: Outbox, cameras: RunningCameras, stop: t
             return
         if kind == "stop":
             stop.set()
+        elif kind == "watch":
+            cameras.live.wanted(rest[0])
         elif kind == "apply":
             request, configs = rest
             try:
@@ -208,40 +202,16 @@ def _report_metrics(metrics: Any, outbox: Outbox, stop: threading.Event) -> None
         outbox.send("metrics", metrics.snapshot(), metrics.node_snapshot())
 
 
-def _forward_logs(outbox: Outbox, levels: dict[str, int]) -> None:
-    """Records go to the server, which formats and writes them as its own; each logger keeps the
-    level the server gave it, so nothing it would drop is sent."""
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    root.addHandler(QueueHandler(outbox))  # type: ignore[arg-type]  # any object with put_nowait
-    for name, level in levels.items():
-        logging.getLogger(name or None).setLevel(level)
-
-
-def _lower_priority(nice: int) -> None:
-    """Add ``nice`` to this process's niceness. Linux keeps it per thread, and imports have started
-    threads already (numerical libraries' pools): each gets it; threads started later inherit it."""
-    tasks = Path("/proc/self/task")
-    if not tasks.is_dir():
-        os.nice(nice)
-        return
-    for task in tasks.iterdir():
-        tid = int(task.name)
-        with contextlib.suppress(OSError):  # a thread that ended meanwhile
-            os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
-
-
 def main(commands: Connection, messages: Connection, job: Job) -> None:
     """The child process: run the cameras of ``job`` until told to stop or the server is gone."""
     if job.nice:
-        _lower_priority(job.nice)
+        lower_priority(job.nice)
     # Ctrl-C reaches the whole process group: the server decides when the cameras stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     outbox = Outbox(messages)
-    _forward_logs(outbox, job.log_levels)
+    forward_logs(outbox, job.log_levels)
     live = LiveForwarder(outbox, job.max_width)
     cameras = RunningCameras(live)
     threading.Thread(target=_commands, args=(commands, outbox, cameras, stop), daemon=True).start()

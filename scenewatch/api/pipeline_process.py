@@ -11,8 +11,9 @@ less memory).
 
 :class:`ProcessRunner` has ``PipelineRunner``'s interface (``start``, ``stop``, ``restart``,
 ``running``, ``error``, ``started_at``). What the API needs from the pipeline comes over a pipe:
-the live frames (fed to the server's :class:`LiveFrames` with the arguments the pipeline passed),
-the names of written tables (the response caches), the metrics, progress lines, log records and
+the live frames of the cameras someone watches (fed to the server's :class:`LiveFrames` with the
+arguments the pipeline passed; the server says which cameras are watched), which cameras run, the
+names of written tables (the response caches), the metrics, progress lines, log records and
 errors. A changed camera config goes the other way and is swapped into the running cameras, as in
 one process. A child that dies (killed, out of memory) is reported as the pipeline's error and
 started again after a backoff; a child that ends (every camera ended) or stops on an error is not.
@@ -25,10 +26,8 @@ measures both sides: request latency and the detections the pipeline kept).
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
-import multiprocessing
 import threading
 import time
 from collections.abc import Callable
@@ -38,8 +37,9 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from scenewatch.api.cache import TableVersions
+from scenewatch.api.child_process import exit_text, handle_log, log_levels, spawn
 from scenewatch.api.live_frames import LiveFrames
-from scenewatch.api.pipeline_child import Job, Shrunk, main
+from scenewatch.api.pipeline_child import Job, main
 from scenewatch.backoff import Backoff
 from scenewatch.config import AppConfig
 from scenewatch.store.data import DataStore
@@ -74,6 +74,7 @@ class ProcessRunner:
         self.nice = nice  # the child's CPU niceness: above 0 leaves the cores to the API first
         self.settings = settings
         self.live = live
+        live.on_watch = self._watch  # frames come only for cameras someone watches
         self.metrics = metrics  # MetricsRegistry: shows the child's figures
         self.progress = progress
         self.versions: TableVersions | None = None  # the server's cache counters (set by create_app)
@@ -83,6 +84,7 @@ class ProcessRunner:
         self._supervisor: threading.Thread | None = None
         self._stopping = threading.Event()
         self._lock = threading.Lock()  # start, stop and restart one at a time
+        self._send_lock = threading.Lock()  # commands come from request threads too (watch)
         self._replies: dict[int, bool] = {}
         self._replied = threading.Condition()
         self._requests = itertools.count(1)
@@ -136,9 +138,7 @@ class ProcessRunner:
         child, request = self._child, next(self._requests)
         if child is None:
             return False
-        try:
-            child.commands.send(("apply", request, list(settings.cameras)))
-        except (OSError, ValueError):
+        if not self._send(child, ("apply", request, list(settings.cameras))):
             return False
         deadline = time.monotonic() + APPLY_WAIT_S
         with self._replied:
@@ -149,10 +149,22 @@ class ProcessRunner:
                 self._replied.wait(0.2)
             return self._replies.pop(request)
 
+    def _watch(self, camera: str) -> None:
+        """Someone watches ``camera`` live (called by :meth:`LiveFrames.watch`)."""
+        child = self._child
+        if child is not None:
+            self._send(child, ("watch", camera))
+
+    def _send(self, child: _Child, command: tuple) -> bool:
+        """False when the child is gone."""
+        with self._send_lock:
+            try:
+                child.commands.send(command)
+            except (OSError, ValueError):
+                return False
+        return True
+
     def _spawn(self) -> None:
-        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no locks or threads copied
-        commands, child_commands = context.Pipe(duplex=False)
-        child_messages, messages = context.Pipe(duplex=False)
         job = Job(
             root=self.store.root,
             database_url=self.store.engine.url.render_as_string(hide_password=False),
@@ -160,22 +172,17 @@ class ProcessRunner:
             max_width=self.live.max_width,
             tables=_cached_tables(),
             metrics=self.metrics is not None,
-            log_levels=_log_levels(),
+            log_levels=log_levels(),
             nice=self.nice,
         )
-        process = context.Process(target=main, args=(commands, messages, job), name="scenewatch-pipeline")
-        process.daemon = True  # never outlives the server
-        process.start()
-        commands.close()  # the child's ends: its death then reads as the end of the pipe here
-        messages.close()
-        self._child = _Child(process, child_commands, child_messages, time.monotonic())
+        process, commands, messages = spawn(main, job, "scenewatch-pipeline")
+        self._child = _Child(process, commands, messages, time.monotonic())
 
     def _stop(self, timeout: float = 20.0) -> None:
         self._stopping.set()
         child, supervisor = self._child, self._supervisor
         if child is not None:
-            with contextlib.suppress(OSError, ValueError):  # already gone
-                child.commands.send(("stop",))
+            self._send(child, ("stop",))
             child.process.join(max(0.0, timeout - KILL_GRACE_S))
             if child.process.is_alive():
                 log.warning("the pipeline process did not stop in %.0f s; killing it", timeout)
@@ -205,7 +212,7 @@ class ProcessRunner:
             code = child.process.exitcode
             if code == 0:
                 return  # every camera ended
-            self.error = f"the pipeline process died ({_exit_text(code)}); starting it again"
+            self.error = f"the pipeline process died ({exit_text(code)}); starting it again"
             log.error("%s", self.error)
             if time.monotonic() - child.spawned > HEALTHY_S:
                 self._backoff.reset()
@@ -235,15 +242,16 @@ class ProcessRunner:
     def _handle(self, kind: str, rest: list) -> None:
         if kind == "live":
             camera, args, kwargs = rest
-            if any(c.name == camera for c in self.settings.cameras):  # not a camera just removed
-                args = tuple(Shrunk.restore(a) for a in args)
-                self.live.put(camera, *args, **{k: Shrunk.restore(v) for k, v in kwargs.items()})
+            if self._configured(camera):  # not a camera just removed
+                self.live.put(camera, *args, **kwargs)
+        elif kind == "alive":
+            for camera in filter(self._configured, rest[0]):
+                self.live.alive(camera)
         elif kind == "tables":
             if self.versions is not None:
                 self.versions.bump(rest[0])
         elif kind == "log":
-            record = rest[0]
-            logging.getLogger(record.name).handle(record)
+            handle_log(rest[0])
         elif kind == "progress":
             if self.progress is not None:
                 self.progress(rest[0])
@@ -257,34 +265,11 @@ class ProcessRunner:
         elif kind == "started":
             self.error = None  # running again after a crash
 
+    def _configured(self, camera: str) -> bool:
+        return any(c.name == camera for c in self.settings.cameras)
+
 
 def _cached_tables() -> tuple[str, ...]:
     from scenewatch.api.app import EVENT_TABLES, SEARCH_TABLES
 
     return SEARCH_TABLES + EVENT_TABLES
-
-
-def _log_levels() -> dict[str, int]:
-    """The levels this process set: the root's, and each logger's own (alembic's, say)."""
-    manager = logging.Logger.manager
-    levels = {"": logging.getLogger().level}
-    for name, logger in manager.loggerDict.items():
-        if isinstance(logger, logging.Logger) and logger.level != logging.NOTSET:
-            levels[name] = logger.level
-    return levels
-
-
-def _exit_text(code: int | None) -> str:
-    """How a child ended, from its exit code (negative: the signal that ended it).
-
-    >>> _exit_text(-9), _exit_text(1)
-    ('killed by signal 9 (SIGKILL)', 'exit status 1')
-    """
-    import signal
-
-    if code is not None and code < 0:
-        try:
-            return f"killed by signal {-code} ({signal.Signals(-code).name})"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit status {code}"

@@ -8,13 +8,13 @@
   // closed); users who see people masked get a plain placeholder instead of that mosaic.
   const masked = !(user.unmasked || user.role === "admin");
   const LAYOUTS = [1, 4, 9];
-  const POLL_MS = 200;  // overlaid cameras: asks for their newest analysed frame this often
   const main = document.getElementById("main");
   const stored = Number(localStorage.getItem("sw_live_layout"));
   let layout = LAYOUTS.includes(stored) ? stored : null;  // null: the smallest that fits them all
   let overlayOn = localStorage.getItem("sw_live_overlay") !== "off";
   let page = 0;
   let cameras = [];
+  let feed = null;  // the one stream of frames and objects for the overlaid tiles shown (live_feed.js)
 
   const layoutButtons = LAYOUTS.map((n) => el("button", { id: `layout-${n}`, "data-layout": n,
     title: `${n} camera${n > 1 ? "s" : ""} at a time` }, String(n)));
@@ -69,6 +69,8 @@
         el("canvas", { class: "overlay", hidden: true })),
       el("div", { class: "body" }));
     card.overlay = { geometry: null, objects: [], width: cam.width, height: cam.height, seq: null };
+    card.pending = null;  // the newest streamed frame not shown yet ...
+    card.busy = false;  // ... while the one before it is being decoded
     full.hidden = !document.fullscreenEnabled;  // e.g. iPhones: only videos go full screen
     full.onclick = () => toggleFullscreen(card);
     card.querySelector(".picture").ondblclick = () => toggleFullscreen(card);
@@ -104,16 +106,16 @@
     if (cameras.length) {  // empty cells keep the grid's shape
       for (let i = shown.size; i < size; i++) grid.append(el("div", { class: "slot" }));
     }
+    syncFeed();
   }
 
   // A camera with recorded data only has no picture at all (its snapshot answers 503). With the
-  // overlay on, a streaming camera's frames are fetched one at a time with the objects found on
-  // each (nextFrame), so that a box lies on the very frame it was found in; else the MJPEG stream.
+  // overlay on, a streaming camera's frames come with the objects found on each (the page's one
+  // feed), so that a box lies on the very frame it was found in; else the MJPEG stream.
   function showPicture(card, cam, picture) {
     const view = card.querySelector("img.view");
     card.querySelector(".stopped")?.remove();
     card.synced = picture && overlayOn && cam.streaming;
-    if (card.synced && view.dataset.feed !== "frames") card.overlay.seq = null;  // fetch one at once
     const stream = picture && !card.synced;
     if (stream && view.dataset.feed !== "stream") setFeed(view, "stream", cam.live_url);
     if (!stream && view.dataset.feed === "stream") setFeed(view, null, null);  // ends the stream
@@ -144,31 +146,39 @@
     if (feed) view.dataset.feed = feed; else delete view.dataset.feed;
   }
 
-  // Each overlaid camera of this page: its newest frame with its objects, one request at a time.
-  async function poll() {
-    if (document.visibilityState === "visible") {
-      await Promise.all([...cards.values()].filter((c) => !c.hidden && c.synced).map(nextFrame));
-    }
-    setTimeout(poll, POLL_MS);
+  // The page's feed streams the overlaid tiles shown (none while the page is hidden); it is opened
+  // again only when that set of cameras changes.
+  function syncFeed() {
+    const wanted = document.visibilityState === "visible"
+      ? [...cards.values()].filter((c) => !c.hidden && c.synced).map((c) => c.cam.name) : [];
+    if ((feed?.key || "") === wanted.join(",")) return;
+    feed?.close();
+    feed = wanted.length ? SWLiveFeed.open(wanted, onFrame) : null;
   }
 
-  async function nextFrame(card) {
-    const path = `/api/cameras/${encodeURIComponent(card.cam.name)}`;
-    try {
-      let found = await SW.api(`${path}/objects`);
-      if (found.seq === null || found.seq === card.overlay.seq) return;  // no new frame yet
-      const response = await fetch(`${path}/snapshot.jpg`, { credentials: "same-origin", cache: "no-store" });
-      if (!response.ok) return;
-      const seq = Number(response.headers.get("x-frame-seq"));
-      if (seq !== found.seq) found = await SW.api(`${path}/objects`);  // a newer frame came meanwhile
-      const image = await response.blob();
-      if (seq !== found.seq || !card.synced) return;  // moved on again, or switched: the next turn
-      const view = card.querySelector("img.view");
-      setFeed(view, "frames", URL.createObjectURL(image));
+  // A streamed frame: shown, then its objects drawn on it; frames that come while one is being
+  // decoded replace each other, so a slow tile shows the newest and never falls behind.
+  function onFrame(head, jpeg) {
+    const card = cards.get(head.camera);
+    if (!card?.synced) return;
+    card.pending = { head, jpeg };
+    if (!card.busy) showFrames(card);
+  }
+
+  async function showFrames(card) {
+    const view = card.querySelector("img.view");
+    card.busy = true;
+    while (card.pending && card.synced) {
+      const { head, jpeg } = card.pending;
+      card.pending = null;
+      setFeed(view, "frames", URL.createObjectURL(new Blob([jpeg], { type: "image/jpeg" })));
       await view.decode().catch(() => {});
-      Object.assign(card.overlay, { seq, objects: found.objects, width: found.width, height: found.height });
+      if (!card.synced) break;  // switched to the MJPEG stream meanwhile
+      const { seq, objects, width, height } = head;
+      Object.assign(card.overlay, { seq, objects, width, height });
       draw(card);
-    } catch (_) { /* gone or no longer granted: the next refresh says so */ }
+    }
+    card.busy = false;
   }
 
   function draw(card) {
@@ -214,7 +224,8 @@
     }
   });
 
+  document.addEventListener("visibilitychange", syncFeed);
+
   await refresh();
   setInterval(refresh, 10000);
-  poll();
 })();

@@ -61,7 +61,7 @@ def _cameras(ctx: ServerContext, user: Principal) -> list[CameraOut]:
                 online=state.get("online"),
                 online_rate=state.get("online_rate"),
                 faults=state.get("faults") or [],
-                streaming=ctx.live.latest(name) is not None,
+                streaming=ctx.live.streaming(name),  # analysed lately, watched or not
                 **_run_state(ctx, row.get("id")),
                 snapshot_url=f"/api/cameras/{name}/snapshot.jpg",
                 live_url=f"/api/cameras/{name}/live.mjpeg",

@@ -1,6 +1,6 @@
 """Live view: the latest frame as a JPEG snapshot, and an MJPEG stream; both privacy-masked. The
 tracks the tracker reported on that frame as JSON, for the overlay (positions only, so masked
-users get them too).
+users get them too). The Live page gets both for all its tiles in one stream (``live_feed.py``).
 
 Frames come from the running pipeline. Without one (``--no-pipeline``, or before the first
 frame), a file camera answers with its first frame so that zones can still be drawn."""
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from scenewatch.api import privacy, queries
 from scenewatch.api.context import ServerContext, get_ctx
 from scenewatch.api.errors import ApiError, ErrorBody
+from scenewatch.api.live_frames import FIRST_FRAME_S, LiveFrame
 from scenewatch.api.permissions import Principal, check_camera, viewer
 from scenewatch.vision.labels import class_name
 
@@ -26,9 +27,10 @@ router = APIRouter(prefix="/api/cameras", tags=["live"], responses={404: {"model
 _still_cache: dict[str, tuple] = {}
 
 
-def _still(ctx: ServerContext, name: str):
-    """(image, people or None) for ``name``: the live frame, else a file camera's first frame."""
-    frame = ctx.live.latest(name)
+def _still(ctx: ServerContext, name: str, wait_s: float = 0.0):
+    """(image, people or None) for ``name``: the live frame, else a file camera's first frame.
+    The camera counts as watched; ``wait_s``: how long a first viewer waits for a frame."""
+    frame = ctx.live.watch(name, wait_s)
     if frame is not None:
         return frame, frame.image, frame.people
     camera = next((c for c in ctx.settings.cameras if c.name == name), None)
@@ -75,18 +77,24 @@ def objects(name: str, user: Principal = Depends(viewer), ctx: ServerContext = D
     """The tracks the tracker reported on the latest live frame: id, class and box. No objects
     (and a null ``seq``) while the camera sends no live frame."""
     check_camera(user, ctx, name)
-    frame = ctx.live.latest(name)
+    frame = ctx.live.watch(name)  # watched: the pipeline sends its frames
     if frame is None:
         row = queries.camera_row(ctx.store.engine, name) or {}
         return LiveObjects(
             seq=None, timestamp=None, width=row.get("width"), height=row.get("height"), objects=[]
         )
+    return live_objects(frame)
+
+
+def live_objects(frame: LiveFrame) -> LiveObjects:
+    """What the tracker reported on ``frame``, in the frame's pixels."""
     found = [
         LiveObject(track_id=int(tid), class_name=class_name(cls), box=tuple(round(float(v), 1) for v in box))
         for box, tid, cls in zip(frame.boxes, frame.track_ids, frame.class_ids, strict=True)
     ]
-    height, width = frame.image.shape[:2]
-    return LiveObjects(seq=frame.seq, timestamp=frame.timestamp, width=width, height=height, objects=found)
+    return LiveObjects(
+        seq=frame.seq, timestamp=frame.timestamp, width=frame.width, height=frame.height, objects=found
+    )
 
 
 @router.get(
@@ -98,7 +106,7 @@ def snapshot(name: str, user: Principal = Depends(viewer), ctx: ServerContext = 
     """The latest frame, with privacy zones black and (without 'unmasked') people pixelated. A live
     frame's number is in ``X-Frame-Seq``: the overlay draws that frame's objects on it."""
     check_camera(user, ctx, name)
-    live, image, people = _still(ctx, name)
+    live, image, people = _still(ctx, name, FIRST_FRAME_S)
     body = _masked_jpeg(ctx, user, name, live, image, people)
     headers = {"cache-control": "no-store"}
     if live is not None:
@@ -116,7 +124,7 @@ async def mjpeg(
 ):
     """Motion JPEG at a few frames a second; ends when the camera is removed from the config."""
     check_camera(user, ctx, name)
-    _still(ctx, name)  # 503 now, rather than an empty stream
+    await asyncio.to_thread(_still, ctx, name, FIRST_FRAME_S)  # 503 now, rather than an empty stream
     period = 1.0 / ctx.options.mjpeg_fps
 
     async def frames():
