@@ -24,6 +24,7 @@ from datetime import datetime
 
 from scenewatch.config import CameraConfig
 from scenewatch.flow.detect import DetectorHandle, FixedRatePlanner, InlineDetector, Planner, build_filter
+from scenewatch.flow.fallen import FallenPersonWatch
 from scenewatch.flow.finish import FinishStage
 from scenewatch.flow.node import Node
 from scenewatch.flow.prefetch import prefetch
@@ -98,6 +99,7 @@ class CameraRun:
         self.tracker_config = camera.tracker_settings(node.settings.tracker)
         self.tracker = Tracker(self.tracker_config)
         self.still = still_check_for(self.tracker_config, node.models)  # people standing when first seen
+        self.fallen = FallenPersonWatch()  # people lost where they stood, looked for lying there
         self.filter = build_filter(node.settings, camera)
         self.planner: Planner = capacity_wiring.build_planner(
             node.capacity, camera.name, node.settings.detector
@@ -346,6 +348,10 @@ class CameraRun:
         vouched = self.still.check(self.tracker, frame.image, frame.timestamp) if self.still else None
         if vouched:  # people standing still since first seen count at once
             tracked = Detections.concat([tracked, vouched])
+        posture = self.rules.scene.posture if self.rules is not None else None
+        if posture is not None:  # a person-down rule that checks posture: look for falls
+            fallen = self.fallen.check(self.tracker, merged, frame.image, frame.timestamp, tracked, posture)
+            tracked = Detections.concat([tracked, fallen]) if len(fallen) else tracked
         finished = self.tracker.finished
         if self.finish is not None:
             self.finish.add(frame, tracked, finished, merged)

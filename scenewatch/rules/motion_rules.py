@@ -211,7 +211,8 @@ class PersonDown(Rule):
     """A person lying (box wider than ``lying_aspect``) or fallen (top dropped fast, aspect grew).
 
     Fires when the person stays down for ``time_s``; the event starts at the fall and ends when
-    the person is up again.
+    the person is up again. The detector rarely boxes a lying person itself: the camera's second
+    look (``scenewatch.flow.fallen``) continues the standing track with the lying body.
     """
 
     config_type = PersonDownRule

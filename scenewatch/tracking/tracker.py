@@ -177,6 +177,34 @@ class Tracker:
             self._ids[rows],
         )
 
+    def lost(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Confirmed tracks not matched in the last update, still alive: their ids, majority
+        classes, last matched boxes and when they were last matched, for a second look that can
+        :meth:`extend` them."""
+        rows = np.flatnonzero(self._confirmed & (self._seen < self._last_time))
+        boxes = np.array([self._history[row][-1][2] for row in rows.tolist()], dtype=np.float32)
+        classes = np.argmax(self._votes[rows], axis=1) if len(rows) else np.zeros(0, dtype=np.int64)
+        return self._ids[rows], classes, boxes.reshape(-1, 4), self._seen[rows].copy()
+
+    def extend(self, track_id: int, box: np.ndarray, score: float) -> Detections:
+        """Take ``box``, found by a second look, as the last update's match of the lost confirmed
+        track ``track_id``: the motion starts afresh there (its shape changed, a fall) and the track
+        lives on. Returns it as that update's output row (empty for an unknown or running track)."""
+        rows = np.flatnonzero((self._ids == track_id) & self._confirmed & (self._seen < self._last_time))
+        if not len(rows):
+            return Detections.empty()
+        row = int(rows[0])
+        xyxy = np.asarray(box, dtype=np.float64).reshape(1, 4)
+        mean, cov = kalman.initiate(kalman.xyxy_to_cxcywh(xyxy), self.noise)
+        self._mean[row], self._cov[row] = mean[0], cov[0]
+        self._time[row] = self._seen[row] = self._last_time
+        self._hits[row] += 1
+        self._history[row].append((self._last_time, self._frame, xyxy[0].astype(np.float32), float(score)))
+        cls = int(np.argmax(self._votes[row]))
+        return Detections(
+            xyxy.astype(np.float32), np.array([score], np.float32), np.array([cls]), np.array([track_id])
+        )
+
     @property
     def active_ids(self) -> np.ndarray:
         """Ids of the confirmed tracks still alive (running or briefly lost)."""

@@ -129,7 +129,7 @@ def head_box(box: np.ndarray, kp: np.ndarray) -> tuple[float, float, float, floa
     shoulder_w = float(np.hypot(*(kp[L_SHOULDER, :2] - kp[R_SHOULDER, :2])))
     size = max(0.5 * shoulder_w, 0.2 * float(box[2] - box[0]), 3.0)
     cx = float(kp[head, 0].mean())
-    eyes = [i for i in (L_EYE, R_EYE, NOSE) if kp[i, 2] >= MIN_KEYPOINT]
+    eyes = [i for i in (L_EYE, R_EYE, NOSE) if kp[i, 2] >= MIN_KEYPOINT] or head  # the ears alone
     eye_y = float(kp[eyes, 1].mean())
     return cx - 0.5 * size, max(eye_y - 0.9 * size, float(box[1])), cx + 0.5 * size, eye_y + 0.6 * size
 
