@@ -13,6 +13,7 @@ import json
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -450,6 +451,16 @@ def test_central_search_and_media_follow_the_users_grants(central_url, tmp_path)
             }
             status, body = _http(server.url, "/api/central/search?q=person&limit=50", admin)
             assert {h["track_id"] for h in json.loads(body)["results"]} == own["tracks"] | other["tracks"]
+            # a hidden camera's name reads as a made-up one: the same words back, no list naming it
+            answers = {}
+            for word in ("south", "qqqqq"):
+                query = urllib.parse.quote(f"person on camera {word}/gate")
+                status, body = _http(server.url, f"/api/central/search?q={query}&limit=50", viewer)
+                answer = json.loads(body)
+                answer.pop("results")
+                answers[word] = json.dumps(answer).replace(word, "NAME")
+            assert answers["south"] == answers["qqqqq"], answers
+            assert "south" not in answers["qqqqq"], answers
             # its media: the other camera's are 404, as if they did not exist; the own ones are served
             media = ("/api/central/thumbnails/{track}", "/api/central/events/{event}/snapshot")
             for template in media:
