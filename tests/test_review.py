@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import needs_samples
 from fastapi.testclient import TestClient
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, insert, select, update
 from test_api import BASE_TS, bearer, change, clip_frames, person_box, read_frame, seed_store, shrink
 from test_central import central_url, cluster  # noqa: F401  (PostgreSQL fixtures)
 
@@ -22,7 +22,7 @@ from scenewatch.rules.store import save_event
 from scenewatch.search.index import reindex
 from scenewatch.store import repo
 from scenewatch.store.data import DataStore
-from scenewatch.store.schema import audit_log, tracks
+from scenewatch.store.schema import audit_log, runs, tracks
 
 pytestmark = needs_samples
 # Six buckets of 10 s around the seeded gate track (BASE_TS + 0.5 .. + 6) and event (+ 2).
@@ -247,3 +247,49 @@ def test_clip_refusals(client):
     assert client.get(f"/api/review/gate/clip?at={at}&download=true", headers=viewer).status_code == 403
     nothing = client.get(f"/api/review/gate/clip?at={BASE_TS + 5000}&seconds=2", headers=viewer)
     assert nothing.status_code == 404, nothing.text
+
+
+def test_a_looped_files_later_pass_plays_the_same_moment_of_the_file(tmp_path):
+    """A file camera that loops keeps counting frames; a moment of its second pass plays the
+    file from the same place in it, not past its end."""
+    store, settings = seed_store(tmp_path / "d")
+    engine = store.engine
+    with engine.connect() as conn:
+        gate = conn.execute(select(tracks.c.camera_id, tracks.c.run_id).order_by(tracks.c.id).limit(1)).one()
+    frames_in_file = 795  # vtest.avi: 79.5 s at 10 frames/s; its second pass starts at frame 795
+    with engine.begin() as conn:
+        later = conn.execute(
+            insert(tracks)
+            .returning(tracks.c.id)
+            .values(
+                camera_id=gate.camera_id,
+                run_id=gate.run_id,
+                tracker_id=900,
+                class_name="person",
+                first_ts=BASE_TS + (frames_in_file + 10) / 10,
+                last_ts=BASE_TS + (frames_in_file + 60) / 10,
+                first_frame=frames_in_file + 10,
+                last_frame=frames_in_file + 60,
+                detections=51,
+                score=0.8,
+                path=[],
+                finished=True,
+                attributes={},
+            )
+        ).scalar_one()
+        # the run went on into the second pass: its frame count runs past the file's
+        conn.execute(update(runs).where(runs.c.id == gate.run_id).values(frames_decoded=frames_in_file + 60))
+    with serve(store, settings, tmp_path) as client:
+        at = BASE_TS + (frames_in_file + 10) / 10
+        answer = client.get(f"/api/review/gate/clip?at={at}&seconds=3", headers=bearer(client, "clear"))
+        assert answer.status_code == 200, answer.text
+        played = [clip_frames(answer.content, tmp_path)]
+        # the track of that pass plays from its own first frame too
+        answer = client.get(f"/api/clips/track/{later}?before=0&after=0", headers=bearer(client, "clear"))
+        assert answer.status_code == 200, answer.text
+        played.append(clip_frames(answer.content, tmp_path))
+    whole = (0, 0, 768, 576)
+    for frames in played:
+        assert len(frames) >= 25
+        distance = {index: change(frames[0], read_frame(index), whole) for index in (0, 10, 20, 790)}
+        assert min(distance, key=distance.get) == 10, distance

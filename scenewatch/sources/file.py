@@ -83,6 +83,23 @@ def open_video_file(path: Path) -> tuple[InputContainer, VideoStream]:
     return container, container.streams.video[0]
 
 
+def pass_seconds(url: str) -> float | None:
+    """How long one pass over a local video file lasts (a looped file's next pass starts one frame
+    after its last); None when it cannot be read or does not say."""
+    try:
+        container, stream = open_video_file(local_path(url))
+    except SourceError:
+        return None
+    try:
+        fps = fps_of(stream) or 25.0
+        if stream.frames:
+            return stream.frames / fps
+        length = seconds(stream.duration, stream.time_base)
+        return length + 1.0 / fps if length else None
+    finally:
+        container.close()
+
+
 def _mp4_without_index(path: Path) -> bool:
     """An ISO-BMFF (MP4/MOV) file whose top-level boxes have media data but no moov box."""
     boxes: list[bytes] = []

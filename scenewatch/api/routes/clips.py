@@ -36,6 +36,7 @@ from scenewatch.api.routes.common import Id
 from scenewatch.api.routes.events import _visible as visible_event
 from scenewatch.api.routes.tracks import visible_track
 from scenewatch.api.sightings import Sightings
+from scenewatch.sources.file import pass_seconds
 
 router = APIRouter(prefix="/api/clips", tags=["clips"], responses={404: {"model": ErrorBody}})
 NOT_READY: dict[int | str, dict[str, Any]] = {
@@ -84,7 +85,8 @@ def _file_clip(
     window: tuple[float, float],
     known: bool,
 ) -> Plan:
-    """A clip of a file source, seconds [start, end] from its start; people by the run's boxes."""
+    """A clip of a file source, seconds [start, end] of its run (decoded frame index / fps);
+    people by the run's boxes. A looped file's later passes are cut from the same place in it."""
     start_s, end_s = window
     fps = _fps(ctx, camera)
     people = partial(queries.run_sightings, ctx.store.engine, run_id, fps, start_s, end_s)
@@ -92,7 +94,10 @@ def _file_clip(
     out = clipper.cache_path(
         ctx.store.media.root, {"src": source, "a": round(start_s, 2), "b": round(end_s, 2), **key}
     )
-    return Plan(camera, source, start_s, end_s, out, mask, seen.at, start_s, False, fps)
+    length = pass_seconds(source)
+    shift = length * (start_s // length) if length and start_s >= length else 0.0
+    people_for = (lambda t: seen.at(t + shift)) if shift else seen.at  # the file's time to the run's
+    return Plan(camera, source, start_s - shift, end_s - shift, out, mask, people_for, start_s, False, fps)
 
 
 def _at_wall(seen: Sightings, origin: float) -> clipper.PeopleFor:
