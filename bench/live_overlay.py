@@ -32,6 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe_machine  # noqa: E402
+from served import serve  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery"
@@ -102,23 +103,6 @@ def feed(live, frames: list[tuple], fps: float, stop: threading.Event) -> None:
             live.put(name, image, people, time.time(), boxes, ids, classes)
         step += 1
         stop.wait(1.0 / fps)
-
-
-def serve(app):
-    import uvicorn
-
-    from scenewatch.central.pg import free_port
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if not server.started:
-        raise SystemExit("the server did not start within 60 s")
-    return server, thread, f"http://127.0.0.1:{port}"
 
 
 def measure(browser, base: str, counted: Counted, grid: int, script: str | None, seconds: float) -> dict:

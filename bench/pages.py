@@ -25,7 +25,6 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -35,6 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe_machine  # noqa: E402
 from review import DAY, START, ZONES, seed  # noqa: E402
+from served import serve  # noqa: E402
 
 CAMERAS = ("gate", "yard", "road", "dock")
 PASSWORD = "correct-horse-battery"
@@ -134,25 +134,6 @@ def fill_audit(engine, rows: int) -> None:
 
     for i in range(rows):
         audit.append(engine, "admin", "search", f"query:{i}", {"q": "person in a red top", "results": i % 24})
-
-
-def serve(app):
-    import socket
-
-    import uvicorn
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if not server.started:
-        raise SystemExit("the server did not start within 60 s")
-    return server, thread, f"http://127.0.0.1:{port}"
 
 
 def load_once(page, url: str, ready: str) -> tuple[float, int, int]:
