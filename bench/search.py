@@ -73,7 +73,8 @@ from scenewatch.config import AppConfig  # noqa: E402
 from scenewatch.config.capacity import CapacityConfig  # noqa: E402
 from scenewatch.pipeline import index_file  # noqa: E402
 from scenewatch.search.engine import search  # noqa: E402
-from scenewatch.search.grouping import MAX_GAP_S, chains, load_fragments  # noqa: E402
+from scenewatch.search.fragments import load_fragments  # noqa: E402
+from scenewatch.search.grouping import MAX_GAP_S, chains  # noqa: E402
 from scenewatch.search.index import reindex  # noqa: E402
 from scenewatch.search.query import parse_query  # noqa: E402
 from scenewatch.store.data import DataStore  # noqa: E402

@@ -91,7 +91,6 @@ LOOP_EXCEPTIONS: dict[tuple[str, str], str] = {
 # modules over MAX_MODULE_LINES: why
 LONG_MODULES: dict[str, str] = {
     "scenewatch.search.lexicon": "a data table: the query vocabulary, English and Chinese",
-    "scenewatch.search.grouping": "grew past the limit in the search grouping work now under way",
 }
 
 # the code a frame goes through: source, planner, motion gate, detector pool, detector, filter,

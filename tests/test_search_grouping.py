@@ -21,16 +21,8 @@ from sqlalchemy import delete, func, insert, select, update
 from scenewatch.config import AppConfig
 from scenewatch.pipeline import index_file
 from scenewatch.search.engine import search
-from scenewatch.search.grouping import (
-    MAX_GAP_S,
-    MAX_RETURN_S,
-    MIN_LOOK,
-    Fragment,
-    colour_shares,
-    comes_back,
-    likeness,
-    link_cost,
-)
+from scenewatch.search.fragments import Fragment, colour_shares
+from scenewatch.search.grouping import MAX_GAP_S, MAX_RETURN_S, MIN_LOOK, comes_back, likeness, link_cost
 from scenewatch.search.index import index_tracks
 from scenewatch.search.loading import load_facts
 from scenewatch.store import repo

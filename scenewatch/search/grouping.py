@@ -29,15 +29,14 @@ import math
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, or_, select
 
-from scenewatch.search.facts import COLOUR_PARTS, VEHICLE_CLASSES
-from scenewatch.search.loading import TrackFacts, id_pages, load_facts
+from scenewatch.search.fragments import Fragment, load_fragments
+from scenewatch.search.loading import TrackFacts
 from scenewatch.search.scope import LOOKBACK_S, Scope, in_window
-from scenewatch.store.schema import boxes, cameras, tracks
-from scenewatch.vision.colours import TERMS as BASIC_COLOURS
+from scenewatch.store.schema import tracks
 
 MAX_GAP_S = 4.0  # longest time unseen between two fragments of one walk
 MAX_OVERLAP_S = 0.3  # the next fragment may begin this much before the last one ended
@@ -54,45 +53,17 @@ MIN_LOOK = 0.7  # colour likeness (Bhattacharyya coefficient, 0..1) two fragment
 LOOK_WEIGHT = 2.0  # how much unlikeness costs against distance (heights) when links compete
 UNSEEN_LOOK = 0.75  # the likeness assumed where a fragment has no colours (too short to describe)
 PART_WEIGHT = {"upper": 1.0, "lower": 0.8, "head": 0.3, "body": 1.0}
-VELOCITY_SPAN_S = 1.0  # end velocities are measured over about this much of the path
 HOPS = 1  # rounds of looking for fragments next to the ones found (a walk through a non-matching one)
 MAX_NEIGHBOURS = 2000  # fragments read per round, so a crowded hour cannot flood a search
 # Returns: the same object seen again after more than MAX_GAP_S unseen.
 MAX_RETURN_S = 30.0  # longest time unseen
 STAY_H = 1.0  # seen again where it was lost: within this many box heights of the end
 EDGE_SPAN_H = 3.0  # back through the border it left by: within this many heights along it
-EDGE_SHARE = 0.02  # a box this close to the frame's border (share of its width or height) touches it
 RETURN_LOOK = 0.9  # colour likeness a return needs (weighted over the parts) ...
 RETURN_PART_LOOK = 0.7  # ... and in each part both show (the upper and lower body at least)
 RETURN_PARTS = ("upper", "lower")
 RETURN_MARGIN = 0.05  # likeness over every other fragment that could be the same return
 RETURN_COST = 2.0  # added to a return's cost: continuous links are taken first
-
-Point = tuple[float, float, float]  # bottom-centre x, y and box height, in pixels
-Box = tuple[float, float, float, float]  # x1, y1, x2, y2
-
-
-@dataclass(slots=True)
-class Fragment:
-    """A track as a piece of a walk: where and when it begins and ends, and how it looks."""
-
-    track_id: int
-    camera_id: int
-    cls: str
-    first_ts: float
-    last_ts: float
-    start: Point
-    end: Point
-    velocity: tuple[float, float] = (0.0, 0.0)  # pixels per second near its end
-    start_velocity: tuple[float, float] = (0.0, 0.0)  # pixels per second near its start
-    colours: dict[str, dict[str, float]] = field(default_factory=dict)  # part -> colour -> share
-    enters: str | None = None  # the frame border its first box touches (left, right, top, bottom)
-    exits: str | None = None  # the border its last box touches
-
-    @property
-    def kind(self) -> str:
-        """Person, vehicle (a van may be a car in one fragment and a truck in the next), or the class."""
-        return "vehicle" if self.cls in VEHICLE_CLASSES else self.cls
 
 
 def likeness(a: dict[str, dict[str, float]], b: dict[str, dict[str, float]]) -> float | None:
@@ -283,102 +254,6 @@ def chains(fragments: dict[int, Fragment]) -> list[list[int]]:
             walk.append(after[walk[-1]])
         walks.append(walk)
     return walks
-
-
-# ---------------------------------------------------------------- reading fragments
-
-
-def colour_shares(facts: dict[str, float]) -> dict[str, dict[str, float]]:
-    """part -> colour -> share from a track's index facts (``upper:red`` ...): the basic colour
-    terms only, which share one part between them (shades such as ``upper:blue:dark`` do not)."""
-    out: dict[str, dict[str, float]] = defaultdict(dict)
-    for term, weight in facts.items():
-        part, _, colour = term.partition(":")
-        if part in COLOUR_PARTS and colour in BASIC_COLOURS and weight > 0:
-            out[part][colour] = weight
-    return dict(out)
-
-
-def _velocity(path: list, at_end: bool) -> tuple[float, float]:
-    """Pixels per second over about VELOCITY_SPAN_S of the path's end (or start); the path is
-    read from that end only, however long the track."""
-    points = reversed(path) if at_end else iter(path)
-    first = last = None
-    for p in points:
-        if not isinstance(p, (list, tuple)) or len(p) < 3:
-            continue
-        last = (float(p[0]), float(p[1]), float(p[2]))
-        if first is None:
-            first = last
-        elif abs(first[0] - last[0]) >= VELOCITY_SPAN_S:
-            break
-    if first is None or last is None or first[0] == last[0]:
-        return (0.0, 0.0)
-    dt = first[0] - last[0]  # negative from the start: the signs then come out right
-    return ((first[1] - last[1]) / dt, (first[2] - last[2]) / dt)
-
-
-def load_fragments(
-    conn: Connection, ids: Iterable[int], facts: dict[int, TrackFacts] | None = None
-) -> dict[int, Fragment]:
-    """Fragments by track id: the track row, its first and last boxes, and its colours (from
-    ``facts`` where given, else read from the index)."""
-    ids = list(dict.fromkeys(ids))
-    facts = dict(facts or {})
-    missing = [i for i in ids if i not in facts]
-    if missing:
-        facts.update(load_facts(conn, missing))
-    t, b = tracks.c, boxes.c
-    rows = {}
-    for where in id_pages(conn, t.id, t.first_ts, ids):
-        cols = (t.id, t.camera_id, t.class_name, t.first_ts, t.last_ts, t.first_frame, t.last_frame, t.path)
-        for row in conn.execute(select(*cols).where(where)):
-            rows[row.id] = row
-    ends: dict[int, dict[int, Box]] = defaultdict(dict)
-    at_ends = or_(b.frame == t.first_frame, b.frame == t.last_frame)
-    for where in id_pages(conn, t.id, t.first_ts, list(rows)):
-        q = select(b.track_id, b.frame, b.x1, b.y1, b.x2, b.y2).join(tracks, t.id == b.track_id)
-        for track_id, frame, *box in conn.execute(q.where(and_(where, at_ends))):
-            ends[track_id][frame] = tuple(box)
-    c = cameras.c
-    in_use = {row.camera_id for row in rows.values()}
-    sizes = conn.execute(select(c.id, c.width, c.height).where(c.id.in_(in_use)))
-    views = {i: (w, h) for i, w, h in sizes if w and h}
-    out = {}
-    for i, row in rows.items():
-        first, last = ends[i].get(row.first_frame), ends[i].get(row.last_frame)
-        if first is None or last is None:  # no boxes (a track kept without them): never joined
-            continue
-        path = row.path if isinstance(row.path, list) else []
-        colours = colour_shares(facts[i].facts) if i in facts else {}
-        view = views.get(row.camera_id)
-        out[i] = Fragment(
-            i, row.camera_id, row.class_name, row.first_ts, row.last_ts, _point(first), _point(last),
-            _velocity(path, True), _velocity(path, False), colours, border(first, view), border(last, view),
-        )  # fmt: skip
-    return out
-
-
-def _point(box: Box) -> Point:
-    x1, _, x2, y2 = box
-    return ((x1 + x2) / 2, y2, y2 - box[1])
-
-
-def border(box: Box, view: tuple[int, int] | None) -> str | None:
-    """The border of the frame (``view``: width, height; unknown: None) a box touches, sides first."""
-    if view is None:
-        return None
-    w, h = view
-    x1, y1, x2, y2 = box
-    for name, touches in (
-        ("left", x1 <= EDGE_SHARE * w),
-        ("right", x2 >= (1 - EDGE_SHARE) * w),
-        ("bottom", y2 >= (1 - EDGE_SHARE) * h),
-        ("top", y1 <= EDGE_SHARE * h),
-    ):
-        if touches:
-            return name
-    return None
 
 
 def neighbour_ids(conn: Connection, fragments: Iterable[Fragment], scope: Scope) -> set[int]:
