@@ -421,8 +421,8 @@ def test_stopped_vehicle_in_the_zone_after_the_time():
 
 def test_a_stopped_vehicle_stays_stopped_through_one_frame_box_jumps_and_ends_when_it_moves_on():
     """In traffic a passing car merges with a stopped car's box for a frame now and then; the
-    stop goes on. When it drives off, the event ends where it first moved."""
-    rules = [{"type": "stopped_vehicle", "zone": "road", "time_s": 5}]
+    stop goes on (with ``leave_s``). When it drives off, the event ends where it first moved."""
+    rules = [{"type": "stopped_vehicle", "zone": "road", "time_s": 5, "leave_s": 0.5}]
     config = camera(zones=[{"name": "road", "polygon": SQUARE}], rules=rules)
     still = [280, 270, 340, 300]
     merged = [280, 270, 380, 300]  # one frame: bottom centre 20 px (over 0.25 of 60) to the right
