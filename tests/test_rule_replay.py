@@ -385,20 +385,21 @@ def test_stays_judged_alone_give_the_engines_events(tmp_path, seed):
     ]
     alone = 0
     for rule, zone in variants:
-        config = {
-            **SYNTHETIC,
-            "zones": [{**SYNTHETIC["zones"][0], **zone}],
-            "rules": [{**rule, "name": "try"}],
-        }
-        camera = CameraConfig.model_validate(config)
-        fast, reference = (
-            replay(store.engine, camera, "try", t0, until=t0 + 1000, prefilter=chosen)
-            for chosen in (True, False)
-        )
+        fast, reference = _fast_and_reference(store, rule, zone, t0)
         assert reference.events, rule  # the rule had something to judge
         assert [asdict(e) for e in fast.events] == [asdict(e) for e in reference.events], rule
         alone += fast.alone
     assert alone > 0.5 * len(walks) * len(variants), alone
+
+
+def _fast_and_reference(store, rule: dict, zone: dict, t0: float):
+    """``rule`` (on the synthetic camera, its zone changed by ``zone``) replayed over 1,000 s of
+    ``store`` as shipped and fed every sighting (the reference)."""
+    config = {**SYNTHETIC, "zones": [{**SYNTHETIC["zones"][0], **zone}], "rules": [{**rule, "name": "try"}]}
+    camera = CameraConfig.model_validate(config)
+    return tuple(
+        replay(store.engine, camera, "try", t0, until=t0 + 1000, prefilter=chosen) for chosen in (True, False)
+    )
 
 
 def test_a_busy_camera_reads_the_boxes_of_the_tracks_that_can_matter(tmp_path):
@@ -432,16 +433,7 @@ def test_a_busy_camera_reads_the_boxes_of_the_tracks_that_can_matter(tmp_path):
         ({"type": "loitering", "zone": "lawn", "time_s": 1.5, "cooldown_s": 0}, {}),
         ({"type": "line_crossing", "line": "middle", "cooldown_s": 0}, {}),
     ):
-        config = {
-            **SYNTHETIC,
-            "zones": [{**SYNTHETIC["zones"][0], **zone}],
-            "rules": [{**rule, "name": "try"}],
-        }
-        camera = CameraConfig.model_validate(config)
-        fast, reference = (
-            replay(store.engine, camera, "try", t0, until=t0 + 1000, prefilter=chosen)
-            for chosen in (True, False)
-        )
+        fast, reference = _fast_and_reference(store, rule, zone, t0)
         assert reference.events, rule
         assert [asdict(e) for e in fast.events] == [asdict(e) for e in reference.events], (rule, zone)
         assert fast.replayed < 0.4 * fast.tracks, (rule, fast.replayed, fast.tracks)
