@@ -21,8 +21,10 @@ on the freeway, every labelled near-side vehicle being faster than a test limit;
 the parked cars of the street clip and vtest.avi). Both splits are reported, each family with its
 expected-event count.
 
-Run: .venv/bin/python bench/rules.py [--vehicles] [--crowd] [--all] [--truth-only] [--scenes [NAME ...]]
-(no flag: the pedestrian scenes only; --vehicles / --crowd: only those clips; --all: everything
+Run: .venv/bin/python bench/rules.py [--vehicles] [--crowd] [--walkway] [--all] [--truth-only] [--scenes [NAME ...]]
+(no flag: the pedestrian scenes only; --vehicles / --crowd / --walkway: only those clips (the
+walkway: zones, lines and a crowd area on pedestrians_walkway_elevated.mp4 whose events come from
+the hand-made ground truth in bench/labels/walkway, every rule a test rule); --all: everything
 but the composites; --truth-only: the pedestrian scenes' ground-truth sanity check alone, no
 pipeline; --scenes: only the composite stopped-vehicle and person-down scenes of bench/scenes,
 all or those named)
@@ -577,6 +579,8 @@ LABELS = ROOT / "bench" / "labels"
 CLIPS = {
     "vehicles": ["traffic_highway_twoway", "traffic_street_parked", "vtest_parked"],
     "crowd": ["crowd_concourse"],
+    # Truths derived from the hand-made MOT ground truth (bench/labels/make_rule_truth.py); test only.
+    "walkway": ["walkway"],
 }
 
 
