@@ -13,7 +13,7 @@ import pytest
 import yaml
 from conftest import VTEST, needs_models, needs_samples
 from fastapi.testclient import TestClient
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from scenewatch.api import auth
 from scenewatch.api.app import create_app
@@ -24,6 +24,7 @@ from scenewatch.store import repo
 from scenewatch.store.data import DataStore
 from scenewatch.store.schema import boxes
 from scenewatch.store.schema import tracks as track_rows
+from scenewatch.store.sightings import box_rows, pack_finished, packed_rows
 
 PASSWORD = "correct-horse-battery"
 FRAME_S = 0.1  # vtest.avi runs at 10 fps
@@ -72,6 +73,19 @@ def test_replaying_stored_tracks_gives_the_live_events(indexed):
         for (live_start, live_tracks), (start, tracks) in zip(was, got, strict=True):
             assert abs(start - live_start) <= 2 * FRAME_S + 1e-6, (rule.name, was, got)
             assert tracks == live_tracks, (rule.name, was, got)
+
+
+@needs_samples
+@needs_models
+def test_the_pipeline_packs_each_finished_tracks_live_boxes(indexed):
+    """Every track the live run finished has its sightings packed: its live rows of the boxes
+    table, value for value (the replay above read these)."""
+    store, _settings, _config = indexed
+    with store.engine.connect() as conn:
+        ids = conn.scalars(select(track_rows.c.id).where(track_rows.c.finished)).all()
+        (packed, counts, values), rows = packed_rows(conn, list(ids)), box_rows(conn, list(ids))
+    assert len(ids) and packed.tolist() == sorted(ids)
+    assert np.column_stack([np.repeat(packed, counts), values]).tobytes() == rows.tobytes()
 
 
 @needs_samples
@@ -390,6 +404,29 @@ def test_stays_judged_alone_give_the_engines_events(tmp_path, seed):
         assert [asdict(e) for e in fast.events] == [asdict(e) for e in reference.events], rule
         alone += fast.alone
     assert alone > 0.5 * len(walks) * len(variants), alone
+
+
+def test_packed_sightings_replay_as_the_box_rows(tmp_path):
+    """Half the tracks with their sightings packed (as the writer packs them when a track ends),
+    half stored before sightings were packed: each rule raises the same events reading the packed
+    values, reading the boxes table alone, and fed every sighting."""
+    rng = np.random.default_rng(21)
+    t0 = 1_700_000_000.0
+    walks = [_wander(rng, t0 + start) for start in np.sort(rng.uniform(0, 200, 50))]
+    walks += [piece for start in rng.uniform(0, 200, 12) for piece in _handed_over(rng, t0 + start)]
+    store = _store_history(tmp_path / "data", walks)
+    with store.engine.begin() as conn:
+        ids = conn.scalars(select(track_rows.c.id).order_by(track_rows.c.id)).all()
+        assert pack_finished(conn, list(ids[::2])) == len(ids[::2])
+    camera = CameraConfig.model_validate(SYNTHETIC)
+    for rule in camera.rules:
+        runs = [
+            replay(store.engine, camera, rule.name, t0, until=t0 + 1000, prefilter=prefilter, packed=packed)
+            for prefilter, packed in ((True, True), (True, False), (False, True))
+        ]
+        assert runs[0].events, rule.name  # the rule had something to judge
+        for other in runs[1:]:
+            assert [asdict(e) for e in runs[0].events] == [asdict(e) for e in other.events], rule.name
 
 
 def _fast_and_reference(store, rule: dict, zone: dict, t0: float):

@@ -3,7 +3,7 @@
 ``replay(engine, camera, rule, since)`` answers what ``rule`` would have raised over the stored
 tracks since a time: the same :class:`~scenewatch.rules.engine.RuleEngine` the live camera runs,
 one engine per stored run (tracker ids, identities and cooldowns belong to a run, as live), fed
-the boxes the tracker reported live (the ``boxes`` table, interpolated ones left out) and each
+the boxes the tracker reported live (packed per finished track, ``replay_load``) and each
 track's end when the tracker would have given it up (``lost_timeout`` after its last sighting).
 
 Zone stay rules (intrusion, loitering) are judged a whole track at a time where that gives the
@@ -41,12 +41,7 @@ from scenewatch.rules.events import Event
 from scenewatch.rules.replay_alone import Raised, judge_alone
 from scenewatch.rules.replay_closure import load_closure
 from scenewatch.rules.replay_load import StoredTracks, load_sightings, load_tracks, size_from_paths
-from scenewatch.rules.replay_select import (
-    STITCH_GAP_S,
-    Paths,
-    near_tracks,
-    sightings_to_feed,
-)
+from scenewatch.rules.replay_select import STITCH_GAP_S, Paths, near_tracks, sightings_to_feed
 from scenewatch.rules.replay_solo import can_judge
 from scenewatch.store.schema import cameras
 from scenewatch.tracking import FinishedTrack
@@ -161,9 +156,11 @@ def replay(
     until: float | None = None,
     tracker: TrackerConfig | None = None,
     prefilter: bool = True,
+    packed: bool = True,
 ) -> ReplayResult:
     """Run ``rule`` of ``camera`` over its stored tracks seen between ``start`` and ``until``;
-    ``prefilter=False`` feeds every stored sighting (the reference the chosen ones must match)."""
+    ``prefilter=False`` feeds every stored sighting (the reference the chosen ones must match);
+    ``packed=False`` reads the ``boxes`` table instead of the packed sightings (the old way)."""
     clock = time.perf_counter()
     until = time.time() if until is None else until
     single = find_rule(camera, rule)
@@ -190,8 +187,8 @@ def replay(
         )
     result = ReplayResult(camera.name, rule, start, until, len(stored.db_ids), 0, 0, 0.0)
     if not size[0] or not size[1]:
-        size = size_from_paths(stored.paths)
-    paths = Paths.of(stored.paths)
+        size = size_from_paths(stored.points)
+    paths = Paths.of(stored.points, stored.path_ends)
     if prefilter:
         # each run's last frame, as the engine fed every sighting would have seen it
         last = np.zeros(len(stored.db_ids), bool)
@@ -202,12 +199,12 @@ def replay(
             paths,
             near_tracks(paths, single, size),
             max(STITCH_GAP_S, lost_timeout),
-            lambda rows: load_sightings(engine, stored, rows, size),
+            lambda rows: load_sightings(engine, stored, rows, size, packed),
             last,
         )
     else:
         chosen = np.ones(len(stored.db_ids), bool)
-        samples = load_sightings(engine, stored, np.flatnonzero(chosen), size)
+        samples = load_sightings(engine, stored, np.flatnonzero(chosen), size, packed)
     result.replayed = int(chosen.sum())
     samples["tracked"] = np.ones(len(samples["run"]), bool)
     described: list[tuple[tuple, ReplayEvent]] = []

@@ -1,24 +1,24 @@
 """What a replay reads from the store: a camera's stored tracks in a window, and their sightings.
 
-The sightings are the boxes the tracker reported live (the ``boxes`` table, interpolated ones and
-the ones stored before a track was confirmed left out); a track stored without boxes gives its
-path samples with a box of nominal size (the path keeps no box size).
+The sightings are the boxes the tracker reported live: packed in one value per finished track
+(``store/sightings.py``), or for a track stored before they were packed its rows of the ``boxes``
+table (interpolated ones and the ones stored before it was confirmed left out); a track stored
+without boxes gives its path samples with a box of nominal size (the path keeps no box size).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from itertools import chain
 
 import numpy as np
-from sqlalchemy import Connection, Engine, Select, Text, and_, cast, select
+from sqlalchemy import Engine, Text, cast, select
 
-from scenewatch.store.schema import boxes, tracks
+from scenewatch.store.schema import tracks
+from scenewatch.store.sightings import CHUNK, box_rows, packed_rows, plain_rows
 from scenewatch.vision.labels import class_id
 
 NOMINAL_HEIGHT = 0.2  # of the frame height: the box of a track stored without boxes
-CHUNK = 500  # track ids per query of their boxes
 
 
 @dataclass
@@ -30,8 +30,13 @@ class StoredTracks:
     tracker_ids: np.ndarray
     class_ids: np.ndarray
     last_ts: np.ndarray
-    paths: list[np.ndarray]  # [K, 3] time, x, y
+    points: np.ndarray  # [P, 3] time, x, y: the tracks' paths one after another
+    path_ends: np.ndarray  # [N] where each track's path ends in ``points``
     thumbnails: list[str | None]
+
+    def path(self, row: int) -> np.ndarray:
+        """[K, 3] the path of the track at ``row``."""
+        return self.points[(self.path_ends[row - 1] if row else 0) : self.path_ends[row]]
 
 
 def load_tracks(
@@ -42,8 +47,8 @@ def load_tracks(
             tracks.c.id,
             tracks.c.run_id,
             tracks.c.tracker_id,
-            tracks.c.class_name,
             tracks.c.last_ts,
+            tracks.c.class_name,
             cast(tracks.c.path, Text).label("path"),
             tracks.c.thumbnail,
         )
@@ -56,61 +61,64 @@ def load_tracks(
         .order_by(tracks.c.id)
     )
     with engine.connect() as conn:
-        rows = conn.execute(query).all()
+        rows = plain_rows(conn, query)
     if not rows:
         return None
+    db_ids, run_ids, tracker_ids, last_ts, class_names, paths, thumbnails = zip(*rows, strict=True)
+    known, named = np.unique(np.array(class_names), return_inverse=True)
+    points, lengths = _paths(list(paths))
     return StoredTracks(
-        db_ids=np.array([r.id for r in rows], np.int64),
-        run_ids=np.array([r.run_id for r in rows], np.int64),
-        tracker_ids=np.array([r.tracker_id for r in rows], np.int64),
-        class_ids=np.array([class_id(r.class_name) for r in rows], np.int32),
-        last_ts=np.array([r.last_ts for r in rows], np.float64),
-        paths=_paths([r.path for r in rows]),
-        thumbnails=[r.thumbnail for r in rows],
+        db_ids=np.array(db_ids, np.int64),
+        run_ids=np.array(run_ids, np.int64),
+        tracker_ids=np.array(tracker_ids, np.int64),
+        class_ids=np.array([class_id(name) for name in known.tolist()], np.int32)[named],
+        last_ts=np.array(last_ts, np.float64),
+        points=points,
+        path_ends=np.cumsum(lengths),
+        thumbnails=list(thumbnails),
     )
 
 
-def size_from_paths(paths: list[np.ndarray]) -> tuple[int, int]:
+def size_from_paths(points: np.ndarray) -> tuple[int, int]:
     """A frame size that holds every path point (a camera row without its size)."""
-    points = np.concatenate([p[:, 1:] for p in paths])
-    return int(points[:, 0].max()) + 1, int(points[:, 1].max()) + 1
+    return int(points[:, 1].max()) + 1, int(points[:, 2].max()) + 1
 
 
 def load_sightings(
-    engine: Engine, stored: StoredTracks, rows: np.ndarray, size: tuple[int, int]
+    engine: Engine, stored: StoredTracks, rows: np.ndarray, size: tuple[int, int], packed: bool = True
 ) -> dict[str, np.ndarray]:
-    """Every sighting of the tracks at ``rows``: their live boxes, else their path samples."""
+    """Every sighting of the tracks at ``rows``: their packed live boxes, else their rows of the
+    ``boxes`` table (``packed=False``: those alone), else their path samples."""
     parts: list[tuple[np.ndarray, ...]] = []
     with_boxes: set[int] = set()
     db_ids = stored.db_ids[rows].tolist()
     with engine.connect() as conn:
-        for i in range(0, len(db_ids), CHUNK):
-            query = select(
-                boxes.c.track_id,
-                boxes.c.frame,
-                boxes.c.ts,
-                boxes.c.x1,
-                boxes.c.y1,
-                boxes.c.x2,
-                boxes.c.y2,
-                boxes.c.score,
-                boxes.c.id,
-            ).where(and_(boxes.c.track_id.in_(db_ids[i : i + CHUNK]), boxes.c.interpolated.is_(False)))
-            fetched = _plain_rows(conn, query)
-            # flat, not row by row (numpy probes each row object for array interfaces)
-            flat = np.fromiter(chain.from_iterable(fetched), np.float64, 9 * len(fetched))
-            found = _reported(flat.reshape(-1, 9))
-            if len(found):
-                track_rows = np.searchsorted(stored.db_ids, found[:, 0].astype(np.int64))  # ids ascend
-                with_boxes.update(track_rows.tolist())
-                parts.append(
-                    (track_rows, found[:, 1].astype(np.int64), found[:, 2], found[:, 3:7], found[:, 7])
-                )
+        ids, counts, values = packed_rows(conn, db_ids) if packed else (np.zeros(0, np.int64),) * 3
+        # tracks finished before sightings were packed: their rows of the boxes table
+        rest = np.setdiff1d(db_ids, ids).tolist()
+        found = [box_rows(conn, rest[i : i + CHUNK]) for i in range(0, len(rest), CHUNK)]
+    if len(ids):
+        packed_at = np.searchsorted(stored.db_ids, ids)  # ids ascend
+        with_boxes.update(packed_at.tolist())
+        parts.append(
+            (
+                np.repeat(packed_at, counts),
+                values[:, 0].astype(np.int64),
+                values[:, 1],
+                values[:, 2:6],
+                values[:, 6],
+            )
+        )
+    for part in found:
+        if len(part):
+            track_rows = np.searchsorted(stored.db_ids, part[:, 0].astype(np.int64))
+            with_boxes.update(np.unique(track_rows).tolist())
+            parts.append((track_rows, part[:, 1].astype(np.int64), part[:, 2], part[:, 3:7], part[:, 7]))
     height = NOMINAL_HEIGHT * size[1]
     for row in rows.tolist():
         if row in with_boxes:
             continue
-        path = stored.paths[row]
+        path = stored.path(row)
         x, y = path[:, 1], path[:, 2]
         xyxy = np.stack([x - 0.2 * height, y - height, x + 0.2 * height, y], axis=1)
         parts.append(
@@ -119,7 +127,10 @@ def load_sightings(
     if not parts:
         return {"run": np.zeros(0, np.int64)}
     track_rows, frames, ts, xyxy, scores = (np.concatenate(p) for p in zip(*parts, strict=True))
-    order = np.lexsort((ts, track_rows))  # each track's sightings together, in time order
+    # each track's sightings together, in time order (as the packed ones come)
+    step, later = np.diff(track_rows), np.diff(ts) > 0
+    ordered = bool(np.all((step > 0) | ((step == 0) & later)))
+    order = slice(None) if ordered else np.lexsort((ts, track_rows))
     return {
         "row": track_rows[order],
         "run": stored.run_ids[track_rows[order]],
@@ -130,35 +141,14 @@ def load_sightings(
     }
 
 
-def _plain_rows(conn: Connection, query: Select) -> list[tuple]:
-    """The rows of a query of numbers and literal ids as the database driver gives them: plain
-    tuples, without a result object per row (a million boxes cost seconds more through those)."""
-    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(sql)
-        rows = list(cursor.fetchall())  # DB-API: a sequence of row tuples
-        return rows
-    finally:
-        cursor.close()
-
-
-def _paths(texts: list[str]) -> list[np.ndarray]:
-    """[K, 3] arrays of the stored paths' JSON texts (``[[t, x, y], ...]``), parsed in one pass."""
-    counts = [text.count(",") + 1 for text in texts]
+def _paths(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The stored paths' JSON texts (``[[t, x, y], ...]``) parsed in one pass: [P, 3] their points
+    one after another, and [N] each one's length."""
+    counts = np.array([text.count(",") + 1 for text in texts])
     flat = (
         np.fromstring(",".join(texts).replace("[", " ").replace("]", " "), sep=",") if texts else np.zeros(0)
     )
-    if len(flat) != sum(counts) or any(c % 3 for c in counts):  # an empty or odd path
-        return [np.asarray(json.loads(text), np.float64).reshape(-1, 3) for text in texts]
-    return np.split(flat.reshape(-1, 3), np.cumsum(counts)[:-1] // 3)
-
-
-def _reported(found: np.ndarray) -> np.ndarray:
-    """The rows of ``found`` (track, frame, ..., box id) the tracker reported live: the sightings
-    before a track was confirmed are stored when it ends, after its live rows (higher ids), and
-    the rules never saw them."""
-    by_id = found[np.lexsort((found[:, 8], found[:, 0]))]
-    tracks_, first = np.unique(by_id[:, 0], return_index=True)
-    first_frame = by_id[first, 1]
-    return by_id[by_id[:, 1] >= first_frame[np.searchsorted(tracks_, by_id[:, 0])]]
+    if len(flat) != counts.sum() or np.any(counts % 3):  # an empty or odd path
+        paths = [np.asarray(json.loads(text), np.float64).reshape(-1, 3) for text in texts]
+        return np.concatenate(paths), np.array([len(p) for p in paths])
+    return flat.reshape(-1, 3), counts // 3

@@ -51,12 +51,14 @@ class Paths:
     last: np.ndarray
 
     @classmethod
-    def of(cls, paths: list[np.ndarray]) -> Paths:
-        lengths = np.array([len(p) for p in paths])
-        flat = np.concatenate(paths) if paths else np.zeros((0, 3))
-        ends = np.cumsum(lengths)
+    def of(cls, points: np.ndarray, ends: np.ndarray) -> Paths:
+        """Of the paths' [P, 3] (time, x, y) ``points`` one after another, each ending at ``ends``."""
+        lengths = np.diff(np.r_[0, ends])
         return cls(
-            flat[:, 1:], np.repeat(np.arange(len(paths)), lengths), flat[ends - lengths, 0], flat[ends - 1, 0]
+            points[:, 1:],
+            np.repeat(np.arange(len(ends)), lengths),
+            points[ends - lengths, 0],
+            points[ends - 1, 0],
         )
 
 

@@ -166,6 +166,8 @@ def drop_before(engine: Engine, before: float, on_media: Callable[[list[str]], N
                 on_media(list(paths.scalars()))
             # boxes have no foreign key to a partitioned tracks: delete theirs (none on a central)
             conn.exec_driver_sql(f"DELETE FROM boxes WHERE track_id IN (SELECT id FROM {part})")
+            # nor packed sightings (DROP TABLE runs no delete trigger)
+            conn.exec_driver_sql(f"DELETE FROM track_sightings WHERE track_id IN (SELECT id FROM {part})")
             for table in reversed(TABLES):
                 conn.exec_driver_sql(f"DROP TABLE {name(table, day)}")
             dropped += n

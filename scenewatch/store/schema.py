@@ -187,6 +187,17 @@ track_vectors = Table(
     Column("vector", LargeBinary, nullable=False),
 )
 
+# A finished track's live boxes in one value (``store/sightings.py``, migration 0013), so a rule
+# replay reads a week of them without a row object per box. PostgreSQL: no foreign key to the
+# partitioned tracks, the delete trigger cascades to it.
+track_sightings = Table(
+    "track_sightings",
+    metadata,
+    Column("track_id", Integer, ForeignKey("tracks.id", ondelete="CASCADE"), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("packed", LargeBinary, nullable=False),
+)
+
 # ---------------------------------------------------------------- delivery and recording
 # The alert outbox (``scenewatch/notify/outbox.py``): one row per (alert, destination), written
 # when the alert is submitted and updated by the delivery worker, so that an alert survives a

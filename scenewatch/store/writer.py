@@ -22,6 +22,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, update
 
 from scenewatch.store.data import DataStore
 from scenewatch.store.schema import boxes, tracks
+from scenewatch.store.sightings import pack_finished
 from scenewatch.tracking import FinishedTrack, SummaryBook, TrackSummary
 from scenewatch.types import Detections, Frame
 from scenewatch.vision.labels import class_name
@@ -174,6 +175,7 @@ class TrackWriter:
             if also is not None:
                 also(conn, finished)
             self._write_boxes(conn, kept)
+            pack_finished(conn, [track.db_id for track in finished])  # what a rule replay reads
         self.pending_boxes.clear()
         # Finished tracks are complete in the database: keep memory bounded on endless streams.
         for tracker_id in [i for i, s in self.stored.items() if s.finished]:

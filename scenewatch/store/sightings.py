@@ -1,0 +1,111 @@
+"""A finished track's live sightings packed in one value: what a rule replay reads of a track.
+
+The ``boxes`` table holds a row per box (live, interpolated, and those stored when a track ends
+from before it was confirmed); a week of a busy camera is over a million rows, and a Python row
+object each costs seconds. When a track finishes, its live boxes (the ones the tracker reported
+and the rules saw) are packed into ``track_sightings``: little-endian float64 rows of
+``COLUMNS``, read back with one ``np.frombuffer`` per query. Tracks finished before migration 0013
+have no packed value: their box rows are read (``reported`` picks the live ones).
+"""
+
+from __future__ import annotations
+
+from itertools import chain
+
+import numpy as np
+from sqlalchemy import Connection, Select, and_, insert, select
+
+from scenewatch.store.schema import boxes, track_sightings
+
+COLUMNS = ("frame", "ts", "x1", "y1", "x2", "y2", "score")
+PACKED = np.dtype("<f8")
+CHUNK = 500  # track ids per query
+READ_CHUNK = 10_000  # track ids per query of their packed sightings
+
+
+def pack_finished(conn: Connection, db_ids: list[int]) -> int:
+    """Pack the live boxes of the finished tracks ``db_ids`` (their box rows all written) into
+    ``track_sightings``; returns the tracks packed."""
+    packed = 0
+    for i in range(0, len(db_ids), CHUNK):
+        found = box_rows(conn, db_ids[i : i + CHUNK])
+        if not len(found):
+            continue
+        tracks_, starts, counts = np.unique(found[:, 0], return_index=True, return_counts=True)
+        values = found[:, 1:8].astype(PACKED)
+        conn.execute(
+            insert(track_sightings),
+            [
+                {"track_id": int(t), "count": int(n), "packed": values[a : a + n].tobytes()}
+                for t, a, n in zip(tracks_.tolist(), starts.tolist(), counts.tolist(), strict=True)
+            ],
+        )
+        packed += len(tracks_)
+    return packed
+
+
+def packed_rows(conn: Connection, db_ids: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tracks among ``db_ids`` that have packed sightings, by track id: [T] their ids, [T]
+    their sightings' counts and [S, len(COLUMNS)] the sightings, each track's in the order seen."""
+    ids: list[int] = []
+    counts: list[int] = []
+    blobs: list[bytes] = []
+    for i in range(0, len(db_ids), READ_CHUNK):
+        # integers alone, spelled out: compiling a statement per chunk costs more than reading it
+        listed = ",".join(str(int(v)) for v in db_ids[i : i + READ_CHUNK])
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(
+                f"SELECT track_id, count, packed FROM track_sightings WHERE track_id IN ({listed}) "
+                "ORDER BY track_id"
+            )
+            for track_id, count, blob in cursor.fetchall():
+                ids.append(track_id)
+                counts.append(count)
+                blobs.append(blob)
+        finally:
+            cursor.close()
+    values = np.frombuffer(b"".join(blobs), PACKED).reshape(-1, len(COLUMNS))
+    return np.array(ids, np.int64), np.array(counts, np.int64), values
+
+
+def box_rows(conn: Connection, db_ids: list[int]) -> np.ndarray:
+    """[S, 8] (track, *COLUMNS) of the live boxes of ``db_ids`` read from the ``boxes`` table,
+    sorted by track then the order they were written."""
+    query = select(
+        boxes.c.track_id,
+        boxes.c.frame,
+        boxes.c.ts,
+        boxes.c.x1,
+        boxes.c.y1,
+        boxes.c.x2,
+        boxes.c.y2,
+        boxes.c.score,
+        boxes.c.id,
+    ).where(and_(boxes.c.track_id.in_(db_ids), boxes.c.interpolated.is_(False)))
+    fetched = plain_rows(conn, query)
+    # flat, not row by row (numpy probes each row object for array interfaces)
+    flat = np.fromiter(chain.from_iterable(fetched), np.float64, 9 * len(fetched))
+    return reported(flat.reshape(-1, 9))[:, :8]
+
+
+def reported(found: np.ndarray) -> np.ndarray:
+    """The rows of ``found`` (track, frame, ..., box id) the tracker reported live, sorted by
+    track then box id: the sightings before a track was confirmed are stored when it ends, after
+    its live rows (higher ids), and the rules never saw them."""
+    by_id = found[np.lexsort((found[:, -1], found[:, 0]))]
+    tracks_, first = np.unique(by_id[:, 0], return_index=True)
+    first_frame = by_id[first, 1]
+    return by_id[by_id[:, 1] >= first_frame[np.searchsorted(tracks_, by_id[:, 0])]]
+
+
+def plain_rows(conn: Connection, query: Select) -> list[tuple]:
+    """The rows of a query of numbers and literal ids as the database driver gives them: plain
+    tuples, without a result object per row (a million boxes cost seconds more through those)."""
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql)
+        return list(cursor.fetchall())  # DB-API: a sequence of row tuples
+    finally:
+        cursor.close()
