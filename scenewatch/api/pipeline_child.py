@@ -12,7 +12,7 @@ too. To the server it sends, each a tuple whose first item names it:
   with the camera's size as ``size``;
 - ``alive``: the cameras that analysed a frame lately, every :data:`ALIVE_EVERY_S`;
 - ``tables``: the names of cached tables (search, events) a write of this process touched, so the
-  server's response caches drop answers as they do for its own writes;
+  server's response caches follow them (``api/cache.py``);
 - ``metrics``: the per-camera and node figures, every ``METRICS_EVERY_S``;
 - ``log`` records (handled by the server's logging), ``progress`` lines;
 - ``started`` once the cameras run, ``error`` when the pipeline stopped on an error.
@@ -141,7 +141,7 @@ class WriteReporter(TableVersions):
         self._outbox = outbox
         super().__init__(engine, tables)
 
-    def bump(self, tables) -> None:
+    def bump(self, tables, own: bool = True) -> None:
         self._outbox.send("tables", tuple(tables))
 
 

@@ -9,6 +9,7 @@ from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from scenewatch.api import audit
+from scenewatch.api.cache import cached_answer
 from scenewatch.api.context import ServerContext, get_ctx
 from scenewatch.api.errors import ApiError, ErrorBody, not_found
 from scenewatch.api.feed import alert_body
@@ -69,10 +70,9 @@ async def list_events(
         names = [None]
     else:
         names = list(user.visible(await run_in_threadpool(ctx.camera_names)))
-    # the same page for the same cameras and filters until events change (or ttl_s)
+    # the same page for the same cameras and filters until events change (``api/cache.py``: how fresh)
     versions = ctx.versions
-    version = versions.version("events", "cameras") if versions is not None else None
-    key = (tuple(names), rule, state, since, limit, version)
+    key = (tuple(names), rule, state, since, limit)
 
     def compute() -> bytes:
         from scenewatch.rules.store import list_events as query
@@ -83,12 +83,13 @@ async def list_events(
         rows.sort(key=lambda r: (r["start_ts"], r["id"]), reverse=True)
         return _EVENTS.dump_json(_EVENTS.validate_python([alert_body(r) for r in rows[:limit]]))
 
-    body: bytes | None = None if versions is None else ctx.events_cache.get(key)
     if versions is None:
         body = await run_in_threadpool(compute)
-    elif body is None:
-        keep = lambda: versions.version("events", "cameras") == version  # noqa: E731
-        body = await run_in_threadpool(ctx.events_cache.get_or_compute, key, compute, keep)
+    else:
+        mine = (*key, versions.own("events", "cameras"))  # the server's own writes show at once
+        body = await cached_answer(
+            ctx.events_cache, mine, compute, lambda: versions.version("events", "cameras")
+        )
     return Response(body, media_type="application/json")
 
 

@@ -12,11 +12,11 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from scenewatch.api import audit
-from scenewatch.api.cache import rows_of
+from scenewatch.api.cache import cached_answer, rows_of
 from scenewatch.api.context import ServerContext, get_ctx
 from scenewatch.api.errors import ApiError, ErrorBody
 from scenewatch.api.permissions import Principal, viewer
-from scenewatch.api.routes.common import Id, media_url
+from scenewatch.api.routes.common import Id
 from scenewatch.api.routes.tracks import visible_track
 from scenewatch.search.engine import MAX_LIMIT
 
@@ -57,7 +57,9 @@ class SearchOut(BaseModel):
     results: list[HitOut]
 
 
-def _answer(ctx: ServerContext, result) -> SearchOut:
+def _answer(result) -> SearchOut:
+    """The answer's shape; a thumbnail is offered where the search found its file's path (inside the
+    media folder: ``search/results.py`` checked it), served by the track's thumbnail route."""
     data = result.to_dict()
     hits = [
         HitOut(
@@ -70,12 +72,10 @@ def _answer(ctx: ServerContext, result) -> SearchOut:
             end_ts=h["end_ts"],
             score=h["score"],
             reasons=h["reasons"],
-            thumbnail_url=f"/api/tracks/{h['track_id']}/thumbnail.jpg"
-            if media_url(ctx.store, h["thumbnail"])
-            else None,
+            thumbnail_url=f"/api/tracks/{h['track_id']}/thumbnail.jpg" if h["thumbnail"] else None,
             clip_url=f"/api/clips/track/{h['track_id']}",
             fragments=h["fragments"],
-            members=_members(ctx, hit),
+            members=_members(hit),
         )
         for h, hit in zip(data["results"], result.results, strict=True)
     ]
@@ -84,12 +84,12 @@ def _answer(ctx: ServerContext, result) -> SearchOut:
     )
 
 
-def _members(ctx: ServerContext, hit) -> list[MemberOut]:
+def _members(hit) -> list[MemberOut]:
     members = hit.to_dict()["members"]
     paths = [m.thumbnail for m in hit.members] or [hit.thumbnail]
     out = []
     for m, path in zip(members, paths, strict=True):
-        thumbnail = f"/api/tracks/{m['track_id']}/thumbnail.jpg" if media_url(ctx.store, path) else None
+        thumbnail = f"/api/tracks/{m['track_id']}/thumbnail.jpg" if path else None
         out.append(MemberOut(**m, thumbnail_url=thumbnail, clip_url=f"/api/clips/track/{m['track_id']}"))
     return out
 
@@ -207,14 +207,13 @@ async def search(
         scope = picked if scope is None else [c for c in scope if c in picked]
     if scope == []:
         return NOTHING
-    # the same text over the same cameras gives the same answer until the index changes (or ttl_s):
-    # tracks are found through their terms (written when a track is finished) or as the newest
-    # rows, so the many updates of tracks still in progress keep the cached answers
+    # the same text over the same cameras gives the same answer until the index changes: tracks are
+    # found through their terms (written when a track is finished) or as the newest rows, so the
+    # many updates of tracks still in progress keep the cached answers (``api/cache.py``: how fresh)
     tables = (rows_of("tracks"), "track_terms", "search_zones", "cameras")
     versions = ctx.versions
-    version = versions.version(*tables) if versions is not None else None
     visible = _readable(names, user)  # part of the key: it changes how the text is read
-    key = (q, None if scope is None else tuple(scope), limit, offset, version, visible, window)
+    key = (q, None if scope is None else tuple(scope), limit, offset, visible, window)
 
     def compute() -> bytes:
         from scenewatch.search.engine import search as run_search
@@ -230,14 +229,13 @@ async def search(
             vectors=ctx.vectors,
         )
         found.results = found.results[offset:]
-        return _answer(ctx, found).model_dump_json().encode()
+        return _answer(found).model_dump_json().encode()
 
-    body: bytes | None = None if versions is None else ctx.search_cache.get(key)
     if versions is None:
         body = await run_in_threadpool(compute)
-    elif body is None:
-        keep = lambda: versions.version(*tables) == version  # noqa: E731
-        body = await run_in_threadpool(ctx.search_cache.get_or_compute, key, compute, keep)
+    else:
+        mine = (*key, versions.own(*tables))  # the server's own writes show in the next answer
+        body = await cached_answer(ctx.search_cache, mine, compute, lambda: versions.version(*tables))
     return Response(body, media_type="application/json")
 
 
@@ -258,4 +256,4 @@ def more_like(
     if scope == []:
         return NOTHING
     found = run_more_like(ctx.store, track_id, limit=limit, cameras=scope, visible=_readable(names, user))
-    return _answer(ctx, found)
+    return _answer(found)
