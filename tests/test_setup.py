@@ -19,6 +19,7 @@ from conftest import MODELS, cli_path, needs_models, needs_samples
 
 from scenewatch import cli, models
 from scenewatch.errors import ModelError
+from scenewatch.model_checks import smoke_check
 from scenewatch.models import MODEL_NAMES, ModelStore
 
 # Stands in for scenewatch/tools/convert_human_models.sh (npm and TensorFlow take minutes and
@@ -57,7 +58,7 @@ def converter(tmp_path, monkeypatch):
     monkeypatch.setattr(models, "CONVERT_SCRIPT", script)
     monkeypatch.setattr(models, "default_mirrors", lambda: [])
     monkeypatch.setattr(models.shutil, "which", lambda _: "/usr/bin/npm")
-    return ModelStore(tmp_path / "cache")
+    return ModelStore(tmp_path / "cache", check=smoke_check)
 
 
 @needs_models
@@ -109,6 +110,16 @@ def test_a_work_folder_of_the_users_keeps_their_files(converter, tmp_path, monke
     monkeypatch.setenv("SCENEWATCH_CONVERT_WORK", str(work))
     converter.fetch(["movenet-lightning.onnx"], progress=lambda _: None)
     assert sorted(p.name for p in work.iterdir()) == ["notes.txt"]
+
+
+@needs_models
+def test_a_store_without_a_smoke_check_refuses_converted_files(converter):
+    """The check is handed in by the caller (the command line); a store given none cannot vouch
+    for converted bytes, whose checksum no pin names, and leaves nothing in the cache."""
+    bare = ModelStore(converter.cache_dir)
+    with pytest.raises(ModelError, match="cannot be trusted without a smoke inference"):
+        bare.fetch(["movenet-lightning.onnx"], progress=lambda _: None)
+    assert not (bare.cache_dir / "movenet-lightning.onnx").exists()
 
 
 def test_a_failed_conversion_keeps_the_converter_for_the_retry(converter, monkeypatch):

@@ -24,15 +24,16 @@ from scenewatch.api import audit, errors, retention
 from scenewatch.api.cache import TableVersions
 from scenewatch.api.context import ServerContext, ServerOptions
 from scenewatch.api.live_frames import LiveFrames
+from scenewatch.api.tables import CACHED_TABLES
 from scenewatch.config import AppConfig
+from scenewatch.config.query_hook import set_query_check
+from scenewatch.search.standing_check import check_standing_query
 from scenewatch.search.vectors import vector_ranker
 from scenewatch.store.data import DataStore
 
 log = logging.getLogger(__name__)
 WEB = Path(__file__).resolve().parent.parent / "web"
 RETENTION_EVERY_S = 600.0
-SEARCH_TABLES = ("tracks", "track_terms", "search_zones", "cameras")  # what a search reads
-EVENT_TABLES = ("events",)  # with cameras: what the event list reads
 # Request bodies: every route but the central's ingest takes small JSON; one path prefix, one limit.
 DEFAULT_BODY_BYTES = 64 * 1024
 CONFIG_BODY_BYTES = 64 * 1024  # a camera's zones, lines and rules (about 3,000 points)
@@ -64,6 +65,7 @@ def create_app(
     from scenewatch.notify.stream import AlertStream
 
     options = options or ServerOptions()
+    set_query_check(check_standing_query)  # standing searches saved from the UI are checked too
     ctx = ServerContext(
         store=store,
         settings=settings,
@@ -76,7 +78,7 @@ def create_app(
     )
     audit.check_writable(store)  # a server that cannot record what is done must not serve
     ctx.vectors = vector_ranker(settings.embeddings)  # a bad encoder file stops the start here
-    ctx.versions = TableVersions(store.engine, SEARCH_TABLES + EVENT_TABLES)
+    ctx.versions = TableVersions(store.engine, CACHED_TABLES)
     if isinstance(runner, ProcessRunner):  # its writes are made in another process: it reports them
         runner.versions = ctx.versions
     ctx.limiter.max_failures = options.login_max_failures

@@ -11,6 +11,7 @@ from fastapi import Request
 
 from scenewatch.api.auth import LoginLimiter
 from scenewatch.api.cache import ResponseCache, TableVersions
+from scenewatch.api.file_still import FileStills
 from scenewatch.config import AppConfig
 from scenewatch.search.term_stats import TermShares
 from scenewatch.store.data import DataStore
@@ -47,6 +48,7 @@ class ServerContext:
     events_cache: ResponseCache = field(default_factory=ResponseCache)
     term_shares: TermShares = field(default_factory=TermShares)  # the search planner's statistics
     vectors: Any = None  # ``scenewatch.search.vectors.VectorRanker`` with an embeddings section
+    stills: FileStills = field(default_factory=FileStills)  # file cameras' first frames, with people
 
     def camera_names(self) -> list[str]:
         """Cameras in the config, then those only in the database (indexed files)."""

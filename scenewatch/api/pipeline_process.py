@@ -40,6 +40,7 @@ from scenewatch.api.cache import TableVersions
 from scenewatch.api.child_process import exit_text, handle_log, log_levels, spawn
 from scenewatch.api.live_frames import LiveFrames
 from scenewatch.api.pipeline_child import Job, main
+from scenewatch.api.tables import CACHED_TABLES
 from scenewatch.backoff import Backoff
 from scenewatch.config import AppConfig
 from scenewatch.store.data import DataStore
@@ -170,7 +171,7 @@ class ProcessRunner:
             database_url=self.store.engine.url.render_as_string(hide_password=False),
             settings=self.settings,
             max_width=self.live.max_width,
-            tables=_cached_tables(),
+            tables=CACHED_TABLES,
             metrics=self.metrics is not None,
             log_levels=log_levels(),
             nice=self.nice,
@@ -248,8 +249,8 @@ class ProcessRunner:
             for camera in filter(self._configured, rest[0]):
                 self.live.alive(camera)
         elif kind == "tables":
-            if self.versions is not None:
-                self.versions.bump(rest[0])
+            if self.versions is not None:  # the cameras' writes: answers may lag them by FRESH_S
+                self.versions.bump(rest[0], own=False)
         elif kind == "log":
             handle_log(rest[0])
         elif kind == "progress":
@@ -267,9 +268,3 @@ class ProcessRunner:
 
     def _configured(self, camera: str) -> bool:
         return any(c.name == camera for c in self.settings.cameras)
-
-
-def _cached_tables() -> tuple[str, ...]:
-    from scenewatch.api.app import EVENT_TABLES, SEARCH_TABLES
-
-    return SEARCH_TABLES + EVENT_TABLES

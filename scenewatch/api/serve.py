@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from scenewatch.api import auth
 from scenewatch.config import AppConfig, load_config
+from scenewatch.config.query_hook import set_query_check
+from scenewatch.search.standing_check import check_standing_query
 from scenewatch.store.data import DataStore
 
 if TYPE_CHECKING:
@@ -25,6 +27,7 @@ SERVER_CONFIG = "scenewatch.yaml"  # in the data folder: where edits go when no 
 def resolve_config(config: Path | None, data_dir: Path) -> tuple[AppConfig, Path]:
     """The config to run and the file edits are written to: ``--config``, else the data folder's
     ``scenewatch.yaml`` (made by the first edit), else the embedded default (sample footage)."""
+    set_query_check(check_standing_query)
     if config is not None:
         return load_config(config), config
     saved = data_dir / SERVER_CONFIG

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from scenewatch.config.base import Section
 from scenewatch.config.geometry import CalibrationConfig, LineConfig, ZoneConfig, check_point_count
+from scenewatch.config.query_hook import check_query
 from scenewatch.config.rules import RuleConfig
 from scenewatch.config.source import SourceConfig
 from scenewatch.config.tracker import TrackerConfig
@@ -121,7 +122,7 @@ class CameraConfig(Section):
                     f"rule {rule.name!r} uses km/h: add a `calibration:` to camera {self.name!r}"
                 )
             if rule.type == "search":
-                _check_query(rule.name, rule.query, self.name, zones)  # type: ignore[attr-defined]
+                check_query(rule.name, rule.query, self.name, zones)  # type: ignore[attr-defined]
         return self
 
 
@@ -132,18 +133,3 @@ def _unique(names: list[str], kind: str) -> list[str]:
             raise ValueError(f"{kind} name {name!r} is used twice on this camera; names must be unique")
         seen.add(name)
     return names
-
-
-def _check_query(rule: str, text: str, camera: str, zones: list[str]) -> None:
-    """A standing search must ask for something: an object, a colour, a zone, a time."""
-    from datetime import datetime
-
-    from scenewatch.search.query import parse_query  # the search package, loaded only when used
-
-    query = parse_query(text, datetime.now(), [camera], zones)
-    if not query.usable:
-        ignored = f" (ignored: {', '.join(query.ignored)})" if query.ignored else ""
-        raise ValueError(
-            f"rule {rule!r}: the query {text!r} asks for nothing that can be searched{ignored}; "
-            "name an object, colour, zone or time, e.g. 'a person in a red top in zone gate'"
-        )

@@ -2,9 +2,11 @@
 
 Layers, lowest first; a module imports only from its own layer or below:
 
-1. ``types``, ``errors``, ``config``; the store's tables (``store.schema``, ``store.data``,
-   ``store.media``, ``store.repo``), which every stage may read and write;
-2. ``sources`` (frames) < ``vision`` detectors and filters (detections) < ``tracking`` (tracks)
+1. ``types``, ``errors``; the detector plugins (``vision.detector``, ``vision.detector_types`` and
+   the detectors it lists), which need nothing else and which the config's choices are built from;
+   ``config``; the store's tables (``store.schema``, ``store.data``, ``store.media``,
+   ``store.repo``), which every stage may read and write;
+2. ``sources`` (frames) < the rest of ``vision``: the filter, pose (detections) < ``tracking`` (tracks)
    < ``vision.attributes`` (a finished track's attributes);
 3. what consumes tracks: ``rules`` (events), ``search`` (the index and queries), ``health``,
    ``notify``, ``recording``; the capacity tools in ``runtime``; the track ``store.writer``;

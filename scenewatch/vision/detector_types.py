@@ -2,7 +2,8 @@
 
 A new detector is a module with a :class:`~scenewatch.vision.detector.Detector` subclass (its
 ``name``, ``model_file`` and ``summary``) and its entry in ``PLUGINS``; the config's
-``detector.type`` choices and their description are built from this list.
+``detector.type`` choices and their description are built from this list. The plugins need only
+the foundation (frames, errors), so the config can read them and no detector reads the config.
 
 >>> sorted(DETECTORS)
 ['centernet', 'nanodet']

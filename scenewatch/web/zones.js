@@ -20,10 +20,11 @@
     el("p", { class: "mute" }, "Pick a tool, click points on the picture, name it, then Finish shape. Save applies it."),
     el("div", { class: "row" }, ...modeButtons), el("div", { class: "row" }, "Name ", name, finish));
   const readOnly = el("p", { class: "mute", id: "read-only", hidden: true });
+  const maskNote = el("p", { class: "mute", id: "mask-note", hidden: true });
   main.append(el("h1", {}, "Zones and lines"),
     el("div", { class: "editor" },
       el("div", { class: "stage" }, image, canvas),
-      el("div", {}, el("div", { class: "row" }, "Camera ", select), tools, readOnly,
+      el("div", {}, el("div", { class: "row" }, "Camera ", select), maskNote, tools, readOnly,
         list, el("div", { class: "row" }, save), message, error, SWRules.panel, SWSuppress.panel)));
 
   let geometry = null, privacy = [], mode = "zone", points = [];
@@ -38,8 +39,15 @@
     readOnly.hidden = geometry.editable;
     readOnly.textContent = user.role === "viewer" ? "Viewers see zones and lines; changing them needs an operator or admin."
       : "Zones cannot be changed here: the server runs without a writable config file (start it with --config FILE).";
-    await new Promise((resolve) => { image.onload = resolve; image.onerror = resolve;
-      image.src = `/api/cameras/${encodeURIComponent(camera)}/snapshot.jpg?t=${Date.now()}`; });
+    // fetched rather than linked: the answer says when people could not be found on the picture
+    const answer = await fetch(`/api/cameras/${encodeURIComponent(camera)}/snapshot.jpg?t=${Date.now()}`);
+    maskNote.textContent = answer.ok ? answer.headers.get("x-mask-note") || "" : "";
+    maskNote.hidden = !maskNote.textContent;
+    const picture = answer.ok ? await answer.blob() : null;
+    if (image.src.startsWith("blob:")) URL.revokeObjectURL(image.src);
+    if (picture) await new Promise((resolve) => { image.onload = resolve; image.onerror = resolve;
+      image.src = URL.createObjectURL(picture); });
+    else image.removeAttribute("src");
     canvas.width = geometry.width || image.naturalWidth;
     canvas.height = geometry.height || image.naturalHeight;
     points = [];

@@ -3,7 +3,8 @@ tracks the tracker reported on that frame as JSON, for the overlay (positions on
 users get them too). The Live page gets both for all its tiles in one stream (``live_feed.py``).
 
 Frames come from the running pipeline. Without one (``--no-pipeline``, or before the first
-frame), a file camera answers with its first frame so that zones can still be drawn."""
+frame), a file camera answers with its first frame so that zones can still be drawn, its people
+found by the node's detector (``scenewatch.api.file_still``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import cv2
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,31 +24,24 @@ from scenewatch.api.permissions import Principal, check_camera, viewer
 from scenewatch.vision.labels import class_name
 
 router = APIRouter(prefix="/api/cameras", tags=["live"], responses={404: {"model": ErrorBody}})
-_still_cache: dict[str, tuple] = {}
 
 
 def _still(ctx: ServerContext, name: str, wait_s: float = 0.0):
-    """(image, people or None) for ``name``: the live frame, else a file camera's first frame.
-    The camera counts as watched; ``wait_s``: how long a first viewer waits for a frame."""
+    """(live frame or None, image, people or None, why people are unknown or None) for ``name``:
+    the live frame, else a file camera's first frame. The camera counts as watched; ``wait_s``:
+    how long a first viewer waits for a frame. Blocks while a still's people are found."""
     frame = ctx.live.watch(name, wait_s)
     if frame is not None:
-        return frame, frame.image, frame.people
+        return frame, frame.image, frame.people, None
     camera = next((c for c in ctx.settings.cameras if c.name == name), None)
     if camera is None or camera.source.is_live:
         raise ApiError(503, f"no live frame from camera {name!r} yet: is the pipeline running?")
-    cached = _still_cache.get(name)
-    if cached is None or cached[0] != camera.source.url:
-        capture = cv2.VideoCapture(camera.source.url)
-        ok, image = capture.read()
-        capture.release()
-        if not ok:
-            raise ApiError(503, f"camera {name!r} gives no picture")
-        row = queries.camera_row(ctx.store.engine, name) or {}
-        if row.get("width") and row.get("height") and image.shape[1] != row["width"]:
-            image = cv2.resize(image, (row["width"], row["height"]), interpolation=cv2.INTER_AREA)
-        cached = (camera.source.url, image)
-        _still_cache[name] = cached
-    return None, cached[1], None  # people unknown: masked users get the whole frame pixelated
+    row = queries.camera_row(ctx.store.engine, name) or {}
+    size = (row["width"], row["height"]) if row.get("width") and row.get("height") else None
+    still = ctx.stills.get(ctx.settings, camera, size)
+    if still is None:
+        raise ApiError(503, f"camera {name!r} gives no picture")
+    return None, still.image, still.people, still.note  # people None: masked whole, fail closed
 
 
 def _masked_jpeg(ctx: ServerContext, user: Principal, name: str, live, image, people) -> bytes:
@@ -104,13 +97,17 @@ def live_objects(frame: LiveFrame) -> LiveObjects:
 )
 def snapshot(name: str, user: Principal = Depends(viewer), ctx: ServerContext = Depends(get_ctx)):
     """The latest frame, with privacy zones black and (without 'unmasked') people pixelated. A live
-    frame's number is in ``X-Frame-Seq``: the overlay draws that frame's objects on it."""
+    frame's number is in ``X-Frame-Seq``: the overlay draws that frame's objects on it. Where the
+    people of a file camera's still could not be found, the whole picture is pixelated and
+    ``X-Mask-Note`` says why."""
     check_camera(user, ctx, name)
-    live, image, people = _still(ctx, name, FIRST_FRAME_S)
+    live, image, people, note = _still(ctx, name, FIRST_FRAME_S)
     body = _masked_jpeg(ctx, user, name, live, image, people)
     headers = {"cache-control": "no-store"}
     if live is not None:
         headers["x-frame-seq"] = str(live.seq)
+    if note is not None and not user.unmasked:
+        headers["x-mask-note"] = note.encode("ascii", "replace").decode()
     return Response(body, media_type="image/jpeg", headers=headers)
 
 
@@ -137,7 +134,7 @@ async def mjpeg(
                 if name not in ctx.camera_names():
                     return  # camera removed while viewed: the stream ends cleanly
             try:
-                live, image, people = _still(ctx, name)
+                live, image, people, _note = await asyncio.to_thread(_still, ctx, name)
             except ApiError:
                 await asyncio.sleep(period)
                 continue
