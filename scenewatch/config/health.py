@@ -19,9 +19,10 @@ class HealthConfig(Section):
         320, ge=64, le=1920, description="Frames are downscaled to this width before measuring."
     )
     moved_interval_s: float = Field(
-        1.0,
+        2.0,
         gt=0.0,
-        description="Compare features with the reference view at most this often (the dearest check).",
+        description="Compare features with the reference view at most this often (the dearest check: "
+        "about 10 ms of CPU a match; a moved view still raises within moved_after_s plus this).",
     )
     # Liveness.
     offline_timeout_s: float = Field(

@@ -52,13 +52,21 @@ class Measures:
 
 
 def analysis_image(image: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Downscale a BGR frame to ``width`` pixels wide; returns (colour, grey float32)."""
+    """Downscale a BGR frame to ``width`` pixels wide; returns (colour, grey float32).
+
+    Every measure of detail and noise is taken on the grey, an area average (INTER_AREA, both the
+    best downscale for them and a mild denoiser). Area averaging is slow for uneven factors
+    (768 -> 320: 2 ms for three channels), so it runs on the grey alone; the colour copy only gives
+    mean colours and snapshots, so 2x2 means plus a bilinear rest do (a seventh of the cost).
+    """
     h, w = image.shape[:2]
     height = max(TILE_ROWS * 4, round(h * width / w))
-    # INTER_AREA averages, so it is both the cheapest good downscale and a mild denoiser.
-    small = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-    grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32)
-    return small, grey
+    grey = cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (width, height), interpolation=cv2.INTER_AREA)
+    small = image
+    while small.shape[1] >= 2 * width and small.shape[0] >= 2 * height:
+        small = cv2.resize(small, (small.shape[1] // 2, small.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+    return small, grey.astype(np.float32)
 
 
 def _tiles(values: np.ndarray) -> np.ndarray:
