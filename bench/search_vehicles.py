@@ -114,7 +114,15 @@ def evaluate(
     judged = {tid for tid, held in mapping.items() if held[0] in labels}
 
     def found(text: str) -> list[int]:
-        return [h.track_id for h in search(store, text, limit=bench.LIMIT).results if h.track_id in judged]
+        """Ranked judged tracks: a hit that groups fragments of one vehicle stands for its first
+        judged fragment (the group's shown track may be an unlabelled later fragment)."""
+        ranked = []
+        for h in search(store, text, limit=bench.LIMIT).results:
+            ids = [h.track_id, *(m.track_id for m in h.members)]
+            first = next((t for t in ids if t in judged), None)
+            if first is not None:
+                ranked.append(first)
+        return ranked
 
     rng = np.random.default_rng(0)
     shuffles = [rng.permutation(sorted(judged)).tolist() for _ in range(bench.RANDOM_RUNS)]

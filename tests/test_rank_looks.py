@@ -125,7 +125,10 @@ def test_headwear_ranks_covered_heads_first() -> None:
         "a person in a white cap",
     ):
         assert ranked(query, HEADS)[0] == "white hood", query
-    assert "head covered (covered) 0.95" in reasons("戴兜帽的人", HEADS["white hood"])
+    said = reasons("戴兜帽的人", HEADS["white hood"])
+    assert "hood: covered head 0.95, wrapped round the face 0.50" in said, said
+    said = reasons("a person in a black cap", HEADS["white hood"])
+    assert "cap: covered head 0.95, not wrapped round the face 0.45" in said, said
 
 
 BAGS = {  # ties keep this order: a sign that is not read fails the test
@@ -140,3 +143,41 @@ def test_bag_signs_rank_between_a_detected_bag_and_none() -> None:
         assert ranked(query, BAGS) == ["handbag box", "strap seen", "nothing"], query
     assert "a strap across the torso 0.80" in reasons("person carrying a bag", BAGS["strap seen"])
     assert "carrying handbag 0.60" in reasons("person carrying a bag", BAGS["handbag box"])
+
+
+def test_a_pale_tint_named_white_is_found_as_light_blue() -> None:
+    """A sky-blue anorak too faint for the colour names (named white) but with a steady blue tint
+    ranks first for "light blue", before plain blue, with the tint in the reasons; a white top
+    without the tint stays last."""
+    tracks = {
+        "pale blue": person(
+            {"white": 0.85, "blue": 0.05}, shades={"upper": {"light": 1.0, "blue:pale": 0.8}}
+        ),
+        "plain blue": BLUES["plain blue"],
+        "white": BLUES["white"],
+    }
+    for query in ("person in a light blue jacket", "穿浅蓝色外套的人"):
+        assert ranked(query, tracks) == ["pale blue", "plain blue", "white"], query
+    said = reasons("person in a light blue jacket", tracks["pale blue"])
+    assert "upper body pale blue 0.80" in said and "(pale blue tint 0.80)" in said[-1], said
+    # a navy query gains nothing from a pale tint
+    assert ranked("person in a navy top", tracks)[0] == "plain blue"
+
+
+def test_a_body_half_named_first_takes_the_colours_after_it() -> None:
+    """'上身' / '下身' (upper / lower body) before the clothes: the colours after each belong to
+    that half, not to the whole outfit, and no character is left over."""
+    light_top = parse_query("上身穿浅色衣服的人", NOW)
+    assert list(light_top.objects[0].colours) == ["upper"] and not light_top.ignored
+    two = parse_query("上身黑色下身蓝色的人", NOW).objects[0].colours
+    assert [(p, [c.term for c in cs]) for p, cs in two.items()] == [("upper", ["black"]), ("lower", ["blue"])]
+    tracks = {
+        "white top, black trousers": person(
+            {"white": 0.9}, {"black": 0.9}, shades={"upper": {"light": 1.0}, "lower": {"dark": 1.0}}
+        ),
+        "black top, white trousers": person(
+            {"black": 0.9}, {"white": 0.9}, shades={"upper": {"dark": 1.0}, "lower": {"light": 1.0}}
+        ),
+    }
+    assert ranked("上身穿浅色衣服的人", tracks)[0] == "white top, black trousers"
+    assert ranked("上身穿白衣服下身穿黑裤子的人", tracks)[0] == "white top, black trousers"

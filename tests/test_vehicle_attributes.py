@@ -175,6 +175,11 @@ def read(text: str) -> tuple[list[tuple], list[str], list[str]]:
         ("蓝色皮卡", "pickup", "blue"),
         ("一辆白色的面包车", "van", "white"),
         ("a white van", "van", "white"),
+        ("白色MPV", "van", "white"),
+        ("a white mpv", "van", "white"),
+        ("灰色的七座车", "van", "grey"),
+        ("黑色吉普车", "car", "black"),
+        ("a black jeep", "car", "black"),
     ],
 )
 def test_vehicle_types_in_both_languages(text: str, vtype: str, body: str | None) -> None:

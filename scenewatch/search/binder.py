@@ -245,8 +245,17 @@ class Binder:
 
 def _apply(clause: ObjectClause, attrs: list[tuple]) -> None:
     whole = "any" if clause.cls in ("person", None) else "body"
+    # '上身' / '下身' name a body half: the colours after it, up to the next half, are that half's
+    # ('上身黑色下身蓝色', '上身穿浅色衣服'), where plain 'clothes' would mean the whole outfit
+    half: tuple[str, ...] | None = None
     for attr in attrs:
         kind = attr[0]
+        if kind == "garment" and attr[1] == "clothes" and attr[2] != ("outfit",):
+            attr, half = (*attr[:2], half or (whole,), attr[3]), attr[2]
+        elif half is not None and kind == "garment" and attr[1] == "clothes":
+            attr = (*attr[:2], half, attr[3])
+        elif half is not None and kind == "colour":
+            kind, attr = "garment", ("garment", "clothes", half, [attr[1]])
         if kind == "outfit" and clause.cls in ("person", None):  # 'all in black': every part
             whole = "outfit"
         elif kind == "colour":

@@ -5,7 +5,8 @@ The same facts feed the index (``index.py``: the terms worth a row), the exact r
 never disagree about what a track is.
 
 Terms: ``class:person``, ``vtype:van``, ``upper:red`` (head, upper, lower, body), ``upper:light``,
-``upper:blue:dark`` (shades: of the part, and within a colour), ``headwear:hood``, ``bagsign:strap``,
+``upper:blue:dark`` (shades: of the part, and within a colour; ``upper:blue:pale``: a pale tint
+named white or grey), ``headwear:hood``, ``bagsign:strap``,
 ``carried:backpack``,
 ``posture:lying``, ``heading:left``, ``motion:running|walking|moving|stopped``,
 ``speed:fast|slow``, ``zone:<name>``.

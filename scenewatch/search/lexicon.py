@@ -172,10 +172,14 @@ _NOUNS: list[tuple[tuple[Sem, ...], str, str]] = [
     ((Sem(OBJ, "vehicle"),), "vehicle, automobile", "车 车辆 机动车 汽车"),
     (
         (Sem(OBJ, "vehicle", "car"),),
-        "car, sedan, saloon, hatchback, suv, taxi, cab, estate car",
-        "小汽车 轿车 小轿车 私家车 出租车 的士 越野车 小车 跑车",
+        "car, sedan, saloon, hatchback, suv, jeep, off-roader, taxi, cab, estate car",
+        "小汽车 轿车 小轿车 私家车 出租车 的士 越野车 吉普车 吉普 小车 跑车",
     ),
-    ((Sem(OBJ, "vehicle", "van"),), "van, minivan, people carrier, panel van", "面包车 厢式车 商务车 小货车"),
+    (
+        (Sem(OBJ, "vehicle", "van"),),
+        "van, minivan, mpv, people carrier, seven-seater, panel van",
+        "面包车 厢式车 商务车 七座车 小货车",
+    ),
     (
         (Sem(OBJ, "vehicle", "minibus"),),
         "minibus, mini bus, minicoach, shuttle bus",
@@ -235,6 +239,9 @@ _NOUNS: list[tuple[tuple[Sem, ...], str, str]] = [
     ((Sem(GARMENT, "cap", ("head",)),), "cap, baseball cap, peaked cap", "鸭舌帽 棒球帽 帽檐"),
     ((Sem(GARMENT, "hood", ("head",)),), "hood, hood up, hooded", "兜帽 帽兜 风帽 连帽"),
     ((Sem(GARMENT, "helmet", ("head",)),), "helmet, hard hat", "头盔 安全帽"),
+    # a body half named before its clothes ('上身穿浅色衣服'): the clothes after it are that half's
+    ((Sem(GARMENT, "clothes", ("upper",)),), "", "上身 上半身"),
+    ((Sem(GARMENT, "clothes", ("lower",)),), "", "下身 下半身"),
     # clothes as a whole: the outfit, every visible part ('白衣服': white clothes)
     ((Sem(GARMENT, "clothes", ("outfit",)),), "clothes, clothing, outfit, uniform", "衣服 衣 服装 衣裳 制服"),
 ]

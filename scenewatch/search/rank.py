@@ -6,8 +6,9 @@ facts (``facts.py``) and gives a factor in [0, 1]; the score is the product of t
 floored at :data:`FLOOR` so that a track missing one need still ranks by the others (soft AND).
 
 Shades are needs of their own: "light blue" asks for blue and, softly, for its blue being light
-(a plain blue keeps :data:`SHADE_FLOOR`, so it ranks next); "dark clothes" / "浅色" ask for the
-lightness alone. An outfit ("all in black", "白衣服") asks every visible part for the colour: its
+(a plain blue keeps :data:`SHADE_FLOOR`, so it ranks next); a pale tint the colour names call white
+or grey (``upper:blue:pale``) counts as the colour in its light shade. "dark clothes" / "浅色" ask
+for the lightness alone. An outfit ("all in black", "白衣服") asks every visible part for the colour: its
 factor leans on the worst part (:data:`OUTFIT_ALL`). Headwear and bags the detector did not box
 come from the pose-located signs the describer wrote (``headwear:*``, ``bagsign:*``).
 
@@ -21,7 +22,7 @@ come from the pose-located signs the describer wrote (``headwear:*``, ``bagsign:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from scenewatch.search.facts import COLOUR_PARTS, PERSON_PARTS, VEHICLE_CLASSES
 from scenewatch.search.lexicon import CARRIED_COCO, VEHICLE_COCO
@@ -171,6 +172,10 @@ def _colour_needs(part: str, colour: Colour, cls: str | None) -> list[Need]:
     if colour.shade and cls in ("person", None):
         words = f"{colour.shade} {colour.term}"
         terms = tuple((f"{p}:{colour.term}:{colour.shade}", 1.0) for p in parts)
+        if colour.shade == "light":  # a pale tint (named white or grey) is the colour, light
+            pale = tuple((f"{p}:{colour.term}:pale", 1.0) for p in parts)
+            needs[0] = replace(needs[0], terms=needs[0].terms + pale)
+            terms += pale
         text = words if part == "any" else f"{label} {words}"
         needs.append(Need("shade", text, terms, required=False, floor=SHADE_FLOOR, outfit=outfit))
     return needs
@@ -243,9 +248,17 @@ def _reason(need: Need, facts: dict[str, float], factor: float) -> str:
         if term in SIGN_WORDS:
             return f"{SIGN_WORDS[term]} {weight:.2f}"
         return f"carrying {term.split(':', 1)[1]} {weight:.2f}"
-    if need.kind == "headwear":
-        return f"head covered ({term.split(':', 1)[1]}) {weight:.2f}"
+    if need.kind == "headwear":  # what was seen: the covered head, and how it sits
+        garment = need.label.split()[-1]
+        said = f"{garment}: covered head {facts.get('headwear:covered', 0.0):.2f}"
+        kind = need.terms[0][0]
+        if kind != "headwear:covered":
+            how = "wrapped round the face" if kind == "headwear:hood" else "not wrapped round the face"
+            said += f", {how} {facts.get(kind, 0.0):.2f}"
+        return said
     if need.kind == "shade":
+        if term.endswith(":pale"):  # what was seen: a pale tint, named white or grey
+            return f"{need.label} {factor:.2f} (pale {term.split(':')[1]} tint {weight:.2f})"
         return f"{need.label} {factor:.2f}"
     if need.kind == "zone":
         return f"in zone {term.split(':', 1)[1]}"
@@ -254,5 +267,7 @@ def _reason(need: Need, facts: dict[str, float], factor: float) -> str:
 
 def _colour_words(term: str, weight: float, partial: bool) -> str:
     part, colour = term.split(":", 1)
+    if colour.endswith(":pale"):  # a pale tint of the asked colour: named white or grey
+        return f"{PART_NAMES.get(part, part)} pale {colour.split(':')[0]} {weight:.2f}"
     text = f"{PART_NAMES.get(part, part)} {colour} {weight:.2f}"
     return text + " (near match)" if partial else text

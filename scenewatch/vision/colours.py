@@ -169,9 +169,15 @@ class ColourReading:
     shares: dict[str, float]
     tones: dict[str, float] = field(default_factory=dict)
     shade: dict[str, float] = field(default_factory=dict)
+    tints: dict[str, float] = field(default_factory=dict)  # pale hues named white / grey: share
 
 
 TONE_MIN_SHARE = 0.05  # a term this rare in a part gets no lightness of its own
+# A pale colour (sky-blue anorak, mint, blush) is too faint for the 'coloured' test and is named
+# white or grey, yet its hue is steady: light pixels with chroma above what white balance and
+# the codec leave on white cloth (C ~2-4 measured on white and beige coats) are that hue's tint.
+TINT_MIN_CHROMA = 7.0
+TINT_MIN_LIGHT = 55.0  # shadow-corrected L*: darker faint colour is grey or dark, not pale
 LIGHT_FROM, DARK_TO = 62.0, 42.0  # shadow-corrected L* where a part is half 'light' / half 'dark'
 SHADE_STEP = 14.0  # within a hue: this far above / below its plain lightness is half light / dark
 SHADE_SOFTNESS = 5.0
@@ -221,8 +227,27 @@ def describe_colours(
         if shares[i] >= TONE_MIN_SHARE
     }
     return ColourReading(
-        {t: float(v) for t, v in zip(TERMS, shares, strict=True)}, tones, shade_of(float(np.median(light_n)))
+        {t: float(v) for t, v in zip(TERMS, shares, strict=True)},
+        tones,
+        shade_of(float(np.median(light_n))),
+        _tints(lab, light_n, weights[:, 8:].sum(axis=1)),
     )
+
+
+def _tints(lab: np.ndarray, light_n: np.ndarray, achromatic: np.ndarray) -> dict[str, float]:
+    """Share of the pixels that are a pale tint of each hue term (of those named black, grey or
+    white: ``achromatic``), for terms with at least :data:`TONE_MIN_SHARE`."""
+    chroma = np.hypot(lab[:, 1], lab[:, 2])
+    hue = np.degrees(np.arctan2(lab[:, 2], lab[:, 1])) % 360.0
+    pale = (
+        achromatic * _sigmoid((chroma - TINT_MIN_CHROMA) / 1.5) * _sigmoid((light_n - TINT_MIN_LIGHT) / 4.0)
+    )
+    shares = (_chromatic(light_n, chroma, hue) * pale[:, None]).sum(axis=0) / len(lab)
+    return {
+        t: round(float(shares[i]), 3)
+        for i, t in enumerate(TERMS[:8])
+        if t != "brown" and shares[i] >= TONE_MIN_SHARE
+    }
 
 
 def _memberships(lab: np.ndarray, reference_lightness: float | None) -> tuple[np.ndarray, np.ndarray]:

@@ -25,6 +25,7 @@ module imports tracking's types and vision's tools, never the store or the searc
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -212,49 +213,40 @@ class AttributeDescriber:
     def person_looks(self, crops: list[Crop], use_pose: bool = True) -> dict:
         """Colours and shades per part, posture, headwear and bag signs, each averaged over the
         crops (weighted by view quality), on colours corrected by the camera's white balance.
-        Headwear and bag signs need the pose; without it they are left out."""
-        per_part: dict[str, tuple[list, list]] = {p: ([], []) for p in PARTS}
-        shades: dict[str, tuple[list, list]] = {p: ([], []) for p in PARTS}
-        postures, weights, heads, head_w, bags, bag_w = [], [], [], [], [], []
-        for crop in crops:
-            kp = self.keypoints(crop) if use_pose else None
-            image = self.balance.apply(crop.image)
-            shape = image.shape
-            masks = pose_masks(shape, crop.box, kp) if kp is not None else box_masks(shape, crop.box)
-            readings: dict[str, ColourReading] = {}
-            for part, mask in masks.items():
-                n = int(mask.sum())
-                if n:
-                    readings[part] = describe_colours(image, mask, crop.lightness)
-                    weight = crop.quality * np.sqrt(n)
-                    for store, value in (
-                        (per_part, readings[part].shares),
-                        (shades, _shades(readings[part])),
-                    ):
-                        store[part][0].append(value)
-                        store[part][1].append(weight)
-            if kp is not None:
-                upper = readings["upper"].shares if "upper" in readings else {}
-                head = headwear(image, crop.box, kp, crop.lightness, upper)
-                if head is not None:
-                    heads.append(head)
-                    head_w.append(max(crop.quality, 1e-6))
-                signs = bag_signs(image, crop.box, kp, masks)
-                if signs:
-                    bags.append(signs)
-                    bag_w.append(max(crop.quality, 1e-6))
-            postures.append(posture(crop.box, kp))
-            weights.append(max(crop.quality, 1e-6))
-        looks = {
-            "colours": {part: mix(*per_part[part]) for part in PARTS},
-            "shades": {part: mix(*shades[part]) for part in PARTS if shades[part][0]},
-            "posture": mix(postures, weights),
-        }
-        if heads:
-            looks["headwear"] = mix(heads, head_w)
-        if bags:
-            looks["bag_signs"] = mix(bags, bag_w)
-        return looks
+        Headwear and bag signs need the pose; without it they are left out.
+
+        A tracker identity switch leaves one track whose best views show two people: averaged,
+        they describe neither (a white hood at a third of its strength). Views whose clothes
+        disagree on both parts are told apart as looks (:func:`look_groups`); each look is
+        averaged on its own and the track keeps every fact at its strongest look, so a search
+        finds either person in it."""
+        views = [self.view(crop, use_pose) for crop in crops]
+        groups = look_groups([v.colours for v in views])
+        looks = [_mean_looks([views[i] for i in group]) for group in groups]
+        out = looks[0] if len(looks) == 1 else _strongest(looks)
+        out["posture"] = mix([v.posture for v in views], [v.weight for v in views])
+        return out
+
+    def view(self, crop: Crop, use_pose: bool) -> View:
+        """What one crop shows: colours, shades, headwear and bag signs (the last two need the pose)."""
+        kp = self.keypoints(crop) if use_pose else None
+        image = self.balance.apply(crop.image)
+        shape = image.shape
+        masks = pose_masks(shape, crop.box, kp) if kp is not None else box_masks(shape, crop.box)
+        view = View(weight=max(crop.quality, 1e-6), posture=posture(crop.box, kp))
+        readings: dict[str, ColourReading] = {}
+        for part, mask in masks.items():
+            n = int(mask.sum())
+            if n:
+                readings[part] = describe_colours(image, mask, crop.lightness)
+                view.colours[part] = readings[part].shares
+                view.shades[part] = _shades(readings[part])
+                view.part_weight[part] = crop.quality * np.sqrt(n)
+        if kp is not None:
+            upper = readings["upper"].shares if "upper" in readings else {}
+            view.head = headwear(image, crop.box, kp, crop.lightness, upper)
+            view.bags = bag_signs(image, crop.box, kp, masks) or None
+        return view
 
     def vehicle_colours(self, crops: list[Crop], cls: str) -> dict[str, float]:
         dists = [body_colours(c.image, c.box, cls, c.lightness, self.balance) for c in crops]
@@ -262,11 +254,88 @@ class AttributeDescriber:
 
 
 def _shades(reading: ColourReading) -> dict[str, float]:
-    """A part's light / dark degrees, and each present term's ('blue:light': light blue)."""
+    """A part's light / dark degrees, each present term's ('blue:light': light blue), and the
+    share of pale tints named white or grey ('blue:pale': a sky-blue anorak)."""
     out = dict(reading.shade)
     for term, lightness in reading.tones.items():
         for shade, degree in shade_of(lightness, term).items():
             out[f"{term}:{shade}"] = degree
+    out.update((f"{term}:pale", share) for term, share in reading.tints.items())
+    return out
+
+
+@dataclass
+class View:
+    """One crop's looks (per part: colour shares, shades and the part's weight)."""
+
+    weight: float
+    posture: dict[str, float]
+    colours: dict[str, dict[str, float]] = field(default_factory=dict)
+    shades: dict[str, dict[str, float]] = field(default_factory=dict)
+    part_weight: dict[str, float] = field(default_factory=dict)
+    head: dict[str, float] | None = None
+    bags: dict[str, float] | None = None
+
+
+SAME_LOOK = 0.3  # colour overlap of a part above which two views may show the same clothes
+
+
+def look_groups(colours: list[dict[str, dict[str, float]]]) -> list[list[int]]:
+    """Views grouped by the person they show: a view joins the first group whose first view
+    shares its colours on the upper or the lower part (overlap >= :data:`SAME_LOOK`; light and
+    a turned body change one part's reading, not both), else starts a group of its own."""
+    groups: list[list[int]] = []
+    for i, view in enumerate(colours):
+        for group in groups:
+            first = colours[group[0]]
+            shared = [_overlap(view[p], first[p]) for p in ("upper", "lower") if p in view and p in first]
+            if not shared or max(shared) >= SAME_LOOK:
+                group.append(i)
+                break
+        else:
+            groups.append([i])
+    return groups
+
+
+def _overlap(a: dict[str, float], b: dict[str, float]) -> float:
+    return float(sum(min(v, b.get(k, 0.0)) for k, v in a.items()))
+
+
+def _mean_looks(views: list[View]) -> dict:
+    """The quality-weighted mean looks of views of one person."""
+    looks: dict = {
+        "colours": {
+            p: mix(
+                [v.colours[p] for v in views if p in v.colours],
+                [v.part_weight[p] for v in views if p in v.colours],
+            )
+            for p in PARTS
+        },
+        "shades": {
+            p: mix(
+                [v.shades[p] for v in views if p in v.shades],
+                [v.part_weight[p] for v in views if p in v.shades],
+            )
+            for p in PARTS
+            if any(p in v.shades for v in views)
+        },
+    }
+    for key, attr in (("headwear", "head"), ("bag_signs", "bags")):
+        found = [(getattr(v, attr), v.weight) for v in views if getattr(v, attr)]
+        if found:
+            looks[key] = mix([f for f, _ in found], [w for _, w in found])
+    return looks
+
+
+def _strongest(values: list[dict]) -> dict:
+    """Every key at its largest value over several looks (nested maps key by key)."""
+    out: dict = {}
+    for value in values:
+        for k, v in value.items():
+            if isinstance(v, dict):
+                out[k] = _strongest([out.get(k, {}), v])
+            else:
+                out[k] = max(out.get(k, 0.0), v)
     return out
 
 
