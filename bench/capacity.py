@@ -29,6 +29,10 @@ installed onnxruntime: detections a second of ``--workers`` sessions on the acce
 the CPU's decode-bound one, and one capacity trial runs at the smaller (again at 85 % of it if that
 fails). Without one it prints ``no accelerator: <providers available>`` and stops.
 
+Each capacity trial also prints what the detector did per camera-second (inferences, a shared one
+counted once, and their CPU ms) and how much of it ran on shared mosaics (several cameras' regions
+on one canvas); ``--no-share`` detects each camera's mosaic alone, the baseline to compare with.
+
 Each trial plays ``--trial-s`` seconds; the first ``--warmup-s`` are not scored. The load average
 is printed with every figure: the machine is shared, so capacity figures depend on it.
 Benchmarks print; they never fail a test run.
@@ -228,9 +232,9 @@ def capacity_trial(
     stop = threading.Event()
     lags: dict[str, list[float]] = {}
     marks: dict[str, tuple[int, int, int, float]] = {}  # (dropped, decoded, detected, monotonic)
-    # per camera when scoring starts and ends: (detector CPU, detector wall, other CPU, detections)
-    costs: dict[str, tuple[float, float, float, int]] = {}
-    costs_end: dict[str, tuple[float, float, float, int]] = {}
+    # per camera when scoring starts and ends: see _costs
+    costs: dict[str, tuple[float, ...]] = {}
+    costs_end: dict[str, tuple[float, ...]] = {}
     process: list[tuple[float, float]] = []  # (monotonic, process CPU) when scoring starts and ends
 
     def watch() -> None:
@@ -262,11 +266,13 @@ def capacity_trial(
     watcher.join(2)
     rows = []
     detected = det_cpu = det_wall = other = 0.0
+    runs = np.zeros(3)  # inferences (a shared one counted once), frames detected on a shared canvas, tiles
     for cam in metrics.cameras():
         if cam.camera in costs and cam.camera in costs_end:
             start, end = costs[cam.camera], costs_end[cam.camera]
             det_cpu, det_wall = det_cpu + end[0] - start[0], det_wall + end[1] - start[1]
             other, detected = other + end[2] - start[2], detected + end[3] - start[3]
+            runs += np.subtract(end[4:], start[4:])
         drop0, dec0, det0, at = marks.get(cam.camera, (0, 0, 0, ended - 1e-9))
         present_fps, present_s = presence.rate(cam, at, process[1][0] if len(process) == 2 else ended)
         rows.append(
@@ -306,16 +312,26 @@ def capacity_trial(
     worst["detect_ms"] = 1000 * det_cpu / detected if detected else float("nan")
     worst["detect_wall_ms"] = 1000 * det_wall / detected if detected else float("nan")
     worst["other_ms"] = 1000 * other / (n * span) if scored else float("nan")
+    # what the detector did per camera-second: runs (shared ones counted once) and their CPU
+    worst["runs_per_cam_s"] = runs[0] / (n * span) if scored else float("nan")
+    worst["detect_ms_per_cam_s"] = 1000 * det_cpu / (n * span) if scored else float("nan")
+    worst["shared_fraction"] = runs[1] / detected if detected else float("nan")
+    worst["tiles_per_run"] = runs[2] / runs[0] if runs[0] else float("nan")
+    worst["frames_per_run"] = detected / runs[0] if runs[0] else float("nan")
     return ok, worst
 
 
-def _costs(cam) -> tuple[float, float, float, int]:
-    """(detector CPU s, detector wall s, decode + analysis CPU s, detections) of one camera so far."""
+def _costs(cam) -> tuple[float, ...]:
+    """(detector CPU s, detector wall s, decode + analysis CPU s, detections, detector runs (its
+    share of shared ones), detections on a shared canvas, tiles) of one camera so far."""
     return (
         cam.detector_cpu_seconds,
         cam.detector_seconds,
         cam.cpu_seconds - cam.detector_cpu_seconds,
         cam.frames_detected,
+        cam.detector_inferences,
+        cam.detections_shared,
+        cam.tiles_detected,
     )
 
 
@@ -503,12 +519,19 @@ def main() -> None:
     )
     parser.add_argument("--device-s", type=float, default=20.0, help="seconds of the accelerator's rate")
     parser.add_argument("--no-regions", action="store_true", help="one crop around motion, as before")
+    parser.add_argument(
+        "--no-share", action="store_true", help="each camera's mosaic detected alone (the baseline)"
+    )
     args = parser.parse_args()
     settings = AppConfig.model_validate({"detector": {"type": args.detector}})
     if args.describe == "inline":
         camera_runner.DescribeQueue = InlineDescriber  # the runner builds the node's describer
     capacity = CapacityConfig(
-        enabled=True, pool_workers=args.workers, decode_width=args.decode_width, regions=not args.no_regions
+        enabled=True,
+        pool_workers=args.workers,
+        decode_width=args.decode_width,
+        regions=not args.no_regions,
+        share_mosaics=not args.no_share,
     )
     if args.queue_depth:
         capacity = capacity.model_copy(update={"queue_depth": args.queue_depth})
@@ -519,7 +542,7 @@ def main() -> None:
     print(
         f"footage: {args.video.name}; detector {args.detector}, {args.workers} pool worker(s), "
         f"track description {args.describe}, "
-        f"queue depth {capacity.queue_depth}; "
+        f"queue depth {capacity.queue_depth}, shared mosaics {'on' if capacity.share_mosaics else 'off'}; "
         f"decode width {capacity.decode_width or 'full'}, {capacity.decode_threads} decoder thread(s)"
     )
     cores = len(os.sched_getaffinity(0))
@@ -703,6 +726,9 @@ def _fmt_capacity(result: tuple[bool, dict]) -> tuple[bool, str]:
         f"({w['detect_wall_ms']:.0f} ms wall) a detection, the rest {w['other_ms']:.0f} ms CPU a camera-second; "
         f"tracks described {w['described']} (degraded {w['degraded']}, most queued {w['describe_max_queued']})"
         + (f"; failed: {', '.join(w['failures'])}" if w["failures"] else "")
+        + f"\n    detector per camera-second: {w['runs_per_cam_s']:.2f} inferences, {w['detect_ms_per_cam_s']:.0f} ms "
+        f"CPU; shared mosaics: {100 * w['shared_fraction']:.0f} % of detections on a shared canvas, "
+        f"{w['frames_per_run']:.2f} frames and {w['tiles_per_run']:.2f} tiles an inference"
     )
 
 

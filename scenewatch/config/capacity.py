@@ -112,6 +112,11 @@ class CapacityConfig(Section):
         le=64,
         description="Inference threads per worker; 0 splits the detector's threads among the workers.",
     )
+    share_mosaics: bool = Field(
+        True,
+        description="Detect the waiting region mosaics of several cameras in one inference where their "
+        "tiles fit side by side on the detector's input (never below the scale the whole frame gives).",
+    )
     # Two: a camera thread briefly busy (tracks ending together) can hand over two frames at once
     # without the first being dropped; lag stays well under a second.
     queue_depth: int = Field(

@@ -27,6 +27,7 @@ import numpy as np
 from scenewatch.config import AppConfig, CameraConfig
 from scenewatch.models import ModelStore
 from scenewatch.runtime.planner import Plan
+from scenewatch.runtime.regions import Mosaic
 from scenewatch.types import Detections, Frame
 from scenewatch.vision.detector import Detector
 from scenewatch.vision.detector_types import DETECTORS
@@ -98,8 +99,11 @@ class DetectorHandle(Protocol):
     dropped: int
     detector_seconds: float
     detector_cpu_seconds: float
+    inferences: float  # its share of the detector's runs (a run shared by k cameras counts 1/k)
+    shared: int  # frames detected on a canvas shared with other cameras
+    tiles: int  # mosaic tiles detected
 
-    def submit(self, image: np.ndarray, token: Any = None) -> None: ...
+    def submit(self, image: np.ndarray, token: Any = None, mosaic: Mosaic | None = None) -> None: ...
 
     def results(self) -> list[tuple[Any, Any, BaseException | None]]: ...
 
@@ -119,8 +123,13 @@ class InlineDetector:
         self.dropped = 0  # never: nothing waits
         self.detector_seconds = 0.0
         self.detector_cpu_seconds = 0.0
+        self.inferences = 0.0
+        self.shared = 0  # never: each frame is detected alone
+        self.tiles = 0
 
-    def submit(self, image: np.ndarray, token: Any = None) -> None:
+    def submit(self, image: np.ndarray, token: Any = None, mosaic: Mosaic | None = None) -> None:
+        self.inferences += 1
+        self.tiles += len(mosaic.tiles) if mosaic is not None else 0
         with self.lock:
             started, cpu = time.monotonic(), time.thread_time()
             raw = self.detector.detect_one(image)

@@ -5,7 +5,12 @@ when the queue is full the oldest waiting frame is dropped (and counted), so a c
 cannot keep up with stays current instead of falling further behind. Workers serve the cameras
 round-robin, one frame at a time and at most one frame of a camera at once, so a camera that
 floods frames gets the same share as one that sends few, and its results come back in order.
-The models here take a batch of one; a batched model would take one waiting frame per camera.
+The models here take a batch of one, so cameras share an inference another way: a frame submitted
+with its regions ``mosaic`` (``scenewatch.runtime.regions``) takes along the waiting mosaics of the
+cameras next in turn whose tiles fit beside its own (``share``), and each camera gets the boxes of
+its own tiles back as if it had run alone. Nobody waits for a partner: only frames already waiting
+join, the camera in turn leads, and a mosaic that fills the canvas alone runs alone. Each camera
+counts its inferences (its share of each shared one), those shared, and its tiles.
 
 >>> class Echo:
 ...     def detect_one(self, image):
@@ -32,6 +37,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from scenewatch.runtime.regions import Mosaic, compose, share, split
+
 log = logging.getLogger(__name__)
 
 
@@ -44,6 +51,16 @@ class _Request:
     image: np.ndarray
     token: Any
     submitted: float
+    mosaic: Mosaic | None = None  # the regions drawn on ``image``: it may share a canvas
+
+
+@dataclass(slots=True)
+class _Job:
+    """What one inference serves: the camera in turn and those whose mosaics share its canvas
+    (``placed``: each one's tiles where they lie on the shared canvas; None when it runs alone)."""
+
+    members: list[tuple[PoolClient, _Request]]
+    placed: list[Mosaic] | None = None
 
 
 @dataclass(eq=False)  # identity: two handles of one camera name are still two handles
@@ -63,11 +80,15 @@ class PoolClient:
     detector_seconds: float = 0.0  # wall time of this camera's inferences (its share of the workers)
     detector_cpu_seconds: float = 0.0  # CPU time the worker thread spent on them (see DetectorPool)
     wait_seconds: float = 0.0  # total time its frames waited in the queue
+    inferences: float = 0.0  # its share of the detector's runs: 1 alone, 1/k of one shared by k cameras
+    shared: int = 0  # frames detected on a canvas shared with other cameras
+    tiles: int = 0  # mosaic tiles detected
     on_drop: Any = None  # called with the dropped token, in the submitting thread
 
-    def submit(self, image: np.ndarray, token: Any = None) -> None:
-        """Queue ``image`` for detection; never blocks. A full queue drops its oldest frame."""
-        dropped = self.pool._put(self, _Request(image, token, time.monotonic()))
+    def submit(self, image: np.ndarray, token: Any = None, mosaic: Mosaic | None = None) -> None:
+        """Queue ``image`` for detection; never blocks. A full queue drops its oldest frame.
+        ``mosaic``: the regions drawn on ``image``; answers stay in its canvas's pixels."""
+        dropped = self.pool._put(self, _Request(image, token, time.monotonic(), mosaic))
         if dropped is not None and self.on_drop is not None:
             self.on_drop(dropped.token)
 
@@ -101,11 +122,18 @@ class DetectorPool:
     also counts the time a worker waited for a core, so it overstates the cost.
     """
 
-    def __init__(self, detectors: Sequence[OneImageDetector], depth: int = 1, inline: bool = True):
+    def __init__(
+        self,
+        detectors: Sequence[OneImageDetector],
+        depth: int = 1,
+        inline: bool = True,
+        share_mosaics: bool = True,
+    ):
         if not detectors:
             raise ValueError("the pool needs at least one detector")
         self.depth = depth
         self.inline = inline
+        self.share_mosaics = share_mosaics
         self._clients: list[PoolClient] = []
         self._next = 0  # round-robin position in _clients
         self._cond = threading.Condition()
@@ -148,8 +176,9 @@ class DetectorPool:
             self._cond.notify()
         return dropped
 
-    def _take(self) -> tuple[PoolClient, _Request] | None:
-        """The next camera in round-robin order with a frame waiting and none running."""
+    def _take(self) -> _Job | None:
+        """The next camera in round-robin order with a frame waiting and none running, with the
+        waiting mosaics that fit beside its own."""
         with self._cond:
             while not self._closed:
                 n = len(self._clients)
@@ -158,29 +187,65 @@ class DetectorPool:
                     if client.waiting and not client.busy:
                         self._next = (self._next + step + 1) % n
                         client.busy = True
-                        return client, client.waiting.popleft()
+                        job = _Job([(client, client.waiting.popleft())])
+                        if self.share_mosaics and job.members[0][1].mosaic is not None:
+                            self._partners(job)
+                        return job
                 self._cond.wait()
             return None
 
+    def _partners(self, job: _Job) -> None:
+        """Add to ``job`` the cameras next in turn whose waiting mosaic fits on its canvas (their
+        turn stays where it was: a shared inference costs nobody a place in the round)."""
+        lead, request = job.members[0]
+        assert request.mosaic is not None
+        mosaics = [request.mosaic]
+        start, n = self._clients.index(lead), len(self._clients)
+        for step in range(1, n):
+            client = self._clients[(start + step) % n]
+            mosaic = client.waiting[0].mosaic if client.waiting and not client.busy else None
+            if mosaic is None or (placed := share([*mosaics, mosaic])) is None:
+                continue
+            client.busy = True
+            job.members.append((client, client.waiting.popleft()))
+            mosaics.append(mosaic)
+            job.placed = placed
+
+    def _run(self, detector: OneImageDetector, job: _Job) -> list[Any]:
+        """One inference for the job: each member's answer, in canvas pixels of its own mosaic."""
+        if job.placed is None:
+            return [detector.detect_one(job.members[0][1].image)]
+        own = [request.mosaic for _, request in job.members if request.mosaic is not None]
+        canvas = compose([request.image for _, request in job.members], own, job.placed)
+        return list(split(detector.detect_one(canvas), own, job.placed))
+
     def _work(self, detector: OneImageDetector) -> None:
         while (job := self._take()) is not None:
-            client, request = job
             started, cpu = time.monotonic(), time.thread_time()
             error: BaseException | None = None
-            result = None
+            results: list[Any] = [None] * len(job.members)
             try:
-                result = detector.detect_one(request.image)
+                results = self._run(detector, job)
             except Exception as exc:  # one bad frame must not kill the worker serving every camera
-                log.exception("camera %s: detection failed", client.camera)
+                log.exception("camera %s: detection failed", job.members[0][0].camera)
                 error = exc
             finished, cpu = time.monotonic(), time.thread_time() - cpu
+            wall = finished - started
+            cost = cpu if self.inline else wall
+            # A shared run's cost goes to each camera by the canvas area of its tiles.
+            areas = np.array([_area(request.mosaic) for _, request in job.members], np.float64)
+            shares = areas / areas.sum() if len(areas) > 1 and areas.sum() > 0 else np.ones(len(areas))
             with self._cond:
-                client.busy = False
-                client.detected += error is None
-                client.detector_seconds += finished - started
-                client.detector_cpu_seconds += cpu if self.inline else finished - started
-                client.wait_seconds += started - request.submitted
-                client.done.append((request.token, result, error))
+                for (client, request), result, part in zip(job.members, results, shares, strict=True):
+                    client.busy = False
+                    client.detected += error is None
+                    client.inferences += 1 / len(job.members)
+                    client.shared += len(job.members) > 1
+                    client.tiles += len(request.mosaic.tiles) if request.mosaic is not None else 0
+                    client.detector_seconds += wall * part
+                    client.detector_cpu_seconds += cost * part
+                    client.wait_seconds += started - request.submitted
+                    client.done.append((request.token, result, error))
                 self._cond.notify_all()
 
     def _wait_idle(self, client: PoolClient, timeout: float) -> bool:
@@ -202,3 +267,7 @@ class DetectorPool:
                 if index < self._next:
                     self._next -= 1
                 self._next = self._next % len(self._clients) if self._clients else 0
+
+
+def _area(mosaic: Mosaic | None) -> float:
+    return float(sum(t.w * t.h for t in mosaic.tiles)) if mosaic is not None else 0.0

@@ -79,6 +79,9 @@ class CameraMetrics:
     drift_s: float = 0.0  # how far playback fell behind the stream's own clock (files played live)
     detector_seconds: float = 0.0  # wall time its detections held a detector worker
     detector_cpu_seconds: float = 0.0  # CPU time of its detections
+    detector_inferences: float = 0.0  # its share of the detector's runs (1/k of one shared by k cameras)
+    detections_shared: int = 0  # frames detected on a canvas shared with other cameras' regions
+    tiles_detected: int = 0  # region tiles detected (mosaics)
     _thread_cpu: dict[str, float] = field(default_factory=dict)
     _decoded: _Window = field(default_factory=_Window)
     _detected: _Window = field(default_factory=_Window)
@@ -163,6 +166,9 @@ class CameraMetrics:
             "frames_detected": self.frames_detected,
             "frames_reused": self.frames_reused,
             "frames_dropped": self.frames_dropped,
+            "detector_inferences": round(self.detector_inferences, 3),
+            "detections_shared": self.detections_shared,
+            "tiles_detected": self.tiles_detected,
             "detections_suppressed": self.detections_suppressed,
             "capped": int(self.capped(now)),
             "cpu_seconds": round(self.cpu_seconds, 3),
@@ -204,6 +210,19 @@ _FAMILIES = [
         "Frames dropped waiting for the detector.",
         "frames_dropped",
     ),
+    (
+        "scenewatch_camera_detector_inferences_total",
+        "counter",
+        "Detector runs for the camera; a run shared by k cameras counts 1/k.",
+        "detector_inferences",
+    ),
+    (
+        "scenewatch_camera_detections_shared_total",
+        "counter",
+        "Frames detected on one canvas shared with other cameras' regions.",
+        "detections_shared",
+    ),
+    ("scenewatch_camera_tiles_detected_total", "counter", "Region tiles detected.", "tiles_detected"),
     (
         "scenewatch_camera_detections_suppressed_total",
         "counter",

@@ -7,6 +7,10 @@ The tiles are packed in rows on a grey canvas of exactly the model's input size,
 sees them unresized; its boxes map back to frame pixels through their tile, and a box that touches
 a tile edge inside the frame is dropped (the object was cut, another detection holds it).
 
+Several cameras' mosaics can share one canvas (:func:`share`): their tiles side by side at their own
+size; :func:`compose` draws the shared canvas from the cameras' own and :func:`split` hands each
+camera the boxes of its own tiles, in its own canvas's pixels.
+
 >>> frame = np.zeros((480, 640, 3), np.uint8)
 >>> mosaic = pack(np.array([[100, 100, 140, 200], [500, 300, 540, 400]], np.float32), 640, 480, 512)
 >>> len(mosaic.tiles), mosaic.scale
@@ -17,6 +21,7 @@ a tile edge inside the frame is dropped (the object was cut, another detection h
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -28,6 +33,9 @@ Region = tuple[int, int, int, int]  # x0, y0, x1, y1 in frame pixels
 GAP = 8  # canvas pixels between tiles: more than the detector's stride, so no box spans two tiles
 FILL = 114  # the grey of an empty canvas (what letterboxing detectors pad with)
 EDGE = 2.0  # a box within this many canvas pixels of an inner tile edge was cut by it
+# The detector's coarsest stride: a tile moved by a multiple of it meets the same sampling grid, so
+# on a shared canvas it keeps its place modulo this and the detector sees it as it did alone.
+ALIGN = 32
 
 
 def grow(boxes: np.ndarray, width: int, height: int, margin: float = 0.25, least: float = 16.0) -> np.ndarray:
@@ -128,21 +136,29 @@ class Mosaic:
         return Detections(xyxy[keep], kept.scores, kept.class_ids), xyxy[cut]
 
 
-def _shelves(sizes: np.ndarray, size: int) -> list[tuple[int, int]] | None:
-    """Top-left corners packing ``sizes`` (w, h canvas pixels, in order) in rows, or None."""
+def _shelves(sizes: np.ndarray, size: int, phases: np.ndarray | None = None) -> list[tuple[int, int]] | None:
+    """Top-left corners packing ``sizes`` (w, h canvas pixels, in order) in rows, or None. With
+    ``phases`` (x, y per tile) each corner is moved on to the next place congruent to its phase
+    modulo ``ALIGN``."""
     x = y = row = 0
     corners = []
-    for w, h in sizes:
+    for i, (w, h) in enumerate(sizes):
         if w > size or h > size:
             return None
-        if x + w > size:
+        cx, cy = (x, y) if phases is None else _aligned(x, y, phases[i])
+        if cx + w > size:
             x, y, row = 0, y + row + GAP, 0
-        if y + h > size:
+            cx, cy = (x, y) if phases is None else _aligned(x, y, phases[i])
+        if cy + h > size or cx + w > size:
             return None
-        corners.append((x, y))
-        x += w + GAP
-        row = max(row, h)
+        corners.append((cx, cy))
+        x = cx + w + GAP
+        row = max(row, cy + h - y)
     return corners
+
+
+def _aligned(x: int, y: int, phase: np.ndarray) -> tuple[int, int]:
+    return x + int((phase[0] - x) % ALIGN), y + int((phase[1] - y) % ALIGN)
 
 
 def pack(
@@ -170,3 +186,63 @@ def pack(
             return Mosaic(tiles, scale, size, (width, height))
         scale *= 0.9
     return None
+
+
+def share(mosaics: Sequence[Mosaic]) -> list[Mosaic] | None:
+    """The tiles of ``mosaics`` (one per camera, same canvas size) packed on one canvas at their own
+    size, each at its own place modulo ``ALIGN``: one mosaic per camera (its own regions where they
+    lie on the shared canvas), or None when they do not fit. Tiles are never shrunk to make room:
+    on the dev frames a tile drawn 10 % smaller moved its boxes to a median IoU of 0.90 against its
+    own mosaic's, at its own size and phase 0.98."""
+    size = mosaics[0].size
+    if any(m.size != size for m in mosaics):
+        return None
+    owned = [(i, tile) for i, m in enumerate(mosaics) for tile in m.tiles]
+    owned.sort(key=lambda item: -item[1].h)  # tall rows first, as pack does
+    sizes = np.array([(t.w, t.h) for _, t in owned], int)
+    corners = _shelves(sizes, size, np.array([(t.x, t.y) for _, t in owned]) % ALIGN)
+    if corners is None:
+        return None
+    placed: list[list[Tile]] = [[] for _ in mosaics]
+    for (i, t), (x, y) in zip(owned, corners, strict=True):
+        placed[i].append(Tile(t.region, int(x), int(y), t.w, t.h))
+    return [Mosaic(tiles, m.scale, size, m.frame_size) for tiles, m in zip(placed, mosaics, strict=True)]
+
+
+def compose(canvases: Sequence[np.ndarray], own: Sequence[Mosaic], shared: Sequence[Mosaic]) -> np.ndarray:
+    """The shared canvas: each camera's tiles cut from its own rendered canvas, drawn at their
+    shared place."""
+    canvas = np.full((shared[0].size, shared[0].size, 3), FILL, np.uint8)
+    for image, mine, placed in zip(canvases, own, shared, strict=True):
+        for a, b in zip(_by_region(mine), _by_region(placed), strict=True):
+            canvas[b.y : b.y + b.h, b.x : b.x + b.w] = image[a.y : a.y + a.h, a.x : a.x + a.w]
+    return canvas
+
+
+def split(raw: Detections, own: Sequence[Mosaic], shared: Sequence[Mosaic]) -> list[Detections]:
+    """The shared canvas's boxes handed back by tile: to each camera the boxes whose centre lies in
+    one of its tiles, clipped to that tile (nothing reaches into another camera's tile) and mapped
+    into its own canvas's pixels, so its mosaic maps them to the frame as if it had run alone."""
+    centres = (raw.xyxy[:, :2] + raw.xyxy[:, 2:]) / 2
+    parts = []
+    for mine, placed in zip(own, shared, strict=True):
+        xyxy, picks = [], []
+        for a, b in zip(_by_region(mine), _by_region(placed), strict=True):
+            low, high = np.array([b.x, b.y], np.float32), np.array([b.x + b.w, b.y + b.h], np.float32)
+            inside = np.flatnonzero(((centres >= low) & (centres < high)).all(axis=1))
+            if not len(inside):
+                continue
+            box = np.clip(raw.xyxy[inside], np.tile(low, 2), np.tile(high, 2))
+            xyxy.append(box + [a.x - b.x, a.y - b.y] * 2)
+            picks.append(inside)
+        if not picks:
+            parts.append(Detections.empty())
+            continue
+        index = np.concatenate(picks)
+        parts.append(Detections(np.concatenate(xyxy), raw.scores[index], raw.class_ids[index]))
+    return parts
+
+
+def _by_region(mosaic: Mosaic) -> list[Tile]:
+    """Tiles in one order for a camera's own and shared mosaics (regions of one mosaic are disjoint)."""
+    return sorted(mosaic.tiles, key=lambda t: t.region)

@@ -93,7 +93,9 @@ def build_pool(capacity: CapacityConfig, detector: DetectorConfig, models: Model
     path = models.path(cls.model_file)
     threads = capacity.worker_threads or max(1, detector.threads // capacity.pool_workers)
     workers = [cls(path, threads=threads, providers=detector.providers) for _ in range(capacity.pool_workers)]
-    return DetectorPool(workers, depth=capacity.queue_depth, inline=threads == 1)
+    return DetectorPool(
+        workers, depth=capacity.queue_depth, inline=threads == 1, share_mosaics=capacity.share_mosaics
+    )
 
 
 def metered(frames: Iterable[Frame], metrics: CameraMetrics | None) -> Iterable[Frame]:
