@@ -53,7 +53,7 @@ def run_scene(tmp_path: Path, act: Act) -> tuple[DataStore, dict, list[dict]]:
 def test_a_person_who_falls_is_tracked_down_as_themselves_and_raises_person_down(tmp_path):
     store, truth, events = run_scene(tmp_path, Act("down", 300, WALKER))
     assert len(events) == 1, events
-    track = get_track(store.engine, events[0]["track_ids"][0])
+    track = get_track(store.engine, events[0]["stored_track_ids"][0])  # track_ids: the run's tracker ids
     fall = round(truth["start"] * 10)  # vtest.avi: 10 frames/s; the scene's frame of the fall
     boxes = track["boxes"]
     upright = [b for b in boxes if b["frame"] < fall and b["y2"] - b["y1"] > 1.5 * (b["x2"] - b["x1"])]

@@ -320,7 +320,8 @@ class CameraRun:
         if plan.kind == "reuse":
             self._track(frame, plan, None)
             return
-        self.detector.submit(plan.image(frame.image), (frame, plan))  # a pool never blocks
+        # a pool never blocks; a mosaic may share its inference with other cameras'
+        self.detector.submit(plan.image(frame.image), (frame, plan), plan.mosaic)
         self.collect()  # an inline detector has answered already; a pool's answers come later
 
     def collect(self, wait: float = 0.0) -> None:
@@ -334,6 +335,9 @@ class CameraRun:
             self.metrics.frames_dropped = self.detector.dropped
             self.metrics.detector_seconds = self.detector.detector_seconds
             self.metrics.detector_cpu_seconds = self.detector.detector_cpu_seconds
+            self.metrics.detector_inferences = self.detector.inferences
+            self.metrics.detections_shared = self.detector.shared
+            self.metrics.tiles_detected = self.detector.tiles
 
     def _track(self, frame: Frame, plan: Plan, raw: Detections | None) -> None:
         """Filter and track one frame's detections, hand them to the finishing stage and observers."""
@@ -342,7 +346,9 @@ class CameraRun:
         kept = self.filter.keep(merged, frame.image.shape)
         detected = kept  # the live view masks all of them, suppressed ones too
         kept = self.suppress.keep(kept)  # after the live view's privacy mask: a wrong drop stays masked
-        tracked = self.tracker.update(kept, frame.timestamp, frame.index)
+        # colours are read only where the detector looked: carried boxes are predictions
+        image = frame.image if plan.detects else None
+        tracked = self.tracker.update(kept, frame.timestamp, frame.index, image)
         for see in self.detection_observers:
             see(frame, detected, tracked)
         vouched = self.still.check(self.tracker, frame.image, frame.timestamp) if self.still else None

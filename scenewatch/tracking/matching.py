@@ -78,3 +78,42 @@ def group_nms(xyxy: np.ndarray, scores: np.ndarray, groups: np.ndarray, iou: flo
         if keep[i]:
             keep[suppresses[i]] = False
     return np.sort(order[keep])
+
+
+def within_reach(
+    last: np.ndarray, velocity: np.ndarray, gap: np.ndarray, first: np.ndarray, speed: float
+) -> np.ndarray:
+    """[N] True where box ``first`` [4] lies where tracks last seen at ``last`` [N, 4] (xyxy), moving
+    at ``velocity`` [N, 2] pixels a second, could be after ``gap`` [N] seconds: its centre within
+    half a box height plus ``speed`` heights a second of the gap of the extrapolated centre, and its
+    height within a factor of two."""
+    height = np.maximum(last[:, 3] - last[:, 1], 1.0)
+    centre = (last[:, :2] + last[:, 2:]) / 2 + velocity * gap[:, None]
+    off = np.hypot(*(((first[:2] + first[2:]) / 2 - centre).T))
+    ratio = np.abs(np.log(max(float(first[3] - first[1]), 1.0) / height))
+    return (off <= height * (0.5 + speed * gap)) & (ratio <= np.log(2.0))
+
+
+def ambiguity_cost(
+    cost: np.ndarray,
+    track_looks: np.ndarray,
+    has_look: np.ndarray,
+    det_looks: np.ndarray,
+    weight: float,
+    det_clean: np.ndarray | None = None,
+) -> np.ndarray:
+    """``cost`` [N, M] (inf where inadmissible) with ``weight`` times the colour dissimilarity added
+    where motion alone is ambiguous: to the admissible pairs of a track with more than one admissible
+    detection, or of a detection more than one track could take (people crossing). A track without
+    a look yet (``has_look`` [N] False) or a lone candidate keeps its motion cost, so the look never
+    decides alone and never stops a match; nor does a detection outside ``det_clean`` [M] (a box
+    another overlaps: its pixels mix two people)."""
+    from scenewatch.tracking.appearance import similarity
+
+    ok = np.isfinite(cost) & has_look[:, None]
+    ambiguous = ok & ((ok.sum(axis=1) > 1)[:, None] | (ok.sum(axis=0) > 1)[None, :])
+    if det_clean is not None:  # a box another overlaps mixes two people's colours: motion decides
+        ambiguous &= det_clean[None, :]
+    if not ambiguous.any():
+        return cost
+    return np.where(ambiguous, cost + weight * (1.0 - similarity(track_looks, det_looks)), cost)

@@ -11,6 +11,14 @@ moved). Only confirmed tracks are reported, in ``update``'s output and in ``fini
 established but unconfirmed track (a stone detected as a person) keeps absorbing its detections
 silently, so it neither counts nor spawns new tracks.
 
+Given the frame the detector saw, each track also learns its look (``scenewatch.tracking.appearance``:
+colours of the upper and lower body, a running mean). Motion stays the primary cue: the look is
+added to the cost only where motion is ambiguous (a track with two admissible detections, or a
+detection two tracks could take, as when people cross), and a newly confirmed track takes over the
+id of a confirmed track lost before it was born when the two look alike and it appeared within
+reach of the lost one's path (re-found after an occlusion). Both happen before an id is reported,
+so no reported id is ever rewritten, and a track whose look changes is never split by it.
+
 >>> from scenewatch.types import Detections
 >>> tracker = Tracker()
 >>> box = Detections([[10, 10, 50, 120]], [0.9], [2])  # a car: people standing still need a picture
@@ -26,8 +34,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from scenewatch.config.tracker import TrackerConfig
-from scenewatch.tracking import kalman
+from scenewatch.tracking import appearance, kalman
 from scenewatch.tracking.matching import assign, box_cost, group_nms, size_gate
+from scenewatch.tracking.rejoin import LookMemory, Looks
 from scenewatch.tracking.static import (
     HELD_HISTORY,
     confirm_table,
@@ -67,7 +76,7 @@ def class_group_table(groups: list[list[str]]) -> np.ndarray:
     return table
 
 
-class Tracker:
+class Tracker(LookMemory):
     def __init__(self, config: TrackerConfig | None = None):
         self.config = config or TrackerConfig()
         c = self.config
@@ -89,12 +98,22 @@ class Tracker:
         self._scored = np.zeros(0, dtype=bool)  # its median score has reached the class's confirm score
         self._moved = np.zeros(0, dtype=bool)  # its box has moved since birth (or its class may stand)
         self._votes = np.zeros((0, len(self.group_of)))  # summed scores per class: majority class
+        self._look = np.zeros((0, appearance.SIZE), np.float32)  # running mean of its colours
+        self._looks = np.zeros(0, dtype=np.int64)  # detections the look was learned from
         self._history: list[list[tuple[float, int, np.ndarray, float]]] = []
 
-    def update(self, detections: Detections, timestamp: float, frame_index: int | None = None) -> Detections:
+    def update(
+        self,
+        detections: Detections,
+        timestamp: float,
+        frame_index: int | None = None,
+        image: np.ndarray | None = None,
+    ) -> Detections:
         """Associate one frame's detections; returns the confirmed tracks seen in this frame.
 
-        ``frame_index`` only labels the history (defaults to a running count of updates).
+        ``frame_index`` only labels the history (defaults to a running count of updates). ``image``
+        is the frame the detector saw (BGR): with it, the colours of each box help association
+        (``config.appearance``); leave it out for boxes that were not detected on this frame.
         """
         c = self.config
         self._frame = self._frame + 1 if frame_index is None else int(frame_index)
@@ -103,6 +122,7 @@ class Tracker:
         boxes = dets.xyxy.astype(np.float64)
         groups = self.group_of[dets.class_ids]
         high = dets.scores >= c.high_score
+        looks = Looks.of(image, dets, c.high_score) if image is not None and c.appearance else None
 
         self._predict(timestamp)
         predicted = kalman.cxcywh_to_xyxy(kalman.project(self._mean))
@@ -115,7 +135,9 @@ class Tracker:
             cost = box_cost(predicted[tracks], boxes[det_idx], c.centre_weight)
             gate = size_gate(predicted[tracks], boxes[det_idx], c.max_size_ratio)
             gate &= self._track_groups()[tracks][:, None] == groups[det_idx][None, :]
-            rows, cols = assign(np.where(gate, cost, np.inf), max_cost)
+            cost = np.where(gate & (cost <= max_cost), cost, np.inf)
+            cost, extra = self._add_looks(cost, tracks, looks and looks[det_idx])
+            rows, cols = assign(cost, max_cost + extra)
             det_free[det_idx[cols]] = False
             matched_t.append(tracks[rows])
             matched_d.append(det_idx[cols])
@@ -130,15 +152,15 @@ class Tracker:
         # Stage 3: tentative tracks only against confident leftovers.
         stage(np.flatnonzero(~self._established), high, c.tentative_match_cost)
 
-        rows = np.concatenate(matched_t) if matched_t else _NO_TRACKS
         cols = np.concatenate(matched_d) if matched_d else _NO_TRACKS
-        self._correct(rows, dets[cols], timestamp)
+        rows = np.concatenate(matched_t) if matched_t else _NO_TRACKS
+        rows = self._correct(rows, dets[cols], timestamp, looks and looks[cols])
         self._last_time = timestamp
 
         output = self._output(rows, dets[cols])
         self._retire(timestamp, rows)
         born = np.flatnonzero(det_free & high & (dets.scores >= c.new_track_score))
-        self._birth(dets[born], timestamp)
+        self._birth(dets[born], timestamp, looks and looks[born])
         return output
 
     def flush(self) -> list[FinishedTrack]:
@@ -228,7 +250,12 @@ class Tracker:
         self._mean, self._cov = kalman.predict(self._mean, self._cov, timestamp - self._time, self.noise)
         self._time[:] = timestamp
 
-    def _correct(self, rows: np.ndarray, dets: Detections, timestamp: float) -> None:
+    def _correct(
+        self, rows: np.ndarray, dets: Detections, timestamp: float, looks: Looks | None = None
+    ) -> np.ndarray:
+        """Update the matched tracks ``rows`` with their detections ``dets`` (and their ``looks``);
+        returns the rows after joins (``LookMemory``)."""
+        was_confirmed = self._confirmed[rows]
         measured = kalman.xyxy_to_cxcywh(dets.xyxy.astype(np.float64))
         self._mean[rows], self._cov[rows] = kalman.update(
             self._mean[rows], self._cov[rows], measured, dets.scores, self.noise
@@ -240,6 +267,7 @@ class Tracker:
         for row, box, score in zip(rows.tolist(), dets.xyxy, dets.scores.tolist(), strict=True):
             self._history[row].append((timestamp, self._frame, box, score))
         self._confirm(rows[self._established[rows] & ~self._confirmed[rows]])
+        return rows if looks is None else self._use_looks(rows, looks, was_confirmed)
 
     def _confirm(self, rows: np.ndarray) -> None:
         """Confirm the established tracks whose history is now evidence enough (module static).
@@ -281,7 +309,7 @@ class Tracker:
         self.finished.extend(self._finish(np.flatnonzero(expired & self._confirmed)))
         self._select(~(dead_tentative | expired))
 
-    def _birth(self, dets: Detections, timestamp: float) -> None:
+    def _birth(self, dets: Detections, timestamp: float, looks: Looks | None = None) -> None:
         n = len(dets)
         if n == 0:
             return
@@ -300,10 +328,14 @@ class Tracker:
         self._scored = np.concatenate([self._scored, np.zeros(n, dtype=bool)])
         self._moved = np.concatenate([self._moved, np.zeros(n, dtype=bool)])
         self._votes = np.concatenate([self._votes, votes])
+        self._look = np.concatenate([self._look, np.zeros((n, appearance.SIZE), np.float32)])
+        self._looks = np.concatenate([self._looks, np.zeros(n, dtype=np.int64)])
         self._history.extend(
             [(timestamp, self._frame, box, score)]
             for box, score in zip(dets.xyxy, dets.scores.tolist(), strict=True)
         )
+        if looks is not None:
+            self._learn(np.arange(len(self._ids) - n, len(self._ids)), looks.values)
         if self.config.min_hits <= 1:
             self._confirm(np.arange(len(self._ids) - n, len(self._ids)))
 
@@ -336,6 +368,8 @@ class Tracker:
             "_scored",
             "_moved",
             "_votes",
+            "_look",
+            "_looks",
         ):
             setattr(self, name, getattr(self, name)[keep])
         self._history = [h for h, k in zip(self._history, keep.tolist(), strict=True) if k]

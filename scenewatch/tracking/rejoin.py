@@ -1,0 +1,153 @@
+"""What the tracker remembers of each track's look, and the joins it makes with it.
+
+:class:`LookMemory` is the part of ``Tracker`` that learns each track's look (a running mean of
+``scenewatch.tracking.appearance`` histograms, from detections no other box overlaps) and, when a
+new track is confirmed, gives it the id of a lost track it continues: a confirmed track lost before
+the new one was born, of its class group, alike in look, and within reach of the new one's first
+box. The join happens before the new track is ever reported, so no reported id is rewritten, and
+the lost track's gap is filled by finishing like any other gap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from scenewatch.tracking import appearance
+from scenewatch.tracking.matching import ambiguity_cost, within_reach
+
+if TYPE_CHECKING:
+    from scenewatch.config.tracker import TrackerConfig
+    from scenewatch.types import Detections
+
+# Least weight of a new detection in a track's running look: about its last ten detections count.
+LOOK_RATE = 0.1
+# How much more alike than any other track a lost track must be to take a new one's id.
+DISTINCT = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class Looks:
+    """The looks [N, SIZE] of a frame's detections, and which of them may teach a track its look
+    (``clean``: confident, and no other box overlaps them, which would mix two people's colours)."""
+
+    values: np.ndarray
+    clean: np.ndarray
+
+    @classmethod
+    def of(cls, image: np.ndarray, dets: Detections, high_score: float) -> Looks:
+        clean = (dets.scores >= high_score) & ~appearance.overlapped(dets.xyxy)
+        return cls(appearance.describe(image, dets.xyxy), clean)
+
+    def __getitem__(self, index: np.ndarray) -> Looks:
+        return Looks(self.values[index], self.clean[index])
+
+    def __bool__(self) -> bool:  # ``looks and looks[i]`` subsets, whatever the number of boxes
+        return True
+
+
+class LookMemory:
+    """Mixed into ``Tracker``: the per-track look arrays and the methods that use them."""
+
+    config: TrackerConfig
+    _ids: np.ndarray
+    _mean: np.ndarray
+    _seen: np.ndarray
+    _confirmed: np.ndarray
+    _scored: np.ndarray
+    _moved: np.ndarray
+    _hits: np.ndarray
+    _votes: np.ndarray
+    _look: np.ndarray  # [N, appearance.SIZE] running mean of each track's colours
+    _looks: np.ndarray  # [N] detections each look was learned from
+    _history: list[list[tuple[float, int, np.ndarray, float]]]
+
+    def _track_groups(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def _select(self, keep: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _add_looks(
+        self, cost: np.ndarray, tracks: np.ndarray, looks: Looks | None
+    ) -> tuple[np.ndarray, float]:
+        """Association ``cost`` of ``tracks`` against detections with ``looks`` (None: not looked at)
+        with the look added where motion is ambiguous, and the most it added."""
+        weight = self.config.appearance_weight
+        if looks is None or weight <= 0:
+            return cost, 0.0
+        has_look = self._looks[tracks] > 0
+        cost = ambiguity_cost(cost, self._look[tracks], has_look, looks.values, weight, looks.clean)
+        return cost, weight
+
+    def _use_looks(self, rows: np.ndarray, looks: Looks, was: np.ndarray) -> np.ndarray:
+        """Teach the matched ``rows`` the ``looks`` of their detections, then join the newly
+        confirmed ones (not confirmed before this update: ``was``) to lost tracks they continue;
+        returns the matched rows after."""
+        self._learn(rows[looks.clean], looks.values[looks.clean])
+        if self.config.join_similarity >= 1.0:
+            return rows
+        gone = []
+        for row in rows[self._confirmed[rows] & ~was].tolist():
+            into = self._lost_twin(row)
+            if into is not None:
+                self._take_over(into, row)
+                rows = np.where(rows == row, into, rows)
+                gone.append(row)
+        if gone:
+            keep = np.ones(len(self._ids), dtype=bool)
+            keep[gone] = False
+            self._select(keep)
+            rows = (np.cumsum(keep) - 1)[rows]
+        return rows
+
+    def _learn(self, rows: np.ndarray, looks: np.ndarray) -> None:
+        """Fold detections' looks into their tracks' running means (the recent ones weigh more
+        once a track has a few, so a look that changes slowly, into shade, is followed)."""
+        rate = np.maximum(1.0 / (self._looks[rows] + 1), LOOK_RATE)[:, None]
+        self._look[rows] += rate * (looks - self._look[rows])
+        self._looks[rows] += 1
+
+    def _lost_twin(self, row: int) -> int | None:
+        """The row of the confirmed track that the newly confirmed ``row`` continues: lost before
+        ``row`` was born, of its class group, alike in look and within reach of its first box
+        (a person re-found after an occlusion or a crossing); None when there is none."""
+        c = self.config
+        born = self._history[row][0][0]
+        groups = self._track_groups()
+        lost = np.flatnonzero(
+            self._confirmed & (self._seen < born) & (self._looks > 0) & (groups == groups[row])
+        )
+        if not len(lost) or not self._looks[row]:
+            return None
+        last = np.array([self._history[r][-1][2] for r in lost.tolist()], np.float64)
+        gap = born - self._seen[lost]
+        reach = within_reach(last, self._mean[lost, 4:6], gap, self._history[row][0][2], c.join_speed)
+        alike = appearance.similarity(self._look[row : row + 1], self._look[lost])[0]
+        fits = np.flatnonzero(reach & (alike >= c.join_similarity))
+        if not len(fits):
+            return None
+        pick = fits[np.argmax(alike[fits])]
+        best = int(lost[pick])
+        # The look must single the lost track out: where others look as alike (dark coats in a
+        # crowd, a grey picture) colours do not tell who came back, and a new id is the safer error.
+        others = np.flatnonzero((self._looks > 0) & self._confirmed)
+        others = others[(others != best) & (others != row)]
+        rivals = appearance.similarity(self._look[row : row + 1], self._look[others])[0]
+        return best if not np.any(rivals >= alike[pick] - DISTINCT) else None
+
+    def _take_over(self, into: int, row: int) -> None:
+        """Row ``into`` (a lost track) continues with the state and history of row ``row``; no id
+        is rewritten: ``row`` was never reported."""
+        for name in ("_mean", "_cov", "_time", "_seen", "_established", "_confirmed"):
+            getattr(self, name)[into] = getattr(self, name)[row]
+        self._scored[into] |= self._scored[row]
+        self._moved[into] |= self._moved[row]
+        self._hits[into] += self._hits[row]
+        self._votes[into] += self._votes[row]
+        total = self._looks[into] + self._looks[row]
+        self._look[into] = (self._looks[into] * self._look[into] + self._looks[row] * self._look[row]) / total
+        self._looks[into] = total
+        self._history[into].extend(self._history[row])
