@@ -8,7 +8,7 @@ on the first N frames of the clip once (centernet), then times, in CPU time of t
   so the difference is everything the cue adds to a frame.
 
 Prints the median of ``--repeat`` runs, boxes per frame, the ids each setting gave out and the
-machine. Speed only: quality is ``bench/tracking.py`` (``tracker.appearance`` on by default).
+machine. Speed only: quality is ``bench/tracking.py --appearance`` (``tracker.appearance``, off by default).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def main() -> None:
     frames = detected(args.video, args.frames)
     boxes = np.mean([len(d) for _, d in frames])
     cue = cpu_ms(lambda fs: [describe(image, d.xyxy) for image, d in fs], frames, args.repeat)
-    on, off = TrackerConfig(), TrackerConfig(appearance=False)
+    on, off = TrackerConfig(appearance=True), TrackerConfig(appearance=False)
     with_cue = cpu_ms(track(on, True), frames, args.repeat)
     without = cpu_ms(track(off, False), frames, args.repeat)
     ids_on, ids_off = len(track(on, True)(frames)), len(track(off, False)(frames))

@@ -153,14 +153,14 @@ def main() -> None:
     parser.add_argument(
         "--no-static", action="store_true", help="report people whose box never moved (the check off)"
     )
-    parser.add_argument("--no-appearance", action="store_true", help="track on motion alone (cue off)")
+    parser.add_argument("--appearance", action="store_true", help="the appearance cue on (off by default)")
     parser.add_argument("--sequences", nargs="+", choices=list(SEQUENCES), help="only these sequences")
     args = parser.parse_args()
     print(f"machine: {describe_machine()}")
     check_metric_code()
     tracker = {"static_classes": []} if args.no_static else {}
-    if args.no_appearance:  # motion alone, as before the appearance cue
-        tracker["appearance"] = False
+    if args.appearance:  # colours where motion is ambiguous, and joins by look
+        tracker["appearance"] = True
     settings = AppConfig.model_validate({"detector": {"type": args.detector}, "tracker": tracker})
     detector = build_detector(settings)
     print(

@@ -36,7 +36,7 @@ def test_a_change_of_look_does_not_split_the_track():
     # Two people walk side by side close enough that each track has both detections within reach
     # (the appearance cost is on); one of them turns from red to blue halfway (a jacket taken off,
     # a turn showing another side). Both keep their ids: motion decides when no look fits.
-    tracker = Tracker(TrackerConfig())
+    tracker = Tracker(TrackerConfig(appearance=True))
     ids_a, ids_b = set(), set()
     for i in range(40):
         x = 40 + 6 * i
@@ -52,7 +52,7 @@ def test_a_change_of_look_does_not_split_the_track():
 def test_a_person_lost_behind_a_post_gets_the_id_back_by_look():
     # A red person is hidden for 1.2 s and reappears further on than the motion predicts (they
     # sped up behind the post): the lost track's prediction misses the new box, the look joins it.
-    tracker = Tracker(TrackerConfig(lost_timeout=3.0))
+    tracker = Tracker(TrackerConfig(lost_timeout=3.0, appearance=True))
     seen = set()
     for i in range(40):
         x = 40 + 4 * i if i < 15 else 40 + 4 * i + 70
@@ -116,6 +116,6 @@ def test_people_crossing_on_a_real_clip_keep_their_ids_by_look():
         return [(i, tracker.update(dets, i / 25, i, image)) for i, image, dets in frames]
 
     motion_only = ids_of_person(track(TrackerConfig(appearance=False)), gt, 7)
-    with_looks = ids_of_person(track(TrackerConfig()), gt, 7)
+    with_looks = ids_of_person(track(TrackerConfig(appearance=True)), gt, 7)
     assert len(set(motion_only)) >= 2, f"motion alone kept the id ({motion_only}): the clip no longer tests"
     assert len(with_looks) >= 6 and len(set(with_looks)) == 1, with_looks
