@@ -63,6 +63,9 @@ def open_session(path: Path, threads: int = 2, providers: list[str] | None = Non
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    # Idle workers sleep instead of spinning for the next run: between a camera's frames the spin
+    # burnt a core that the API and the other cameras needed (same outputs, about half the CPU).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     try:
         return ort.InferenceSession(

@@ -4,6 +4,7 @@ audited with its text."""
 from __future__ import annotations
 
 # FastAPI declares dependencies and parameters in argument defaults:
+import asyncio
 import re
 from datetime import UTC, datetime
 
@@ -119,6 +120,7 @@ def _readable(names: list[str], user: Principal) -> tuple[str, ...] | None:
 
 
 NOTHING = SearchOut(understood={}, ignored=[], notes=["no cameras to search"], results=[])
+_NOTHING_BYTES = NOTHING.model_dump_json().encode()
 MAX_TEXT = 500
 EMPTY_QUERY = "the query is empty"
 EMPTY_HINT = "type what to look for, e.g. person in a red top"
@@ -200,13 +202,33 @@ async def search(
     asked: dict[str, object] = {"text": q, "cameras": camera}
     if picked or window != (None, None):
         asked["picked"] = {"cameras": picked, "start": start, "end": end}
-    # committed before anything is searched (503 if it cannot be); concurrent searches share a commit
-    await audit.append_async(ctx.store.engine, user.name, "search", "search", asked)
+    # The record's commit (shared by concurrent searches) and the answer go side by side; nothing
+    # of the answer leaves before the record is committed, and none does if it cannot be (503).
+    recorded = asyncio.ensure_future(
+        audit.append_async(ctx.store.engine, user.name, "search", "search", asked)
+    )
+    try:
+        body = await _answer_bytes(ctx, user, names, picked, window, (q, camera, limit, offset))
+    finally:
+        await recorded
+    return Response(body, media_type="application/json")
+
+
+async def _answer_bytes(
+    ctx: ServerContext,
+    user: Principal,
+    names: list[str],
+    picked: list[str] | None,
+    window: tuple[datetime | None, datetime | None],
+    asked: tuple[str, list[str] | None, int, int],
+) -> bytes:
+    """The JSON answer to text ``q`` on ``camera`` (``asked``) for ``user``, cached."""
+    q, camera, limit, offset = asked
     scope = _scope(names, user, camera)
     if picked is not None:
         scope = picked if scope is None else [c for c in scope if c in picked]
     if scope == []:
-        return NOTHING
+        return _NOTHING_BYTES
     # the same text over the same cameras gives the same answer until the index changes: tracks are
     # found through their terms (written when a track is finished) or as the newest rows, so the
     # many updates of tracks still in progress keep the cached answers (``api/cache.py``: how fresh)
@@ -232,11 +254,9 @@ async def search(
         return _answer(found).model_dump_json().encode()
 
     if versions is None:
-        body = await run_in_threadpool(compute)
-    else:
-        mine = (*key, versions.own(*tables))  # the server's own writes show in the next answer
-        body = await cached_answer(ctx.search_cache, mine, compute, lambda: versions.version(*tables))
-    return Response(body, media_type="application/json")
+        return await run_in_threadpool(compute)
+    mine = (*key, versions.own(*tables))  # the server's own writes show in the next answer
+    return await cached_answer(ctx.search_cache, mine, compute, lambda: versions.version(*tables))
 
 
 @router.get("/like/{track_id}", response_model=SearchOut)
