@@ -10,16 +10,20 @@ camera holds ``--tracks`` tracks (default 50,000) spread over 7 days.
 Each rule is replayed over the 7 days ``--repeat`` times (median wall and CPU seconds reported) with what it found:
 tracks of its classes in the window, tracks whose boxes were read (near its zone or line, those
 the stitcher could join their identities with, and the tracks on view meanwhile: the ones replayed), of those the ones judged a whole track at a time
-without the engine (``alone``: zone stays, ``rules/replay_solo.py``), frames fed to the engine
+without the engine (``alone``: zone stays, ``rules/replay_solo.py``; line crossings and wrong
+way, ``rules/replay_lines.py``), frames fed to the engine
 and events raised. The rules: a restricted corner (few people go there), a
 zone over the walkway (most people cross it, the worst case for an intrusion rule), loitering in
-the walkway and a line across the square.
+the walkway, a line across the square (most people cross it), going the wrong way over it, and a
+crowd in the walkway.
 
 Run: .venv/bin/python bench/rule_replay.py [--tracks 50000] [--repeat 3] [--no-boxes] [--unfiltered]
-[--rule NAME] [--store DIR] [--box-table] (--store keeps the built store there and reuses it, packing
+[--rule NAME] [--store DIR] [--box-table | --engine-only] (--store keeps the built store there and reuses it, packing
 its sightings first if it was built before they were packed; --no-boxes stores the paths alone, as
 a store whose boxes were pruned; --box-table also replays each rule reading the boxes table, the
-way before packed sightings, interleaved with the packed runs, and prints the ratio; --unfiltered
+way before packed sightings, interleaved with the packed runs, and prints the ratio; --engine-only
+does the same sending every chosen sighting through the engine, the way before rules were judged
+a whole identity at a time; --unfiltered
 also feeds every stored sighting once, the reference the prefiltered replay must equal, and prints
 the ratio of the times)
 """
@@ -64,6 +68,8 @@ CAMERA = {
         {"type": "intrusion", "zone": "walkway"},
         {"type": "loitering", "zone": "walkway", "time_s": 5.0},
         {"type": "line_crossing", "line": "middle"},
+        {"type": "wrong_way", "line": "middle", "allowed": "in", "classes": ["person"]},
+        {"type": "crowd", "zone": "walkway", "count": 6, "time_s": 2.0},
     ],
 }
 
@@ -223,6 +229,11 @@ def main() -> int:
     parser.add_argument("--rule", action="append", help="only this rule (repeatable)")
     parser.add_argument("--store", type=Path, help="keep the built store in this folder and reuse it")
     parser.add_argument(
+        "--engine-only",
+        action="store_true",
+        help="also replay sending every chosen sighting through the engine (no whole-identity judging)",
+    )
+    parser.add_argument(
         "--box-table",
         action="store_true",
         help="also replay reading the boxes table instead of the packed sightings (the old way)",
@@ -251,12 +262,14 @@ def main() -> int:
             if args.rule and rule.name not in args.rule:
                 continue
             runs, cpu, result, old, old_cpu = [], [], None, [], []
-            for _ in range(args.repeat):  # the boxes-table runs interleaved with these: same load
+            # the other way's runs interleaved with these: the same load
+            other = {"packed": False} if args.box_table else {"alone": False} if args.engine_only else None
+            for _ in range(args.repeat):
                 result, used = _run(store, camera, rule.name, start, now)
                 runs.append(result.seconds)
                 cpu.append(used)
-                if args.box_table:
-                    before, used = _run(store, camera, rule.name, start, now, packed=False)
+                if other is not None:
+                    before, used = _run(store, camera, rule.name, start, now, **other)
                     old.append(before)
                     old_cpu.append(used)
             assert result is not None
@@ -272,7 +285,7 @@ def main() -> int:
                     "same events" if all(events_of(r) == events_of(result) for r in old) else "EVENTS DIFFER"
                 )
                 print(
-                    f"{'  boxes table':24s} {'':7s} {'':8s} {'':7s} {'':8s} {len(old[-1].events):7d} "
+                    f"{'  boxes table' if args.box_table else '  engine only':24s} {'':7s} {'':8s} {'':7s} {'':8s} {len(old[-1].events):7d} "
                     f"{seconds:9.2f} {statistics.median(old_cpu):6.2f}  {', '.join(f'{r.seconds:.2f}' for r in old)}"
                     f"  {same}, {seconds / statistics.median(runs):.1f}x the time, "
                     f"{statistics.median(old_cpu) / statistics.median(cpu):.1f}x the CPU time",

@@ -37,6 +37,7 @@ CAMERA = {
         {"type": "intrusion", "zone": "walk", "cooldown_s": 0},
         {"type": "loitering", "zone": "walk", "time_s": 3.0, "cooldown_s": 0},
         {"type": "line_crossing", "line": "middle", "cooldown_s": 0},
+        {"type": "wrong_way", "line": "middle", "allowed": "in", "classes": ["person"], "cooldown_s": 0},
     ],
 }
 
@@ -68,8 +69,11 @@ def test_replaying_stored_tracks_gives_the_live_events(indexed):
     assert {e["rule_type"] for e in live} >= {"intrusion", "line_crossing"}  # the clip does fire
     for rule in camera.rules:
         was = sorted((e["start_ts"], e["stored_track_ids"]) for e in live if e["rule"] == rule.name)
-        got = sorted((e.start, e.track_ids) for e in replay(store.engine, camera, rule.name, 0).events)
+        result = replay(store.engine, camera, rule.name, 0)
+        got = sorted((e.start, e.track_ids) for e in result.events)
         assert len(got) == len(was), (rule.name, was, got)
+        if rule.type in ("line_crossing", "wrong_way"):  # the crossings found without the engine
+            assert result.alone == result.replayed > 0 and result.frames == 0, rule.name
         for (live_start, live_tracks), (start, tracks) in zip(was, got, strict=True):
             assert abs(start - live_start) <= 2 * FRAME_S + 1e-6, (rule.name, was, got)
             assert tracks == live_tracks, (rule.name, was, got)
@@ -406,6 +410,93 @@ def test_stays_judged_alone_give_the_engines_events(tmp_path, seed):
     assert alone > 0.5 * len(walks) * len(variants), alone
 
 
+def _pacer(rng: np.random.Generator, start: float) -> tuple[np.ndarray, np.ndarray]:
+    """A person on the 10 fps grid going back and forth across the middle line (x = 320), a few
+    pixels to a few dozen past it each time, jittering, sometimes standing right on it (whole
+    pixels: the bottom-centre is exactly on the line), sometimes unseen for a while."""
+    count = int(rng.integers(2, 6))
+    turns = 320 + rng.choice([-1, 1]) * rng.uniform(2, 60, count) * np.resize([1, -1], count)
+    y = rng.uniform(120, 470, len(turns))
+    legs = [np.linspace(0, 1, int(rng.integers(2, 12))) for _ in turns[1:]]
+    feet = np.concatenate(
+        [
+            np.stack([a + s * (b - a), ya + s * (yb - ya)], axis=1)
+            for s, a, b, ya, yb in zip(legs, turns[:-1], turns[1:], y[:-1], y[1:], strict=True)
+        ]
+    )
+    feet = feet + rng.normal(0, 1.5, feet.shape)
+    height = rng.uniform(60, 200)
+    steps = np.arange(len(feet))
+    if rng.random() < 0.4 and len(feet) > 4:  # occluded for a few frames (the tracker kept its id)
+        at = rng.integers(1, len(feet) - 1)
+        steps = np.r_[steps[:at], steps[at + rng.integers(2, 12) :]]
+    steps = steps[steps < len(feet)]
+    x, y = feet[steps, 0], feet[steps, 1]
+    xyxy = np.stack([x - height / 4, y - height, x + height / 4, y], axis=1)
+    if rng.random() < 0.4:  # whole pixels, some sightings right on the line
+        on = rng.random(len(x)) < 0.3
+        x = np.where(on, 320.0, np.round(x))
+        half = round(height / 4)
+        xyxy = np.round(np.stack([x - half, y - height, x + half, y], axis=1))
+    return round(start * FPS) + steps, xyxy
+
+
+def _twins(rng: np.random.Generator, start: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One person the tracker splits into two ids a frame apart, a pixel or two apart: each
+    crossing is counted once."""
+    frames, xyxy = _pacer(rng, start)
+    return [(frames, xyxy), (frames + 1, xyxy + rng.uniform(-2, 2, 4))]
+
+
+@pytest.mark.parametrize("seed", [31, 32])
+def test_crossings_judged_alone_give_the_engines_events(tmp_path, seed):
+    """People pacing back and forth across the middle line, jittering on it, standing right on
+    it, occluded, handed over to new ids, split into two ids, wandering elsewhere: the line
+    crossing rule (both or one direction, inertia, cooldown, schedule, a shorter or slanted
+    line) and the wrong-way rule (how far past and how soon) raise the same events, counts and details whether the crossings are found a whole
+    identity at a time or every sighting goes through the engine; and the runs are judged alone."""
+    rng = np.random.default_rng(seed)
+    t0 = 1_700_000_000.0
+    walks = [_pacer(rng, t0 + start) for start in np.sort(rng.uniform(0, 600, 140))]
+    walks += [_wander(rng, t0 + start) for start in np.sort(rng.uniform(0, 600, 40))]
+    walks += [piece for start in rng.uniform(0, 600, 30) for piece in _handed_over(rng, t0 + start)]
+    walks += [piece for start in rng.uniform(0, 600, 12) for piece in _twins(rng, t0 + start)]
+    store = _store_history(tmp_path / "data", walks)
+    variants = [
+        ({"type": "line_crossing", "line": "middle", "cooldown_s": 0}, {}),
+        ({"type": "line_crossing", "line": "middle", "cooldown_s": 4}, {"inertia": 1}),
+        ({"type": "line_crossing", "line": "middle", "cooldown_s": 0, "direction": "in"}, {"inertia": 3}),
+        (
+            {
+                "type": "line_crossing",
+                "line": "middle",
+                "cooldown_s": 2,
+                "schedule": {"windows": [{"start": "00:00", "end": "22:18"}]},
+            },
+            {"a": [320, 200], "b": [320, 400], "positive_side": "right"},
+        ),
+        ({"type": "line_crossing", "line": "middle", "cooldown_s": 0}, {"a": [250, 100], "b": [400, 470]}),
+        ({"type": "wrong_way", "line": "middle", "allowed": "in", "classes": ["person"]}, {}),
+        (
+            {
+                "type": "wrong_way",
+                "line": "middle",
+                "allowed": "out",
+                "classes": ["person"],
+                "min_travel": 0.15,
+                "window_s": 0.6,
+                "cooldown_s": 3,
+            },
+            {"inertia": 1, "a": [250, 100], "b": [400, 470]},
+        ),
+    ]
+    for rule, line in variants:
+        fast, reference = _fast_and_reference(store, rule, {}, t0, line)
+        assert reference.events, rule  # the rule had something to judge
+        assert [asdict(e) for e in fast.events] == [asdict(e) for e in reference.events], (rule, line)
+        assert fast.alone == fast.replayed and fast.frames == 0, (rule, fast.alone, fast.replayed)
+
+
 def test_packed_sightings_replay_as_the_box_rows(tmp_path):
     """Half the tracks with their sightings packed (as the writer packs them when a track ends),
     half stored before sightings were packed: each rule raises the same events reading the packed
@@ -429,10 +520,15 @@ def test_packed_sightings_replay_as_the_box_rows(tmp_path):
             assert [asdict(e) for e in runs[0].events] == [asdict(e) for e in other.events], rule.name
 
 
-def _fast_and_reference(store, rule: dict, zone: dict, t0: float):
-    """``rule`` (on the synthetic camera, its zone changed by ``zone``) replayed over 1,000 s of
-    ``store`` as shipped and fed every sighting (the reference)."""
-    config = {**SYNTHETIC, "zones": [{**SYNTHETIC["zones"][0], **zone}], "rules": [{**rule, "name": "try"}]}
+def _fast_and_reference(store, rule: dict, zone: dict, t0: float, line: dict | None = None):
+    """``rule`` (on the synthetic camera, its zone changed by ``zone``, its line by ``line``)
+    replayed over 1,000 s of ``store`` as shipped and fed every sighting (the reference)."""
+    config = {
+        **SYNTHETIC,
+        "zones": [{**SYNTHETIC["zones"][0], **zone}],
+        "lines": [{**SYNTHETIC["lines"][0], **(line or {})}],
+        "rules": [{**rule, "name": "try"}],
+    }
     camera = CameraConfig.model_validate(config)
     return tuple(
         replay(store.engine, camera, "try", t0, until=t0 + 1000, prefilter=chosen) for chosen in (True, False)

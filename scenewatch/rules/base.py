@@ -98,6 +98,17 @@ class Rule:
         schedule = self.config.schedule
         return schedule is None or schedule.active(now)
 
+    def admit(self, key: Hashable, now: float) -> bool:
+        """Whether an event of ``key`` may fire at ``now``: the rule is armed and the key out of
+        cooldown (a try in cooldown extends it); ``fire`` asks, and so does the rule replay."""
+        if not self.armed(now):
+            return False
+        if now - self.last.get(key, -np.inf) < self.config.cooldown_s:
+            self.last[key] = now  # the situation goes on: keep it quiet
+            return False
+        self.last[key] = now
+        return True
+
     def fire(
         self,
         ctx: Context,
@@ -110,14 +121,8 @@ class Rule:
     ) -> Event | None:
         """Open an event for ``key`` unless one is open, the rule is unarmed or in cooldown."""
         now = ctx.now
-        if key in self.active:
+        if key in self.active or not self.admit(key, now):
             return None
-        if not self.armed(now):
-            return None
-        if now - self.last.get(key, -np.inf) < self.config.cooldown_s:
-            self.last[key] = now  # the situation goes on: keep it quiet
-            return None
-        self.last[key] = now
         rows = np.asarray(rows, dtype=np.intp).reshape(-1)
         # The frame the rule fired on: where the event's tracks are checked against their stored boxes.
         detail = {**(detail or {}), "frame": ctx.frame.index}

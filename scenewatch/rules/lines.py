@@ -60,7 +60,7 @@ class LineCounter:
         self.positive_count = 0
         self.negative_count = 0
         self.crossed_at = np.zeros(0)
-        self.recent: list[tuple[int, float, float, float, int]] = []  # (id, time, x, y, side)
+        self.recent = RecentCrossings(self.a, self.b)
 
     def trigger(self, detections: Detections, now: float = 0.0) -> np.ndarray:
         """[N] int8: +1 a positive crossing, -1 a negative one, 0 none (untracked rows: 0)."""
@@ -109,7 +109,7 @@ class LineCounter:
         # A step across longer than the object itself is a tracker id jumping between objects.
         size = np.max(detections.xyxy[idx[done], 2:] - detections.xyxy[idx[done], :2], axis=1)
         through &= np.linalg.norm(q - p, axis=1) <= size
-        through &= self._first_count(
+        through &= self.recent.first(
             detections.track_ids[idx[done]], p, q, t["run_start"][r], widths[done], sides[done]
         )
         direction = np.where(sides[done] == self.positive_sign, 1, -1) * through
@@ -123,7 +123,20 @@ class LineCounter:
         self.negative_count += int(np.count_nonzero(direction < 0))
         return result
 
-    def _first_count(
+    def forget(self, track_ids: np.ndarray) -> None:
+        self.table.drop(np.asarray(track_ids, dtype=np.int64))
+
+
+class RecentCrossings:
+    """The side changes a line saw in the last moments, to count an object once when the tracker
+    split it into two ids (``DUPLICATE_S``, ``DUPLICATE_WIDTHS``); fed one frame's changes at a
+    time, in the frame's row order (the rule replay feeds the same changes to the same check)."""
+
+    def __init__(self, a: np.ndarray, b: np.ndarray):
+        self.a, self.b = a, b
+        self.recent: list[tuple[int, float, float, float, int]] = []  # (id, time, x, y, side)
+
+    def first(
         self,
         ids: np.ndarray,
         p: np.ndarray,
@@ -133,23 +146,37 @@ class LineCounter:
         sides: np.ndarray,
     ) -> np.ndarray:
         """[K] bool: not a second count of a crossing another id made here just now (an id split)."""
+        points = self.on_line(p, q).tolist()
+        return np.array(
+            self.first_of(ids.tolist(), when.tolist(), points, widths.tolist(), sides.tolist()), dtype=bool
+        )
+
+    def on_line(self, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """[K, 2] where each step p -> q meets the line (half way where it runs along it)."""
         where = segment_fraction_on_line(p, q, self.a, self.b)
-        points = p + np.nan_to_num(where, nan=0.5)[:, None] * (q - p)
-        now = float(np.max(when)) if len(when) else 0.0
+        return p + np.nan_to_num(where, nan=0.5)[:, None] * (q - p)
+
+    def first_of(
+        self,
+        ids: list[int],
+        when: list[float],
+        points: list[list[float]],
+        widths: list[float],
+        sides: list[int],
+    ) -> list[bool]:
+        """``first`` on one frame's side changes as plain lists, their crossing points given."""
+        now = max(when) if when else 0.0
         self.recent = [c for c in self.recent if c[1] >= now - 2 * DUPLICATE_S]
-        first = np.ones(len(ids), dtype=bool)
-        for k, (tid, t, (x, y), w, side) in enumerate(
-            zip(ids.tolist(), when.tolist(), points.tolist(), widths.tolist(), sides.tolist(), strict=True)
-        ):
-            first[k] = not any(
-                other != tid
-                and s == side
-                and abs(t - ot) <= DUPLICATE_S
-                and np.hypot(x - ox, y - oy) <= DUPLICATE_WIDTHS * w
-                for other, ot, ox, oy, s in self.recent
+        first = []
+        for tid, t, (x, y), w, side in zip(ids, when, points, widths, sides, strict=True):
+            first.append(
+                not any(
+                    other != tid
+                    and s == side
+                    and abs(t - ot) <= DUPLICATE_S
+                    and np.hypot(x - ox, y - oy) <= DUPLICATE_WIDTHS * w
+                    for other, ot, ox, oy, s in self.recent
+                )
             )
             self.recent.append((tid, t, x, y, side))
         return first
-
-    def forget(self, track_ids: np.ndarray) -> None:
-        self.table.drop(np.asarray(track_ids, dtype=np.int64))

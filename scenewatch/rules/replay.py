@@ -8,7 +8,9 @@ track's end when the tracker would have given it up (``lost_timeout`` after its 
 
 Zone stay rules (intrusion, loitering) are judged a whole track at a time where that gives the
 engine's events (``replay_alone``: the identities the stitcher would give, ``replay_identity``;
-each identity's stays, ``replay_solo``); the others go through the engine, fed only what can
+each identity's stays, ``replay_solo``), line crossing and wrong way a whole run at a time
+(``replay_lines``: each identity's side changes, then the checks that need order over the
+crossings alone); the others go through the engine, fed only what can
 matter (``replay_select``): tracks whose stored ``path`` comes near the rule's zone or line, the
 tracks the stitcher could join to theirs and those on view meanwhile (only their boxes are read:
 ``replay_closure``), and only the frames around their crossings (``prefilter=False`` feeds all).
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,8 +40,10 @@ from scenewatch.config.tracker import TrackerConfig
 from scenewatch.errors import SceneWatchError
 from scenewatch.rules.engine import RuleEngine
 from scenewatch.rules.events import Event
-from scenewatch.rules.replay_alone import Raised, judge_alone
+from scenewatch.rules.replay_alone import judge_alone
 from scenewatch.rules.replay_closure import load_closure
+from scenewatch.rules.replay_events import ReplayEvent, crossing_events, engine_events, stay_events
+from scenewatch.rules.replay_lines import can_judge_line, judge_lines
 from scenewatch.rules.replay_load import StoredTracks, load_sightings, load_tracks, size_from_paths
 from scenewatch.rules.replay_select import STITCH_GAP_S, Paths, near_tracks, sightings_to_feed
 from scenewatch.rules.replay_solo import can_judge
@@ -113,23 +117,6 @@ def find_rule(camera: CameraConfig, name: str) -> CameraConfig:
 
 
 @dataclass
-class ReplayEvent:
-    """An event the rule would have raised, with the stored tracks it names."""
-
-    rule: str
-    rule_type: str
-    start: float
-    end: float | None
-    run_id: int
-    track_ids: list[int]  # stored tracks' database ids
-    thumbnails: list[str | None]  # media-relative, of those tracks (None: the track has none)
-    detail: dict
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
 class ReplayResult:
     """What a rule would have raised on a camera between ``start`` and ``until``."""
 
@@ -157,10 +144,12 @@ def replay(
     tracker: TrackerConfig | None = None,
     prefilter: bool = True,
     packed: bool = True,
+    alone: bool = True,
 ) -> ReplayResult:
     """Run ``rule`` of ``camera`` over its stored tracks seen between ``start`` and ``until``;
     ``prefilter=False`` feeds every stored sighting (the reference the chosen ones must match);
-    ``packed=False`` reads the ``boxes`` table instead of the packed sightings (the old way)."""
+    ``packed=False`` reads the ``boxes`` table instead of the packed sightings (the old way);
+    ``alone=False`` sends every chosen sighting through the engine (no whole-identity judging)."""
     clock = time.perf_counter()
     until = time.time() if until is None else until
     single = find_rule(camera, rule)
@@ -209,14 +198,25 @@ def replay(
     samples["tracked"] = np.ones(len(samples["run"]), bool)
     described: list[tuple[tuple, ReplayEvent]] = []
     last_frames = _last_frames(samples, stored)
+    if prefilter and alone and can_judge_line(single) and len(samples["run"]):
+        judged, crossed = judge_lines(single, samples, stored, lost_timeout)
+        result.alone = len(np.unique(samples["row"][judged]))
+        described = [
+            pair
+            for run_id, found in crossed.items()
+            for pair in crossing_events(single, run_id, found, stored)
+        ]
+        samples = {k: v[~judged] for k, v in samples.items()}  # whole runs: the engine needs none of them
     if prefilter and len(samples["run"]):
         judged = np.zeros(len(samples["run"]), bool)
-        if can_judge(single):
+        if alone and can_judge(single):
             ends = {run: at for run, (at, _) in last_frames.items()}
             judged, raised = judge_alone(single, samples, stored, lost_timeout, ends)
             result.alone = len(np.unique(samples["row"][judged]))
             described = [
-                pair for run_id, found in raised.items() for pair in _stays(single, run_id, found, stored)
+                pair
+                for run_id, found in raised.items()
+                for pair in stay_events(single, run_id, found, stored)
             ]
         keep, samples["tracked"] = sightings_to_feed(
             single, samples["row"], samples["ts"], samples["xyxy"], samples["frame"], judged
@@ -242,7 +242,7 @@ def replay(
             last_frames[run_id],
         )
         result.frames += frames
-        described.extend(_described(events, fired, run_id, by_tracker, thumbs))
+        described.extend(engine_events(events, fired, run_id, by_tracker, thumbs))
     # by start; at one start as the engine raised them: by run, then the frame, then the row fired
     described.sort(key=lambda pair: pair[0])
     result.events = [event for _, event in described]
@@ -300,35 +300,6 @@ def _replay_run(
     return events, fired, len(bounds) - 1
 
 
-def _stays(
-    camera: CameraConfig, run_id: int, raised: list[Raised], stored: StoredTracks
-) -> list[tuple[tuple, ReplayEvent]]:
-    """The zone stays judged without the engine as the engine would have raised them, each with
-    its order (start, run, frame, row)."""
-    config = camera.rules[0]
-    return [
-        (
-            (stay.start, run_id, stay.fired_at, stay.row),
-            ReplayEvent(
-                rule=config.name,
-                rule_type=config.type,
-                start=stay.start,
-                end=max(stay.left, stay.start),
-                run_id=run_id,
-                track_ids=[int(stored.db_ids[stay.row])],
-                thumbnails=[stored.thumbnails[stay.row]],
-                detail={
-                    "zone": config.zone_name,
-                    "frame": stay.frame,
-                    "box": stay.box,
-                    "dwell_s": round(stay.left - stay.start, 2),
-                },
-            ),
-        )
-        for stay in raised
-    ]
-
-
 def _last_frames(samples: dict[str, np.ndarray], stored: StoredTracks) -> dict[int, tuple[float, int]]:
     """Each run's last frame with a sighting of any stored track of the window (the engine fed
     every sighting would have seen it): its time, and its number where a loaded sighting has it."""
@@ -346,35 +317,6 @@ def _ended(stored: StoredTracks, row: int) -> FinishedTrack:
     last = np.array([stored.last_ts[row]])
     empty = np.zeros(0)
     return FinishedTrack(int(stored.tracker_ids[row]), int(stored.class_ids[row]), last, empty, empty, empty)
-
-
-def _described(
-    events: Iterable[Event],
-    fired: dict[str, tuple[float, int]],
-    run_id: int,
-    by_tracker: dict[tuple[int, int], int],
-    thumbs: dict[int, str | None],
-) -> list[tuple[tuple, ReplayEvent]]:
-    """The events as they would have been stored: one per key, its end merged in; each with the
-    order the engine raised it in (start, run, frame, row)."""
-    merged: dict[str, ReplayEvent] = {}
-    for event in events:
-        if event.key in merged:
-            merged[event.key].end = event.end
-            merged[event.key].detail = event.detail
-            continue
-        stored_ids = [by_tracker[(run_id, t)] for t in event.track_ids if (run_id, t) in by_tracker]
-        merged[event.key] = ReplayEvent(
-            rule=event.rule,
-            rule_type=event.rule_type,
-            start=event.start,
-            end=event.end,
-            run_id=run_id,
-            track_ids=stored_ids,
-            thumbnails=[thumbs.get(i) for i in stored_ids],
-            detail=event.detail,
-        )
-    return [((e.start, run_id, *fired[key]), e) for key, e in merged.items()]
 
 
 def describe(result: ReplayResult, media_file: Callable[[str], Path]) -> list[str]:

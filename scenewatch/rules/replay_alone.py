@@ -11,6 +11,7 @@ the engine.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy.sparse import coo_matrix
@@ -23,8 +24,7 @@ from scenewatch.rules.replay_select import carry_links
 from scenewatch.rules.replay_solo import judge_stays
 
 
-@dataclass
-class Raised:
+class Raised(NamedTuple):  # one per event, tens of thousands: a tuple is cheaper to make
     """An event raised by a track judged alone: its stored track row, the sighting it fired at."""
 
     row: int
@@ -55,24 +55,30 @@ def judge_alone(
     return judged, raised
 
 
-def _judge_run(
-    camera: CameraConfig,
-    run: dict[str, np.ndarray],
-    stored: StoredTracks,
-    lost_timeout: float,
-    run_end: float,
-) -> tuple[np.ndarray, list[Raised]]:
+@dataclass
+class RunIdentities:
+    """A run's sightings (sorted by track then time) as the engine would see them: its frames'
+    times and numbers, its tracks joined by the identities they could pass on, each sighting's
+    identity, and the tracks whose identities cannot be worked out without the engine."""
+
+    frames: np.ndarray  # [F] sorted frame times
+    frame_no: np.ndarray  # [F] a frame's number: its first sighting's, as the engine is fed
+    track: np.ndarray  # [S] the track (0..T-1) of each sighting
+    groups: np.ndarray  # [T] tracks joined by a pair share one
+    identity: np.ndarray  # [S]
+    unfit: np.ndarray  # [T] a tracker id used twice, or no frame numbers (path samples)
+
+
+def run_identities(run: dict[str, np.ndarray], stored: StoredTracks, lost_timeout: float) -> RunIdentities:
+    """The identities of one run's sightings (``run``: sorted by row then time)."""
     row, ts, frame, xyxy = run["row"], run["ts"], run["frame"], run["xyxy"]
     by_time = np.lexsort((row, ts))
     frames, first = np.unique(ts[by_time], return_index=True)
-    frame_no = frame[by_time][first]  # a frame's number: its first sighting's, as the engine is fed
     links = carry_links(row, ts, xyxy, frame)
     rows = row[links.starts]
     track = links.track
-    groups = _groups(len(rows), track[links.loss], track[links.birth])
     ids = stored.tracker_ids[rows]
     known, uses = np.unique(ids, return_counts=True)
-    unfit = np.isin(ids, known[uses > 1]) | np.isin(rows, row[frame < 0])
     identity = identities(
         links.starts,
         ids,
@@ -85,12 +91,33 @@ def _judge_run(
         track[links.loss],
         track[links.birth],
     )
+    return RunIdentities(
+        frames,
+        frame[by_time][first],
+        track,
+        _groups(len(rows), track[links.loss], track[links.birth]),
+        identity,
+        np.isin(ids, known[uses > 1]) | np.isin(rows, row[frame < 0]),
+    )
+
+
+def _judge_run(
+    camera: CameraConfig,
+    run: dict[str, np.ndarray],
+    stored: StoredTracks,
+    lost_timeout: float,
+    run_end: float,
+) -> tuple[np.ndarray, list[Raised]]:
+    row, ts, xyxy = run["row"], run["ts"], run["xyxy"]
+    known = run_identities(run, stored, lost_timeout)
+    frames, frame_no, track, groups = known.frames, known.frame_no, known.track, known.groups
+    identity, unfit = known.identity, known.unfit.copy()
     # an identity never within the zone's bounds raises nothing: judged without a look
     zone = next(z for z in camera.zones if z.name == camera.rules[0].zone_name)
     polygon = np.asarray(zone.polygon, np.float64)
     feet = np.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, xyxy[:, 3]], axis=1)
     near = np.all((feet >= polygon.min(axis=0) - 1.0) & (feet <= polygon.max(axis=0) + 1.0), axis=1)
-    look = np.isin(identity, identity[near])
+    look = identity_range(row, identity, near.astype(np.int8))[1] > 0
     # an identity ends with the last track that held it
     order = np.flatnonzero(look)[np.lexsort((ts[look], identity[look]))]
     key, at = identity[order], ts[order]
@@ -120,6 +147,21 @@ def _judge_run(
         )
     ]
     return judged_track[track], raised
+
+
+def identity_range(
+    row: np.ndarray, identity: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """[S] the lowest and [S] the highest of ``values`` over each sighting's identity (sightings
+    sorted by track then time: an identity lies in stretches of its tracks, a few per identity)."""
+    starts = np.flatnonzero(np.r_[True, (row[1:] != row[:-1]) | (identity[1:] != identity[:-1])])
+    keys, which = np.unique(identity[starts], return_inverse=True)
+    lowest = np.full(len(keys), np.inf)
+    highest = np.full(len(keys), -np.inf)
+    np.minimum.at(lowest, which, np.minimum.reduceat(values, starts))
+    np.maximum.at(highest, which, np.maximum.reduceat(values, starts))
+    lengths = np.diff(np.r_[starts, len(row)])
+    return np.repeat(lowest[which], lengths), np.repeat(highest[which], lengths)
 
 
 def _groups(count: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:

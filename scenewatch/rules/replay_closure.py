@@ -10,12 +10,14 @@ and the tracks paired with a chosen one are chosen too, until no pair adds one. 
 view around the chosen ones are kept as well: their sightings are the frames the engine counted
 while a chosen track was out of sight or about to be given up. A track paired with none of the
 chosen ones shares no identity with them, and one that never comes near the zone or line raises
-nothing whatever its identity.
+nothing whatever its identity. Where the first round already reads most tracks (a zone or line
+most people pass), all are read at once instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import coo_matrix
@@ -24,6 +26,9 @@ from scipy.sparse.csgraph import connected_components
 from scenewatch.rules.replay_select import SLACK_S, CarryLinks, Paths
 
 Samples = dict[str, np.ndarray]
+# Of the tracks: where the first round reads this many, reading them all costs less than
+# following the pairs round after round (and holds every identity anyway).
+MOST = 0.75
 
 
 def load_closure(
@@ -39,13 +44,18 @@ def load_closure(
     read = np.zeros(len(near), bool)
     parts: list[Samples] = []
     extra = also
+    groups = _Groups.of({})
     while True:
         wanted = (_around(paths, chosen, gap_s) | extra) & ~read
+        if not read.any() and wanted.mean() >= MOST:
+            everything = np.ones(len(near), bool)
+            return everything, load(np.flatnonzero(everything))
         extra = np.zeros_like(also)  # the first round only
         if wanted.any():
             parts.append(load(np.flatnonzero(wanted)))
             read |= wanted
-        grown = chosen | _paired(_joined(parts), chosen)
+            groups = _Groups.of(_joined(parts))  # the pairs change only with what is read
+        grown = chosen | groups.joined(chosen)
         if (grown == chosen).all():
             break
         chosen = grown
@@ -72,21 +82,33 @@ def _around(paths: Paths, chosen: np.ndarray, gap_s: float) -> np.ndarray:
     return (at >= 0) & (hi[np.maximum(at, 0)] >= first)
 
 
-def _paired(samples: Samples, chosen: np.ndarray) -> np.ndarray:
-    """[N] the tracks joined to a ``chosen`` one by carry pairs among the read sightings (each
-    track's together, in time order)."""
-    out = np.zeros(len(chosen), bool)
-    if not samples:
+@dataclass
+class _Groups:
+    """The read tracks' rows, each with its group: tracks joined by carry pairs among the read
+    sightings share one."""
+
+    rows: np.ndarray
+    group: np.ndarray
+
+    @classmethod
+    def of(cls, samples: Samples) -> _Groups:
+        """Of the read sightings (each track's together, in time order)."""
+        if not samples:
+            return cls(np.zeros(0, np.int64), np.zeros(0, np.int64))
+        links = CarryLinks.of(samples["row"], samples["ts"], samples["xyxy"], samples["frame"])
+        rows = samples["row"][links.starts]
+        count = len(rows)
+        pairs = coo_matrix(
+            (np.ones(len(links.loss)), (links.track[links.loss], links.track[links.birth])),
+            shape=(count, count),
+        )
+        return cls(rows, connected_components(pairs, directed=False)[1])
+
+    def joined(self, chosen: np.ndarray) -> np.ndarray:
+        """[N] the tracks joined to a ``chosen`` one."""
+        out = np.zeros(len(chosen), bool)
+        out[self.rows[np.isin(self.group, self.group[chosen[self.rows]])]] = True
         return out
-    links = CarryLinks.of(samples["row"], samples["ts"], samples["xyxy"], samples["frame"])
-    rows = samples["row"][links.starts]
-    count = len(rows)
-    pairs = coo_matrix(
-        (np.ones(len(links.loss)), (links.track[links.loss], links.track[links.birth])), shape=(count, count)
-    )
-    _, group = connected_components(pairs, directed=False)
-    out[rows[np.isin(group, group[chosen[rows]])]] = True
-    return out
 
 
 def _joined(parts: list[Samples]) -> Samples:

@@ -202,6 +202,12 @@ class CarryLinks:
         stride = np.minimum.reduceat(np.where(first, np.iinfo(np.int64).max, steps), starts)
         counts = np.diff(np.r_[starts, len(row)])
         resumed = ~first & (steps > np.repeat(stride, counts))
+        # a track whose shortest step is longer than any other's may have a gap in each step (two
+        # sightings a gap apart): there a step is a gap where another track was seen in between
+        odd = np.flatnonzero(~first & np.repeat(stride > stride.min(initial=np.iinfo(np.int64).max), counts))
+        if len(odd):
+            times = np.sort(ts)
+            resumed[odd] |= np.searchsorted(times, ts[odd]) > np.searchsorted(times, ts[odd - 1], "right")
         losses = np.roll(first, -1) | np.roll(resumed, -1)  # last seen before a gap, or at its end
         track = np.repeat(np.arange(len(starts)), counts)
         loss, birth = _carry_pairs(ts, first, losses, feet, xyxy[:, 3] - xyxy[:, 1], track, starts)
