@@ -2,7 +2,9 @@
 
 ``motmetrics`` (a dev dependency) is the metric engine. Its own IoU helper calls ``np.asfarray``,
 gone in NumPy 2, so the distance matrices are computed here and fed to its accumulator frame by frame.
-Protocol: ground-truth rows whose 7th field is 0 are dropped; a match needs IoU >= 0.5.
+Protocol: ground-truth rows whose 7th field is 0 are ignored objects (too small, or people cut
+away by the frame): a tracker box that matches one is neither a hit nor a false positive, as in
+MOTChallenge; a match needs IoU >= 0.5.
 """
 
 from __future__ import annotations
@@ -44,6 +46,35 @@ def load_mot(path: Path, ground_truth: bool = False) -> np.ndarray:
     return rows[:, :7]
 
 
+def load_ignored(path: Path) -> np.ndarray:
+    """[N, 7] ground-truth rows flagged 0 in the 7th field: objects a tracker may or may not report."""
+    rows = np.loadtxt(path, delimiter=",", ndmin=2)
+    return rows[rows[:, 6] == 0][:, :7]
+
+
+def drop_ignored(gt: np.ndarray, hyp: np.ndarray, ignored: np.ndarray, min_iou: float = 0.5) -> np.ndarray:
+    """``hyp`` without the boxes that match an ignored object once every box is assigned one to one
+    over the frame's scored and ignored objects together (so a box on a real person is never taken)."""
+    from scipy.optimize import linear_sum_assignment
+
+    if len(ignored) == 0 or len(hyp) == 0:
+        return hyp
+    keep = np.ones(len(hyp), dtype=bool)
+    hyp_frames, gt_frames, ig_frames = (a[:, 0].astype(np.int64) for a in (hyp, gt, ignored))
+    for frame in np.unique(ig_frames).tolist():
+        h_index = np.flatnonzero(hyp_frames == frame)
+        if len(h_index) == 0:
+            continue
+        objects = np.vstack([gt[gt_frames == frame], ignored[ig_frames == frame]])
+        n_scored = int((gt_frames == frame).sum())
+        cost = iou_distance(objects[:, 2:6], hyp[h_index, 2:6], min_iou)
+        rows, cols = linear_sum_assignment(np.nan_to_num(cost, nan=2.0))
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+            if r >= n_scored and not np.isnan(cost[r, c]):
+                keep[h_index[c]] = False
+    return hyp[keep]
+
+
 def iou_distance(gt_tlwh: np.ndarray, hyp_tlwh: np.ndarray, min_iou: float = 0.5) -> np.ndarray:
     """[G, H] 1 - IoU, NaN where IoU < ``min_iou`` (motmetrics' marker for "cannot match")."""
     if len(gt_tlwh) == 0 or len(hyp_tlwh) == 0:
@@ -59,12 +90,18 @@ def iou_distance(gt_tlwh: np.ndarray, hyp_tlwh: np.ndarray, min_iou: float = 0.5
 
 
 def score_rows(
-    gt: np.ndarray, hyp: np.ndarray | Sequence[MotRow] | Iterable[MotRow], min_iou: float = 0.5
+    gt: np.ndarray,
+    hyp: np.ndarray | Sequence[MotRow] | Iterable[MotRow],
+    min_iou: float = 0.5,
+    ignored: np.ndarray | None = None,
 ) -> MotScores:
-    """Score tracker rows against ground-truth rows (both as from ``load_mot``)."""
+    """Score tracker rows against ground-truth rows (both as from ``load_mot``); boxes on the
+    ``ignored`` objects (``load_ignored``) count neither way."""
     import motmetrics as mm  # dev dependency: only needed when measuring
 
     hyp = np.asarray(list(hyp) if not isinstance(hyp, np.ndarray) else hyp, dtype=np.float64).reshape(-1, 7)
+    if ignored is not None:
+        hyp = drop_ignored(gt, hyp, ignored, min_iou)
     acc = mm.MOTAccumulator(auto_id=False)
     gt_frames, hyp_frames = gt[:, 0].astype(np.int64), hyp[:, 0].astype(np.int64)
     for frame in np.union1d(gt_frames, hyp_frames).tolist():
