@@ -2,8 +2,9 @@
 
 Run: ``.venv/bin/python bench/labels/propose_mot.py VIDEO OUT.json [--every 12] [--score 0.35] [--cache DETS.npz]``
 
-Both ONNX detectors (CenterNet and NanoDet) run on every frame at a low score, their person boxes
-are pooled (non-maximum suppression across the two), and a plain greedy IoU linker with a
+Both ONNX detectors (CenterNet and NanoDet) run on every frame at a low score (with ``--tiles``
+also on overlapping crops enlarged to the model's input, for crowds of small far people), their
+person boxes are pooled (non-maximum suppression across the two), and a plain greedy IoU linker with a
 constant-velocity guess joins them into candidate identities. This is deliberately not the
 product's tracker: the truth must not be what the tracker would have made. The output is a key-frame
 file in the format ``make_mot.py`` reads; every box and id in it is then checked by eye on frames
@@ -25,9 +26,43 @@ from scenewatch.flow.detect import build_detector
 PERSON = 0  # COCO-80 class index
 
 
-def detect_people(video: Path, score: float, limit: int | None = None) -> list[np.ndarray]:
+def crops(width: int, height: int, side: int) -> list[tuple[int, int, int, int]]:
+    """Square ``side`` crops (x0, y0, x1, y1) covering the picture, overlapping by a quarter."""
+
+    def starts(extent: int) -> list[int]:
+        if extent <= side:
+            return [0]
+        n = int(np.ceil((extent - side) / (side * 0.75))) + 1
+        return [round(i * (extent - side) / (n - 1)) for i in range(n)]
+
+    return [
+        (x, y, min(x + side, width), min(y + side, height)) for y in starts(height) for x in starts(width)
+    ]
+
+
+def detect_in(detector, image: np.ndarray, tile: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(xyxy, scores) of people in the whole picture, plus in each ``tile`` crop when asked; boxes
+    cut by a crop's inner edge are left to the whole picture or a neighbouring crop."""
+    d = detector.detect_one(image)
+    keep = d.class_ids == PERSON
+    boxes, scores = [d.xyxy[keep]], [d.scores[keep]]
+    height, width = image.shape[:2]
+    for x0, y0, x1, y1 in crops(width, height, tile) if tile else []:
+        c = detector.detect_one(image[y0:y1, x0:x1])
+        b = c.xyxy + [x0, y0, x0, y0]
+        inner = ((b[:, 0] <= x0 + 2) & (x0 > 0)) | ((b[:, 1] <= y0 + 2) & (y0 > 0))
+        inner |= ((b[:, 2] >= x1 - 2) & (x1 < width)) | ((b[:, 3] >= y1 - 2) & (y1 < height))
+        keep = (c.class_ids == PERSON) & ~inner
+        boxes.append(b[keep])
+        scores.append(c.scores[keep])
+    return np.concatenate(boxes), np.concatenate(scores)
+
+
+def detect_people(
+    video: Path, score: float, limit: int | None = None, tile: int | None = None
+) -> list[np.ndarray]:
     """Per frame, [N, 5] xyxy + score of people found by either detector (cross-model NMS), for
-    the first ``limit`` frames (all without)."""
+    the first ``limit`` frames (all without); with ``tile``, also in crops of that side."""
     detectors = [
         build_detector(AppConfig.model_validate({"detector": {"type": t}})) for t in ("centernet", "nanodet")
     ]
@@ -37,13 +72,10 @@ def detect_people(video: Path, score: float, limit: int | None = None) -> list[n
         ok, image = capture.read()
         if not ok:
             break
-        boxes, scores = [], []
-        for detector in detectors:
-            d = detector.detect_one(image)
-            keep = (d.class_ids == PERSON) & (d.scores >= score)
-            boxes.append(d.xyxy[keep])
-            scores.append(d.scores[keep])
-        xyxy, s = np.concatenate(boxes), np.concatenate(scores)
+        found = [detect_in(detector, image, tile) for detector in detectors]
+        xyxy = np.concatenate([b for b, _ in found]).astype(np.float32)
+        s = np.concatenate([v for _, v in found]).astype(np.float32)
+        xyxy, s = xyxy[s >= score], s[s >= score]
         tlwh = np.hstack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]]).tolist()
         kept = cv2.dnn.NMSBoxes(tlwh, s.tolist(), score, 0.5) if len(s) else []
         kept = np.asarray(kept, dtype=int).reshape(-1)
@@ -120,13 +152,14 @@ def main() -> None:
     parser.add_argument(
         "--cache", type=Path, help="keep the detections here (.npz) to relink without detecting"
     )
+    parser.add_argument("--tiles", type=int, help="also detect in square crops of this side (pixels)")
     parser.add_argument("--min-len", type=int, default=6, help="shortest candidate track kept, frames")
     args = parser.parse_args()
     if args.cache and args.cache.is_file():
         saved = np.load(args.cache)
         frames = [saved[str(i)] for i in range(len(saved.files))]
     else:
-        frames = detect_people(args.video, 0.05, args.frames)
+        frames = detect_people(args.video, 0.05, args.frames, args.tiles)
         if args.cache:
             np.savez_compressed(args.cache, **{str(i): f for i, f in enumerate(frames)})
     frames = [f[f[:, 4] >= args.score] for f in frames]

@@ -32,13 +32,16 @@ from scenewatch.types import Detections, Frame
 from scenewatch.vision.detector import Detector
 from scenewatch.vision.detector_types import DETECTORS
 from scenewatch.vision.filters import DetectionFilter
+from scenewatch.vision.tiling import TiledDetector
 
 
 def build_detector(settings: AppConfig, models: ModelStore | None = None) -> Detector:
-    """The configured detector, its model from the model store (a clear error when missing)."""
+    """The configured detector, its model from the model store (a clear error when missing); with
+    ``detector.tiles`` it detects wide frames in square crops (``scenewatch.vision.tiling``)."""
     cls = DETECTORS[settings.detector.type]
     path = (models or ModelStore()).path(cls.model_file)
-    return cls(path, threads=settings.detector.threads, providers=settings.detector.providers)
+    detector = cls(path, threads=settings.detector.threads, providers=settings.detector.providers)
+    return TiledDetector(detector) if settings.detector.tiles else detector
 
 
 def build_filter(settings: AppConfig, camera: CameraConfig | None) -> DetectionFilter:
