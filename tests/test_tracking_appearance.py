@@ -113,7 +113,11 @@ def test_people_crossing_on_a_real_clip_keep_their_ids_by_look():
         tracker = Tracker(config)
         return [(i, tracker.update(dets, i / 25, i, image)) for i, image, dets in frames]
 
-    motion_only = ids_of_person(track(TrackerConfig(appearance=False)), gt, 7)
+    # plain motion: without the sparse-detection gate and joins, which keep him too (below)
+    plain = TrackerConfig(appearance=False, match_cost_per_s=0.0, join_window_s=0.0)
+    motion_only = ids_of_person(track(plain), gt, 7)
     with_looks = ids_of_person(track(TrackerConfig(appearance=True)), gt, 7)
+    sparse_rules = ids_of_person(track(TrackerConfig(appearance=False)), gt, 7)
     assert len(set(motion_only)) >= 2, f"motion alone kept the id ({motion_only}): the clip no longer tests"
     assert len(with_looks) >= 6 and len(set(with_looks)) == 1, with_looks
+    assert len(sparse_rules) >= 6 and len(set(sparse_rules)) == 1, sparse_rules

@@ -20,6 +20,10 @@ STATIC_POSE_SCORE = 0.2
 APPEARANCE_WEIGHT = 0.5
 JOIN_SIMILARITY = 0.7
 JOIN_SPEED = 1.0
+# Sparse detection defaults, chosen on the dev clips (TUD-Campus, vtest.avi) at 3-5 detections a second.
+MATCH_COST_PER_S = 0.5
+MATCH_COST_S = 0.4
+JOIN_WINDOW_S = 1.0
 
 
 class TrackerConfig(Section):
@@ -115,6 +119,29 @@ class TrackerConfig(Section):
     lost_timeout: float = Field(
         3.0, gt=0.0, description="Seconds a track survives unmatched (occlusion) before it is finished."
     )
+    # Sparse detection (a live camera's few detections a second): chosen with bench/tracking.py's
+    # paced mode on the dev clips TUD-Campus (ground truth) and vtest.avi (its full-rate tracks as
+    # reference identities), at 3, 4 and 5 detections a second.
+    match_cost_per_s: float = Field(
+        MATCH_COST_PER_S,
+        ge=0.0,
+        description="Association: the largest cost a track matched by the previous update accepts grows by "
+        "this much per second since that update (up to match_cost_s), for a detection that has no other "
+        "candidate track and is the track's only candidate; scale-free (a cost, not pixels), so at a few "
+        "detections a second a person who turns or speeds up keeps the track, while in a group, and for "
+        "lost tracks, the strict costs hold.",
+    )
+    match_cost_s: float = Field(
+        MATCH_COST_S, ge=0.0, description="Association: the most seconds match_cost_per_s counts."
+    )
+    join_window_s: float = Field(
+        JOIN_WINDOW_S,
+        ge=0.0,
+        description="A newly confirmed track takes over the id of a confirmed track lost at most this many "
+        "seconds before it was born when that track is the only one it is within reach of (join_speed), "
+        "so one walk stays one track when a few detections in a row missed it; 0 turns it off. Joins "
+        "happen before the new track's id is ever reported. With appearance on, joins go by look instead.",
+    )
     # Appearance: motion stays the primary cue; colours only decide where motion cannot (two
     # candidates about as close) and re-join a track lost within lost_timeout, so a person who turns
     # around or walks into shade is never split by them. Defaults chosen on the dev clip TUD-Campus.
@@ -143,7 +170,7 @@ class TrackerConfig(Section):
     join_speed: float = Field(
         JOIN_SPEED,
         gt=0.0,
-        description="Appearance joins: the farthest a lost track may have moved off its predicted path, "
+        description="Joins: the farthest a lost track may have moved off its predicted path, "
         "in its own box heights per second of the gap (plus half a height); bounds the joins to "
         "someone who reappears where the lost person could be.",
     )

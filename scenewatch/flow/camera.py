@@ -151,9 +151,14 @@ class CameraRun:
         camera_id, run_id = self.record.camera_id, self.record.run_id
         assert camera_id is not None and run_id is not None
         config = self.tracker_config
+        # boxes carried between detections give every frame positions: gaps are filled frame by frame
+        carry = (
+            capacity_wiring.active(node.capacity) and node.capacity is not None and node.capacity.carry_s > 0
+        )
+        stride = 1 if carry else None
         self.finish = FinishStage(
             TrackWriter(node.store, camera.name, camera_id, run_id),
-            finisher=lambda track: finish_track(track, config.max_gap, config.min_track_hits),
+            finisher=lambda track: finish_track(track, config.max_gap, config.min_track_hits, stride),
             describer=build_describer(node.settings, camera, node.models),
             describe_queue=node.describe_queue,
         )
@@ -348,7 +353,10 @@ class CameraRun:
         kept = self.suppress.keep(kept)  # after the live view's privacy mask: a wrong drop stays masked
         # colours are read only where the detector looked: carried boxes are predictions
         image = frame.image if plan.detects else None
-        tracked = self.tracker.update(kept, frame.timestamp, frame.index, image)
+        if plan.carried:  # between detections the tracks coast; guessed boxes teach them nothing
+            tracked = self.tracker.coast(frame.timestamp)
+        else:
+            tracked = self.tracker.update(kept, frame.timestamp, frame.index, image)
         for see in self.detection_observers:
             see(frame, detected, tracked)
         vouched = self.still.check(self.tracker, frame.image, frame.timestamp) if self.still else None

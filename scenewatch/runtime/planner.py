@@ -37,6 +37,7 @@ class Plan:
     reuse: Detections | None = None
     motion: Motion | None = None
     mosaic: Mosaic | None = None
+    carried: bool = False  # ``reuse`` holds the last detections moved along their tracks: guesses
 
     @property
     def detects(self) -> bool:
@@ -129,7 +130,7 @@ class DetectionPlanner:
                 carried = self.carried(t)
                 if len(carried):
                     self._carried = True
-                    return Plan("reuse", reuse=carried, motion=motion)
+                    return Plan("reuse", reuse=carried, motion=motion, carried=True)
             return Plan("skip", motion=motion)
         if t < self._last_full or t < self._asked:  # time went back (a looped file, a reconnect)
             self._last_full = self._asked = self._answered = -np.inf

@@ -13,17 +13,18 @@ import numpy as np
 from scenewatch.tracking.tracker import FinishedTrack
 
 
-def interpolate_gaps(track: FinishedTrack, max_gap: float) -> FinishedTrack:
+def interpolate_gaps(track: FinishedTrack, max_gap: float, stride: int | None = None) -> FinishedTrack:
     """Fill gaps of up to ``max_gap`` seconds with linearly interpolated boxes.
 
     Filled frames step by the track's usual frame stride, so a detector running on every third
-    frame gets boxes on every third frame, not on frames it never looked at.
+    frame gets boxes on every third frame, not on frames it never looked at; a given ``stride``
+    (1 for a live camera, which reports every frame between its detections) replaces it.
     """
     frames = track.frame_indices
     if len(frames) < 2 or max_gap <= 0:
         return track
     steps = np.diff(frames)
-    stride = max(int(np.min(steps)), 1)
+    stride = stride or max(int(np.min(steps)), 1)
     gaps = np.flatnonzero((steps > stride) & (np.diff(track.times) <= max_gap))
     if len(gaps) == 0:
         return track
@@ -47,8 +48,10 @@ def interpolate_gaps(track: FinishedTrack, max_gap: float) -> FinishedTrack:
     )
 
 
-def finish_track(track: FinishedTrack, max_gap: float, min_hits: int) -> FinishedTrack | None:
+def finish_track(
+    track: FinishedTrack, max_gap: float, min_hits: int, stride: int | None = None
+) -> FinishedTrack | None:
     """The track as it should be stored, or None when it is too short to be a real object."""
     if track.hits < min_hits:
         return None
-    return interpolate_gaps(track, max_gap)
+    return interpolate_gaps(track, max_gap, stride)

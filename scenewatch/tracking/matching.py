@@ -44,6 +44,26 @@ def size_gate(tracks: np.ndarray, dets: np.ndarray, max_ratio: float) -> np.ndar
     return ratio <= np.log(max_ratio)
 
 
+def lone_or_within(cost: np.ndarray, max_cost: float, limit: np.ndarray) -> np.ndarray:
+    """[N, M] admissible pairs: those within ``max_cost``, and those within their track's wider
+    ``limit`` [N] where neither has another candidate within the limits (a person sampled sparsely
+    strays farther from the prediction; in a group a wider gate would hand a box to a neighbour)."""
+    within = cost <= limit[:, None]
+    lone = (within.sum(axis=1) == 1)[:, None] & (within.sum(axis=0) == 1)[None, :]
+    return (cost <= max_cost) | (within & lone)
+
+
+def sparse_gate(
+    cost: np.ndarray, gate: np.ndarray, gap_s: np.ndarray, max_cost: float, per_s: float, cap_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``cost`` [N, M] with inadmissible pairs set to inf, and each track's cost limit [N]: a track
+    matched by the last update, ``gap_s`` ago (0 for a lost one), may stray the farther from its
+    prediction the longer ago that was (sparse detection), by ``per_s`` a second up to ``cap_s``."""
+    limit = max_cost + per_s * np.minimum(gap_s, cap_s)
+    cost = np.where(gate, cost, np.inf)
+    return np.where(lone_or_within(cost, max_cost, limit), cost, np.inf), limit
+
+
 def assign(cost: np.ndarray, max_cost: float) -> tuple[np.ndarray, np.ndarray]:
     """Minimum-cost matching; pairs above ``max_cost`` (or gated to inf) are left unmatched.
 

@@ -10,6 +10,7 @@ the lost track's gap is filled by finishing like any other gap.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -89,9 +90,20 @@ class LookMemory:
         self._learn(rows[looks.clean], looks.values[looks.clean])
         if self.config.join_similarity >= 1.0:
             return rows
+        return self._join(rows, was, self._lost_twin)
+
+    def _join_by_motion(self, rows: np.ndarray, was: np.ndarray) -> np.ndarray:
+        """Without looks: join the newly confirmed ``rows`` to the one lost track each could continue
+        (``join_window_s``); returns the matched rows after."""
+        if self.config.join_window_s <= 0:
+            return rows
+        return self._join(rows, was, self._lost_alone)
+
+    def _join(self, rows: np.ndarray, was: np.ndarray, find: Callable[[int], int | None]) -> np.ndarray:
+        """Give each newly confirmed row the id of the lost track ``find`` names for it."""
         gone = []
         for row in rows[self._confirmed[rows] & ~was].tolist():
-            into = self._lost_twin(row)
+            into = find(row)
             if into is not None:
                 self._take_over(into, row)
                 rows = np.where(rows == row, into, rows)
@@ -138,6 +150,24 @@ class LookMemory:
         rivals = appearance.similarity(self._look[row : row + 1], self._look[others])[0]
         return best if not np.any(rivals >= alike[pick] - DISTINCT) else None
 
+    def _lost_alone(self, row: int) -> int | None:
+        """The row of the one confirmed track, lost at most ``join_window_s`` before the newly
+        confirmed ``row`` was born, within reach of its first box (a person missed for a few
+        detections, or sampled too sparsely to be matched); None when none is, or more than one:
+        motion alone cannot tell which of two came back, and a new id is the safer error."""
+        c = self.config
+        born = self._history[row][0][0]
+        groups = self._track_groups()
+        gap = born - self._seen
+        lost = np.flatnonzero(
+            self._confirmed & (gap > 0) & (gap <= c.join_window_s) & (groups == groups[row])
+        )
+        if not len(lost):
+            return None
+        last = np.array([self._history[r][-1][2] for r in lost.tolist()], np.float64)
+        reach = within_reach(last, self._mean[lost, 4:6], gap[lost], self._history[row][0][2], c.join_speed)
+        return int(lost[reach][0]) if np.count_nonzero(reach) == 1 else None
+
     def _take_over(self, into: int, row: int) -> None:
         """Row ``into`` (a lost track) continues with the state and history of row ``row``; no id
         is rewritten: ``row`` was never reported."""
@@ -148,6 +178,9 @@ class LookMemory:
         self._hits[into] += self._hits[row]
         self._votes[into] += self._votes[row]
         total = self._looks[into] + self._looks[row]
-        self._look[into] = (self._looks[into] * self._look[into] + self._looks[row] * self._look[row]) / total
+        if total:  # joined by motion alone, neither may have a look
+            self._look[into] = (
+                self._looks[into] * self._look[into] + self._looks[row] * self._look[row]
+            ) / total
         self._looks[into] = total
         self._history[into].extend(self._history[row])

@@ -17,7 +17,10 @@ added to the cost only where motion is ambiguous (a track with two admissible de
 detection two tracks could take, as when people cross), and a newly confirmed track takes over the
 id of a confirmed track lost before it was born when the two look alike and it appeared within
 reach of the lost one's path (re-found after an occlusion). Both happen before an id is reported,
-so no reported id is ever rewritten, and a track whose look changes is never split by it.
+so no reported id is ever rewritten, and a track whose look changes is never split by it. Without
+the look, a new track takes over the id of the only track lost within ``join_window_s`` in reach.
+Sparse detection (a live camera's few a second): a running track's gate widens with the time since
+its last match (``matching.sparse_gate``); between detections ``coast`` predicts, learning nothing.
 
 >>> from scenewatch.types import Detections
 >>> tracker = Tracker()
@@ -35,7 +38,7 @@ import numpy as np
 
 from scenewatch.config.tracker import TrackerConfig
 from scenewatch.tracking import appearance, kalman
-from scenewatch.tracking.matching import assign, box_cost, group_nms, size_gate
+from scenewatch.tracking.matching import assign, box_cost, group_nms, size_gate, sparse_gate
 from scenewatch.tracking.rejoin import LookMemory, Looks
 from scenewatch.tracking.static import (
     HELD_HISTORY,
@@ -110,11 +113,8 @@ class Tracker(LookMemory):
         image: np.ndarray | None = None,
     ) -> Detections:
         """Associate one frame's detections; returns the confirmed tracks seen in this frame.
-
-        ``frame_index`` only labels the history (defaults to a running count of updates). ``image``
-        is the frame the detector saw (BGR): with it, the colours of each box help association
-        (``config.appearance``); leave it out for boxes that were not detected on this frame.
-        """
+        ``frame_index`` labels the history (default: a running count); ``image``, the frame the
+        detector saw (BGR), lets the boxes' colours help association (``config.appearance``)."""
         c = self.config
         self._frame = self._frame + 1 if frame_index is None else int(frame_index)
         self.finished = []
@@ -135,9 +135,11 @@ class Tracker(LookMemory):
             cost = box_cost(predicted[tracks], boxes[det_idx], c.centre_weight)
             gate = size_gate(predicted[tracks], boxes[det_idx], c.max_size_ratio)
             gate &= self._track_groups()[tracks][:, None] == groups[det_idx][None, :]
-            cost = np.where(gate & (cost <= max_cost), cost, np.inf)
+            running = self._seen[tracks] >= self._last_time  # matched by the last update, not lost
+            gap = np.where(running, timestamp - self._seen[tracks], 0.0)
+            cost, limit = sparse_gate(cost, gate, gap, max_cost, c.match_cost_per_s, c.match_cost_s)
             cost, extra = self._add_looks(cost, tracks, looks and looks[det_idx])
-            rows, cols = assign(cost, max_cost + extra)
+            rows, cols = assign(cost, float(limit.max(initial=max_cost)) + extra)
             det_free[det_idx[cols]] = False
             matched_t.append(tracks[rows])
             matched_d.append(det_idx[cols])
@@ -162,6 +164,23 @@ class Tracker(LookMemory):
         born = np.flatnonzero(det_free & high & (dets.scores >= c.new_track_score))
         self._birth(dets[born], timestamp, looks and looks[born])
         return output
+
+    def coast(self, timestamp: float) -> Detections:
+        """Between detections: where the confirmed tracks matched by the last update are predicted
+        to be at ``timestamp`` (their motion carries them), with their last scores. Nothing is
+        learned: a guessed box is no evidence, so it neither corrects a track's motion, counts as a
+        hit towards confirming one, nor starts one (fed to ``update`` as detections, carried boxes
+        did all three, and at a few detections a second the real ones then missed their tracks)."""
+        self.finished = []
+        rows = np.flatnonzero(self._confirmed & (self._seen == self._last_time))
+        mean, _ = kalman.predict(self._mean[rows], self._cov[rows], timestamp - self._time[rows], self.noise)
+        latest = [self._history[row][-1] for row in rows.tolist()]
+        return Detections(
+            kalman.cxcywh_to_xyxy(kalman.project(mean)).astype(np.float32).reshape(-1, 4),
+            np.array([score for *_, score in latest], dtype=np.float32),
+            np.argmax(self._votes[rows], axis=1) if len(rows) else np.zeros(0, dtype=np.int64),
+            self._ids[rows],
+        )
 
     def flush(self) -> list[FinishedTrack]:
         """End every track (end of a file); returns the confirmed ones (the ones ever reported)."""
@@ -267,7 +286,11 @@ class Tracker(LookMemory):
         for row, box, score in zip(rows.tolist(), dets.xyxy, dets.scores.tolist(), strict=True):
             self._history[row].append((timestamp, self._frame, box, score))
         self._confirm(rows[self._established[rows] & ~self._confirmed[rows]])
-        return rows if looks is None else self._use_looks(rows, looks, was_confirmed)
+        return (
+            self._join_by_motion(rows, was_confirmed)
+            if looks is None
+            else self._use_looks(rows, looks, was_confirmed)
+        )
 
     def _confirm(self, rows: np.ndarray) -> None:
         """Confirm the established tracks whose history is now evidence enough (module static).
