@@ -20,7 +20,49 @@ KEYFRAMES = sorted(LABELS.glob("*_keyframes.json"))
 
 
 def test_there_is_a_hand_made_ground_truth() -> None:
-    assert "walkway_keyframes.json" in [p.name for p in KEYFRAMES]
+    names = [p.name for p in KEYFRAMES]
+    assert "walkway_keyframes.json" in names and "concourse_keyframes.json" in names
+
+
+def test_concourse_is_a_crowd_of_small_people_keyed_often() -> None:
+    """The concourse dev clip: its first 100 frames, a crowd from above with many people under 60 px
+    tall, each walk keyed at least every 12 frames (people standing still may be keyed less often)."""
+    label = json.loads((LABELS / "concourse_keyframes.json").read_text())
+    assert label["frames"] == 100 and label["size"] == [960, 540]
+    gt = ground_truth(label)
+    scored = gt[gt[:, 6] == 1]
+    assert len(np.unique(scored[:, 1])) >= 40
+    small = np.unique(scored[scored[:, 5] < 60, 1])
+    assert len(small) >= 15, "people far away (short boxes) are what this clip is for"
+    assert (gt[:, 6] == 0).any() and (gt[gt[:, 5] < 15, 6] == 0).all()  # the tiny ones are ignore rows
+    for track_id, track in label["tracks"].items():
+        keys = np.array(track["keys"], dtype=np.float64)
+        gaps = np.diff(keys[:, 0])
+        moved = np.abs(np.diff(keys[:, 1:5], axis=0)).max(axis=1)
+        assert ((gaps <= 12) | (moved <= 6)).all(), f"track {track_id}: a key frame gap over 12 frames"
+
+
+def test_the_tracking_bench_scores_the_concourse_on_its_labelled_frames_only() -> None:
+    """bench/tracking.py knows the clip as a dev sequence, and rows after the labelled 100 frames
+    are not counted as false positives."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import tracking
+
+    assert tracking.SEQUENCES["concourse"] == "dev"
+    video, truth = tracking.sequence_files("concourse")
+    assert video.name == "crowd_concourse.mp4" and truth == LABELS / "concourse" / "gt.txt"
+    assert tracking.labelled_frames("concourse") == 100
+    assert tracking.labelled_frames("walkway") == 312
+    gt = np.loadtxt(truth, delimiter=",", ndmin=2)
+    rows = gt[gt[:, 6] == 1][:, :7].copy()
+    rows[:, 6] = 1.0
+    later = rows[rows[:, 0] <= 20].copy()
+    later[:, 0] += 200  # the same boxes long after the labelled part
+    perfect = tracking.score_rows(gt[gt[:, 6] == 1][:, :7], rows)
+    both = tracking.score_rows(gt[gt[:, 6] == 1][:, :7], np.vstack([rows, later[:, :7]]))
+    assert perfect.mota == pytest.approx(1.0) and both.mota < 0.9  # unfiltered they would count
+    scores, _ = tracking.score_sequence("concourse", np.vstack([rows, later]))
+    assert scores.mota == pytest.approx(1.0) and scores.idf1 == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("path", KEYFRAMES, ids=lambda p: p.stem)
