@@ -53,6 +53,8 @@ from scenewatch.config.capacity import CapacityConfig  # noqa: E402
 from scenewatch.eval.mot import (  # noqa: E402
     REFERENCE_SCORES,
     MotScores,
+    drop_ignored,
+    load_ignored,
     load_mot,
     reference_result,
     score_rows,
@@ -138,8 +140,10 @@ def labelled_frames(name: str) -> float:
 
 def score_sequence(name: str, rows: np.ndarray) -> tuple[MotScores, str]:
     """(scores on every ground-truth frame, "output on K of N ground-truth frames, ...")."""
-    gt = load_mot(sequence_files(name)[1], ground_truth=True)
-    rows = rows[rows[:, 0] <= labelled_frames(name)]
+    gt_path = sequence_files(name)[1]
+    gt = load_mot(gt_path, ground_truth=True)
+    # boxes on ignored objects (too small, cut away) count neither way, as in MOTChallenge
+    rows = drop_ignored(gt, rows[rows[:, 0] <= labelled_frames(name)], load_ignored(gt_path))
     frames = np.unique(gt[:, 0])
     covered = int(np.isin(frames, rows[:, 0]).sum())
     ids, worst, false_boxes = ids_per_person(gt, rows)
@@ -152,7 +156,8 @@ def score_sequence(name: str, rows: np.ndarray) -> tuple[MotScores, str]:
 def spread(name: str, runs: list[np.ndarray]) -> str:
     """Median and range over repeated runs of one sequence: ids per person, MOTA, IDF1, switches."""
     gt = load_mot(sequence_files(name)[1], ground_truth=True)
-    runs = [rows[rows[:, 0] <= labelled_frames(name)] for rows in runs]
+    ignored = load_ignored(sequence_files(name)[1])
+    runs = [drop_ignored(gt, rows[rows[:, 0] <= labelled_frames(name)], ignored) for rows in runs]
     scores = [score_rows(gt, rows) for rows in runs]
     figures = {
         "track ids per person": [ids_per_person(gt, rows)[0] for rows in runs],

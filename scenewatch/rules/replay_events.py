@@ -31,30 +31,46 @@ class ReplayEvent:
         return asdict(self)
 
 
+def _judged(
+    camera: CameraConfig,
+    run_id: int,
+    stored: StoredTracks,
+    row: int,
+    fired_at: float,
+    span: tuple[float, float],
+    detail: dict,
+) -> tuple[tuple, ReplayEvent]:
+    """One event judged without the engine as the engine would have raised it, with its order
+    (start, run, frame, row)."""
+    config = camera.rules[0]
+    start, end = span
+    event = ReplayEvent(
+        rule=config.name,
+        rule_type=config.type,
+        start=start,
+        end=end,
+        run_id=run_id,
+        track_ids=[int(stored.db_ids[row])],
+        thumbnails=[stored.thumbnails[row]],
+        detail=detail,
+    )
+    return (start, run_id, fired_at, row), event
+
+
 def stay_events(
     camera: CameraConfig, run_id: int, raised: list[Raised], stored: StoredTracks
 ) -> list[tuple[tuple, ReplayEvent]]:
-    """The zone stays judged without the engine as the engine would have raised them, each with
-    its order (start, run, frame, row)."""
-    config = camera.rules[0]
+    """The zone stays judged without the engine, each with its order."""
+    zone = camera.rules[0].zone_name
     return [
-        (
-            (stay.start, run_id, stay.fired_at, stay.row),
-            ReplayEvent(
-                rule=config.name,
-                rule_type=config.type,
-                start=stay.start,
-                end=max(stay.left, stay.start),
-                run_id=run_id,
-                track_ids=[int(stored.db_ids[stay.row])],
-                thumbnails=[stored.thumbnails[stay.row]],
-                detail={
-                    "zone": config.zone_name,
-                    "frame": stay.frame,
-                    "box": stay.box,
-                    "dwell_s": round(stay.left - stay.start, 2),
-                },
-            ),
+        _judged(
+            camera,
+            run_id,
+            stored,
+            stay.row,
+            stay.fired_at,
+            (stay.start, max(stay.left, stay.start)),
+            {"zone": zone, "frame": stay.frame, "box": stay.box, "dwell_s": round(stay.left - stay.start, 2)},
         )
         for stay in raised
     ]
@@ -63,28 +79,23 @@ def stay_events(
 def crossing_events(
     camera: CameraConfig, run_id: int, raised: list[Crossed], stored: StoredTracks
 ) -> list[tuple[tuple, ReplayEvent]]:
-    """The line crossings judged without the engine as the engine would have raised them, each
-    with its order (start, run, frame, row)."""
-    config = camera.rules[0]
+    """The line crossings judged without the engine, each with its order."""
+    line = camera.rules[0].line_name
     return [
-        (
-            (event.start, run_id, event.fired_at, event.row),
-            ReplayEvent(
-                rule=config.name,
-                rule_type=config.type,
-                start=event.start,
-                end=event.start,
-                run_id=run_id,
-                track_ids=[int(stored.db_ids[event.row])],
-                thumbnails=[stored.thumbnails[event.row]],
-                detail={
-                    "line": config.line_name,
-                    "direction": event.direction,
-                    "counts": event.counts,
-                    "frame": event.frame,
-                    "box": event.box,
-                },
-            ),
+        _judged(
+            camera,
+            run_id,
+            stored,
+            event.row,
+            event.fired_at,
+            (event.start, event.start),
+            {
+                "line": line,
+                "direction": event.direction,
+                "counts": event.counts,
+                "frame": event.frame,
+                "box": event.box,
+            },
         )
         for event in raised
     ]
