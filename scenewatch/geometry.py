@@ -32,6 +32,11 @@ def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     return (np.count_nonzero(hits, axis=1) % 2) == 1
 
 
+def bottom_centres(boxes: np.ndarray) -> np.ndarray:
+    """[N, 2] the bottom-centre of each xyxy box: where a person or vehicle stands."""
+    return np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]], axis=1)
+
+
 def side_of_line(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """[N] cross product sign of each point against the directed line a -> b.
 

@@ -13,15 +13,11 @@ from scenewatch.config.rules import (
     SpeedingRule,
     StoppedVehicleRule,
 )
-from scenewatch.geometry import to_ground, wrap_angle
+from scenewatch.geometry import bottom_centres, to_ground, wrap_angle
 from scenewatch.rules.base import Context, Posture, Rule
 from scenewatch.rules.events import Event
 
 MS_TO_KMH = 3.6
-
-
-def bottom_centres(boxes: np.ndarray) -> np.ndarray:
-    return np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]], axis=1)
 
 
 class Threshold(Rule):

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from scenewatch.config.camera import CameraConfig
+from scenewatch.geometry import bottom_centres
 from scenewatch.rules.replay_identity import identities
 from scenewatch.rules.replay_load import StoredTracks
-from scenewatch.rules.replay_select import carry_links
+from scenewatch.rules.replay_select import carry_links, pair_groups
 from scenewatch.rules.replay_solo import judge_stays
 
 
@@ -95,7 +94,7 @@ def run_identities(run: dict[str, np.ndarray], stored: StoredTracks, lost_timeou
         frames,
         frame[by_time][first],
         track,
-        _groups(len(rows), track[links.loss], track[links.birth]),
+        pair_groups(len(rows), track[links.loss], track[links.birth]),
         identity,
         np.isin(ids, known[uses > 1]) | np.isin(rows, row[frame < 0]),
     )
@@ -115,7 +114,7 @@ def _judge_run(
     # an identity never within the zone's bounds raises nothing: judged without a look
     zone = next(z for z in camera.zones if z.name == camera.rules[0].zone_name)
     polygon = np.asarray(zone.polygon, np.float64)
-    feet = np.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, xyxy[:, 3]], axis=1)
+    feet = bottom_centres(xyxy)
     near = np.all((feet >= polygon.min(axis=0) - 1.0) & (feet <= polygon.max(axis=0) + 1.0), axis=1)
     look = identity_range(row, identity, near.astype(np.int8))[1] > 0
     # an identity ends with the last track that held it
@@ -162,9 +161,3 @@ def identity_range(
     np.maximum.at(highest, which, np.maximum.reduceat(values, starts))
     lengths = np.diff(np.r_[starts, len(row)])
     return np.repeat(lowest[which], lengths), np.repeat(highest[which], lengths)
-
-
-def _groups(count: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """[T] the group of each track: tracks joined by a pair share one."""
-    pairs = coo_matrix((np.ones(len(a)), (a, b)), shape=(count, count))
-    return connected_components(pairs, directed=False)[1]

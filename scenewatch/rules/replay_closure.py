@@ -20,10 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
-from scenewatch.rules.replay_select import SLACK_S, CarryLinks, Paths
+from scenewatch.rules.replay_select import SLACK_S, CarryLinks, Paths, pair_groups
 
 Samples = dict[str, np.ndarray]
 # Of the tracks: where the first round reads this many, reading them all costs less than
@@ -97,12 +95,7 @@ class _Groups:
             return cls(np.zeros(0, np.int64), np.zeros(0, np.int64))
         links = CarryLinks.of(samples["row"], samples["ts"], samples["xyxy"], samples["frame"])
         rows = samples["row"][links.starts]
-        count = len(rows)
-        pairs = coo_matrix(
-            (np.ones(len(links.loss)), (links.track[links.loss], links.track[links.birth])),
-            shape=(count, count),
-        )
-        return cls(rows, connected_components(pairs, directed=False)[1])
+        return cls(rows, pair_groups(len(rows), links.track[links.loss], links.track[links.birth]))
 
     def joined(self, chosen: np.ndarray) -> np.ndarray:
         """[N] the tracks joined to a ``chosen`` one."""

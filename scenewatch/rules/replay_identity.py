@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from scenewatch.geometry import bottom_centres
 from scenewatch.rules.stitch import IdStitcher
 
 
@@ -62,7 +63,7 @@ def identities(
         return identity
     stitch = IdStitcher()
     box = xyxy.astype(np.float32)  # as the engine's Detections hold them
-    feet = np.stack([(box[:, 0] + box[:, 2]) / 2, box[:, 3]], axis=1).astype(np.float64)
+    feet = bottom_centres(box).astype(np.float64)
     heights = (box[:, 3] - box[:, 1]).astype(np.float64).tolist()
     times = ts.tolist()
     # the frame after which each track is given up: its identity ends there (after that frame)

@@ -34,7 +34,7 @@ import numpy as np
 
 from scenewatch.config.camera import CameraConfig
 from scenewatch.config.rules import LineCrossingRule, WrongWayRule
-from scenewatch.geometry import segment_fraction_on_line, segments_intersect, side_of_line
+from scenewatch.geometry import bottom_centres, segment_fraction_on_line, segments_intersect, side_of_line
 from scenewatch.rules.line_rules import LineCrossing, WrongWay
 from scenewatch.rules.lines import LineCounter
 from scenewatch.rules.replay_alone import RunIdentities, identity_range, run_identities
@@ -104,7 +104,7 @@ def side_changes(
     sorted by identity then time) among the run's sorted ``frames``; None where a run's start
     counts no frame (the engine would start it again at the next sighting)."""
     box = xyxy.astype(np.float32)  # as the engine's Detections hold them
-    feet = np.stack([(box[:, 0] + box[:, 2]) / 2, box[:, 3]], axis=1).astype(np.float64)
+    feet = bottom_centres(box).astype(np.float64)
     raw = np.sign(side_of_line(feet, a, b)).astype(np.int64)
     first = np.r_[True, key[1:] != key[:-1]]
     at = np.searchsorted(frames, ts)
@@ -204,7 +204,7 @@ def _both_sides(
     """[S] the sightings of identities seen on both sides of the line (sorted by track then
     time): an identity seen on one side only never flips."""
     box = xyxy.astype(np.float32)  # as the engine's Detections hold them
-    feet = np.stack([(box[:, 0] + box[:, 2]) / 2, box[:, 3]], axis=1)
+    feet = bottom_centres(box)
     lowest, highest = identity_range(row, identity, np.sign(side_of_line(feet, a, b)))
     return (lowest < 0) & (highest > 0)
 
@@ -262,7 +262,7 @@ def _wrong_way(
     place = np.empty(len(order), np.int64)
     place[order] = np.arange(len(order))
     box = run["xyxy"][order].astype(np.float32)  # as the engine's Detections hold them
-    feet = np.stack([(box[:, 0] + box[:, 2]) / 2, box[:, 3]], axis=1)
+    feet = bottom_centres(box)
     signed = side_of_line(feet, a, b)
     length = float(np.hypot(*(b - a)))
     need = config.min_travel * (box[:, 3] - box[:, 1]).astype(np.float64)

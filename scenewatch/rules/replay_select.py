@@ -31,7 +31,13 @@ from scipy.sparse.csgraph import connected_components
 
 from scenewatch.config.camera import CameraConfig
 from scenewatch.config.rules import IntrusionRule, LineCrossingRule, LoiteringRule, WrongWayRule
-from scenewatch.geometry import distance_to_segment, points_in_polygon, segments_intersect, side_of_line
+from scenewatch.geometry import (
+    bottom_centres,
+    distance_to_segment,
+    points_in_polygon,
+    segments_intersect,
+    side_of_line,
+)
 
 MARGIN = 0.1  # of the frame's larger side: how near a track's path must come to the zone or line
 SLACK_S = 0.01  # path times are stored to the millisecond
@@ -137,8 +143,7 @@ def sightings_to_feed(
     loss, birth = links.loss, links.birth
     # the tracks that change sides, and those that may pass an identity to or from one, in chains;
     # the others change nothing (nor do the ones judged elsewhere, which share no identity)
-    pairs = coo_matrix((np.ones(len(loss)), (track[loss], track[birth])), shape=(len(starts),) * 2)
-    _, group = connected_components(pairs, directed=False)
+    group = pair_groups(len(starts), track[loss], track[birth])
     seeds = change | fresh if judged is None else (change | fresh) & ~judged
     matters = np.isin(group, group[track[seeds]])
     tracked = matters[track]
@@ -179,6 +184,13 @@ def sightings_to_feed(
     return keep, keep & tracked
 
 
+def pair_groups(count: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """[T] the group of each of ``count`` tracks: tracks joined by a pair (``a[k]``, ``b[k]``),
+    directly or through others, share one."""
+    pairs = coo_matrix((np.ones(len(a)), (a, b)), shape=(count, count))
+    return connected_components(pairs, directed=False)[1]
+
+
 @dataclass
 class CarryLinks:
     """Sightings sorted by track then time, with the (last sighting, birth) pairs between which the
@@ -197,7 +209,7 @@ class CarryLinks:
         starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
         first = np.zeros(len(row), bool)
         first[starts] = True
-        feet = np.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, xyxy[:, 3]], axis=1).astype(np.float64)
+        feet = bottom_centres(xyxy).astype(np.float64)
         steps = np.r_[0, np.diff(frame)]
         stride = np.minimum.reduceat(np.where(first, np.iinfo(np.int64).max, steps), starts)
         counts = np.diff(np.r_[starts, len(row)])

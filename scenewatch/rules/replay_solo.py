@@ -26,7 +26,7 @@ import numpy as np
 
 from scenewatch.config.camera import CameraConfig
 from scenewatch.config.rules import IntrusionRule, LoiteringRule
-from scenewatch.geometry import points_in_polygon, segment_fraction_into_polygon
+from scenewatch.geometry import bottom_centres, points_in_polygon, segment_fraction_into_polygon
 from scenewatch.rules.zones import FRAME_LOG
 from scenewatch.vision.labels import class_id
 
@@ -68,7 +68,7 @@ def judge_stays(
     if not n:
         return Stays(np.zeros(0, np.int64), np.zeros(0), np.zeros(0)), np.zeros(0, bool)
     box = xyxy.astype(np.float32)
-    feet32 = np.stack([(box[:, 0] + box[:, 2]) / 2, box[:, 3]], axis=1)  # as Detections has it
+    feet32 = bottom_centres(box)  # as Detections has it
     feet = feet32.astype(np.float64)
     # outside the polygon's bounds is outside it: the ray test only for the points within them
     bounds = np.all((feet >= polygon.min(axis=0)) & (feet <= polygon.max(axis=0)), axis=1)
