@@ -26,6 +26,7 @@ from test_api import bearer, ids, seed_store
 from test_central import central_url, cluster  # noqa: F401  (fixtures)
 
 from scenewatch.api import audit, create_app
+from scenewatch.api.audit_chain import chain_of
 from scenewatch.api.context import ServerOptions
 from scenewatch.errors import SceneWatchError
 from scenewatch.store import keys
@@ -45,18 +46,22 @@ def seeded(tmp_path_factory):
 
 @contextlib.contextmanager
 def read_only(engine: Engine) -> Iterator[None]:
-    """Every connection of ``engine`` refuses writes until the block ends (pooled ones are dropped)."""
+    """Every connection to ``engine``'s file refuses writes until the block ends (pooled ones are
+    dropped): the engine's own, and those the server's event loop commits audit records through."""
 
     def deny(dbapi_connection, _record) -> None:
         dbapi_connection.execute("PRAGMA query_only=ON")
 
-    event.listen(engine, "connect", deny)
-    engine.dispose()
+    engines = [e for e in (engine, chain_of(engine).no_wait) if e is not None]
+    for each in engines:
+        event.listen(each, "connect", deny)
+        each.dispose()
     try:
         yield
     finally:
-        event.remove(engine, "connect", deny)
-        engine.dispose()
+        for each in engines:
+            event.remove(each, "connect", deny)
+            each.dispose()
 
 
 def audit_rows(engine: Engine) -> list[dict]:

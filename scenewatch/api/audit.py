@@ -2,7 +2,8 @@
 
 Rows are chained by hash and signed with a key kept in the data folder (``audit_anchor.py``), as
 are checkpoints of the chain's head; the writer (group commit, one thread per database) is
-``audit_chain.py``, reading and exports ``audit_export.py``, checking ``audit_verify.py``.
+``audit_chain.py``, a coroutine's records are committed on its event loop when the database is free
+(``audit_loop.py``), reading and exports ``audit_export.py``, checking ``audit_verify.py``.
 ``verify`` reports the first changed, deleted, reordered or re-signed row and a log cut short after
 its last checkpoint.
 
@@ -25,6 +26,7 @@ from scenewatch.api.audit_chain import (
     Database,
     Entry,
     HasEngine,
+    Record,
     attach,
     canonical,
     chain_of,
@@ -36,6 +38,7 @@ from scenewatch.api.audit_chain import (
     where,
 )
 from scenewatch.api.audit_export import export_csv, export_jsonl, rows
+from scenewatch.api.audit_loop import loop_commits
 from scenewatch.api.audit_verify import verify
 from scenewatch.errors import SceneWatchError
 
@@ -79,32 +82,55 @@ def append(db: Database, user: str, action: str, target: str, detail: dict[str, 
     return entry.digest
 
 
+class Recording:
+    """One record queued from a coroutine; ``await committed()`` before the action's result leaves.
+    Queued at once (no task to start), so a search's answer is computed while its record commits."""
+
+    def __init__(self, db: Database, record: Record):
+        loop = asyncio.get_running_loop()
+        self.chain = chain_of(db)
+        self.future: asyncio.Future[None] = loop.create_future()
+        self.entry = Entry(record, waited=True, wake=lambda: self._wake(loop))
+        quick = loop_commits(self.chain)
+        if quick is not None:
+            quick.add(self.entry, self._settle)
+        else:
+            self.chain.submit(self.entry)
+
+    def _wake(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.call_soon_threadsafe(self._settle)  # from the writer thread
+
+    def _settle(self) -> None:
+        if not self.future.done():  # not given up on (timed out) meanwhile
+            self.future.set_result(None)
+
+    async def committed(self) -> str:
+        """The record's hash once committed; raises ``AuditUnavailable`` as ``append`` does."""
+        try:
+            async with asyncio.timeout(WAIT_S):
+                await self.future
+        except TimeoutError:
+            if (writer := self.chain.writer) is not None:
+                writer.cancel(self.entry)
+            raise _refused("the audit log did not answer in time", "timeout") from None
+        if self.entry.digest is None:
+            raise _refused("the audit log cannot be written", self.chain.failing.get("database"))
+        return self.entry.digest
+
+
+def append_soon(
+    db: Database, user: str, action: str, target: str, detail: dict[str, Any] | None = None
+) -> Recording:
+    """Queue one record from a coroutine; await its ``committed()`` before acting or answering."""
+    return Recording(db, make_record(user, action, target, detail))
+
+
 async def append_async(
     db: Database, user: str, action: str, target: str, detail: dict[str, Any] | None = None
 ) -> str:
     """``append`` for a coroutine: the same record and refusal, awaited on the event loop instead
     of holding a worker thread while the commit is made."""
-    loop = asyncio.get_running_loop()
-    committed = loop.create_future()
-
-    def settle() -> None:
-        if not committed.done():  # not given up on (timed out) meanwhile
-            committed.set_result(None)
-
-    def wake() -> None:
-        loop.call_soon_threadsafe(settle)
-
-    entry = Entry(make_record(user, action, target, detail), waited=True, wake=wake)
-    chain = chain_of(db)
-    writer = chain.submit(entry)
-    try:
-        await asyncio.wait_for(committed, WAIT_S)
-    except TimeoutError:
-        writer.cancel(entry)
-        raise _refused("the audit log did not answer in time", "timeout") from None
-    if entry.digest is None:
-        raise _refused("the audit log cannot be written", chain.failing.get("database"))
-    return entry.digest
+    return await append_soon(db, user, action, target, detail).committed()
 
 
 def append_later(

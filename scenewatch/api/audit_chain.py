@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from scenewatch.api.audit_anchor import Anchor, Checkpoint, row_mac
 from scenewatch.errors import SceneWatchError
+from scenewatch.store.db import no_wait_engine
 from scenewatch.store.schema import audit_log
 
 GENESIS = "0" * 64
@@ -98,6 +99,15 @@ class Chain:
         self.failing: dict[str, str] = {}  # "database" / "checkpoints": why the last write failed
         self.writer: Writer | None = None
         self.last_checkpoint = 0.0  # monotonic time of this process's last checkpoint line
+        self._no_wait: Engine | None = None
+
+    @property
+    def no_wait(self) -> Engine | None:
+        """The database's connections that never wait for the write lock (``audit_loop``); None
+        where it is not a SQLite file."""
+        if self._no_wait is None:
+            self._no_wait = no_wait_engine(self.engine)
+        return self._no_wait
 
     @property
     def engine(self) -> Engine:
@@ -127,6 +137,16 @@ class Chain:
                 writer.pending.append(entry)
                 writer.cond.notify_all()
         return writer
+
+    def committed_elsewhere(self, tail: tuple[int, str]) -> None:
+        """Records up to ``tail`` (id, hash) were committed outside the writer (on an event loop):
+        the writer checkpoints them."""
+        with chains_lock:
+            if self.writer is None:
+                self.writer = Writer(self)
+            with self.writer.cond:
+                self.writer.owe(tail)
+        self.recovered("database")
 
     def failed(self, part: str, exc: Exception) -> None:
         cause = str(getattr(exc, "orig", None) or exc).splitlines()[0]
@@ -176,6 +196,13 @@ class Writer:
                     break
                 self.cond.wait(left)
             return len(self.pending)
+
+    def owe(self, tail: tuple[int, str]) -> None:
+        """A checkpoint is owed for ``tail`` (id, hash) unless one for a later row already is (the
+        event loops commit records too). Called holding ``cond``."""
+        if self.owed is None or tail[0] > self.owed[0]:
+            self.owed = tail
+            self.cond.notify_all()
 
     def _next(self) -> list[Entry] | None:
         """Wait for work: a batch to write ([] for only a checkpoint), or None to leave (idle)."""
@@ -243,7 +270,8 @@ class Writer:
                 return
             for entry, (_row_id, digest) in zip(batch, written, strict=True):
                 entry.digest = digest
-            self.owed = written[-1]
+            with self.cond:
+                self.owe(written[-1])
             chain.recovered("database")
         if self.owed and (self.forced or time.monotonic() >= chain.last_checkpoint + CHECKPOINT_EVERY_S):
             try:
@@ -278,11 +306,12 @@ def release(batch: list[Entry]) -> None:
                 entry.wake()
 
 
-def write_records(chain: Chain, records: list[Record]) -> list[tuple[int, str]]:
-    """Append ``records`` in one transaction, chained onto the current tail: their (id, hash)."""
+def write_records(chain: Chain, records: list[Record], engine: Engine | None = None) -> list[tuple[int, str]]:
+    """Append ``records`` in one transaction, chained onto the current tail: their (id, hash).
+    ``engine``: another way into the chain's database (one that never waits for the lock)."""
     for _attempt in range(20):
         try:
-            with chain.engine.begin() as conn:
+            with (engine or chain.engine).begin() as conn:
                 # a write first: SQLite takes its write lock now, so the tail read next stays the tail
                 conn.execute(update(audit_log).where(audit_log.c.id == -1).values(id=audit_log.c.id))
                 tail = conn.execute(

@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.pool import SingletonThreadPool
 
 from scenewatch.errors import SceneWatchError
 
@@ -66,14 +67,35 @@ def open_engine(url: str, migrate: bool = True) -> Engine:
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def no_wait_engine(engine: Engine) -> Engine | None:
+    """A second engine on ``engine``'s SQLite file with a connection per thread that never waits for the
+    write lock (a locked database fails at once), for short writes made on an event loop, which must
+    not block; None for other back ends and in-memory databases."""
+    database = engine.url.database
+    if engine.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    quick = create_engine(
+        engine.url, poolclass=SingletonThreadPool, connect_args={"timeout": 0, "check_same_thread": False}
+    )
+    event.listen(quick, "connect", _no_wait_pragmas)
+    return quick
+
+
+def _no_wait_pragmas(dbapi_connection, record) -> None:
+    _sqlite_pragmas(dbapi_connection, record, busy_ms=0)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA wal_autocheckpoint=0")  # copying the log back is left to the others
+    cursor.close()
+
+
+def _sqlite_pragmas(dbapi_connection, _record, busy_ms: int = 30000) -> None:
     cursor = dbapi_connection.cursor()
     # WAL: readers never block the writer, and a killed writer leaves a consistent database.
     cursor.execute("PRAGMA journal_mode=WAL")
     # NORMAL in WAL mode is crash-safe for the database; only the last commits may be lost on power cut.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
     cursor.close()
 
 

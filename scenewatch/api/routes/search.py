@@ -4,7 +4,6 @@ audited with its text."""
 from __future__ import annotations
 
 # FastAPI declares dependencies and parameters in argument defaults:
-import asyncio
 import re
 from datetime import UTC, datetime
 
@@ -204,13 +203,11 @@ async def search(
         asked["picked"] = {"cameras": picked, "start": start, "end": end}
     # The record's commit (shared by concurrent searches) and the answer go side by side; nothing
     # of the answer leaves before the record is committed, and none does if it cannot be (503).
-    recorded = asyncio.ensure_future(
-        audit.append_async(ctx.store.engine, user.name, "search", "search", asked)
-    )
+    recorded = audit.append_soon(ctx.store.engine, user.name, "search", "search", asked)
     try:
         body = await _answer_bytes(ctx, user, names, picked, window, (q, camera, limit, offset))
     finally:
-        await recorded
+        await recorded.committed()
     return Response(body, media_type="application/json")
 
 
