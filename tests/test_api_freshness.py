@@ -158,3 +158,28 @@ def test_the_cameras_writes_show_in_search_within_fresh_s_without_a_recomputatio
         mine = _newer_track(store)
         assert mine in _result_ids(client, admin)
     camera_store.engine.dispose()
+
+
+def test_an_outdated_answer_is_served_past_fresh_s_only_while_its_successor_is_computed(monkeypatch):
+    # a slow recomputation (a busy machine) must not make every request wait for it
+    clock = Clock(monkeypatch)
+    answers = ResponseCache(ttl_s=5.0, fresh_s=1.0)
+    answers.put("q", b"old", seen=(1,))
+    started, release = threading.Event(), threading.Event()
+
+    def compute() -> bytes:
+        started.set()
+        release.wait(DEADLINE_S)
+        return b"new"
+
+    clock.now += 0.8
+    worker = threading.Thread(target=answers.fill, args=("q", compute, lambda: (2,)))
+    worker.start()
+    assert started.wait(DEADLINE_S)
+    clock.now += 1.0  # past fresh_s, the successor still computing
+    assert answers.lookup("q", (2,)) == (b"old", True)
+    clock.now += 3.3  # past ttl_s: never served, however long the computation takes
+    assert answers.lookup("q", (2,)) == (None, False)
+    release.set()
+    worker.join(DEADLINE_S)
+    assert answers.lookup("q", (2,)) == (b"new", False)

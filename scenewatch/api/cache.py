@@ -14,8 +14,10 @@ versions), so the next request computes a new answer. The cameras write all the 
 outdated by their writes is still served for up to ``fresh_s`` after its computation began, and
 recomputed in the background from :data:`REFRESH_SHARE` of that age: each cached answer is computed
 about once a ``fresh_s`` however fast the cameras write, and no request waits for it meanwhile.
-Writers no one reports (another program on the database) are seen after ``ttl_s``. Concurrent
-misses of one key compute it once.
+While that recomputation runs the outdated answer is still served, past ``fresh_s`` if it takes
+longer (a busy machine), but never past ``ttl_s``: requests wait for a computation only when there
+is no answer to serve. Writers no one reports (another program on the database) are seen after
+``ttl_s``. Concurrent misses of one key compute it once.
 """
 
 from __future__ import annotations
@@ -114,14 +116,16 @@ class ResponseCache:
 
     def lookup(self, key: Any, seen: Any = None) -> tuple[Any | None, bool]:
         """The answer to serve for ``key`` while its tables are at versions ``seen`` (None: none),
-        and whether it is due to be computed again (outdated and ``REFRESH_SHARE`` of ``fresh_s`` old)."""
+        and whether it is due to be computed again (outdated and ``REFRESH_SHARE`` of ``fresh_s`` old).
+        An outdated answer past ``fresh_s`` is served only while its successor is being computed."""
         now = time.monotonic()
         with self._lock:
             hit = self._items.get(key)
             if hit is None:
                 return None, False
             age, current = now - hit.made, hit.seen == seen
-            if age > self.ttl_s or (not current and age >= self.fresh_s):
+            expired = not current and age >= self.fresh_s and key not in self._computing
+            if age > self.ttl_s or expired:
                 del self._items[key]
                 return None, False
             self._items.move_to_end(key)
