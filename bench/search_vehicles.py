@@ -9,11 +9,12 @@ vehicles left unlabelled are not ranked: never judged, they are neither hits nor
 recall@5 and per-kind AP (colour, type, colour+type), English and Chinese, beside the
 class-only ("vehicle") and random rankings. ``bench/search.py`` prints the same at its end.
 
-    .venv/bin/python bench/search_vehicles.py [--data DIR] [--redescribe]
+    .venv/bin/python bench/search_vehicles.py [--data DIR] [--redescribe [--as-run]]
 
 ``--redescribe`` describes the stored vehicle tracks again with the current vehicle code (the
 describer's per-frame path fed with the stored boxes, pose off) before scoring, so two versions
-of the vehicle code can be compared on the same tracks of one ``--data`` folder.
+of the vehicle code can be compared on the same tracks of one ``--data`` folder. With ``--as-run``
+each track is described as it ends, as in a pipeline run (see :func:`redescribe`).
 """
 
 from __future__ import annotations
@@ -181,11 +182,17 @@ def report_vehicles(store: DataStore) -> None:
         print(bench.summary(f"baseline: random ranking ({bench.RANDOM_RUNS} runs)", per["random"]))
 
 
-def redescribe(store: DataStore, data: dict) -> None:
+def redescribe(store: DataStore, data: dict, as_run: bool = False) -> None:
     """Describe the stored vehicle tracks of the clips and vtest.avi again with the current
     vehicle code: the describer's own per-frame path (crops, white balance, car sizes) fed with
     the stored boxes, then class, class confidence, body colour and type rewritten and the search
-    reindexed. So two versions of the vehicle code can be compared on the very same tracks."""
+    reindexed. So two versions of the vehicle code can be compared on the very same tracks.
+
+    By default every track is described after the whole clip was seen, its crops chosen as if
+    every detection scored 1. ``as_run`` does what a pipeline run does: the stored detection
+    scores choose the crops and each track is described right after its last frame, with the
+    car sizes and white balance learned by then; the difference between the two is the part of
+    the fresh-run gap that is not the tracks themselves."""
     for camera, clip in bench_clips(data).items():
         q = (
             select(tracks.c.id, tracks.c.attributes, boxes.c.frame, boxes.c.score, *box_columns())
@@ -194,48 +201,66 @@ def redescribe(store: DataStore, data: dict) -> None:
             .where(cameras.c.name == camera)
         )
         attrs: dict[int, dict] = {}
-        by_frame: dict[int, list[tuple[int, list[float]]]] = defaultdict(list)
+        by_frame: dict[int, list[tuple[int, list[float], float]]] = defaultdict(list)
         per_track: dict[int, list[tuple[int, list[float], float]]] = defaultdict(list)
         with store.engine.connect() as conn:
             for tid, a, frame, score, *box in conn.execute(q):
                 attrs[tid] = a or {}
-                by_frame[frame].append((tid, box))
+                by_frame[frame].append((tid, box, score))
                 per_track[tid].append((frame, box, score))
+        ends: dict[int, list[int]] = defaultdict(list)
+        for tid, seen in per_track.items():
+            ends[max(f for f, _, _ in seen)].append(tid)
         describer = AttributeDescriber(use_pose=False)
+        described: dict[int, dict | None] = {}
         with av.open(str(bench.SHARED / clip["video"])) as container:
             for index, picture in enumerate(container.decode(video=0)):
                 rows = by_frame.get(index, [])
-                ids = [class_id(attrs[t].get("class") or "car") for t, _ in rows]
+                ids = [class_id(attrs[t].get("class") or "car") for t, _, _ in rows]
                 found = Detections(
-                    np.array([b for _, b in rows], np.float32).reshape(-1, 4),
-                    np.ones(len(rows), np.float32),
+                    np.array([b for _, b, _ in rows], np.float32).reshape(-1, 4),
+                    np.array([s if as_run else 1.0 for _, _, s in rows], np.float32),
                     np.array(ids, np.int32),
-                    np.array([t for t, _ in rows], np.int64),
+                    np.array([t for t, _, _ in rows], np.int64),
                 )
                 t = float(picture.time or 0.0)
                 describer.observe(
                     Frame(picture.to_ndarray(format="bgr24"), camera, index, t, t), found, found
                 )
+                for tid in ends.get(index, []) if as_run else []:
+                    described[tid] = describe_vehicle(describer, attrs[tid], per_track[tid], tid)
+        for tid in attrs.keys() - described.keys():
+            described[tid] = describe_vehicle(describer, attrs[tid], per_track[tid], tid)
         with store.engine.begin() as conn:
-            for tid, a in attrs.items():
-                if a.get("class") not in VEHICLE_CLASSES or describer.frame_size is None:
-                    continue
-                seen = sorted(per_track[tid], key=lambda r: r[0])
-                xyxy = np.array([b for _, b, _ in seen], float)
-                relative = None
-                if a["class"] not in TWO_WHEELERS:
-                    relative = describer.sizes.relative(xyxy, *describer.frame_size)
-                cls = corrected_class(a["class"], relative)
-                new = dict(a, **{"class": cls})
-                new["class_conf"] = vehicle_confidence(1.0, float(np.mean([s for _, _, s in seen])))
-                crops = describer.crops.pop(tid)
-                if crops:
-                    new["colours"] = {"body": describer.vehicle_colours(crops, cls)}
-                if relative is not None:
-                    new["vehicle_type"] = vehicle_type(cls, xyxy[0], relative=relative)
-                conn.execute(update(tracks).where(tracks.c.id == tid).values(attributes=new))
+            for tid, new in described.items():
+                if new is not None:
+                    conn.execute(update(tracks).where(tracks.c.id == tid).values(attributes=new))
     reindex(store.engine)
-    print("vehicle tracks of the clips described again with the current vehicle code")
+    how = "each as its track ended" if as_run else "after each clip"
+    print(f"vehicle tracks of the clips described again with the current vehicle code ({how})")
+
+
+def describe_vehicle(
+    describer: AttributeDescriber, a: dict, seen: list[tuple[int, list[float], float]], tid: int
+) -> dict | None:
+    """A stored vehicle track's attributes with class, confidence, body colour and type described
+    anew from what ``describer`` has seen so far; None for other classes."""
+    if a.get("class") not in VEHICLE_CLASSES or describer.frame_size is None:
+        return None
+    seen = sorted(seen, key=lambda r: r[0])
+    xyxy = np.array([b for _, b, _ in seen], float)
+    relative = None
+    if a["class"] not in TWO_WHEELERS:
+        relative = describer.sizes.relative(xyxy, *describer.frame_size, tid)
+    cls = corrected_class(a["class"], relative)
+    new = dict(a, **{"class": cls})
+    new["class_conf"] = vehicle_confidence(1.0, float(np.mean([s for _, _, s in seen])))
+    crops = describer.crops.pop(tid)
+    if crops:
+        new["colours"] = {"body": describer.vehicle_colours(crops, cls)}
+    if relative is not None:
+        new["vehicle_type"] = vehicle_type(cls, xyxy[0], relative=relative)
+    return new
 
 
 def box_columns() -> list:
@@ -250,6 +275,11 @@ def main() -> None:
         action="store_true",
         help="describe the stored vehicle tracks again with the current code before scoring (same tracks)",
     )
+    ap.add_argument(
+        "--as-run",
+        action="store_true",
+        help="with --redescribe: each track described as it ends, crops chosen by detection score",
+    )
     args = ap.parse_args()
     print(describe_machine())
     folder = args.data or Path(tempfile.mkdtemp(prefix="sw-vehicle-bench-"))
@@ -257,7 +287,7 @@ def main() -> None:
     data = json.loads(VEHICLES.read_text())
     index_clips(store, data)
     if args.redescribe:
-        redescribe(store, data)
+        redescribe(store, data, args.as_run)
     report_vehicles(store)
 
 

@@ -247,3 +247,32 @@ def test_a_body_mostly_of_the_colour_ranks_above_one_partly_of_it() -> None:
     under a black soft top) is not yet a full match for 'a black car'."""
     tracks = {"top": SILVER_WITH_BLACK_TOP, "saloon": BLACK_SALOON}
     assert ranked("a black car", tracks) == ["saloon", "top"]
+
+
+def test_few_cars_size_only_what_stands_near_them_and_never_a_track_by_itself() -> None:
+    """Two cars seen at one place: a box beside them is measured against them, one elsewhere
+    against nothing (a quadratic fitted to two cars extrapolates to nonsense), and a track is
+    never its own reference; six cars along the road give a surface that follows the perspective."""
+    car = class_id("car")
+    sizes = VehicleSizes(every=1)
+    for step in range(10):  # two cars side by side, slowly moving down the view
+        y = 200 + step
+        boxes = np.array([[300, y - 60, 380, y], [420, y - 62, 504, y]], np.float32)
+        sizes.observe(boxes, np.array([car, car]), 640, 360, np.array([1, 2]))
+    beside = np.array([[160, 140, 262, 210]])  # the next lane over: the nearer car is the reference
+    assert sizes.relative(beside, 640, 360) == pytest.approx((102 / 80, 70 / 60), abs=0.01)
+    assert sizes.relative(np.array([[100, 60, 140, 90]]), 640, 360) is None  # far up the view
+    alone = VehicleSizes(every=1)
+    for step in range(10):
+        alone.observe(
+            np.array([[300, 140 + step, 400, 210 + step]]), np.array([car]), 640, 360, np.array([7])
+        )
+    assert alone.relative(np.array([[300, 140, 400, 210]]), 640, 360, track_id=7) is None
+
+    sizes = VehicleSizes(every=1)
+    for tid, y in enumerate(range(120, 360, 40)):  # six cars, bigger the nearer (lower) they are
+        h = 0.25 * y
+        sizes.observe(np.array([[300, y - h, 300 + 1.3 * h, y]]), np.array([car]), 640, 360, np.array([tid]))
+        sizes.observe(np.array([[302, y - h, 302 + 1.3 * h, y]]), np.array([car]), 640, 360, np.array([tid]))
+    near, high = sizes.expected(np.array([[300, 250, 380, 330], [300, 90, 330, 130]]))
+    assert near[1] == pytest.approx(0.25 * 330, rel=0.1) and high[1] == pytest.approx(0.25 * 130, rel=0.1)

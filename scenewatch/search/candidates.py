@@ -37,7 +37,10 @@ def candidates(conn: Connection, needs: list[Need], scope: Scope, limit: int, sh
     ids = _driven(conn, driver, others, scope, k)
     if len(ids) < limit and others:
         cls = [n for n in required if n.kind == "class"]
-        for need in [n for n in required if n.kind != "class"]:
+        # a vehicle type is a hint, not a filter, but it drives here too: "a green pickup" with no
+        # green vehicle in store still shows the pickups, rather than nothing
+        hints = [n for n in needs if n.kind == "vtype"]
+        for need in [n for n in required if n.kind != "class"] + hints:
             ids.update(_driven(conn, need, [c for c in cls if c is not need], scope, k))
     return ids
 

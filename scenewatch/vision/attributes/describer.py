@@ -121,7 +121,7 @@ class AttributeDescriber:
         self.crops.observe(frame, tracked)
         self.items.observe(tracked, raw)
         self.frame_size = frame.width, frame.height
-        self.sizes.observe(tracked.xyxy, tracked.class_ids, frame.width, frame.height)
+        self.sizes.observe(tracked.xyxy, tracked.class_ids, frame.width, frame.height, tracked.track_ids)
         self.balance.observe(frame.image)
         for track_id in tracked.track_ids.tolist():
             self.last_seen[track_id] = frame.timestamp
@@ -175,7 +175,7 @@ class AttributeDescriber:
         elif cls in VEHICLES:
             relative = None
             if self.frame_size is not None and cls not in TWO_WHEELERS:
-                relative = self.sizes.relative(track.xyxy, *self.frame_size)
+                relative = self.sizes.relative(track.xyxy, *self.frame_size, track.track_id)
             cls = out["class"] = corrected_class(cls, relative)
             if votes:
                 share = sum(n for c, n in votes.items() if class_name(c) in VEHICLES) / max(

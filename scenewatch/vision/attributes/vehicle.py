@@ -80,62 +80,104 @@ def cut_off(box: np.ndarray, shape: tuple[int, ...]) -> bool:
     return x1 <= mx or y1 <= my or x2 >= width - mx or y2 >= height - my
 
 
+MIN_ROWS = 3  # car boxes a size needs at all
+PLANE_CARS = 3  # distinct cars for a plane (3 terms) ...
+QUADRATIC_CARS = 6  # ... and for the quadratic surface (6 terms)
+NEAR_HEIGHTS, NEAR_WIDTHS = 0.5, 2.0  # fewer cars: only those this near a box (its height, width)
+
+
 class VehicleSizes:
     """One camera's car sizes: the expected car box height and width at each place in the view.
 
     Perspective makes a car's box shrink with distance, so a van or a box truck is only "big"
     against the cars around the same place (the same lane, the same distance). Every few frames
-    the detector's car boxes (not cut off by the frame edge) are kept; a least-squares quadratic
-    surface over the box bottoms gives the expected car width and height anywhere in the view.
+    the detector's car boxes (not cut off by the frame edge) are kept with their track ids; a
+    least-squares surface over the box bottoms gives the expected car width and height anywhere
+    in the view. The surface has no more terms than the cars seen can pin down: a plane from
+    three cars, the full quadratic from six (a quadratic fitted to two cars extrapolates wildly
+    everywhere else, and a quiet camera's first tracks end while it has seen only a few); with
+    fewer, the median size of those that stood at about the same place, if any.
     """
 
     def __init__(self, keep: int = 3000, every: int = 5, min_cars: int = 12):
-        self._rows: deque[tuple[float, float, float, float]] = deque(maxlen=keep)  # x, y2, w, h
+        # x, y2, w, h, track id (-1: unknown, each such row counted as a car of its own)
+        self._rows: deque[tuple[float, float, float, float, int]] = deque(maxlen=keep)
         self.every, self.min_cars = every, min_cars
         self._seen = 0
         self._scale = 1.0
-        self._fit: tuple[np.ndarray, np.ndarray] | None = None
         self._lock = threading.Lock()  # described in worker threads, observed in the camera's
 
-    def observe(self, xyxy: np.ndarray, class_ids: np.ndarray, width: int, height: int) -> None:
-        """One frame's tracked boxes (frame pixels) and their COCO class ids."""
+    def observe(
+        self,
+        xyxy: np.ndarray,
+        class_ids: np.ndarray,
+        width: int,
+        height: int,
+        track_ids: np.ndarray | None = None,
+    ) -> None:
+        """One frame's tracked boxes (frame pixels), their COCO class ids and track ids."""
         self._seen += 1
         if self._seen % self.every:
             return
         self._scale = float(max(width, height))
+        ids = [-1] * len(xyxy) if track_ids is None else [int(t) for t in np.asarray(track_ids).tolist()]
         with self._lock:
-            for box, cls in zip(xyxy, class_ids.tolist(), strict=True):
+            for box, cls, tid in zip(xyxy, class_ids.tolist(), ids, strict=True):
                 if cls == CAR_ID and not frame_cut(box, width, height):
                     x1, y1, x2, y2 = (float(v) for v in box)
-                    self._rows.append(((x1 + x2) / 2, y2, x2 - x1, y2 - y1))
-            self._fit = None
+                    self._rows.append(((x1 + x2) / 2, y2, x2 - x1, y2 - y1, tid))
 
-    def expected(self, boxes: np.ndarray) -> np.ndarray | None:
-        """[N, 2] expected car (width, height) at each box's bottom centre, or None (too few cars)."""
+    def expected(self, boxes: np.ndarray, track_id: int | None = None) -> np.ndarray | None:
+        """[N, 2] expected car (width, height) at each box's bottom centre, or None (fewer than
+        :data:`MIN_ROWS` boxes of cars other than ``track_id``); NaN where too few cars were seen
+        for a surface and none of the others stood near the box."""
         with self._lock:
-            if len(self._rows) < self.min_cars:
-                return None
-            if self._fit is None:
-                rows = np.array(self._rows)
-                design = _design(rows[:, 0], rows[:, 1], self._scale)
-                coef_w = np.linalg.lstsq(design, rows[:, 2], rcond=None)[0]
-                coef_h = np.linalg.lstsq(design, rows[:, 3], rcond=None)[0]
-                self._fit = coef_w, coef_h
-            coef_w, coef_h = self._fit
+            rows = np.array(self._rows, dtype=float).reshape(-1, 5)
+        # Other cars decide whether there is a reference at all (on a quiet street a car-class
+        # pickup would otherwise be measured against itself); in a surface a track's own boxes
+        # are a few among many.
+        others = rows[rows[:, 4] != track_id] if track_id is not None else rows
+        if len(others) < MIN_ROWS:
+            return None
+        known = others[:, 4] >= 0
+        cars = len(np.unique(others[known, 4])) + int((~known).sum())
+        terms = 1 if cars < PLANE_CARS or len(others) < self.min_cars else 3 if cars < QUADRATIC_CARS else 6
         b = np.asarray(boxes, dtype=float).reshape(-1, 4)
-        design = _design((b[:, 0] + b[:, 2]) / 2, b[:, 3], self._scale)
-        return np.maximum(np.column_stack([design @ coef_w, design @ coef_h]), 1.0)
+        if terms == 1:
+            return _nearby_size(others, b)
+        design = _design(rows[:, 0], rows[:, 1], self._scale)[:, :terms]
+        coef = np.linalg.lstsq(design, rows[:, 2:4], rcond=None)[0]
+        at = _design((b[:, 0] + b[:, 2]) / 2, b[:, 3], self._scale)[:, :terms]
+        return np.maximum(at @ coef, 1.0)
 
-    def relative(self, boxes: np.ndarray, width: int, height: int) -> tuple[float, float] | None:
+    def relative(
+        self, boxes: np.ndarray, width: int, height: int, track_id: int | None = None
+    ) -> tuple[float, float] | None:
         """Median (width, height) of a track's boxes relative to the camera's cars there; boxes cut
-        off by the frame edge left out; None when nothing is left or the camera has too few cars."""
+        off by the frame edge left out; None when nothing is left or the camera has too few
+        cars (other than ``track_id``, the track's own id in :meth:`observe`)."""
         b = np.asarray(boxes, dtype=float).reshape(-1, 4)
         b = b[[not frame_cut(box, width, height) for box in b]]
-        expected = self.expected(b) if len(b) else None
-        if expected is None:
+        expected = self.expected(b, track_id) if len(b) else None
+        if expected is None or np.isnan(expected).all():
             return None
         ratio = np.column_stack([b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]]) / expected
-        return float(np.median(ratio[:, 0])), float(np.median(ratio[:, 1]))
+        return float(np.nanmedian(ratio[:, 0])), float(np.nanmedian(ratio[:, 1]))
+
+
+def _nearby_size(rows: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """[N, 2] median (width, height) of the car boxes (``rows``: x, y2, w, h) standing at about
+    each box's place: bottoms within half its height, centres within twice its width (the next
+    parking bay, the next lane over); NaN where there are none. One or two cars seen elsewhere
+    say nothing of the size here: perspective alone may make them half or twice as big."""
+    out = np.full((len(boxes), 2), np.nan)
+    for i, (x1, y1, x2, y2) in enumerate(boxes):
+        near = (np.abs(rows[:, 1] - y2) <= NEAR_HEIGHTS * (y2 - y1)) & (
+            np.abs(rows[:, 0] - (x1 + x2) / 2) <= NEAR_WIDTHS * (x2 - x1)
+        )
+        if near.any():
+            out[i] = np.maximum(np.median(rows[near, 2:4], axis=0), 1.0)
+    return out
 
 
 def _design(x: np.ndarray, y: np.ndarray, scale: float) -> np.ndarray:

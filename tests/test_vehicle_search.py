@@ -1,0 +1,24 @@
+"""Vehicle search on hand-built tracks in a real store: candidates and ranking of vehicle terms."""
+
+from __future__ import annotations
+
+from test_search import NOW, TODAY, Store
+
+from scenewatch.search.engine import search
+
+
+def vehicle(cls: str, body: dict[str, float], vtype: dict[str, float]) -> dict:
+    return {"class": cls, "class_conf": 0.9, "colours": {"body": body}, "vehicle_type": vtype, "crops": 3}
+
+
+def test_a_type_with_a_colour_nobody_has_still_shows_that_type(tmp_path) -> None:
+    """'a green pickup' when no vehicle reads green: the pickups, best typed first, not nothing
+    (the type is a soft hint, so it must also be able to bring candidates in)."""
+    db = Store(tmp_path / "data")
+    pickup = db.add("road", vehicle("truck", {"black": 0.95}, {"pickup": 0.7, "car": 0.3}), TODAY, "truck")
+    maybe = db.add("road", vehicle("car", {"grey": 0.9}, {"pickup": 0.3, "car": 0.7}), TODAY + 100, "car")
+    db.add("road", vehicle("car", {"white": 0.9}, {"car": 1.0}), TODAY + 200, "car")
+    db.add("road", vehicle("car", {"red": 0.9}, {"car": 1.0}), TODAY + 300, "car")
+    found = search(db.store, "a green pickup", now=NOW)
+    assert [h.track_id for h in found.results][:2] == [pickup, maybe]
+    assert any("looks like a pickup" in r for r in found.results[0].reasons)
