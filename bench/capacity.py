@@ -22,6 +22,11 @@ or ``.venv/bin/python bench/capacity.py --device [--providers cuda|tensorrt]`` (
 4. Accuracy: MOTA on TUD-Stadtmitte, full-rate tracking against the capacity settings (both
    through ``index_file`` and ``export mot``'s rows, scored on every ground-truth frame: a frame
    the sampled run wrote no row for is all misses, the protocol of ``bench/tracking.py``).
+5. Steady costs (``costs``): CPU ms a camera-second of the footage played once through the capacity
+   path as fast as it decodes (``index_file``: detections paced by the footage's clock, answered in
+   the camera's thread with one inference thread, nothing dropped), so the figures hardly depend on
+   the load: detection (with the detector's input in model inputs a second: a mosaic on a canvas
+   cut to its tiles counts its share of the model's square), the camera loop by stage, the rest.
 
 ``--device``: cameras per accelerator in one short run (a few minutes). With CUDA or TensorRT in the
 installed onnxruntime: detections a second of ``--workers`` sessions on the accelerator over
@@ -31,7 +36,10 @@ fails). Without one it prints ``no accelerator: <providers available>`` and stop
 
 Each capacity trial also prints what the detector did per camera-second (inferences, a shared one
 counted once, and their CPU ms) and how much of it ran on shared mosaics (several cameras' regions
-on one canvas); ``--no-share`` detects each camera's mosaic alone, the baseline to compare with.
+on one canvas); ``--no-share`` detects each camera's mosaic alone, the baseline to compare with;
+``--no-trim`` detects every mosaic on the model's full square input (the baseline of the cut canvas).
+It also prints the process's CPU per camera-second by thread (camera, decode, detector, describer,
+health, ...); ``--stage-cpu`` splits the camera threads' CPU by stage (a timer on each).
 
 Each trial plays ``--trial-s`` seconds; the first ``--warmup-s`` are not scored. The load average
 is printed with every figure: the machine is shared, so capacity figures depend on it.
@@ -212,6 +220,123 @@ def decode_trial(video: Path, n: int, seconds: float, capacity: CapacityConfig) 
     return worst < MAX_LAG_S, worst
 
 
+# -- where a camera thread's CPU goes ----------------------------------------------------------------
+
+
+class StageClock:
+    """``--stage-cpu``: thread-CPU seconds of each stage of the camera loop, summed over cameras,
+    by wrapping the stage's method (a stage called inside another is also counted in it: ``plan``
+    holds ``motion`` and ``regions``, ``finish`` holds ``db writes``)."""
+
+    def __init__(self) -> None:
+        from scenewatch.flow.camera import CameraRun
+        from scenewatch.flow.detect import InlineDetector
+        from scenewatch.flow.fallen import FallenPersonWatch
+        from scenewatch.flow.finish import FinishStage
+        from scenewatch.flow.still import StillPersonCheck
+        from scenewatch.flow.suppress import Suppressor
+        from scenewatch.health.watch import HealthWatch
+        from scenewatch.runtime.inference import PoolClient
+        from scenewatch.runtime.motion import MotionGate
+        from scenewatch.runtime.planner import DetectionPlanner
+        from scenewatch.runtime.regions import Mosaic
+        from scenewatch.store.writer import TrackWriter
+        from scenewatch.tracking.tracker import Tracker
+        from scenewatch.vision.filters import DetectionFilter
+
+        self.seconds: dict[str, float] = {}
+        self._lock = threading.Lock()
+        stages = [
+            ("camera loop (all)", CameraRun, "process"),
+            ("health", HealthWatch, "observe"),
+            ("plan", DetectionPlanner, "plan"),
+            ("motion", MotionGate, "update"),
+            ("regions (render)", Mosaic, "render"),
+            ("submit", PoolClient, "submit"),
+            ("merge", DetectionPlanner, "merge"),
+            ("filter", DetectionFilter, "keep"),
+            ("suppress", Suppressor, "keep"),
+            ("tracking", Tracker, "update"),
+            ("tracking (coast)", Tracker, "coast"),
+            ("still check", StillPersonCheck, "check"),
+            ("fallen check", FallenPersonWatch, "check"),
+            ("finish", FinishStage, "add"),
+            ("db writes", TrackWriter, "flush"),
+            ("planner observe", DetectionPlanner, "observe"),
+            ("detection (inline)", InlineDetector, "submit"),
+        ]
+        for name, cls, method in stages:
+            setattr(cls, method, self._wrap(name, getattr(cls, method)))
+
+    def _wrap(self, name: str, method):
+        def timed(*args, **kwargs):
+            start = time.thread_time()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                spent = time.thread_time() - start
+                with self._lock:
+                    self.seconds[name] = self.seconds.get(name, 0.0) + spent
+
+        return timed
+
+    def snapshot(self) -> dict[str, float]:
+        with self._lock:
+            return dict(self.seconds)
+
+
+STAGE_CLOCK: StageClock | None = None
+
+
+# -- steady costs: the capacity path on one file, as fast as it decodes ----------------------------
+
+
+def steady_costs(video: Path, settings: AppConfig, capacity: CapacityConfig) -> None:
+    """CPU ms a camera-second of ``video`` played once through the capacity path (``index_file``:
+    the planner paces detections by the footage's clock, the detector answers in the camera's
+    thread, so nothing is dropped and the figures do not depend on the machine's load the way a
+    live trial's do). Split by stage; no health checks or background describer on this path."""
+    from scenewatch.runtime.regions import Mosaic
+
+    clock = STAGE_CLOCK or StageClock()
+    canvases: list[float] = []
+    render = Mosaic.render
+
+    def counted(mosaic: Mosaic, image: np.ndarray) -> np.ndarray:
+        canvases.append(mosaic.canvas[0] * mosaic.canvas[1] / mosaic.size**2)
+        return render(mosaic, image)
+
+    Mosaic.render = counted  # type: ignore[method-assign]
+    # one inference thread, as each pool worker has: all of detection's CPU is the camera thread's
+    settings = settings.model_copy(update={"detector": settings.detector.model_copy(update={"threads": 1})})
+    detector = build_detector(settings)
+    before, cpu = clock.snapshot(), time.process_time()
+    try:
+        _, result = index_and_export(video, settings, detector, None, capacity)
+    finally:
+        Mosaic.render = render  # type: ignore[method-assign]
+    total = time.process_time() - cpu
+    seconds = max(result.video_seconds, 1e-9)
+    spent = {k: 1000 * (v - before.get(k, 0.0)) / seconds for k, v in clock.snapshot().items()}
+    detect = spent.pop("detection (inline)", 0.0)
+    loop = spent.pop("camera loop (all)", 0.0)
+    print(
+        f"steady costs ({video.name}, {seconds:.0f} s played once as fast as it decodes; canvas "
+        f"{'cut to its tiles' if capacity.trim_canvas else 'full'}): {1000 * total / seconds:.0f} ms CPU a "
+        f"camera-second in all; detection {detect:.0f} ({result.frames_detected / seconds:.2f} a second, "
+        f"{detect * seconds / max(result.frames_detected, 1):.1f} ms each; {len(canvases)} mosaics, canvas "
+        f"{np.mean(canvases) if canvases else float('nan'):.2f} of the model's input on average; detector input "
+        f"{(result.frames_detected - len(canvases) + sum(canvases)) / seconds:.2f} model inputs a second); camera "
+        f"loop beside detection {loop - detect:.0f}; decoding and the rest {1000 * total / seconds - loop:.0f}"
+        f"  [{load()}]"
+    )
+    print(
+        "  camera loop by stage: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in sorted(spent.items(), key=lambda kv: -kv[1]) if v >= 0.05),
+        flush=True,
+    )
+
+
 # -- 2. full capacity ----------------------------------------------------------------------------
 
 
@@ -236,6 +361,7 @@ def capacity_trial(
     costs: dict[str, tuple[float, ...]] = {}
     costs_end: dict[str, tuple[float, ...]] = {}
     process: list[tuple[float, float]] = []  # (monotonic, process CPU) when scoring starts and ends
+    roles: list[dict[str, float]] = []  # CPU seconds by thread role when scoring starts and ends
 
     def watch() -> None:
         started = time.monotonic()
@@ -244,6 +370,7 @@ def capacity_trial(
                 continue
             if not process:
                 process.append((time.monotonic(), time.process_time()))
+                roles.append(thread_cpu() | _stage_seconds())
             for cam in metrics.cameras():
                 costs.setdefault(cam.camera, _costs(cam))
                 marks.setdefault(
@@ -253,6 +380,7 @@ def capacity_trial(
                 lags.setdefault(cam.camera, []).append(max(cam.lag_s, cam.drift_s))
         if process:  # the duration is up: the cameras close now (not scored)
             process.append((time.monotonic(), time.process_time()))
+            roles.append(thread_cpu() | _stage_seconds())
             costs_end.update((cam.camera, _costs(cam)) for cam in metrics.cameras())
 
     watcher = threading.Thread(target=watch, daemon=True)
@@ -318,7 +446,39 @@ def capacity_trial(
     worst["shared_fraction"] = runs[1] / detected if detected else float("nan")
     worst["tiles_per_run"] = runs[2] / runs[0] if runs[0] else float("nan")
     worst["frames_per_run"] = detected / runs[0] if runs[0] else float("nan")
+    worst["roles_ms"] = (
+        # a thread that ended meanwhile took its CPU with it: its role shows 0, not less
+        {
+            role: max(0.0, 1000 * (cpu - roles[0].get(role, 0.0)) / (n * span))
+            for role, cpu in roles[1].items()
+        }
+        if scored and len(roles) == 2
+        else {}
+    )
     return ok, worst
+
+
+def _stage_seconds() -> dict[str, float]:
+    return {f"stage {k}": v for k, v in STAGE_CLOCK.snapshot().items()} if STAGE_CLOCK else {}
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of this process's threads so far, summed by role: the thread's name without its
+    camera or number (camera, decode, detector, describer, health, ...); threads that Python did
+    not start (ONNX Runtime's, FFmpeg's) count as native. Threads that ended are not counted."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        name = names.get(int(task.name), "native")
+        role = name.split("-")[0] if name.startswith(("camera-", "detector-", "record-")) else name
+        role = "other" if role.startswith("Thread") else role
+        out[role] = out.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return out
 
 
 def _costs(cam) -> tuple[float, ...]:
@@ -511,7 +671,7 @@ def main() -> None:
     )
     parser.add_argument("--stage-runs", type=int, default=30, help="timed runs per stage cost")
     parser.add_argument(
-        "--skip", choices=["decode", "capacity", "stages", "mota"], action="append", default=[]
+        "--skip", choices=["decode", "capacity", "stages", "mota", "costs"], action="append", default=[]
     )
     parser.add_argument("--device", action="store_true", help="cameras per accelerator in one short run")
     parser.add_argument(
@@ -522,7 +682,16 @@ def main() -> None:
     parser.add_argument(
         "--no-share", action="store_true", help="each camera's mosaic detected alone (the baseline)"
     )
+    parser.add_argument(
+        "--no-trim", action="store_true", help="mosaics on the detector's full input (the baseline)"
+    )
+    parser.add_argument(
+        "--stage-cpu", action="store_true", help="split the camera threads' CPU by stage (timers on each)"
+    )
     args = parser.parse_args()
+    if args.stage_cpu:
+        global STAGE_CLOCK
+        STAGE_CLOCK = StageClock()
     settings = AppConfig.model_validate({"detector": {"type": args.detector}})
     if args.describe == "inline":
         camera_runner.DescribeQueue = InlineDescriber  # the runner builds the node's describer
@@ -532,6 +701,7 @@ def main() -> None:
         decode_width=args.decode_width,
         regions=not args.no_regions,
         share_mosaics=not args.no_share,
+        trim_canvas=not args.no_trim,
     )
     if args.queue_depth:
         capacity = capacity.model_copy(update={"queue_depth": args.queue_depth})
@@ -542,7 +712,8 @@ def main() -> None:
     print(
         f"footage: {args.video.name}; detector {args.detector}, {args.workers} pool worker(s), "
         f"track description {args.describe}, "
-        f"queue depth {capacity.queue_depth}, shared mosaics {'on' if capacity.share_mosaics else 'off'}; "
+        f"queue depth {capacity.queue_depth}, shared mosaics {'on' if capacity.share_mosaics else 'off'}, "
+        f"mosaic canvas {'cut to its tiles' if capacity.trim_canvas else 'full'}; "
         f"decode width {capacity.decode_width or 'full'}, {capacity.decode_threads} decoder thread(s)"
     )
     cores = len(os.sched_getaffinity(0))
@@ -598,6 +769,8 @@ def main() -> None:
                 f"RESULT: capacity {capacity_limit} / detector-bound {bound} = {capacity_limit / bound:.2f} "
                 f"(target >= 0.85)  [{load()}]"
             )
+    if "costs" not in args.skip:
+        steady_costs(args.video, settings, capacity)
     if "mota" not in args.skip:
         detector = build_detector(settings)
         for name, part in (("TUD-Campus", "dev"), ("TUD-Stadtmitte", "test")):
@@ -719,6 +892,8 @@ def _fmt_decode(result: tuple[bool, float]) -> tuple[bool, str]:
 
 def _fmt_capacity(result: tuple[bool, dict]) -> tuple[bool, str]:
     ok, w = result
+    threads = {k: v for k, v in w["roles_ms"].items() if not k.startswith("stage ")}
+    stages = {k: v for k, v in w["roles_ms"].items() if k.startswith("stage ")}
     return ok, (
         f"lag p95 {w['lag_p95']:.2f} s, min detect fps with objects {w['present_fps']:.2f}, "
         f"dropped {w['dropped']}, total decoded {w['decoded_fps']:.0f} fps, detected {w['detect_fps']:.0f} fps, "
@@ -729,6 +904,15 @@ def _fmt_capacity(result: tuple[bool, dict]) -> tuple[bool, str]:
         + f"\n    detector per camera-second: {w['runs_per_cam_s']:.2f} inferences, {w['detect_ms_per_cam_s']:.0f} ms "
         f"CPU; shared mosaics: {100 * w['shared_fraction']:.0f} % of detections on a shared canvas, "
         f"{w['frames_per_run']:.2f} frames and {w['tiles_per_run']:.2f} tiles an inference"
+        + "\n    CPU ms a camera-second by thread: "
+        + ", ".join(f"{role} {ms:.0f}" for role, ms in sorted(threads.items(), key=lambda r: -r[1]))
+        + f" (all {sum(threads.values()):.0f})"
+        + (
+            "\n    camera thread by stage, CPU ms a camera-second: "
+            + ", ".join(f"{role[6:]} {ms:.1f}" for role, ms in sorted(stages.items(), key=lambda r: -r[1]))
+            if stages
+            else ""
+        )
     )
 
 

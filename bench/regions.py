@@ -86,7 +86,8 @@ def run_camera(
         raw = None
         if plan.detects:
             started = time.thread_time()
-            raw = detector.detect_one(plan.image(image))
+            detect = detector.detect_canvas if plan.mosaic is not None else detector.detect_one
+            raw = detect(plan.image(image))
             cpu += time.thread_time() - started
             detections += 1
         merged = planner.merge(plan, frame, raw)
@@ -186,10 +187,11 @@ def main() -> None:
     parser.add_argument("--detector", default="centernet", choices=["centernet", "nanodet"])
     parser.add_argument("--seconds", type=float, default=60.0, help="camera-seconds of each cost scene")
     parser.add_argument("--no-regions", action="store_true", help="the single motion crop, as before")
+    parser.add_argument("--no-trim", action="store_true", help="mosaics on the detector's full input")
     parser.add_argument("--skip", choices=["cost", "small"], action="append", default=[])
     args = parser.parse_args()
     settings = AppConfig.model_validate({"detector": {"type": args.detector, "threads": 1}})
-    capacity = CapacityConfig(enabled=True, regions=not args.no_regions)
+    capacity = CapacityConfig(enabled=True, regions=not args.no_regions, trim_canvas=not args.no_trim)
     detector = build_detector(settings)
     print(f"detector {args.detector}, 1 thread; regions {'off' if args.no_regions else 'on'}")
     if "cost" not in args.skip:

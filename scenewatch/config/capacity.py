@@ -59,6 +59,11 @@ class CapacityConfig(Section):
         le=4.0,
         description="Most a region is enlarged in the mosaic (detector pixels a frame pixel).",
     )
+    trim_canvas: bool = Field(
+        True,
+        description="Detect a mosaic on a canvas cut to its tiles (same scale, fewer pixels) where the "
+        "detector takes inputs of other sizes (centernet, not under TensorRT); false: always the full input.",
+    )
     carry_s: float = Field(
         1.0,
         ge=0.0,

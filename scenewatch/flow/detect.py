@@ -133,9 +133,10 @@ class InlineDetector:
     def submit(self, image: np.ndarray, token: Any = None, mosaic: Mosaic | None = None) -> None:
         self.inferences += 1
         self.tiles += len(mosaic.tiles) if mosaic is not None else 0
+        detect = self.detector.detect_canvas if mosaic is not None else self.detector.detect_one
         with self.lock:
             started, cpu = time.monotonic(), time.thread_time()
-            raw = self.detector.detect_one(image)
+            raw = detect(image)
             self.detector_seconds += time.monotonic() - started
             self.detector_cpu_seconds += time.thread_time() - cpu
         self.done.append((token, raw, None))

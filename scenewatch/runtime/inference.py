@@ -213,11 +213,16 @@ class DetectorPool:
 
     def _run(self, detector: OneImageDetector, job: _Job) -> list[Any]:
         """One inference for the job: each member's answer, in canvas pixels of its own mosaic."""
+        request = job.members[0][1]
+        if request.mosaic is None:
+            return [detector.detect_one(request.image)]
+        # a canvas is detected as drawn (a detector that takes other sizes is not resized to its own)
+        detect = getattr(detector, "detect_canvas", detector.detect_one)
         if job.placed is None:
-            return [detector.detect_one(job.members[0][1].image)]
+            return [detect(request.image)]
         own = [request.mosaic for _, request in job.members if request.mosaic is not None]
         canvas = compose([request.image for _, request in job.members], own, job.placed)
-        return list(split(detector.detect_one(canvas), own, job.placed))
+        return list(split(detect(canvas), own, job.placed))
 
     def _work(self, detector: OneImageDetector) -> None:
         while (job := self._take()) is not None:

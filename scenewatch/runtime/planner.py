@@ -75,7 +75,8 @@ class DetectionPlanner:
     Without a ``gate`` every due frame is detected whole (adaptive rate only). With ``input_size``
     (the detector's square input side) moving regions are detected as a mosaic at up to
     ``max_scale`` canvas pixels a frame pixel; tracks faster than ``track_speed`` box heights a
-    second count as moving where they are predicted to be.
+    second count as moving where they are predicted to be. With ``canvas_step`` (the detector takes
+    inputs whose sides are multiples of it) a mosaic's canvas ends where its tiles do.
     """
 
     def __init__(
@@ -90,6 +91,7 @@ class DetectionPlanner:
         max_scale: float = 2.0,
         track_speed: float = 0.2,
         carry_s: float = 0.0,
+        canvas_step: int | None = None,
     ):
         self.sampler = sampler
         self.gate = gate
@@ -105,6 +107,7 @@ class DetectionPlanner:
         self.moving = False
         self.input_size = input_size
         self.max_scale = max_scale
+        self.canvas_step = canvas_step
         self.track_speed = track_speed
         self.carry_s = carry_s
         # Tracks last detected: id -> (time, box, velocity of its centre in pixels a second).
@@ -155,7 +158,9 @@ class DetectionPlanner:
                 return Plan("reuse", reuse=self._cache, motion=motion)
             size = self.input_size
             least = max(size / width, size / height)  # what the whole frame gives, in either axis
-            mosaic = pack(grow(boxes, width, height), width, height, size, least, self.max_scale)
+            mosaic = pack(
+                grow(boxes, width, height), width, height, size, least, self.max_scale, self.canvas_step
+            )
             if mosaic is None:
                 return Plan("full", motion=motion)
             return Plan("crop", motion=motion, mosaic=mosaic)

@@ -56,7 +56,13 @@ def build_planner(
         gate = MotionGate(
             capacity.motion_width, capacity.motion_threshold, capacity.motion_min_area, capacity.background_s
         )
-    input_size = DETECTORS[detector.type].input_size() if detector is not None and capacity.regions else None
+    input_size = step = None
+    if detector is not None and capacity.regions:
+        cls = DETECTORS[detector.type]
+        input_size = cls.input_size()
+        # TensorRT builds an engine per input shape: there every canvas keeps the model's own size
+        if capacity.trim_canvas and "TensorrtExecutionProvider" not in (detector.providers or []):
+            step = cls.canvas_step
     return DetectionPlanner(
         sampler,
         gate,
@@ -67,6 +73,7 @@ def build_planner(
         input_size=input_size,
         max_scale=capacity.region_max_scale,
         carry_s=capacity.carry_s,
+        canvas_step=step,
     )
 
 

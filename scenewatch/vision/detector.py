@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -27,10 +28,17 @@ class Detector(ABC):
     name: ClassVar[str]  # what a config's ``detector.type`` calls it
     model_file: ClassVar[str]
     summary: ClassVar[str]  # a few words for the config's description, e.g. "faster"
+    # A model that takes any input whose sides are multiples of this (None: its square input only);
+    # a region mosaic is then detected on a canvas no larger than its tiles need.
+    canvas_step: ClassVar[int | None] = None
 
     def __init__(self, model_path: Path, threads: int = 2, providers: list[str] | None = None):
         self.model_path = Path(model_path)
-        self.session = open_session(self.model_path, threads, providers)
+        self.session = open_session(self.model_path, threads, providers, self._graph)
+
+    def _graph(self) -> bytes | None:
+        """The model as the session should run it, when it differs from the file (None: the file)."""
+        return None
 
     @classmethod
     def input_size(cls) -> int | None:
@@ -40,6 +48,10 @@ class Detector(ABC):
     @abstractmethod
     def detect_one(self, image: np.ndarray) -> Detections:
         """Detect objects in one BGR image."""
+
+    def detect_canvas(self, image: np.ndarray) -> Detections:
+        """Detect a region mosaic's canvas (drawn at the model's scale; boxes in its pixels)."""
+        return self.detect_one(image)
 
     def detect(self, images: list[np.ndarray]) -> list[Detections]:
         """Detect objects in several images (the models here take a batch of one)."""
@@ -53,8 +65,14 @@ def available_providers() -> list[str]:
     return list(ort.get_available_providers())
 
 
-def open_session(path: Path, threads: int = 2, providers: list[str] | None = None) -> ort.InferenceSession:
-    """An ONNX Runtime session; a missing or corrupt file gets a one-line error."""
+def open_session(
+    path: Path,
+    threads: int = 2,
+    providers: list[str] | None = None,
+    graph: Callable[[], bytes | None] | None = None,
+) -> ort.InferenceSession:
+    """An ONNX Runtime session; a missing or corrupt file gets a one-line error. ``graph`` gives the
+    model rewritten from the file (read only once the file is known to be there)."""
     # Imported here: the config lists the detectors without loading the runtime.
     import onnxruntime as ort
 
@@ -68,8 +86,9 @@ def open_session(path: Path, threads: int = 2, providers: list[str] | None = Non
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     try:
+        model = graph() if graph is not None else None
         return ort.InferenceSession(
-            str(path), sess_options=options, providers=providers or ["CPUExecutionProvider"]
+            model or str(path), sess_options=options, providers=providers or ["CPUExecutionProvider"]
         )
     except Exception as exc:  # ORT raises several private exception types
         raise ModelError(

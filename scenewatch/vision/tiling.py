@@ -51,6 +51,9 @@ class TiledDetector(Detector):
         self.model_path = inner.model_path
         self.session = inner.session
 
+    def detect_canvas(self, image: np.ndarray) -> Detections:
+        return self.inner.detect_canvas(image)  # a mosaic's tiles are drawn at their scale already
+
     def detect_one(self, image: np.ndarray) -> Detections:
         height, width = image.shape[:2]
         regions = crops(width, height)
