@@ -11,11 +11,11 @@ Each rule is replayed over the 7 days ``--repeat`` times (median wall and CPU se
 tracks of its classes in the window, tracks whose boxes were read (near its zone or line, those
 the stitcher could join their identities with, and the tracks on view meanwhile: the ones replayed), of those the ones judged a whole track at a time
 without the engine (``alone``: zone stays, ``rules/replay_solo.py``; line crossings and wrong
-way, ``rules/replay_lines.py``), frames fed to the engine
+way, ``rules/replay_lines.py``; crowds, ``rules/replay_crowd.py``), frames fed to the engine
 and events raised. The rules: a restricted corner (few people go there), a
 zone over the walkway (most people cross it, the worst case for an intrusion rule), loitering in
 the walkway, a line across the square (most people cross it), going the wrong way over it, and a
-crowd in the walkway.
+crowd of three in the walkway (it holds four at most at once).
 
 Run: .venv/bin/python bench/rule_replay.py [--tracks 50000] [--repeat 3] [--no-boxes] [--unfiltered]
 [--rule NAME] [--store DIR] [--box-table | --engine-only] (--store keeps the built store there and reuses it, packing
@@ -69,7 +69,7 @@ CAMERA = {
         {"type": "loitering", "zone": "walkway", "time_s": 5.0},
         {"type": "line_crossing", "line": "middle"},
         {"type": "wrong_way", "line": "middle", "allowed": "in", "classes": ["person"]},
-        {"type": "crowd", "zone": "walkway", "count": 6, "time_s": 2.0},
+        {"type": "crowd", "zone": "walkway", "count": 3, "time_s": 1.0},  # at most 4 at once here
     ],
 }
 

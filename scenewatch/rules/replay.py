@@ -10,10 +10,13 @@ Zone stay rules (intrusion, loitering) are judged a whole track at a time where 
 engine's events (``replay_alone``: the identities the stitcher would give, ``replay_identity``;
 each identity's stays, ``replay_solo``), line crossing and wrong way a whole run at a time
 (``replay_lines``: each identity's side changes, then the checks that need order over the
-crossings alone); the others go through the engine, fed only what can
-matter (``replay_select``): tracks whose stored ``path`` comes near the rule's zone or line, the
-tracks the stitcher could join to theirs and those on view meanwhile (only their boxes are read:
-``replay_closure``), and only the frames around their crossings (``prefilter=False`` feeds all).
+crossings alone), crowd rules a whole run at a time (``replay_crowd``: the count at every frame
+from the identities' zone states, then the engine's crowd rule at the frames where it can
+matter); the others go through the engine, fed only what can matter (``replay_select``): tracks
+whose stored ``path`` comes near the rule's zone or line, the tracks the stitcher could join to
+theirs and those on view meanwhile (only their boxes are read: ``replay_closure``), and of those
+the ones that change sides or pass an identity on, whole, with their frames (``prefilter=False``
+feeds all).
 A track stored without boxes is replayed from its path samples with a box of nominal size.
 
 Differences from live, by design: no pixels (snapshots are the tracks' stored thumbnails; a
@@ -42,7 +45,15 @@ from scenewatch.rules.engine import RuleEngine
 from scenewatch.rules.events import Event
 from scenewatch.rules.replay_alone import judge_alone
 from scenewatch.rules.replay_closure import load_closure
-from scenewatch.rules.replay_events import ReplayEvent, crossing_events, engine_events, stay_events
+from scenewatch.rules.replay_crowd import can_judge_crowd, judge_crowd
+from scenewatch.rules.replay_events import (
+    Ordered,
+    ReplayEvent,
+    crossing_events,
+    engine_events,
+    in_order,
+    stay_events,
+)
 from scenewatch.rules.replay_lines import can_judge_line, judge_lines
 from scenewatch.rules.replay_load import StoredTracks, load_sightings, load_tracks, size_from_paths
 from scenewatch.rules.replay_select import STITCH_GAP_S, Paths, near_tracks, sightings_to_feed
@@ -184,7 +195,7 @@ def replay(
         for run in np.unique(stored.run_ids).tolist():
             mine = stored.run_ids == run
             last |= mine & (stored.last_ts == stored.last_ts[mine].max())
-        chosen, samples = load_closure(
+        chosen, samples, known = load_closure(
             paths,
             near_tracks(paths, single, size),
             max(STITCH_GAP_S, lost_timeout),
@@ -194,34 +205,16 @@ def replay(
     else:
         chosen = np.ones(len(stored.db_ids), bool)
         samples = load_sightings(engine, stored, np.flatnonzero(chosen), size, packed)
+        known = np.array([[-np.inf, np.inf]])
     result.replayed = int(chosen.sum())
     samples["tracked"] = np.ones(len(samples["run"]), bool)
-    described: list[tuple[tuple, ReplayEvent]] = []
+    described: list[Ordered] = []
     last_frames = _last_frames(samples, stored)
     if prefilter and alone and can_judge_line(single) and len(samples["run"]):
         judged, crossed = judge_lines(single, samples, stored, lost_timeout)
         result.alone = len(np.unique(samples["row"][judged]))
-        described = [
-            pair
-            for run_id, found in crossed.items()
-            for pair in crossing_events(single, run_id, found, stored)
-        ]
+        described = [crossing_events(single, run_id, *found, stored) for run_id, found in crossed.items()]
         samples = {k: v[~judged] for k, v in samples.items()}  # whole runs: the engine needs none of them
-    if prefilter and len(samples["run"]):
-        judged = np.zeros(len(samples["run"]), bool)
-        if alone and can_judge(single):
-            ends = {run: at for run, (at, _) in last_frames.items()}
-            judged, raised = judge_alone(single, samples, stored, lost_timeout, ends)
-            result.alone = len(np.unique(samples["row"][judged]))
-            described = [
-                pair
-                for run_id, found in raised.items()
-                for pair in stay_events(single, run_id, found, stored)
-            ]
-        keep, samples["tracked"] = sightings_to_feed(
-            single, samples["row"], samples["ts"], samples["xyxy"], samples["frame"], judged
-        )
-        samples = {k: v[keep] for k, v in samples.items()}
     thumbs = dict(zip(stored.db_ids.tolist(), stored.thumbnails, strict=True))
     by_tracker = {
         (r, t): d
@@ -229,6 +222,38 @@ def replay(
             stored.run_ids.tolist(), stored.tracker_ids.tolist(), stored.db_ids.tolist(), strict=True
         )
     }
+    if prefilter and can_judge_crowd(single) and len(samples["run"]):
+        if alone:
+            ends = {run: at for run, (at, _) in last_frames.items()}
+            judged, counted = judge_crowd(single, samples, stored, lost_timeout, size, known, ends)
+            result.alone = len(np.unique(samples["row"][judged]))
+            described = [
+                engine_events(*found, run_id, by_tracker, thumbs) for run_id, found in counted.items()
+            ]
+            samples = {k: v[~judged] for k, v in samples.items()}  # whole runs, as for lines
+        # The engine counts a crowd at every frame, and when one ends may hang on frames of far
+        # tracks: the runs it judges get every sighting, as unfiltered.
+        rest = np.flatnonzero(np.isin(stored.run_ids, np.unique(samples["run"])) & ~chosen)
+        if len(rest):
+            more = load_sightings(engine, stored, rest, size, packed)
+            more["tracked"] = np.ones(len(more["run"]), bool)
+            samples = {k: np.concatenate([v, more[k]]) for k, v in samples.items()}
+            order = np.argsort(samples["row"], kind="stable")  # each track's sightings in time order
+            samples = {k: v[order] for k, v in samples.items()}
+            chosen[rest] = True
+            result.replayed = int(chosen.sum())
+            last_frames = _last_frames(samples, stored)
+    if prefilter and len(samples["run"]):
+        judged = np.zeros(len(samples["run"]), bool)
+        if alone and can_judge(single):
+            ends = {run: at for run, (at, _) in last_frames.items()}
+            judged, raised = judge_alone(single, samples, stored, lost_timeout, ends)
+            result.alone = len(np.unique(samples["row"][judged]))
+            described = [stay_events(single, run_id, found, stored) for run_id, found in raised.items()]
+        keep, samples["tracked"] = sightings_to_feed(
+            single, samples["row"], samples["ts"], samples["xyxy"], samples["frame"], judged
+        )
+        samples = {k: v[keep] for k, v in samples.items()}
     for run_id in np.unique(samples["run"]).tolist():
         mine = samples["run"] == run_id
         rows = np.flatnonzero(chosen & (stored.run_ids == run_id))
@@ -242,10 +267,8 @@ def replay(
             last_frames[run_id],
         )
         result.frames += frames
-        described.extend(engine_events(events, fired, run_id, by_tracker, thumbs))
-    # by start; at one start as the engine raised them: by run, then the frame, then the row fired
-    described.sort(key=lambda pair: pair[0])
-    result.events = [event for _, event in described]
+        described.append(engine_events(events, fired, run_id, by_tracker, thumbs))
+    result.events = in_order(described)
     result.seconds = time.perf_counter() - clock
     return result
 

@@ -10,28 +10,18 @@ the engine.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 
 from scenewatch.config.camera import CameraConfig
 from scenewatch.geometry import bottom_centres
+from scenewatch.rules.replay_events import Fired
 from scenewatch.rules.replay_identity import identities
 from scenewatch.rules.replay_load import StoredTracks
 from scenewatch.rules.replay_select import carry_links, pair_groups
 from scenewatch.rules.replay_solo import judge_stays
-
-
-class Raised(NamedTuple):  # one per event, tens of thousands: a tuple is cheaper to make
-    """An event raised by a track judged alone: its stored track row, the sighting it fired at."""
-
-    row: int
-    start: float
-    left: float  # when the track left the zone, or was last seen in it
-    fired_at: float
-    frame: int
-    box: list[float]
 
 
 def judge_alone(
@@ -40,18 +30,27 @@ def judge_alone(
     stored: StoredTracks,
     lost_timeout: float,
     run_ends: dict[int, float],
-) -> tuple[np.ndarray, dict[int, list[Raised]]]:
+) -> tuple[np.ndarray, dict[int, Fired]]:
     """[S] the sightings (of ``samples``, sorted by row then time) judged without the engine, and
     per run (which ends at ``run_ends``: its last frame) the events they raise."""
     judged = np.zeros(len(samples["run"]), bool)
-    raised: dict[int, list[Raised]] = {}
-    for run_id in np.unique(samples["run"]).tolist():
-        mine = np.flatnonzero(samples["run"] == run_id)
-        done, raised[run_id] = _judge_run(
-            camera, {k: v[mine] for k, v in samples.items()}, stored, lost_timeout, run_ends[run_id]
-        )
+    raised: dict[int, Fired] = {}
+    for run_id, mine, run in runs_of(samples):
+        done, raised[run_id] = _judge_run(camera, run, stored, lost_timeout, run_ends[run_id])
         judged[mine[done]] = True
     return judged, raised
+
+
+def runs_of(samples: dict[str, np.ndarray]) -> Iterator[tuple[int, np.ndarray, dict[str, np.ndarray]]]:
+    """Each run's id, its sightings' places in ``samples`` and its sightings (no copy where the
+    samples hold one run: a week of a camera is one run or a few)."""
+    run_ids = np.unique(samples["run"]).tolist()
+    if len(run_ids) == 1:
+        yield run_ids[0], np.arange(len(samples["run"])), samples
+        return
+    for run_id in run_ids:
+        mine = np.flatnonzero(samples["run"] == run_id)
+        yield run_id, mine, {k: v[mine] for k, v in samples.items()}
 
 
 @dataclass
@@ -106,7 +105,7 @@ def _judge_run(
     stored: StoredTracks,
     lost_timeout: float,
     run_end: float,
-) -> tuple[np.ndarray, list[Raised]]:
+) -> tuple[np.ndarray, Fired]:
     row, ts, xyxy = run["row"], run["ts"], run["xyxy"]
     known = run_identities(run, stored, lost_timeout)
     frames, frame_no, track, groups = known.frames, known.frame_no, known.track, known.groups
@@ -132,19 +131,7 @@ def _judge_run(
     keep = judged_track[track[fired]]
     fired, start, left = fired[keep], stays.start[keep], stays.left[keep]
     at = ts[fired]
-    boxes = [[round(v, 1) for v in box] for box in xyxy[fired].astype(np.float32).tolist()]  # as fire()
-    raised = [
-        Raised(*values)
-        for values in zip(
-            row[fired].tolist(),
-            start.tolist(),
-            left.tolist(),
-            at.tolist(),
-            frame_no[np.searchsorted(frames, at)].tolist(),
-            boxes,
-            strict=True,
-        )
-    ]
+    raised = Fired(row[fired], start, left, at, frame_no[np.searchsorted(frames, at)], xyxy[fired])
     return judged_track[track], raised
 
 

@@ -35,9 +35,12 @@ def load_closure(
     gap_s: float,
     load: Callable[[np.ndarray], Samples],
     also: np.ndarray,
-) -> tuple[np.ndarray, Samples]:
+) -> tuple[np.ndarray, Samples, np.ndarray]:
     """[N] the tracks read, and their sightings (sorted by row then time), for the ``near``
-    tracks (and the tracks ``also`` read): ``load(rows)`` reads the sightings of track rows."""
+    tracks (and the tracks ``also`` read): ``load(rows)`` reads the sightings of track rows.
+    Also [K, 2] the time spans in which every sighting of the window was read (sorted, disjoint):
+    from a chosen track's first sighting to ``gap_s`` after its last, where any track on view was
+    read (``SLACK_S`` in: path times are stored to the millisecond)."""
     chosen = near.copy()
     read = np.zeros(len(near), bool)
     parts: list[Samples] = []
@@ -47,7 +50,7 @@ def load_closure(
         wanted = (_around(paths, chosen, gap_s) | extra) & ~read
         if not read.any() and wanted.mean() >= MOST:
             everything = np.ones(len(near), bool)
-            return everything, load(np.flatnonzero(everything))
+            return everything, load(np.flatnonzero(everything)), np.array([[-np.inf, np.inf]])
         extra = np.zeros_like(also)  # the first round only
         if wanted.any():
             parts.append(load(np.flatnonzero(wanted)))
@@ -58,10 +61,22 @@ def load_closure(
             break
         chosen = grown
     samples = _joined(parts)
+    known = _spans(paths.first[chosen] + SLACK_S, paths.last[chosen] + gap_s - SLACK_S)
     if not samples:
-        return read, load(np.flatnonzero(read))
+        return read, load(np.flatnonzero(read)), known
     order = np.argsort(samples["row"], kind="stable")  # each track's sightings are in time order
-    return read, {k: v[order] for k, v in samples.items()}
+    return read, {k: v[order] for k, v in samples.items()}, known
+
+
+def _spans(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """[K, 2] the union of the spans ``lo`` to ``hi`` as sorted disjoint spans."""
+    if not len(lo):
+        return np.zeros((0, 2))
+    order = np.argsort(lo, kind="stable")
+    lo, hi = lo[order], np.maximum.accumulate(hi[order])
+    opens = np.r_[True, lo[1:] > hi[:-1]]
+    closes = np.r_[opens[1:], True]
+    return np.stack([lo[opens], hi[closes]], axis=1)
 
 
 def _around(paths: Paths, chosen: np.ndarray, gap_s: float) -> np.ndarray:
@@ -70,11 +85,7 @@ def _around(paths: Paths, chosen: np.ndarray, gap_s: float) -> np.ndarray:
     if not chosen.any():
         return chosen.copy()
     # the chosen lives as disjoint spans, in time order
-    order = np.flatnonzero(chosen)[np.argsort(paths.first[chosen], kind="stable")]
-    lo, hi = first[order], np.maximum.accumulate(end[order])
-    opens = np.r_[True, lo[1:] > hi[:-1]]
-    closes = np.r_[opens[1:], True]
-    lo, hi = lo[opens], hi[closes]
+    lo, hi = _spans(first[chosen], end[chosen]).T
     # the last span starting before a life's end is the one it can overlap, if any
     at = np.searchsorted(lo, end, "right") - 1
     return (at >= 0) & (hi[np.maximum(at, 0)] >= first)

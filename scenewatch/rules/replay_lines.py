@@ -37,23 +37,20 @@ from scenewatch.config.rules import LineCrossingRule, WrongWayRule
 from scenewatch.geometry import bottom_centres, segment_fraction_on_line, segments_intersect, side_of_line
 from scenewatch.rules.line_rules import LineCrossing, WrongWay
 from scenewatch.rules.lines import LineCounter
-from scenewatch.rules.replay_alone import RunIdentities, identity_range, run_identities
+from scenewatch.rules.replay_alone import RunIdentities, identity_range, run_identities, runs_of
+from scenewatch.rules.replay_events import Fired
 from scenewatch.rules.replay_load import StoredTracks
 from scenewatch.rules.zones import FRAME_LOG
 from scenewatch.vision.labels import class_id
 
 
-class Crossed(NamedTuple):  # one per event, tens of thousands: a tuple is cheaper to make
-    """An event a line rule raised: the stored track row and sighting it fired at, when the
-    crossing was, the direction's name and the counts then."""
+class Crossed(NamedTuple):
+    """A run's events of a line rule: where each fired (``Fired``; ``left``: when it crossed),
+    [E] whether in the line's positive direction, and [E, 2] the counts per direction then."""
 
-    row: int
-    start: float
-    fired_at: float
-    frame: int
-    box: list[float]
-    direction: str
-    counts: dict[str, int]
+    fired: Fired
+    positive: np.ndarray
+    counts: np.ndarray
 
 
 @dataclass
@@ -77,14 +74,13 @@ def can_judge_line(camera: CameraConfig) -> bool:
 
 def judge_lines(
     camera: CameraConfig, samples: dict[str, np.ndarray], stored: StoredTracks, lost_timeout: float
-) -> tuple[np.ndarray, dict[int, list[Crossed]]]:
+) -> tuple[np.ndarray, dict[int, Crossed]]:
     """[S] the sightings (of ``samples``, sorted by row then time) judged without the engine
     (whole runs), and per judged run the events."""
     judged = np.zeros(len(samples["run"]), bool)
-    raised: dict[int, list[Crossed]] = {}
-    for run_id in np.unique(samples["run"]).tolist():
-        mine = np.flatnonzero(samples["run"] == run_id)
-        found = _judge_run(camera, {k: v[mine] for k, v in samples.items()}, stored, lost_timeout)
+    raised: dict[int, Crossed] = {}
+    for run_id, mine, run in runs_of(samples):
+        found = _judge_run(camera, run, stored, lost_timeout)
         if found is not None:
             judged[mine] = True
             raised[run_id] = found
@@ -152,7 +148,7 @@ def side_changes(
 
 def _judge_run(
     camera: CameraConfig, run: dict[str, np.ndarray], stored: StoredTracks, lost_timeout: float
-) -> list[Crossed] | None:
+) -> Crossed | None:
     config = camera.rules[0]
     if not isinstance(config, LineCrossingRule | WrongWayRule):
         return None  # only the line rules are judged here
@@ -229,7 +225,7 @@ class _Crossings:
 
 def _line_crossing(
     config: LineCrossingRule, crossings: _Crossings, known: RunIdentities, run: dict[str, np.ndarray]
-) -> list[Crossed]:
+) -> Crossed:
     """Each crossing in a reported direction fires when it is counted (schedule, cooldown)."""
     rule = LineCrossing(config)
     identity, now = known.identity[crossings.at].tolist(), run["ts"][crossings.at].tolist()
@@ -251,7 +247,7 @@ def _wrong_way(
     run: dict[str, np.ndarray],
     a: np.ndarray,
     b: np.ndarray,
-) -> list[Crossed]:
+) -> Crossed:
     """A crossing against the allowed direction waits, from its own frame on, for a sighting of
     its identity ``min_travel`` box heights past the line on the side it crossed to; it lapses
     after the first frame more than ``window_s`` after the crossing, and when the identity
@@ -310,25 +306,15 @@ def _events(
     crossing: np.ndarray,
     fired: np.ndarray,
     counted: np.ndarray,
-) -> list[Crossed]:
+) -> Crossed:
     """The events of the ``crossing``s that fired at sightings ``fired``, each with the counts
     after crossing ``counted``: as ``Rule.fire`` records them."""
     now = run["ts"][fired]
-    boxes = [[round(v, 1) for v in box] for box in run["xyxy"][fired].astype(np.float32).tolist()]
     frames = known.frame_no[np.searchsorted(known.frames, now)]
     positive, negative = (count[counted] for count in crossings.counts())
-    names = np.where(crossings.direction[crossing] > 0, *crossings.names)
-    return [
-        Crossed(row, start, at, frame, box, name, {crossings.names[0]: up, crossings.names[1]: down})
-        for row, start, at, frame, box, name, up, down in zip(
-            run["row"][fired].tolist(),
-            crossings.when[crossing].tolist(),
-            now.tolist(),
-            frames.tolist(),
-            boxes,
-            names.tolist(),
-            positive.tolist(),
-            negative.tolist(),
-            strict=True,
-        )
-    ]
+    when = crossings.when[crossing]
+    return Crossed(
+        Fired(run["row"][fired], when, when, now, frames, run["xyxy"][fired]),
+        crossings.direction[crossing] > 0,
+        np.stack([positive, negative], axis=1),
+    )

@@ -7,15 +7,12 @@ decides, chosen with whole-array NumPy tests; the engine itself judges them as i
   lost carry that one's identity on, wherever it was; so the tracks it could join with a chosen
   one (``CarryLinks``) are chosen too, in chains;
 - frames (``sightings_to_feed``): intrusion and loitering change state only after a track's
-  bottom-centre changed sides of the zone's border, line rules of the line. Fed are the frames
-  from the sighting before each change to the one the debounce flips at (``inertia`` on), where
-  a stay reaches a loitering rule's ``time_s`` or a wrong-way crossing its ``window_s``, around
-  each time a track was out of sight, and from a lost track's last ``STITCH_MOTION_S`` to each
-  birth that could carry it on (what the stitcher compares). The tracks that change sides or may
-  pass an identity on are fed at those frames, and at their first sighting and, when it ends a
-  stay in the zone, their last (identity, end); the others' sightings only make the frames
-  count, as live. A stay rule with a cooldown or a schedule tries again at each sighting in the
-  zone (a try held back by the cooldown extends it): those are fed too.
+  bottom-centre changed sides of the zone's border (or it was born inside), line rules of the
+  line, or where a newcomer carries on a lost identity from the other side. The tracks that do,
+  and those that may pass an identity to or from one, are fed whole, with every frame of their
+  lives and from each loss to each birth that could carry it on: the stitcher judges a lost
+  identity by all of it (its last sighting, recent motion and height), and a debounce counts
+  frames. The others' sightings in those frames only make the frames count, as live.
 
 Crowd rules count everyone in the zone at every frame and the motion rules judge windows of a
 track's history: they get every sighting of the chosen tracks.
@@ -126,56 +123,35 @@ def sightings_to_feed(
     if isinstance(config, IntrusionRule | LoiteringRule):
         zone = next(z for z in camera.zones if z.name == config.zone)
         side = points_in_polygon(feet, np.asarray(zone.polygon, np.float64)).astype(np.int8)
-        inertia = zone.inertia
-        zone_rule = True
+        # a track starts outside every zone (one born inside enters with its first sightings),
+        # and one seen again after frames without it may have lost its identity meanwhile
+        fresh = (first | resumed) & (side == 1)
     else:
         line = next(ln for ln in camera.lines if ln.name == config.line)
         a, b = np.asarray(line.a, np.float64), np.asarray(line.b, np.float64)
         side = np.sign(side_of_line(feet, a, b)).astype(np.int8)
-        inertia = line.inertia
-        zone_rule = False
-    # The zone's or line's state changes only after the raw side changed (the debounce counts on);
-    # a track starts outside every zone (one born inside enters with its first sightings); a track
-    # seen again after frames without it may have lost its identity to a newcomer meanwhile (it
-    # starts afresh), and a newcomer may carry a lost one's on (from that one's side).
+        fresh = np.zeros(len(row), bool)
+    # The zone's or line's state changes only after the raw side changed; a newcomer that carries
+    # on a lost identity from the other side changes the identity's side, though neither track
+    # changes its own (a line crossed during the hand-over).
     change = np.r_[False, (side[1:] != side[:-1]) & ~first[1:]]
-    fresh = (first | resumed) & (side == 1) if zone_rule else np.zeros(len(row), bool)
     loss, birth = links.loss, links.birth
+    handed = np.zeros(len(row), bool)
+    handed[birth[side[loss] != side[birth]]] = True
     # the tracks that change sides, and those that may pass an identity to or from one, in chains;
     # the others change nothing (nor do the ones judged elsewhere, which share no identity)
     group = pair_groups(len(starts), track[loss], track[birth])
-    seeds = change | fresh if judged is None else (change | fresh) & ~judged
-    matters = np.isin(group, group[track[seeds]])
-    tracked = matters[track]
-    change, fresh = change & tracked, fresh & tracked
+    seeds = change | fresh | handed
+    seeds = seeds if judged is None else seeds & ~judged
+    tracked = np.isin(group, group[track[seeds]])[track]
     loss, birth = loss[tracked[loss]], birth[tracked[birth]]
-    carrying = np.zeros(len(row), bool)
-    carrying[birth] = True
-    passing = np.zeros(len(row), bool)
-    passing[loss] = True
-    lost, taken = ts[loss], ts[birth]
-    # from the sighting before a change (the debounce's last point on the settled side) to the one
-    # the debounce flips at, inertia sightings on
-    chosen = _dilate(change | fresh | carrying, starts, 1, inertia - 1)
-    # its identity, where it was out of sight, and its end where that ends a stay in the zone
-    ends_inside = np.roll(first, -1) & (side == 1) if zone_rule else np.zeros(len(row), bool)
-    chosen |= (first | resumed | np.roll(resumed, -1) | passing | ends_inside) & tracked
-    if zone_rule and (config.cooldown_s > 0 or config.schedule is not None):
-        # a stay in cooldown (or outside the schedule) tries again at each sighting in the zone,
-        # and each try held back by the cooldown extends it
-        chosen |= (side == 1) & tracked
-    if isinstance(config, LoiteringRule):
-        chosen |= _after(ts, starts, first, (change | fresh | carrying) & (side == 1), config.time_s)
-        # a carried-on stay began before the newcomer was born: up to time_s of it may be left
-        chosen |= _after(ts, starts, first, carrying, config.time_s, span=True)
-    if isinstance(config, WrongWayRule):
-        chosen |= _after(ts, starts, first, change, config.window_s, span=True)
-    # Time spans to feed whole: each track's chosen stretches (with the frames it was unseen in),
-    # and from a lost track's last second of motion to each birth that could carry it on.
-    run_start = chosen & ~np.r_[False, chosen[:-1] & ~first[1:]]
-    run_end = chosen & ~np.r_[chosen[1:] & ~first[1:], False]
-    lo = np.r_[ts[run_start], lost - STITCH_MOTION_S]
-    hi = np.r_[ts[run_end], taken]
+    # The stitcher weighs every lost identity by its last sighting, its motion in the second
+    # before and its height, which follows every sighting under it: fed in part, a track looks
+    # lost earlier and elsewhere, and a newcomer may take (or miss) its identity where it would
+    # not live. So the tracks that matter are fed whole, with every frame of their lives (the
+    # debounces count frames) and from each loss to each birth that could carry it on.
+    lo = np.r_[ts[first & tracked], ts[loss]]
+    hi = np.r_[ts[np.roll(first, -1) & tracked], ts[birth]]
     order = np.argsort(ts, kind="stable")
     at = ts[order]
     spans = _ranges(len(ts), np.searchsorted(at, lo - SLACK_S), np.searchsorted(at, hi + SLACK_S, "right"))
@@ -272,42 +248,6 @@ def _carry_pairs(
     reach = tallest * (STITCH_REACH + STITCH_SPEED * lost_s) + 1.0
     near = np.linalg.norm(feet[birth] - predicted, axis=1) <= reach
     return loss[near], birth[near]
-
-
-def _dilate(mask: np.ndarray, starts: np.ndarray, before: int, after: int) -> np.ndarray:
-    """``mask`` widened by ``before`` and ``after`` sightings, within each track."""
-    track_start = np.repeat(starts, np.diff(np.r_[starts, len(mask)]))
-    track_end = np.repeat(np.r_[starts[1:], len(mask)], np.diff(np.r_[starts, len(mask)]))
-    hits = np.flatnonzero(mask)
-    return _ranges(
-        len(mask), np.maximum(hits - before, track_start[hits]), np.minimum(hits + after + 1, track_end[hits])
-    )
-
-
-def _after(
-    ts: np.ndarray,
-    starts: np.ndarray,
-    first: np.ndarray,
-    mask: np.ndarray,
-    seconds: float,
-    span: bool = False,
-) -> np.ndarray:
-    """The sightings of a track from ``seconds`` after each marked one to two sightings past that,
-    starting from the sighting before it (a stay may be dated between them), or for a first
-    sighting from ``STITCH_GAP_S`` before (a carried-on identity's stay may be dated back there);
-    with ``span`` every sighting from the marked one on."""
-    counts = np.diff(np.r_[starts, len(ts)])
-    track = np.repeat(np.arange(len(starts)), counts)
-    # one ascending key over all tracks: a track's times, shifted past every earlier track's
-    shift = (ts.max() - ts.min() + 2 * seconds + 10.0) * track - ts.min()
-    key = ts + shift
-    hits = np.flatnonzero(mask)
-    since = np.where(first[hits], ts[hits] - STITCH_GAP_S, ts[np.maximum(hits - 1, 0)])
-    lo = np.maximum(np.searchsorted(key, since + shift[hits] + seconds - SLACK_S), starts[track[hits]])
-    hi = np.searchsorted(key, ts[hits] + shift[hits] + seconds + SLACK_S, "right") + 2
-    end = np.r_[starts[1:], len(ts)][track[hits]]
-    lo = np.minimum(np.where(span, hits, lo), end)
-    return _ranges(len(ts), lo, np.minimum(hi, end))
 
 
 def _ranges(n: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

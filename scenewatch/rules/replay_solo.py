@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scenewatch.config.camera import CameraConfig
+from scenewatch.config.geometry import ZoneConfig
 from scenewatch.config.rules import IntrusionRule, LoiteringRule
 from scenewatch.geometry import bottom_centres, points_in_polygon, segment_fraction_into_polygon
 from scenewatch.rules.zones import FRAME_LOG
@@ -63,10 +64,58 @@ def judge_stays(
     config = camera.rules[0]
     assert isinstance(config, IntrusionRule | LoiteringRule), "only stay rules are judged alone"
     zone = next(z for z in camera.zones if z.name == config.zone)
-    polygon = np.asarray(zone.polygon, np.float64)
     n = len(row)
     if not n:
         return Stays(np.zeros(0, np.int64), np.zeros(0), np.zeros(0)), np.zeros(0, bool)
+    state = membership(zone, row, ts, xyxy, classes, frames)
+    first, track_start, run_start, crossed = state.first, state.track_start, state.run_start, state.crossed
+    inside, toggle, index = state.inside, state.toggle, np.arange(n)
+    was = np.r_[False, inside[:-1]] & ~first
+    entering = toggle & inside & ~was
+    leaving = toggle & ~inside & was
+    # each stay: from its entry to its leaving sighting, or the track's end
+    stay_of = np.maximum.accumulate(np.where(entering, index, -1))
+    since = np.where(inside, crossed[run_start[np.maximum(stay_of, 0)]], np.nan)
+    ends_at = np.full(n, np.nan)
+    ends_at[leaving] = crossed[run_start[leaving]]
+    last_one = np.r_[first[1:], True]
+    ends_at[last_one & inside] = last_ts[last_one & inside]
+    stay_end = np.where(leaving | (last_one & inside), stay_of, -1)
+    min_stay = config.time_s if isinstance(config, LoiteringRule) else 0.0
+    eligible = inside & (ts - since >= min_stay)
+    events = _fire(config, ts, eligible & ~state.unsure, stay_of, stay_end, ends_at, since, track_start)
+    return events, state.unsure
+
+
+@dataclass
+class Membership:
+    """Sightings' zone state as :class:`~scenewatch.rules.zones.ZoneMembership` settles it, per
+    sighting: whether it is an identity's first, where its identity's and its run of one raw side
+    begin, when its run crossed the border, whether the debounce toggles at it and the state
+    after it; ``unsure``: its identity has a border crossing dated at a sighting itself after a
+    gap (the engine restarts its count there)."""
+
+    first: np.ndarray
+    track_start: np.ndarray
+    run_start: np.ndarray
+    crossed: np.ndarray
+    toggle: np.ndarray
+    inside: np.ndarray
+    unsure: np.ndarray
+
+
+def membership(
+    zone: ZoneConfig,
+    row: np.ndarray,
+    ts: np.ndarray,
+    xyxy: np.ndarray,
+    classes: np.ndarray,
+    frames: np.ndarray,
+) -> Membership:
+    """The zone state of the sightings of identities (identity ``row``, time, box, class; sorted
+    by identity then time) among the run's sorted ``frames`` (times)."""
+    polygon = np.asarray(zone.polygon, np.float64)
+    n = len(row)
     box = xyxy.astype(np.float32)
     feet32 = bottom_centres(box)  # as Detections has it
     feet = feet32.astype(np.float64)
@@ -105,22 +154,7 @@ def judge_stays(
     toggle = reach & (run_first | ~np.r_[False, reach[:-1]])
     latest = np.maximum.accumulate(np.where(toggle, index, -1))
     inside = (latest >= track_start) & raw[np.maximum(latest, 0)]
-    was = np.r_[False, inside[:-1]] & ~first
-    entering = toggle & inside & ~was
-    leaving = toggle & ~inside & was
-    # each stay: from its entry to its leaving sighting, or the track's end
-    stay_of = np.maximum.accumulate(np.where(entering, index, -1))
-    since = np.where(inside, crossed[run_start[np.maximum(stay_of, 0)]], np.nan)
-    ends_at = np.full(n, np.nan)
-    ends_at[leaving] = crossed[run_start[leaving]]
-    last_one = np.r_[first[1:], True]
-    ends_at[last_one & inside] = last_ts[last_one & inside]
-    stay_end = np.where(leaving | (last_one & inside), stay_of, -1)
-    min_stay = config.time_s if isinstance(config, LoiteringRule) else 0.0
-    eligible = inside & (ts - since >= min_stay)
-    track_unsure = unsure[track_start]
-    events = _fire(config, ts, eligible & ~track_unsure, stay_of, stay_end, ends_at, since, track_start)
-    return events, track_unsure
+    return Membership(first, track_start, run_start, crossed, toggle, inside, unsure[track_start])
 
 
 def _fire(

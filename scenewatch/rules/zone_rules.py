@@ -82,35 +82,42 @@ class Crowd(Rule):
         zone = ctx.scene.zones[self.config.zone]
         return len(zone.inside_ids(ctx.now - CROWD_SEEN_S, self.class_ids))
 
-    def update(self, ctx: Context) -> list[Event]:
-        count = self.count(ctx)
+    def step(self, count: int, now: float) -> str | None:
+        """The count at a frame: ``"fire"`` once it has held ``time_s`` (an event opens unless one
+        is open, the rule is unarmed or in cooldown), ``"end"`` once it has stayed below as long
+        while an event is open (it ends when the count fell, ``below_since``), else None. The
+        rule replay makes the same steps over counts it works out itself."""
         key = self.config.zone
         if count >= self.config.count:
             self.below_since = None
-            self.above_since = ctx.now if self.above_since is None else self.above_since
+            self.above_since = now if self.above_since is None else self.above_since
             self.peak = max(self.peak, count) if key in self.active else count
-            if ctx.now - self.above_since >= self.config.time_s:
-                rows = np.flatnonzero(self.wanted(ctx))
-                ids = ctx.tracked.track_ids[rows].tolist()
-                # everyone counted, the ones on this frame first: a counted person the detector
-                # missed on the firing frame is still named
-                zone = ctx.scene.zones[key]
-                ids += [
-                    i
-                    for i in zone.inside_ids(ctx.now - CROWD_SEEN_S, self.class_ids).tolist()
-                    if i not in ids
-                ]
-                detail = {"zone": key, "count": count}
-                if key not in self.active:  # looked up for a new event only
-                    detail["seen"] = last_seen(ctx, ids)
-                event = self.fire(ctx, key, self.above_since, ids, rows, detail)
-                return [event] if event else []
-            return []
+            return "fire" if now - self.above_since >= self.config.time_s else None
         self.above_since = None
         if key not in self.active:
-            return []
-        self.below_since = ctx.now if self.below_since is None else self.below_since
-        if ctx.now - self.below_since >= self.config.time_s:
+            return None
+        self.below_since = now if self.below_since is None else self.below_since
+        return "end" if now - self.below_since >= self.config.time_s else None
+
+    def update(self, ctx: Context) -> list[Event]:
+        count = self.count(ctx)
+        key = self.config.zone
+        step = self.step(count, ctx.now)
+        if step == "fire" and key not in self.active:
+            assert self.above_since is not None  # set by the step that fires
+            rows = np.flatnonzero(self.wanted(ctx))
+            ids = ctx.tracked.track_ids[rows].tolist()
+            # everyone counted, the ones on this frame first: a counted person the detector
+            # missed on the firing frame is still named
+            zone = ctx.scene.zones[key]
+            ids += [
+                i for i in zone.inside_ids(ctx.now - CROWD_SEEN_S, self.class_ids).tolist() if i not in ids
+            ]
+            detail = {"zone": key, "count": count, "seen": last_seen(ctx, ids)}
+            event = self.fire(ctx, key, self.above_since, ids, rows, detail)
+            return [event] if event else []
+        if step == "end":
+            assert self.below_since is not None  # set by the step that ends
             closed = self.end(key, self.below_since, {"peak": self.peak})
             return [closed] if closed else []
         return []
