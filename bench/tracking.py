@@ -1,7 +1,7 @@
 """Tracking benchmark: `scenewatch index` then `export mot` on TUD-Stadtmitte, TUD-Campus and the walkway.
 
 Run: ``.venv/bin/python bench/tracking.py [--detect-fps N] [--runs N] [--sequences NAME ...] [--paced RATE ...]
-[--live-runs N]``. The whole product runs
+[--live-runs N] [--tracker KEY=VALUE ...]``. The whole product runs
 (decode, detect, filter, track, finish, store in SQLite) and the rows scored are exactly what
 ``scenewatch export mot --class person`` writes. Prints MOTA, IDF1, precision, recall, ID switches
 and frames/s per sequence, the metric-code check against motmetrics' reference scores, and the
@@ -37,6 +37,7 @@ for people off (``tracker.static_classes``, on by default) to compare.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -222,6 +223,13 @@ def main() -> None:
     )
     parser.add_argument("--sequences", nargs="+", choices=list(SEQUENCES), help="only these sequences")
     parser.add_argument(
+        "--tracker",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="tracker settings to change (JSON values), e.g. size_memory_s=0 for the constant size rate",
+    )
+    parser.add_argument(
         "--paced",
         type=float,
         nargs="*",
@@ -241,12 +249,16 @@ def main() -> None:
     tracker = {"static_classes": []} if args.no_static else {}
     if args.appearance:  # colours where motion is ambiguous, and joins by look
         tracker["appearance"] = True
+    for item in args.tracker:
+        key, _, value = item.partition("=")
+        tracker[key] = json.loads(value)
     settings = AppConfig.model_validate(
         {"detector": {"type": args.detector, "tiles": args.tiles}, "tracker": tracker}
     )
     detector = build_detector(settings)
     print(
         f"tracking: scenewatch index, {args.detector}, {'static check off' if args.no_static else 'default config'},"
+        f" tracker {tracker or 'defaults'},"
         f" detect fps {args.detect_fps or 'all'}{', wide frames in square crops' if args.tiles else ''}"
     )
     for name, split in SEQUENCES.items():

@@ -116,21 +116,20 @@ def test_live_capacity_path_keeps_one_id_per_walk_on_a_real_clip(tmp_path):
     rows = np.array(list(repo.mot_rows(store.engine, "campus", "person")), dtype=np.float64).reshape(-1, 7)
     store.engine.dispose()
     gt = load_mot(MOT / name / "gt.txt", ground_truth=True)
-    per_person = {}
-    for pid in np.unique(gt[:, 1]).astype(int):
-        found: set[int] = set()
-        for frame, _, x, y, w, h in gt[gt[:, 1] == pid][:, :6]:
-            out = rows[rows[:, 0] == frame]
-            if not len(out):
-                continue
-            boxes = np.column_stack([out[:, 2:4], out[:, 2:4] + out[:, 4:6]])
-            overlap = iou_matrix(np.array([[x, y, x + w, y + h]]), boxes)[0]
-            if overlap.max() >= 0.5:
-                found.add(int(out[int(np.argmax(overlap)), 1]))
-        if found:
-            per_person[pid] = found
+    # one output box per person and frame (the MOTChallenge matching): in a group a neighbour's
+    # box overlapping a person by IoU 0.5 is not the person's id
+    from scipy.optimize import linear_sum_assignment
+
+    per_person: dict[int, set[int]] = {}
+    for frame in np.unique(gt[:, 0]):
+        people, out = gt[gt[:, 0] == frame], rows[rows[:, 0] == frame]
+        boxes = np.column_stack([out[:, 2:4], out[:, 2:4] + out[:, 4:6]])
+        overlap = iou_matrix(np.column_stack([people[:, 2:4], people[:, 2:4] + people[:, 4:6]]), boxes)
+        for i, j in zip(*linear_sum_assignment(-overlap), strict=True):
+            if overlap[i, j] >= 0.5:
+                per_person.setdefault(int(people[i, 1]), set()).add(int(out[j, 1]))
     assert len(per_person[2]) == 1, per_person
-    assert np.mean([len(v) for v in per_person.values()]) <= 1.3, per_person
+    assert np.mean([len(v) for v in per_person.values()]) <= 1.3, str(per_person)
 
 
 def test_a_live_track_is_filled_frame_by_frame_between_its_detections():
@@ -145,3 +144,102 @@ def test_a_live_track_is_filled_frame_by_frame_between_its_detections():
     assert sampled is not None and sampled.frame_indices.tolist() == [0, 4, 8]  # index --detect-fps
     assert live is not None and live.frame_indices.tolist() == list(range(9))
     assert live.xyxy[3, 0] == 3.0
+
+
+def test_a_box_that_shrank_before_a_gap_is_not_predicted_to_a_sliver():
+    from scenewatch.tracking import kalman
+
+    def width_after_gap(noise: kalman.MotionNoise) -> float:
+        mean, cov = kalman.initiate(np.array([[100.0, 200, 60, 120]]), noise)
+        for width in (50.0, 40.0):  # narrower twice (an arm swung in, the picture's edge)
+            mean, cov = kalman.predict(mean, cov, np.array([1 / 3]), noise)
+            mean, cov = kalman.update(mean, cov, np.array([[110.0, 200, width, 120]]), np.array([0.8]), noise)
+        return float(kalman.predict(mean, cov, np.array([1.0]), noise, fade=True)[0][0, 2])
+
+    assert width_after_gap(kalman.MotionNoise(size_memory_s=0.0)) < 15  # the constant rate: a sliver
+    assert width_after_gap(kalman.MotionNoise(size_memory_s=0.3)) > 25  # 40 px at the last detection
+
+
+def test_the_size_rate_fades_only_where_detection_is_sparse():
+    def states(fps: float, size_memory_s: float) -> np.ndarray:
+        tracker = Tracker(MOTION.model_copy(update={"size_memory_s": size_memory_s}))
+        for i in range(8):  # walking towards the camera: the box grows 4 px a detection
+            tracker.update(person(100 + 5 * i, w=40 + 2 * i, h=100 + 4 * i), i / fps, i)
+        tracker.update(Detections.empty(), 8 / fps, 8)  # missed once
+        return tracker._mean.copy()
+
+    assert np.array_equal(states(25.0, 0.3), states(25.0, 0.0))  # full rate: unchanged
+    assert not np.array_equal(states(3.0, 0.3), states(3.0, 0.0))
+
+
+def test_a_person_whose_box_narrowed_before_a_gap_keeps_the_id():
+    # Detected 3 times a second, the box narrows for two detections, then three are missed; back
+    # where the walk leads. The strict cost alone (no wider gate, no join) must match him again.
+    widths: list[float | None] = [60, 60, 60, 48, 36, None, None, None, 50, 50, 50]
+
+    def seen(size_memory_s: float) -> set[int]:
+        tracker = Tracker(PLAIN.model_copy(update={"size_memory_s": size_memory_s}))
+        found: set[int] = set()
+        for i, width in enumerate(widths):
+            dets = Detections.empty() if width is None else person(100 + 30 * i, w=width, h=120)
+            found |= set(tracker.update(dets, i / 3, i).track_ids.tolist())
+        return found
+
+    assert len(seen(0.0)) == 2  # the lost box shrank to a sliver no detection overlaps
+    assert seen(0.3) == {1}
+
+
+@needs_mot
+@needs_models
+def test_people_crossing_a_real_clip_detected_three_times_a_second_keep_their_ids():
+    # TUD-Campus, the detector on every 8th frame (3.1 a second), motion only: the man in black
+    # walking left (ground-truth id 2) is hidden by the man with the backpack walking right (id 7),
+    # frames 36-46. Extrapolated at a constant rate, the boxes' shrinking as they met made the lost
+    # track's box a sliver, and the two swapped ids; with the rate fading, each keeps his own.
+    import cv2
+    from test_tracking_appearance import ids_of_person
+
+    from scenewatch.config import AppConfig
+    from scenewatch.eval.mot import load_mot
+    from scenewatch.pipeline import build_detector
+
+    name = "TUD-Campus"
+    detector = build_detector(AppConfig())
+    capture = cv2.VideoCapture(str(MOT / name / f"{name}.mp4"))
+    frames = []
+    for index in range(71):
+        ok, image = capture.read()
+        assert ok, f"{name}.mp4 ended at frame {index}"
+        if index % 8 == 0:
+            found = detector.detect_one(image)
+            frames.append((index, found[found.class_ids == PERSON]))
+    gt = load_mot(MOT / name / "gt.txt", ground_truth=True)
+
+    def ids(size_memory_s: float) -> tuple[list[int], list[int]]:
+        tracker = Tracker(MOTION.model_copy(update={"size_memory_s": size_memory_s}))
+        outputs = [(i, tracker.update(dets, i / 25, i)) for i, dets in frames]
+        return ids_of_person(outputs, gt, 2), ids_of_person(outputs, gt, 7)
+
+    black, backpack = ids(0.0)
+    assert len(set(black)) >= 2 and len(set(backpack)) >= 2, (
+        f"no swap at a constant rate ({black}, {backpack})"
+    )
+    black, backpack = ids(TrackerConfig().size_memory_s)
+    assert len(black) >= 4 and len(backpack) >= 4, (black, backpack)
+    assert len(set(black)) == 1 and len(set(backpack)) == 1 and set(black) != set(backpack), (black, backpack)
+
+
+def test_a_tall_person_walking_out_is_not_joined_to_a_small_one_found_behind_him():
+    # 270 px tall, walking right at 150 px a second, detected 5 times a second, then gone; 0.8 s
+    # later a person half his height appears 270 px behind where he would be. Measured in the lost
+    # man's heights that was within reach, and the small person took his id.
+    tracker = Tracker(MOTION)
+    for i in range(6):
+        tall = Detections(np.array([[400 + 30 * i, 100, 500 + 30 * i, 370]]), [0.8], [PERSON])
+        assert tracker.update(tall, i / 5, i).track_ids.tolist() == ([] if i == 0 else [1])
+    tracker.update(Detections.empty(), 1.2, 6)
+    seen: set[int] = set()
+    for i in range(9, 13):  # born 0.8 s after he was last seen, walking right too
+        small = Detections(np.array([[450 + 30 * (i - 9), 230, 500 + 30 * (i - 9), 370]]), [0.8], [PERSON])
+        seen |= set(tracker.update(small, i / 5, i).track_ids.tolist())
+    assert seen and 1 not in seen

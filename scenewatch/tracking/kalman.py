@@ -1,6 +1,7 @@
 """A constant-velocity Kalman filter over box centre and size, batched over all tracks.
 
-State per track: ``[cx, cy, w, h, vx, vy, vw, vh]`` in pixels and pixels per second. Noise scales
+State per track: ``[cx, cy, w, h, vx, vy, vw, vh]`` in pixels and pixels per second; the size's
+rate of change may fade with time (``MotionNoise.size_memory_s``). Noise scales
 with the box size (near objects move more pixels) and with the elapsed time, so the filter behaves
 the same at 25 fps, at 10 fps or when only every third frame is detected.
 """
@@ -22,6 +23,11 @@ class MotionNoise:
     velocity: float = 0.3  # per second per sqrt(second)
     measurement: float = 0.1
     initial_velocity: float = 2.0  # per second: how fast a newborn track may be moving
+    # Seconds over which a box's rate of growth or shrinking fades, where the caller asks for it
+    # (0: constant, as the position's). A box changes size mostly by pose, occlusion and the
+    # picture's edge, none of which goes on for long: extrapolated over the gaps of sparse
+    # detection, a constant rate shrank a lost track's box to a sliver no detection overlapped.
+    size_memory_s: float = 0.0
 
 
 def xyxy_to_cxcywh(xyxy: np.ndarray) -> np.ndarray:
@@ -53,15 +59,25 @@ def initiate(boxes: np.ndarray, noise: MotionNoise) -> tuple[np.ndarray, np.ndar
 
 
 def predict(
-    mean: np.ndarray, cov: np.ndarray, dt: np.ndarray, noise: MotionNoise
+    mean: np.ndarray,
+    cov: np.ndarray,
+    dt: np.ndarray,
+    noise: MotionNoise,
+    fade: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Advance every track by its own ``dt`` seconds ([N])."""
+    """Advance every track by its own ``dt`` seconds ([N]); with ``fade``, the size's rate of
+    change fades with time (``MotionNoise.size_memory_s``)."""
     n = len(mean)
     if n == 0:
         return mean, cov
     dt = np.maximum(np.asarray(dt, dtype=np.float64).reshape(n), 0.0)
     transition = np.broadcast_to(np.eye(8), (n, 8, 8)).copy()
     transition[:, np.arange(4), np.arange(4) + 4] = dt[:, None]
+    if fade and noise.size_memory_s > 0:  # w += vw * tau * (1 - e^(-dt/tau)), vw *= e^(-dt/tau)
+        tau = noise.size_memory_s
+        kept = np.exp(-dt / tau)
+        transition[:, [2, 3], [6, 7]] = (tau * (1.0 - kept))[:, None]
+        transition[:, [6, 7], [6, 7]] = kept[:, None]
     mean = np.einsum("nij,nj->ni", transition, mean)
     # Random walk in position and velocity: variance grows linearly with the elapsed time.
     scale = _scale(mean[:, 2:4])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from scenewatch.vision.labels import class_id, coco_names
+
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """[N, M] IoU of xyxy boxes ``a`` [N, 4] and ``b`` [M, 4]."""
@@ -105,13 +107,18 @@ def within_reach(
 ) -> np.ndarray:
     """[N] True where box ``first`` [4] lies where tracks last seen at ``last`` [N, 4] (xyxy), moving
     at ``velocity`` [N, 2] pixels a second, could be after ``gap`` [N] seconds: its centre within
-    half a box height plus ``speed`` heights a second of the gap of the extrapolated centre, and its
-    height within a factor of two."""
+    half a box height plus ``speed`` heights a second of the gap of the extrapolated centre, in the
+    smaller of the two boxes' heights, and its height within a factor of two."""
     height = np.maximum(last[:, 3] - last[:, 1], 1.0)
+    first_height = max(float(first[3] - first[1]), 1.0)
     centre = (last[:, :2] + last[:, 2:]) / 2 + velocity * gap[:, None]
     off = np.hypot(*(((first[:2] + first[2:]) / 2 - centre).T))
-    ratio = np.abs(np.log(max(float(first[3] - first[1]), 1.0) / height))
-    return (off <= height * (0.5 + speed * gap)) & (ratio <= np.log(2.0))
+    ratio = np.abs(np.log(first_height / height))
+    # A large lost box (near, or two people merged) must not reach a small person appearing far
+    # off its path by its own scale: a man walking out of the picture took the id of one re-found
+    # behind him
+    unit = np.minimum(height, first_height)
+    return (off <= unit * (0.5 + speed * gap)) & (ratio <= np.log(2.0))
 
 
 def ambiguity_cost(
@@ -137,3 +144,13 @@ def ambiguity_cost(
     if not ambiguous.any():
         return cost
     return np.where(ambiguous, cost + weight * (1.0 - similarity(track_looks, det_looks)), cost)
+
+
+def class_group_table(groups: list[list[str]]) -> np.ndarray:
+    """COCO index -> group number; a class in no group gets a group of its own."""
+    n = len(coco_names())
+    table = np.arange(n) + len(groups)
+    for number, names in enumerate(groups):
+        for name in names:
+            table[class_id(name)] = number
+    return table

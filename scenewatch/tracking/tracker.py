@@ -20,7 +20,8 @@ reach of the lost one's path (re-found after an occlusion). Both happen before a
 so no reported id is ever rewritten, and a track whose look changes is never split by it. Without
 the look, a new track takes over the id of the only track lost within ``join_window_s`` in reach.
 Sparse detection (a live camera's few a second): a running track's gate widens with the time since
-its last match (``matching.sparse_gate``); between detections ``coast`` predicts, learning nothing.
+its last match (``matching.sparse_gate``); between detections ``coast`` predicts, learning nothing;
+and, updates more than ``SPARSE_S`` apart, a box's predicted growth fades within ``size_memory_s``.
 
 >>> from scenewatch.types import Detections
 >>> tracker = Tracker()
@@ -38,19 +39,22 @@ import numpy as np
 
 from scenewatch.config.tracker import TrackerConfig
 from scenewatch.tracking import appearance, kalman
-from scenewatch.tracking.matching import assign, box_cost, group_nms, size_gate, sparse_gate
-from scenewatch.tracking.rejoin import LookMemory, Looks
-from scenewatch.tracking.static import (
-    HELD_HISTORY,
-    confirm_table,
-    evidence_median,
-    has_moved,
-    static_table,
+from scenewatch.tracking.matching import (
+    assign,
+    box_cost,
+    class_group_table,
+    group_nms,
+    size_gate,
+    sparse_gate,
 )
+from scenewatch.tracking.rejoin import LookMemory, Looks
+from scenewatch.tracking.static import HELD_HISTORY, confirm_table, evidence_median, has_moved, static_table
 from scenewatch.types import Detections
-from scenewatch.vision.labels import class_id, coco_names
 
 _NO_TRACKS = np.zeros(0, dtype=np.intp)
+# Updates further apart than this are sparse detection (a live camera's few a second; every frame
+# of a 10 fps file is not): there a box's predicted growth fades (``size_memory_s``).
+SPARSE_S = 0.15
 
 
 @dataclass(slots=True)
@@ -69,21 +73,13 @@ class FinishedTrack:
         return len(self.times)
 
 
-def class_group_table(groups: list[list[str]]) -> np.ndarray:
-    """COCO index -> group number; a class in no group gets a group of its own."""
-    n = len(coco_names())
-    table = np.arange(n) + len(groups)
-    for number, names in enumerate(groups):
-        for name in names:
-            table[class_id(name)] = number
-    return table
-
-
 class Tracker(LookMemory):
     def __init__(self, config: TrackerConfig | None = None):
         self.config = config or TrackerConfig()
         c = self.config
-        self.noise = kalman.MotionNoise(c.position_noise, c.velocity_noise, c.measurement_noise)
+        self.noise = kalman.MotionNoise(
+            c.position_noise, c.velocity_noise, c.measurement_noise, size_memory_s=c.size_memory_s
+        )
         self.group_of = class_group_table(c.class_groups)
         self.confirm_score = confirm_table(c.evidence_score, c.class_confirm_score)
         self.held_static = static_table(c.static_classes)
@@ -173,7 +169,8 @@ class Tracker(LookMemory):
         did all three, and at a few detections a second the real ones then missed their tracks)."""
         self.finished = []
         rows = np.flatnonzero(self._confirmed & (self._seen == self._last_time))
-        mean, _ = kalman.predict(self._mean[rows], self._cov[rows], timestamp - self._time[rows], self.noise)
+        since = timestamp - self._time[rows]  # between detections, which are sparse: sizes fade
+        mean, _ = kalman.predict(self._mean[rows], self._cov[rows], since, self.noise, fade=True)
         latest = [self._history[row][-1] for row in rows.tolist()]
         return Detections(
             kalman.cxcywh_to_xyxy(kalman.project(mean)).astype(np.float32).reshape(-1, 4),
@@ -266,7 +263,11 @@ class Tracker(LookMemory):
         return self.group_of[np.argmax(self._votes, axis=1)] if len(self._votes) else _NO_TRACKS
 
     def _predict(self, timestamp: float) -> None:
-        self._mean, self._cov = kalman.predict(self._mean, self._cov, timestamp - self._time, self.noise)
+        # sparse detection only: frame by frame the measured rate holds (full rate is unchanged)
+        fade = timestamp - self._last_time > SPARSE_S
+        self._mean, self._cov = kalman.predict(
+            self._mean, self._cov, timestamp - self._time, self.noise, fade
+        )
         self._time[:] = timestamp
 
     def _correct(
