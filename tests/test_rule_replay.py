@@ -684,3 +684,64 @@ def test_a_crowd_that_ends_among_unread_frames_is_judged_by_the_engine(tmp_path)
     assert [e.end for e in reference.events] == [t0 + 25]  # the first frame after them
     assert [asdict(e) for e in fast.events] == [asdict(e) for e in reference.events]
     assert fast.frames > 0 and fast.replayed == fast.tracks, (fast.replayed, fast.frames)  # all read
+
+
+def test_stored_paths_parse_as_json_reads_them():
+    """The paths' JSON texts parsed in one pass give what ``json.loads`` gives each, as the column
+    stores them (compact or spaced, integers, exponents) and with an empty path among them."""
+    from scenewatch.rules.replay_load import _paths
+
+    rng = np.random.default_rng(5)
+    paths = [
+        np.c_[1.8e9 + np.cumsum(rng.uniform(0.1, 0.6, k)), rng.uniform(0, 640, (k, 2)).round(1)]
+        for k in rng.integers(1, 40, 300)
+    ]
+    texts = [json.dumps(p.tolist()) for p in paths]
+    texts[7] = json.dumps(paths[7].tolist(), separators=(",", ":"))
+    texts[9] = "[[1700000000, 3, 4], [1.7e9, 5e-1, 6.25]]"
+
+    def expected(texts: list[str]) -> tuple[np.ndarray, list[int]]:
+        parsed = [np.asarray(json.loads(t), np.float64).reshape(-1, 3) for t in texts]
+        return np.concatenate(parsed), [len(p) for p in parsed]
+
+    for case in (texts, [*texts[:50], "[]", *texts[50:]], texts[:1]):
+        points, lengths = _paths(case)
+        want, counts = expected(case)
+        assert lengths.tolist() == counts
+        np.testing.assert_array_equal(points, want)
+
+
+def test_identities_read_only_the_paired_tracks_and_decide_as_over_all(tmp_path):
+    """The identity walk reads the sightings of the tracks in a carry pair alone: many walkers
+    with hand-overs among them give the same identities as the walk over every sighting, and
+    some tracks in no pair keep their tracker ids."""
+    from scenewatch.rules.replay_identity import _identities, identities
+    from scenewatch.rules.replay_load import load_sightings, load_tracks
+    from scenewatch.rules.replay_select import CarryLinks
+
+    rng = np.random.default_rng(8)
+    t0 = 1_700_000_000.0
+    walks = [_wander(rng, t0 + start) for start in np.sort(rng.uniform(0, 300, 80))]
+    walks += [piece for start in rng.uniform(0, 300, 25) for piece in _handed_over(rng, t0 + start)]
+    store = _store_history(tmp_path / "data", walks)
+    stored = load_tracks(store.engine, 1, ["person"], t0, t0 + 1000)
+    run = load_sightings(store.engine, stored, np.arange(len(stored.db_ids)), (640, 480))
+    links = CarryLinks.of(run["row"], run["ts"], run["xyxy"], run["frame"])
+    rows = run["row"][links.starts]
+    args = (
+        links.starts,
+        stored.tracker_ids[rows],
+        run["ts"],
+        run["xyxy"],
+        stored.class_ids[rows],
+        stored.last_ts[rows],
+        np.unique(run["ts"]),
+        1.0,
+        links.track[links.loss],
+        links.track[links.birth],
+    )
+    paired = np.unique(np.r_[links.track[links.loss], links.track[links.birth]])
+    assert 0 < len(paired) < len(rows)  # some tracks are left out of the walk
+    found = identities(*args)
+    assert (found != np.repeat(stored.tracker_ids[rows], np.diff(np.r_[links.starts, len(found)]))).any()
+    np.testing.assert_array_equal(found, _identities(*args))

@@ -245,13 +245,14 @@ def replay(
             last_frames = _last_frames(samples, stored)
     if prefilter and len(samples["run"]):
         judged = np.zeros(len(samples["run"]), bool)
+        links = None
         if alone and can_judge(single):
             ends = {run: at for run, (at, _) in last_frames.items()}
-            judged, raised = judge_alone(single, samples, stored, lost_timeout, ends)
+            judged, raised, links = judge_alone(single, samples, stored, lost_timeout, ends)
             result.alone = len(np.unique(samples["row"][judged]))
             described = [stay_events(single, run_id, found, stored) for run_id, found in raised.items()]
         keep, samples["tracked"] = sightings_to_feed(
-            single, samples["row"], samples["ts"], samples["xyxy"], samples["frame"], judged
+            single, samples["row"], samples["ts"], samples["xyxy"], samples["frame"], judged, links
         )
         samples = {k: v[keep] for k, v in samples.items()}
     for run_id in np.unique(samples["run"]).tolist():

@@ -20,7 +20,7 @@ from scenewatch.geometry import bottom_centres
 from scenewatch.rules.replay_events import Fired
 from scenewatch.rules.replay_identity import identities
 from scenewatch.rules.replay_load import StoredTracks
-from scenewatch.rules.replay_select import carry_links, pair_groups
+from scenewatch.rules.replay_select import CarryLinks, pair_groups
 from scenewatch.rules.replay_solo import judge_stays
 
 
@@ -30,15 +30,17 @@ def judge_alone(
     stored: StoredTracks,
     lost_timeout: float,
     run_ends: dict[int, float],
-) -> tuple[np.ndarray, dict[int, Fired]]:
+) -> tuple[np.ndarray, dict[int, Fired], CarryLinks | None]:
     """[S] the sightings (of ``samples``, sorted by row then time) judged without the engine, and
-    per run (which ends at ``run_ends``: its last frame) the events they raise."""
+    per run (which ends at ``run_ends``: its last frame) the events they raise. Also the carry
+    links of all the samples where they hold one run (so ``sightings_to_feed`` need not redo them)."""
     judged = np.zeros(len(samples["run"]), bool)
     raised: dict[int, Fired] = {}
+    links = None
     for run_id, mine, run in runs_of(samples):
-        done, raised[run_id] = _judge_run(camera, run, stored, lost_timeout, run_ends[run_id])
+        done, raised[run_id], links = _judge_run(camera, run, stored, lost_timeout, run_ends[run_id])
         judged[mine[done]] = True
-    return judged, raised
+    return judged, raised, links if len(raised) == 1 else None
 
 
 def runs_of(samples: dict[str, np.ndarray]) -> Iterator[tuple[int, np.ndarray, dict[str, np.ndarray]]]:
@@ -65,6 +67,7 @@ class RunIdentities:
     groups: np.ndarray  # [T] tracks joined by a pair share one
     identity: np.ndarray  # [S]
     unfit: np.ndarray  # [T] a tracker id used twice, or no frame numbers (path samples)
+    links: CarryLinks
 
 
 def run_identities(run: dict[str, np.ndarray], stored: StoredTracks, lost_timeout: float) -> RunIdentities:
@@ -72,7 +75,7 @@ def run_identities(run: dict[str, np.ndarray], stored: StoredTracks, lost_timeou
     row, ts, frame, xyxy = run["row"], run["ts"], run["frame"], run["xyxy"]
     by_time = np.lexsort((row, ts))
     frames, first = np.unique(ts[by_time], return_index=True)
-    links = carry_links(row, ts, xyxy, frame)
+    links = CarryLinks.of(row, ts, xyxy, frame)
     rows = row[links.starts]
     track = links.track
     ids = stored.tracker_ids[rows]
@@ -96,6 +99,7 @@ def run_identities(run: dict[str, np.ndarray], stored: StoredTracks, lost_timeou
         pair_groups(len(rows), track[links.loss], track[links.birth]),
         identity,
         np.isin(ids, known[uses > 1]) | np.isin(rows, row[frame < 0]),
+        links,
     )
 
 
@@ -105,7 +109,7 @@ def _judge_run(
     stored: StoredTracks,
     lost_timeout: float,
     run_end: float,
-) -> tuple[np.ndarray, Fired]:
+) -> tuple[np.ndarray, Fired, CarryLinks]:
     row, ts, xyxy = run["row"], run["ts"], run["xyxy"]
     known = run_identities(run, stored, lost_timeout)
     frames, frame_no, track, groups = known.frames, known.frame_no, known.track, known.groups
@@ -132,7 +136,7 @@ def _judge_run(
     fired, start, left = fired[keep], stays.start[keep], stays.left[keep]
     at = ts[fired]
     raised = Fired(row[fired], start, left, at, frame_no[np.searchsorted(frames, at)], xyxy[fired])
-    return judged_track[track], raised
+    return judged_track[track], raised, known.links
 
 
 def identity_range(

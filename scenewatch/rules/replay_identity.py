@@ -15,6 +15,7 @@ sighting, at the next frame), as the engine hears of it.
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -52,6 +53,46 @@ def identities(
     ``starts[k]`` to ``starts[k + 1]``, tracker id ``tracker_ids[k]``, stored ``last_ts[k]``),
     given the run's sorted frame times and the (lost track, newborn track) pairs that may join.
     Tracks in no pair keep their tracker id; fresh identities are negative."""
+    ends = np.r_[starts[1:], len(ts)]
+    identity = np.repeat(tracker_ids, ends - starts)
+    joined = loss_track != birth_track
+    if not joined.any():
+        return identity
+    # Only the tracks in a pair change identity: the walk below reads their sightings alone (a
+    # few of a week's), renumbered in the same order, so it decides as over all of them.
+    paired = np.unique(np.r_[loss_track[joined], birth_track[joined]])
+    lengths = (ends - starts)[paired]
+    offsets = np.cumsum(lengths) - lengths
+    at = np.arange(lengths.sum()) - np.repeat(offsets - starts[paired], lengths)
+    identity[at] = _identities(
+        offsets,
+        tracker_ids[paired],
+        ts[at],
+        xyxy[at],
+        classes[paired],
+        last_ts[paired],
+        frames,
+        lost_timeout,
+        np.searchsorted(paired, loss_track[joined]),
+        np.searchsorted(paired, birth_track[joined]),
+    )
+    return identity
+
+
+def _identities(
+    starts: np.ndarray,
+    tracker_ids: np.ndarray,
+    ts: np.ndarray,
+    xyxy: np.ndarray,
+    classes: np.ndarray,
+    last_ts: np.ndarray,
+    frames: np.ndarray,
+    lost_timeout: float,
+    loss_track: np.ndarray,
+    birth_track: np.ndarray,
+) -> np.ndarray:
+    """``identities`` walking the births and resumptions of tracks in pairs, all of whose
+    sightings are given."""
     n = len(ts)
     ends = np.r_[starts[1:], n]
     identity = np.repeat(tracker_ids, ends - starts)
@@ -65,10 +106,11 @@ def identities(
     box = xyxy.astype(np.float32)  # as the engine's Detections hold them
     feet = bottom_centres(box).astype(np.float64)
     heights = (box[:, 3] - box[:, 1]).astype(np.float64).tolist()
-    times = ts.tolist()
+    # Python lists: the loop below looks up single values, where NumPy's per-call cost dominates
+    times, ends_of, class_of = ts.tolist(), ends.tolist(), classes.tolist()
     # the frame after which each track is given up: its identity ends there (after that frame)
     after = np.searchsorted(frames, last_ts + lost_timeout, "right")
-    given_up = np.where(after < len(frames), frames[np.minimum(after, len(frames) - 1)], np.inf)
+    given_up = np.where(after < len(frames), frames[np.minimum(after, len(frames) - 1)], np.inf).tolist()
     held: dict[int, int] = {}  # track -> the identity it holds now
     table: dict[int, _Identity] = {}
     for k in {*partners, *(p for ps in partners.values() for p in ps)}:
@@ -87,15 +129,15 @@ def identities(
             fresh -= 1
             continue
         best, best_distance = None, np.inf
-        foot, height, cls = feet[at], heights[at], int(classes[k])
+        foot, height, cls = feet[at], heights[at], class_of[k]
         for key in sorted({held[a] for a in partners[k]}, key=lambda key: table[key].order):
             known = table[key]
             holder, first, _ = known.pieces[-1]
-            last = first + int(np.searchsorted(ts[first : ends[holder]], now)) - 1  # its last sighting
-            if last < first or int(classes[holder]) != cls or given_up[holder] < now:
+            last = bisect_left(times, now, first, ends_of[holder]) - 1  # its last sighting
+            if last < first or class_of[holder] != cls or given_up[holder] < now:
                 continue
             lost = now - times[last]
-            if not 0 < lost <= stitch.max_gap_s or _on_view(known, now, ts, ends):
+            if not 0 < lost <= stitch.max_gap_s or _on_view(known, now, times, ends_of):
                 continue
             h = _height(known, last, heights)
             if max(h, height) > stitch.max_size_ratio * max(min(h, height), 1.0):
@@ -113,20 +155,20 @@ def identities(
         held[k] = best
         identity[at : ends[k]] = best
         # the previous holder, seen again (before it is given up), gets a fresh identity then
-        again = first + int(np.searchsorted(ts[first:to], now, "right"))
+        again = bisect_right(times, now, first, to)
         if again < to:
             known.pieces[-2][2] = again
             heapq.heappush(queue, (times[again], previous, again))
     return identity
 
 
-def _on_view(known: _Identity, now: float, ts: np.ndarray, ends: np.ndarray) -> bool:
+def _on_view(known: _Identity, now: float, times: list[float], ends: list[int]) -> bool:
     """Whether a track still under the identity at the frame's start is in the frame: one that
     holds or held it, up to and with the sighting that gives it a fresh one."""
     for track, first, to in known.pieces:
         stop = to + 1 if to < ends[track] else to
-        at = first + int(np.searchsorted(ts[first:stop], now))
-        if at < stop and ts[at] == now:
+        at = bisect_left(times, now, first, stop)
+        if at < stop and times[at] == now:
             return True
     return False
 

@@ -42,28 +42,26 @@ class StoredTracks:
 def load_tracks(
     engine: Engine, camera_id: int, names: list[str], start: float, until: float
 ) -> StoredTracks | None:
-    query = (
-        select(
-            tracks.c.id,
-            tracks.c.run_id,
-            tracks.c.tracker_id,
-            tracks.c.last_ts,
-            tracks.c.class_name,
-            cast(tracks.c.path, Text).label("path"),
-            tracks.c.thumbnail,
-        )
-        .where(
-            tracks.c.camera_id == camera_id,
-            tracks.c.last_ts >= start,
-            tracks.c.first_ts <= until,
-            tracks.c.class_name.in_(names),
-        )
-        .order_by(tracks.c.id)
+    query = select(
+        tracks.c.id,
+        tracks.c.run_id,
+        tracks.c.tracker_id,
+        tracks.c.last_ts,
+        tracks.c.class_name,
+        cast(tracks.c.path, Text).label("path"),
+        tracks.c.thumbnail,
+    ).where(
+        tracks.c.camera_id == camera_id,
+        tracks.c.last_ts >= start,
+        tracks.c.first_ts <= until,
+        tracks.c.class_name.in_(names),
     )
     with engine.connect() as conn:
         rows = plain_rows(conn, query)
     if not rows:
         return None
+    # by id, sorted here: the database would sort the rows with their path texts in a temporary tree
+    rows.sort(key=lambda r: r[0])
     db_ids, run_ids, tracker_ids, last_ts, class_names, paths, thumbnails = zip(*rows, strict=True)
     known, named = np.unique(np.array(class_names), return_inverse=True)
     points, lengths = _paths(list(paths))

@@ -106,19 +106,20 @@ def sightings_to_feed(
     xyxy: np.ndarray,
     frame: np.ndarray,
     judged: np.ndarray | None = None,
+    links: CarryLinks | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Of the sightings (track ``row``, time, box, frame index; sorted by row then time): [S] the
     frames to feed the engine (every sighting at a chosen time, so the engine counts the frames of
     a debounce as live), and [S] the ones to feed as tracked (those of the tracks that change sides
     or may pass an identity on; the others only make their frames count). ``judged`` [S] marks
     the sightings of tracks decided without the engine (``replay_solo``): they are not fed for
-    themselves."""
+    themselves. ``links``: the sightings' carry links where they are known already."""
     config = camera.rules[0]
     if not len(row) or not isinstance(
         config, IntrusionRule | LoiteringRule | LineCrossingRule | WrongWayRule
     ):
         return np.ones(len(row), bool), np.ones(len(row), bool)
-    links = CarryLinks.of(row, ts, xyxy, frame)
+    links = CarryLinks.of(row, ts, xyxy, frame) if links is None else links
     starts, first, resumed, feet, track = links.starts, links.first, links.resumed, links.feet, links.track
     if isinstance(config, IntrusionRule | LoiteringRule):
         zone = next(z for z in camera.zones if z.name == config.zone)
@@ -200,12 +201,6 @@ class CarryLinks:
         track = np.repeat(np.arange(len(starts)), counts)
         loss, birth = _carry_pairs(ts, first, losses, feet, xyxy[:, 3] - xyxy[:, 1], track, starts)
         return cls(starts, first, resumed, feet, track, loss, birth)
-
-
-def carry_links(row: np.ndarray, ts: np.ndarray, xyxy: np.ndarray, frame: np.ndarray) -> CarryLinks:
-    """The sightings' (sorted by track ``row`` then time) tracks, and the (last sighting, birth)
-    pairs between which the stitcher could carry an identity on."""
-    return CarryLinks.of(row, ts, xyxy, frame)
 
 
 def _carry_pairs(
