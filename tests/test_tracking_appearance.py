@@ -68,6 +68,28 @@ def test_a_person_lost_behind_a_post_gets_the_id_back_by_look():
     assert len(ids_behind_a_post(Tracker(TrackerConfig(appearance=False)))) == 2
 
 
+def campus_people_every(step: int) -> tuple[list[tuple[int, np.ndarray, Detections]], np.ndarray]:
+    """TUD-Campus's 71 frames with the default detector run on every ``step``-th: (frame index,
+    image, people found) for those, and the ground truth."""
+    import cv2
+
+    from scenewatch.config import AppConfig
+    from scenewatch.eval.mot import load_mot
+    from scenewatch.pipeline import build_detector
+
+    name = "TUD-Campus"
+    detector = build_detector(AppConfig())
+    capture = cv2.VideoCapture(str(MOT / name / f"{name}.mp4"))
+    frames = []
+    for index in range(71):
+        ok, image = capture.read()
+        assert ok, f"{name}.mp4 ended at frame {index}"
+        if index % step == 0:
+            found = detector.detect_one(image)
+            frames.append((index, image, found[found.class_ids == PERSON]))
+    return frames, load_mot(MOT / name / "gt.txt", ground_truth=True)
+
+
 def ids_of_person(outputs: list[tuple[int, Detections]], gt: np.ndarray, person: int) -> list[int]:
     """The track ids matched (IoU >= 0.5) to ground-truth ``person`` on each output frame, in order."""
     from scenewatch.tracking.matching import iou_matrix
@@ -91,23 +113,7 @@ def test_people_crossing_on_a_real_clip_keep_their_ids_by_look():
     # (ground-truth id 7) walks right and is crossed by a man in black walking left (frames 36-46).
     # On motion alone a lost track takes his box during the crossing (an id switch, then a third
     # id); with the colours of the upper and lower body he keeps one id.
-    import cv2
-
-    from scenewatch.config import AppConfig
-    from scenewatch.eval.mot import load_mot
-    from scenewatch.pipeline import build_detector
-
-    name = "TUD-Campus"
-    detector = build_detector(AppConfig())
-    capture = cv2.VideoCapture(str(MOT / name / f"{name}.mp4"))
-    frames = []
-    for index in range(71):
-        ok, image = capture.read()
-        assert ok, f"{name}.mp4 ended at frame {index}"
-        if index % 5 == 0:
-            found = detector.detect_one(image)
-            frames.append((index, image, found[found.class_ids == PERSON]))
-    gt = load_mot(MOT / name / "gt.txt", ground_truth=True)
+    frames, gt = campus_people_every(5)
 
     def track(config: TrackerConfig) -> list[tuple[int, Detections]]:
         tracker = Tracker(config)

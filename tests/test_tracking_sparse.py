@@ -196,28 +196,13 @@ def test_people_crossing_a_real_clip_detected_three_times_a_second_keep_their_id
     # walking left (ground-truth id 2) is hidden by the man with the backpack walking right (id 7),
     # frames 36-46. Extrapolated at a constant rate, the boxes' shrinking as they met made the lost
     # track's box a sliver, and the two swapped ids; with the rate fading, each keeps his own.
-    import cv2
-    from test_tracking_appearance import ids_of_person
+    from test_tracking_appearance import campus_people_every, ids_of_person
 
-    from scenewatch.config import AppConfig
-    from scenewatch.eval.mot import load_mot
-    from scenewatch.pipeline import build_detector
-
-    name = "TUD-Campus"
-    detector = build_detector(AppConfig())
-    capture = cv2.VideoCapture(str(MOT / name / f"{name}.mp4"))
-    frames = []
-    for index in range(71):
-        ok, image = capture.read()
-        assert ok, f"{name}.mp4 ended at frame {index}"
-        if index % 8 == 0:
-            found = detector.detect_one(image)
-            frames.append((index, found[found.class_ids == PERSON]))
-    gt = load_mot(MOT / name / "gt.txt", ground_truth=True)
+    frames, gt = campus_people_every(8)
 
     def ids(size_memory_s: float) -> tuple[list[int], list[int]]:
         tracker = Tracker(MOTION.model_copy(update={"size_memory_s": size_memory_s}))
-        outputs = [(i, tracker.update(dets, i / 25, i)) for i, dets in frames]
+        outputs = [(i, tracker.update(dets, i / 25, i)) for i, _image, dets in frames]
         return ids_of_person(outputs, gt, 2), ids_of_person(outputs, gt, 7)
 
     black, backpack = ids(0.0)
