@@ -296,3 +296,31 @@ def test_a_camera_the_user_may_not_see_is_answered_as_unknown(seeded):
         assert hidden.status_code == missing.status_code == 400
         assert hidden.json()["error"].replace("yard", "X") == missing.json()["error"].replace("nowhere", "X")
         assert found(client, view, "&cameras=gate") == ["gate"]
+
+
+def test_the_same_frames_encode_to_the_same_clip_whatever_the_load(tmp_path):
+    """VP8 at a fixed speed: a masked clip's pixels must not depend on how busy the machine was
+    while it was cut (the encoder's own timing once chose its speed, and so its detail)."""
+    import av
+
+    rng = np.random.default_rng(7)
+    images = [rng.integers(0, 255, (240, 320, 3), dtype=np.uint8) for _ in range(30)]
+
+    def encode(path: Path) -> list[bytes]:
+        with av.open(str(path), "w", format="webm") as output:
+            encoder = clipper._encoder(output, images[0].shape, FPS, 640)
+            packets = []
+            for k, image in enumerate(images):
+                picture = av.VideoFrame.from_ndarray(image, format="bgr24").reformat(
+                    encoder.width, encoder.height, "yuv420p"
+                )
+                picture.pts = k
+                packets += [bytes(p) for p in encoder.encode(picture)]
+                if k % 3 == 0:
+                    time.sleep(0.02)  # uneven frame times, as a loaded machine gives
+            packets += [bytes(p) for p in encoder.encode(None)]
+        return packets
+
+    first, second = encode(tmp_path / "a.webm"), encode(tmp_path / "b.webm")
+    assert len(first) == len(images)
+    assert first == second
