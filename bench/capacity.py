@@ -226,7 +226,9 @@ def decode_trial(video: Path, n: int, seconds: float, capacity: CapacityConfig) 
 class StageClock:
     """``--stage-cpu``: thread-CPU seconds of each stage of the camera loop, summed over cameras,
     by wrapping the stage's method (a stage called inside another is also counted in it: ``plan``
-    holds ``motion`` and ``regions``, ``finish`` holds ``db writes``)."""
+    holds ``motion`` and ``regions``, ``finish`` holds ``db writes``, ``track rows``, ``describer
+    observe`` and, where tracks are described inline, ``describe``). ``describe`` counts whichever
+    thread describes: the node's background describer in a live trial."""
 
     def __init__(self) -> None:
         from scenewatch.flow.camera import CameraRun
@@ -242,6 +244,7 @@ class StageClock:
         from scenewatch.runtime.regions import Mosaic
         from scenewatch.store.writer import TrackWriter
         from scenewatch.tracking.tracker import Tracker
+        from scenewatch.vision.attributes.describer import AttributeDescriber
         from scenewatch.vision.filters import DetectionFilter
 
         self.seconds: dict[str, float] = {}
@@ -262,6 +265,9 @@ class StageClock:
             ("fallen check", FallenPersonWatch, "check"),
             ("finish", FinishStage, "add"),
             ("db writes", TrackWriter, "flush"),
+            ("track rows", TrackWriter, "add"),
+            ("describer observe", AttributeDescriber, "observe"),
+            ("describe", AttributeDescriber, "attributes"),
             ("planner observe", DetectionPlanner, "observe"),
             ("detection (inline)", InlineDetector, "submit"),
         ]
@@ -908,7 +914,7 @@ def _fmt_capacity(result: tuple[bool, dict]) -> tuple[bool, str]:
         + ", ".join(f"{role} {ms:.0f}" for role, ms in sorted(threads.items(), key=lambda r: -r[1]))
         + f" (all {sum(threads.values()):.0f})"
         + (
-            "\n    camera thread by stage, CPU ms a camera-second: "
+            "\n    by stage (describe: in the describer's thread), CPU ms a camera-second: "
             + ", ".join(f"{role[6:]} {ms:.1f}" for role, ms in sorted(stages.items(), key=lambda r: -r[1]))
             if stages
             else ""
