@@ -19,7 +19,8 @@ crowd of three in the walkway (it holds four at most at once).
 
 Run: .venv/bin/python bench/rule_replay.py [--tracks 50000] [--repeat 3] [--no-boxes] [--unfiltered]
 [--rule NAME] [--store DIR] [--box-table | --engine-only] (--store keeps the built store there and reuses it, packing
-its sightings first if it was built before they were packed; --no-boxes stores the paths alone, as
+its sightings first if it was built before they were packed; opening a store built before migration
+0014 packs the paths beside them; --no-boxes stores the paths alone, as
 a store whose boxes were pruned; --box-table also replays each rule reading the boxes table, the
 way before packed sightings, interleaved with the packed runs, and prints the ratio; --engine-only
 does the same sending every chosen sighting through the engine, the way before rules were judged

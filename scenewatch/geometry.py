@@ -16,20 +16,21 @@ import numpy as np
 def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     """[N] bool: which of the [N, 2] points lie inside the [M, 2] polygon (even-odd rule).
 
-    Vectorised ray casting over all points and edges at once; points on an edge may fall either way.
+    Ray casting one edge at a time over the points that straddle it (no [N, M] temporaries, so a
+    week's feet in a rule replay go at once); points on an edge may fall either way, but always
+    the same way, live and in replays alike.
     """
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     poly = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
-    if len(pts) == 0:
-        return np.zeros(0, dtype=bool)
-    x0, y0 = poly[:, 0], poly[:, 1]
-    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
-    px, py = pts[:, :1], pts[:, 1:]  # [N, 1] against [M] edges
-    straddles = (y0 > py) != (y1 > py)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cross_x = x0 + (py - y0) * (x1 - x0) / (y1 - y0)
-    hits = straddles & (px < cross_x)
-    return (np.count_nonzero(hits, axis=1) % 2) == 1
+    px, py = np.ascontiguousarray(pts[:, 0]), np.ascontiguousarray(pts[:, 1])
+    inside = np.zeros(len(px), dtype=bool)
+    for (x0, y0), (x1, y1) in zip(poly.tolist(), np.roll(poly, -1, axis=0).tolist(), strict=True):
+        if y0 == y1:
+            continue  # a level edge: no point straddles it
+        at = np.flatnonzero((y0 > py) != (y1 > py))
+        cross_x = x0 + (py[at] - y0) * (x1 - x0) / (y1 - y0)
+        inside[at[px[at] < cross_x]] ^= True
+    return inside
 
 
 def bottom_centres(boxes: np.ndarray) -> np.ndarray:

@@ -16,6 +16,15 @@ from scenewatch.store.schema import boxes, track_sightings, tracks
 from scenewatch.store.sightings import box_rows, pack_finished, packed_rows
 
 
+def down_and_up(engine, revision: str) -> None:
+    """The store's schema down to ``revision`` and up to the head again, in one transaction."""
+    config = _alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
+        command.upgrade(config, "head")
+
+
 def _track(conn, camera_id: int, run: int, tracker_id: int, frames: np.ndarray) -> int:
     ts = frames / 10.0
     return conn.execute(
@@ -130,11 +139,7 @@ def test_postgres_deletes_a_tracks_sightings_with_it(tmp_path):
             packed, counts, _values = packed_rows(conn, ids)
         assert packed.tolist() == ids[3:]
         assert counts.tolist() == [live[i] for i in ids[3:]]
-        config = _alembic_config()
-        with store.engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.downgrade(config, "0012")
-            command.upgrade(config, "head")
+        down_and_up(store.engine, "0012")
         with store.engine.begin() as conn:
             pack_finished(conn, ids[3:5])
             conn.execute(delete(tracks).where(tracks.c.id == ids[3]))

@@ -41,6 +41,7 @@ from scenewatch.config.camera import CameraConfig
 from scenewatch.config.rules import SearchRule
 from scenewatch.config.tracker import TrackerConfig
 from scenewatch.errors import SceneWatchError
+from scenewatch.rules.collector import collector_paused
 from scenewatch.rules.engine import RuleEngine
 from scenewatch.rules.events import Event
 from scenewatch.rules.replay_alone import judge_alone
@@ -162,6 +163,23 @@ def replay(
     ``packed=False`` reads the ``boxes`` table instead of the packed sightings (the old way);
     ``alone=False`` sends every chosen sighting through the engine (no whole-identity judging)."""
     clock = time.perf_counter()
+    with collector_paused():
+        result = _replay(engine, camera, rule, start, until, tracker, prefilter, packed, alone)
+    result.seconds = time.perf_counter() - clock
+    return result
+
+
+def _replay(
+    engine: Engine,
+    camera: CameraConfig,
+    rule: str,
+    start: float,
+    until: float | None,
+    tracker: TrackerConfig | None,
+    prefilter: bool,
+    packed: bool,
+    alone: bool,
+) -> ReplayResult:
     until = time.time() if until is None else until
     single = find_rule(camera, rule)
     config = single.rules[0]
@@ -212,7 +230,7 @@ def replay(
     last_frames = _last_frames(samples, stored)
     if prefilter and alone and can_judge_line(single) and len(samples["run"]):
         judged, crossed = judge_lines(single, samples, stored, lost_timeout)
-        result.alone = len(np.unique(samples["row"][judged]))
+        result.alone = _tracks_in(samples["row"][judged])
         described = [crossing_events(single, run_id, *found, stored) for run_id, found in crossed.items()]
         samples = {k: v[~judged] for k, v in samples.items()}  # whole runs: the engine needs none of them
     thumbs = dict(zip(stored.db_ids.tolist(), stored.thumbnails, strict=True))
@@ -226,7 +244,7 @@ def replay(
         if alone:
             ends = {run: at for run, (at, _) in last_frames.items()}
             judged, counted = judge_crowd(single, samples, stored, lost_timeout, size, known, ends)
-            result.alone = len(np.unique(samples["row"][judged]))
+            result.alone = _tracks_in(samples["row"][judged])
             described = [
                 engine_events(*found, run_id, by_tracker, thumbs) for run_id, found in counted.items()
             ]
@@ -249,7 +267,7 @@ def replay(
         if alone and can_judge(single):
             ends = {run: at for run, (at, _) in last_frames.items()}
             judged, raised, links = judge_alone(single, samples, stored, lost_timeout, ends)
-            result.alone = len(np.unique(samples["row"][judged]))
+            result.alone = _tracks_in(samples["row"][judged])
             described = [stay_events(single, run_id, found, stored) for run_id, found in raised.items()]
         keep, samples["tracked"] = sightings_to_feed(
             single, samples["row"], samples["ts"], samples["xyxy"], samples["frame"], judged, links
@@ -270,7 +288,6 @@ def replay(
         result.frames += frames
         described.append(engine_events(events, fired, run_id, by_tracker, thumbs))
     result.events = in_order(described)
-    result.seconds = time.perf_counter() - clock
     return result
 
 
@@ -322,6 +339,11 @@ def _replay_run(
             events.append(event)
     events.extend(engine.close())
     return events, fired, len(bounds) - 1
+
+
+def _tracks_in(rows: np.ndarray) -> int:
+    """How many tracks these sightings (sorted by row) are of: counted without a sort."""
+    return int(np.count_nonzero(rows[1:] != rows[:-1])) + 1 if len(rows) else 0
 
 
 def _last_frames(samples: dict[str, np.ndarray], stored: StoredTracks) -> dict[int, tuple[float, int]]:

@@ -20,7 +20,7 @@ from scenewatch.geometry import bottom_centres
 from scenewatch.rules.replay_events import Fired
 from scenewatch.rules.replay_identity import identities
 from scenewatch.rules.replay_load import StoredTracks
-from scenewatch.rules.replay_select import CarryLinks, pair_groups
+from scenewatch.rules.replay_select import CarryLinks, by_key_then_time, pair_groups, time_order
 from scenewatch.rules.replay_solo import judge_stays
 
 
@@ -46,7 +46,9 @@ def judge_alone(
 def runs_of(samples: dict[str, np.ndarray]) -> Iterator[tuple[int, np.ndarray, dict[str, np.ndarray]]]:
     """Each run's id, its sightings' places in ``samples`` and its sightings (no copy where the
     samples hold one run: a week of a camera is one run or a few)."""
-    run_ids = np.unique(samples["run"]).tolist()
+    runs = samples["run"]
+    # one run: no sort of a week's sightings to find that out
+    run_ids = [int(runs[0])] if len(runs) and np.all(runs == runs[0]) else np.unique(runs).tolist()
     if len(run_ids) == 1:
         yield run_ids[0], np.arange(len(samples["run"])), samples
         return
@@ -63,6 +65,7 @@ class RunIdentities:
 
     frames: np.ndarray  # [F] sorted frame times
     frame_no: np.ndarray  # [F] a frame's number: its first sighting's, as the engine is fed
+    at: np.ndarray  # [S] each sighting's frame (index in ``frames``)
     track: np.ndarray  # [S] the track (0..T-1) of each sighting
     groups: np.ndarray  # [T] tracks joined by a pair share one
     identity: np.ndarray  # [S]
@@ -73,8 +76,13 @@ class RunIdentities:
 def run_identities(run: dict[str, np.ndarray], stored: StoredTracks, lost_timeout: float) -> RunIdentities:
     """The identities of one run's sightings (``run``: sorted by row then time)."""
     row, ts, frame, xyxy = run["row"], run["ts"], run["frame"], run["xyxy"]
-    by_time = np.lexsort((row, ts))
-    frames, first = np.unique(ts[by_time], return_index=True)
+    by_time = time_order(row, ts)
+    # the frames as the sorted unique times, each sighting's one without a search
+    at_time = ts[by_time]
+    new_frame = np.r_[True, at_time[1:] != at_time[:-1]][: len(at_time)]
+    frames, first = at_time[new_frame], np.flatnonzero(new_frame)
+    at = np.empty(len(ts), np.int64)
+    at[by_time] = np.cumsum(new_frame) - 1
     links = CarryLinks.of(row, ts, xyxy, frame)
     rows = row[links.starts]
     track = links.track
@@ -94,7 +102,8 @@ def run_identities(run: dict[str, np.ndarray], stored: StoredTracks, lost_timeou
     )
     return RunIdentities(
         frames,
-        frame[by_time][first],
+        frame[by_time[first]],
+        at,
         track,
         pair_groups(len(rows), track[links.loss], track[links.birth]),
         identity,
@@ -121,12 +130,14 @@ def _judge_run(
     near = np.all((feet >= polygon.min(axis=0) - 1.0) & (feet <= polygon.max(axis=0) + 1.0), axis=1)
     look = identity_range(row, identity, near.astype(np.int8))[1] > 0
     # an identity ends with the last track that held it
-    order = np.flatnonzero(look)[np.lexsort((ts[look], identity[look]))]
+    order = np.flatnonzero(look)[by_key_then_time(identity[look], ts[look])]
     key, at = identity[order], ts[order]
     last_of = np.r_[key[1:] != key[:-1], True]
     ending = np.repeat(order[last_of], np.diff(np.r_[0, np.flatnonzero(last_of) + 1]))
     ends = stored.last_ts[row[ending]]
-    stays, unsure = judge_stays(camera, key, at, xyxy[order], stored.class_ids[row[order]], ends, frames)
+    classes = stored.class_ids[row[order]]
+    feet32 = bottom_centres(xyxy.astype(np.float32))[order]  # what the zone test reads of a box
+    stays, unsure = judge_stays(camera, key, at, feet32, classes, ends, frames, known.at[order])
     unsure |= ends + lost_timeout >= run_end  # the run ends before the engine hears of its end
     unfit[track[order[unsure]]] = True
     out_group = np.unique(groups[unfit])

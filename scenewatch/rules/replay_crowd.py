@@ -36,6 +36,7 @@ from scenewatch.rules.engine import RuleEngine
 from scenewatch.rules.events import Event
 from scenewatch.rules.replay_alone import RunIdentities, identity_range, run_identities, runs_of
 from scenewatch.rules.replay_load import StoredTracks
+from scenewatch.rules.replay_select import by_key_then_time
 from scenewatch.rules.replay_solo import membership
 from scenewatch.rules.stitch import FRESH
 from scenewatch.rules.zone_rules import CROWD_SEEN_S, Crowd
@@ -169,7 +170,7 @@ class _Counted:
         config = camera.rules[0]
         zone = next(z for z in camera.zones if z.name == config.zone_name)
         row, ts, xyxy, frames = run["row"], run["ts"], run["xyxy"], ids.frames
-        order = np.lexsort((ts, ids.identity))
+        order = by_key_then_time(ids.identity, ts)
         identity, at, box = ids.identity[order], ts[order], xyxy[order].astype(np.float32)
         classes = stored.class_ids[row[order]]
         # an identity never within the zone's bounds is never in it: its states without a look
@@ -178,23 +179,23 @@ class _Counted:
         near = np.all((feet >= polygon.min(axis=0) - 1.0) & (feet <= polygon.max(axis=0) + 1.0), axis=1)
         look = np.flatnonzero(identity_range(identity, identity, near.astype(np.int8))[1] > 0)
         inside = np.zeros(len(identity), bool)
-        state = membership(zone, identity[look], at[look], box[look], classes[look], frames)
+        frame = ids.at[order]
+        state = membership(zone, identity[look], at[look], box[look], classes[look], frames, frame[look])
         inside[look] = state.inside
         for a, b in _stretches(state.unsure):
             mine = look[a:b]
             inside[mine] = _replayed(zone, identity[mine], at[mine], box[mine], classes[mine], frames)
-        frame = np.searchsorted(frames, at)
         last = np.r_[identity[1:] != identity[:-1], True]
         # counted up to the identity's next sighting, CROWD_SEEN_S on, or its end (the engine
         # hears of it at the first frame lost_timeout after the last sighting of its track)
         ending = np.repeat(np.flatnonzero(last), np.diff(np.r_[0, np.flatnonzero(last) + 1]))
-        gone = np.searchsorted(frames, stored.last_ts[row[order[ending]]] + lost_timeout, "right")
-        stale = np.searchsorted(frames - CROWD_SEEN_S, at, "right")
-        following = np.where(last, len(frames), np.r_[frame[1:], 0])
-        hi = np.where(inside, np.minimum(np.minimum(following, stale), gone), frame)
-        marks = np.zeros(len(frames) + 1, np.int64)
-        np.add.at(marks, frame, 1)
-        np.add.at(marks, hi, -1)
+        ins = np.flatnonzero(inside)  # an outside sighting counts nowhere: searched for the others only
+        gone = np.searchsorted(frames, stored.last_ts[row[order[ending[ins]]]] + lost_timeout, "right")
+        stale = np.searchsorted(frames - CROWD_SEEN_S, at[ins], "right")
+        following = np.where(last[ins], len(frames), frame[np.minimum(ins + 1, len(frame) - 1)])
+        hi = frame.copy()
+        hi[ins] = np.minimum(np.minimum(following, stale), gone)
+        marks = np.bincount(frame, minlength=len(frames) + 1) - np.bincount(hi, minlength=len(frames) + 1)
         return cls(
             identity=identity,
             box=box,

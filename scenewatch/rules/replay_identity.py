@@ -113,19 +113,20 @@ def _identities(
     given_up = np.where(after < len(frames), frames[np.minimum(after, len(frames) - 1)], np.inf).tolist()
     held: dict[int, int] = {}  # track -> the identity it holds now
     table: dict[int, _Identity] = {}
+    first_of, id_of = starts.tolist(), tracker_ids.tolist()
     for k in {*partners, *(p for ps in partners.values() for p in ps)}:
-        held[k] = int(tracker_ids[k])
-        table[held[k]] = _Identity((times[starts[k]], k), [[k, int(starts[k]), int(ends[k])]])
+        held[k] = id_of[k]
+        table[held[k]] = _Identity((times[first_of[k]], k), [[k, first_of[k], ends_of[k]]])
     fresh = -1
     # the moments in frame order, a frame's rows by track (as the engine feeds them)
-    queue = [(times[starts[k]], k, int(starts[k])) for k in partners]
+    queue = [(times[first_of[k]], k, first_of[k]) for k in partners]
     heapq.heapify(queue)
     while queue:
         now, k, at = heapq.heappop(queue)
-        if at != starts[k]:  # an old id seen again after a newcomer took its identity: a fresh one
+        if at != first_of[k]:  # an old id seen again after a newcomer took its identity: a fresh one
             held[k] = fresh
-            table[fresh] = _Identity((now, k), [[k, at, int(ends[k])]])
-            identity[at : ends[k]] = fresh
+            table[fresh] = _Identity((now, k), [[k, at, ends_of[k]]])
+            identity[at : ends_of[k]] = fresh
             fresh -= 1
             continue
         best, best_distance = None, np.inf
@@ -151,9 +152,9 @@ def _identities(
         del table[held[k]]  # the newborn's own identity was never used
         known = table[best]
         previous, first, to = known.pieces[-1]
-        known.pieces.append([k, at, int(ends[k])])
+        known.pieces.append([k, at, ends_of[k]])
         held[k] = best
-        identity[at : ends[k]] = best
+        identity[at : ends_of[k]] = best
         # the previous holder, seen again (before it is given up), gets a fresh identity then
         again = bisect_right(times, now, first, to)
         if again < to:
@@ -183,7 +184,8 @@ def _height(known: _Identity, last: int, heights: list[float]) -> float:
         final = piece == len(known.pieces) - 1
         stop = last + 1 if final else to
         for value in heights[at:stop]:
-            h = max(value, 0.97 * h)
+            shrunk = 0.97 * h
+            h = shrunk if shrunk > value else value  # max(value, shrunk), without the call
         at = max(at, stop)
         if final:
             break

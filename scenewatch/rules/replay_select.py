@@ -82,9 +82,10 @@ def near_tracks(paths: Paths, camera: CameraConfig, size: tuple[int, int]) -> np
     close = np.zeros(len(points), bool)
     look = np.flatnonzero(np.all((points >= low) & (points <= high), axis=1))
     if zone is not None:
-        close[look] = points_in_polygon(points[look], target) | (
-            _border_distance(points[look], target) <= margin
-        )
+        inside = points_in_polygon(points[look], target)
+        close[look[inside]] = True
+        out = look[~inside]  # the border's distance for the points outside alone
+        close[out] = _border_distance(points[out], target) <= margin
     else:
         a, b = target
         close[look] = distance_to_segment(points[look], a, b) <= margin
@@ -123,7 +124,12 @@ def sightings_to_feed(
     starts, first, resumed, feet, track = links.starts, links.first, links.resumed, links.feet, links.track
     if isinstance(config, IntrusionRule | LoiteringRule):
         zone = next(z for z in camera.zones if z.name == config.zone)
-        side = points_in_polygon(feet, np.asarray(zone.polygon, np.float64)).astype(np.int8)
+        # the sides that can matter: the sightings fed for themselves, and the losses whose
+        # identity such a newcomer may carry on (a week judged alone needs next to none)
+        look = np.ones(len(row), bool) if judged is None else ~judged
+        look[links.loss[look[links.birth]]] = True
+        side = np.zeros(len(row), np.int8)
+        side[look] = points_in_polygon(feet[look], np.asarray(zone.polygon, np.float64))
         # a track starts outside every zone (one born inside enters with its first sightings),
         # and one seen again after frames without it may have lost its identity meanwhile
         fresh = (first | resumed) & (side == 1)
@@ -159,6 +165,25 @@ def sightings_to_feed(
     keep = np.zeros(len(ts), bool)
     keep[order] = spans
     return keep, keep & tracked
+
+
+def time_order(row: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """``np.lexsort((row, ts))`` of sightings sorted by row then time: by time, ties by row. A
+    stable sort by time alone keeps the rows' order (one sort instead of two)."""
+    if len(row) > 1 and not np.all(row[1:] >= row[:-1]):
+        return np.lexsort((row, ts))
+    return np.argsort(ts, kind="stable")
+
+
+def by_key_then_time(key: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """``np.lexsort((ts, key))``: by key, ties by time, then place. Sightings by track then time
+    are mostly that already (a track keeps its identity): a stable sort by key alone gives it
+    where each key's sightings come in time order, checked."""
+    order = np.argsort(key, kind="stable")
+    k, t = key[order], ts[order]
+    if len(k) > 1 and not np.all((k[1:] != k[:-1]) | (t[1:] >= t[:-1])):
+        return np.lexsort((ts, key))
+    return order
 
 
 def pair_groups(count: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -55,10 +55,12 @@ def judge_stays(
     classes: np.ndarray,
     last_ts: np.ndarray,
     frames: np.ndarray,
+    at: np.ndarray | None = None,
 ) -> tuple[Stays, np.ndarray]:
     """The events of the zone rule of ``camera`` for the identities whose sightings these are
     (identity ``row``, time, box, class; sorted by identity then time), each ending at its
-    ``last_ts`` (per sighting), among the run's sorted ``frames`` (times). Returns the events and
+    ``last_ts`` (per sighting), among the run's sorted ``frames`` (times; ``at``: each sighting's
+    frame where known; ``xyxy`` may be the float32 bottom-centres, as ``membership``). Returns the events and
     [S] which sightings belong to identities it could not judge alone (a border crossing dated at
     a sighting itself after a gap: the engine restarts its count there), to hand to the engine."""
     config = camera.rules[0]
@@ -67,7 +69,7 @@ def judge_stays(
     n = len(row)
     if not n:
         return Stays(np.zeros(0, np.int64), np.zeros(0), np.zeros(0)), np.zeros(0, bool)
-    state = membership(zone, row, ts, xyxy, classes, frames)
+    state = membership(zone, row, ts, xyxy, classes, frames, at)
     first, track_start, run_start, crossed = state.first, state.track_start, state.run_start, state.crossed
     inside, toggle, index = state.inside, state.toggle, np.arange(n)
     was = np.r_[False, inside[:-1]] & ~first
@@ -111,25 +113,27 @@ def membership(
     xyxy: np.ndarray,
     classes: np.ndarray,
     frames: np.ndarray,
+    at: np.ndarray | None = None,
 ) -> Membership:
     """The zone state of the sightings of identities (identity ``row``, time, box, class; sorted
-    by identity then time) among the run's sorted ``frames`` (times)."""
+    by identity then time) among the run's sorted ``frames`` (times; ``at``: each sighting's
+    frame, where known). ``xyxy`` may be the boxes' float32 bottom-centres instead ([S, 2])."""
     polygon = np.asarray(zone.polygon, np.float64)
     n = len(row)
-    box = xyxy.astype(np.float32)
-    feet32 = bottom_centres(box)  # as Detections has it
+    # as Detections has them: bottom-centres of float32 boxes (given as such, [S, 2], or worked out)
+    feet32 = xyxy if xyxy.shape[1] == 2 else bottom_centres(xyxy.astype(np.float32))
     feet = feet32.astype(np.float64)
     # outside the polygon's bounds is outside it: the ray test only for the points within them
     bounds = np.all((feet >= polygon.min(axis=0)) & (feet <= polygon.max(axis=0)), axis=1)
     raw = np.zeros(n, bool)
-    raw[bounds] = points_in_polygon(feet32[bounds], polygon)
+    raw[bounds] = points_in_polygon(feet[bounds], polygon)
     if zone.classes is not None:
         raw &= np.isin(classes, [class_id(c) for c in zone.classes])
     first = np.r_[True, row[1:] != row[:-1]]
     index = np.arange(n)
     track_start = np.maximum.accumulate(np.where(first, index, 0))
     # the frame before each sighting's: unseen in between is a gap
-    at = np.searchsorted(frames, ts)
+    at = np.searchsorted(frames, ts) if at is None else at
     previous_frame = np.where(at > 0, frames[np.maximum(at - 1, 0)], -np.inf)
     last = np.where(first, -np.inf, np.r_[-np.inf, ts[:-1]])
     gap = ~first & (last < previous_frame)
@@ -142,10 +146,12 @@ def membership(
     # runs of one raw side; a run's first sighting starts its count and dates it
     run_first = first | np.r_[True, raw[1:] != raw[:-1]]
     run_start = np.maximum.accumulate(np.where(run_first, index, 0))
-    kept = np.minimum(at + 1, FRAME_LOG)  # frames in the engine's log, this one included
-    since_t = np.where(run_first, crossed, seen)
-    after = (at + 1) - np.maximum(np.searchsorted(frames, since_t, "right"), at + 1 - kept)
-    steps = np.where(gap, after, 1)
+    # a step is one sighting; after a gap, the frames since it crossed (or was last seen)
+    steps = np.ones(n, np.int64)
+    there = at[back] + 1
+    kept = np.minimum(there, FRAME_LOG)  # frames in the engine's log, this one included
+    since_t = np.where(run_first[back], crossed[back], seen[back])
+    steps[back] = there - np.maximum(np.searchsorted(frames, since_t, "right"), there - kept)
     unsure = np.zeros(n, bool)
     unsure[track_start[run_first & (steps == 0)]] = True
     count = np.cumsum(steps)

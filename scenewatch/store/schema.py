@@ -196,6 +196,7 @@ track_sightings = Table(
     Column("track_id", Integer, ForeignKey("tracks.id", ondelete="CASCADE"), primary_key=True),
     Column("count", Integer, nullable=False),
     Column("packed", LargeBinary, nullable=False),
+    Column("path_packed", LargeBinary),  # the track's path as float64 rows (migration 0014)
 )
 
 # ---------------------------------------------------------------- delivery and recording

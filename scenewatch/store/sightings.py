@@ -5,7 +5,9 @@ from before it was confirmed); a week of a busy camera is over a million rows, a
 object each costs seconds. When a track finishes, its live boxes (the ones the tracker reported
 and the rules saw) are packed into ``track_sightings``: little-endian float64 rows of
 ``COLUMNS``, read back with one ``np.frombuffer`` per query. Tracks finished before migration 0013
-have no packed value: their box rows are read (``reported`` picks the live ones).
+have no packed value: their box rows are read (``reported`` picks the live ones). Beside them the
+track's path (``path_packed``, migration 0014): float64 (t, x, y) rows of its JSON ``path``, which
+a replay reads for every track of a week without parsing text.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from itertools import chain
 import numpy as np
 from sqlalchemy import Connection, Select, and_, insert, select
 
-from scenewatch.store.schema import boxes, track_sightings
+from scenewatch.store.schema import boxes, track_sightings, tracks
 
 COLUMNS = ("frame", "ts", "x1", "y1", "x2", "y2", "score")
 PACKED = np.dtype("<f8")
@@ -33,15 +35,37 @@ def pack_finished(conn: Connection, db_ids: list[int]) -> int:
             continue
         tracks_, starts, counts = np.unique(found[:, 0], return_index=True, return_counts=True)
         values = found[:, 1:8].astype(PACKED)
+        paths = _packed_paths(conn, tracks_.astype(np.int64).tolist())
         conn.execute(
             insert(track_sightings),
             [
-                {"track_id": int(t), "count": int(n), "packed": values[a : a + n].tobytes()}
-                for t, a, n in zip(tracks_.tolist(), starts.tolist(), counts.tolist(), strict=True)
+                {
+                    "track_id": t,
+                    "count": int(n),
+                    "packed": values[a : a + n].tobytes(),
+                    "path_packed": paths.get(t),
+                }
+                for t, a, n in zip(
+                    tracks_.astype(np.int64).tolist(), starts.tolist(), counts.tolist(), strict=True
+                )
             ],
         )
         packed += len(tracks_)
     return packed
+
+
+def _packed_paths(conn: Connection, db_ids: list[int]) -> dict[int, bytes]:
+    """The stored paths of the tracks ``db_ids`` (``[[t, x, y], ...]``) as float64 rows: a replay
+    reads them without parsing JSON (one that is not such a list is left to the JSON)."""
+    out = {}
+    for db_id, path in conn.execute(select(tracks.c.id, tracks.c.path).where(tracks.c.id.in_(db_ids))):
+        try:
+            points = np.asarray(path, PACKED)
+        except (TypeError, ValueError):
+            continue
+        if not points.size or (points.ndim == 2 and points.shape[1] == 3):
+            out[db_id] = points.reshape(-1, 3).tobytes()
+    return out
 
 
 def packed_rows(conn: Connection, db_ids: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -52,19 +76,21 @@ def packed_rows(conn: Connection, db_ids: list[int]) -> tuple[np.ndarray, np.nda
     blobs: list[bytes] = []
     for i in range(0, len(db_ids), READ_CHUNK):
         # integers alone, spelled out: compiling a statement per chunk costs more than reading it
-        listed = ",".join(str(int(v)) for v in db_ids[i : i + READ_CHUNK])
+        listed = ",".join(map(str, map(int, db_ids[i : i + READ_CHUNK])))
         cursor = conn.connection.cursor()
         try:
             cursor.execute(
                 f"SELECT track_id, count, packed FROM track_sightings WHERE track_id IN ({listed}) "
                 "ORDER BY track_id"
             )
-            for track_id, count, blob in cursor.fetchall():
-                ids.append(track_id)
-                counts.append(count)
-                blobs.append(blob)
+            found = cursor.fetchall()
         finally:
             cursor.close()
+        if found:  # the columns at once, not a row at a time
+            some_ids, some_counts, some_blobs = zip(*found, strict=True)
+            ids.extend(some_ids)
+            counts.extend(some_counts)
+            blobs.extend(some_blobs)
     values = np.frombuffer(b"".join(blobs), PACKED).reshape(-1, len(COLUMNS))
     return np.array(ids, np.int64), np.array(counts, np.int64), values
 
