@@ -227,10 +227,16 @@ def redescribe(store: DataStore, data: dict, as_run: bool = False) -> None:
                 describer.observe(
                     Frame(picture.to_ndarray(format="bgr24"), camera, index, t, t), found, found
                 )
-                for tid in ends.get(index, []) if as_run else []:
-                    described[tid] = describe_vehicle(describer, attrs[tid], per_track[tid], tid)
+                for tid in ends.get(index, []):  # a run learns a car's size when its track ends
+                    if attrs[tid].get("class") == "car":
+                        box_rows = np.array([b for _, b, _ in sorted(per_track[tid], key=lambda r: r[0])])
+                        describer.sizes.add_track(box_rows, *describer.frame_size or (1, 1), tid)
+                    if as_run:
+                        described[tid] = describe_vehicle(describer, attrs[tid], per_track[tid], tid)
+                        retype(described, describer.retype())
         for tid in attrs.keys() - described.keys():
             described[tid] = describe_vehicle(describer, attrs[tid], per_track[tid], tid)
+        retype(described, describer.retype(final=True))
         with store.engine.begin() as conn:
             for tid, new in described.items():
                 if new is not None:
@@ -252,6 +258,7 @@ def describe_vehicle(
     relative = None
     if a["class"] not in TWO_WHEELERS:
         relative = describer.sizes.relative(xyxy, *describer.frame_size, tid)
+        describer.provisional.note(tid, xyxy, a["class"])
     cls = corrected_class(a["class"], relative)
     new = dict(a, **{"class": cls})
     new["class_conf"] = vehicle_confidence(1.0, float(np.mean([s for _, _, s in seen])))
@@ -261,6 +268,13 @@ def describe_vehicle(
     if relative is not None:
         new["vehicle_type"] = vehicle_type(cls, xyxy[0], relative=relative)
     return new
+
+
+def retype(described: dict[int, dict | None], changes: dict[int, dict]) -> None:
+    """Apply the describer's new types of vehicles typed before against fewer cars."""
+    for tid, change in changes.items():
+        if described.get(tid) is not None:
+            described[tid] = {**(described[tid] or {}), **change}
 
 
 def box_columns() -> list:

@@ -19,7 +19,13 @@ from conftest import VIDEO, needs, needs_models
 from scenewatch.search.query import parse_query
 from scenewatch.search.rank import clause_needs, score_clause
 from scenewatch.vision.attributes.crops import crop_around
-from scenewatch.vision.attributes.vehicle import VehicleSizes, body_colours, corrected_class, vehicle_type
+from scenewatch.vision.attributes.vehicle import (
+    Provisional,
+    VehicleSizes,
+    body_colours,
+    corrected_class,
+    vehicle_type,
+)
 from scenewatch.vision.colours import scene_lightness
 from scenewatch.vision.constancy import WhiteBalance
 from scenewatch.vision.labels import class_id
@@ -276,3 +282,133 @@ def test_few_cars_size_only_what_stands_near_them_and_never_a_track_by_itself() 
         sizes.observe(np.array([[302, y - h, 302 + 1.3 * h, y]]), np.array([car]), 640, 360, np.array([tid]))
     near, high = sizes.expected(np.array([[300, 250, 380, 330], [300, 90, 330, 130]]))
     assert near[1] == pytest.approx(0.25 * 330, rel=0.1) and high[1] == pytest.approx(0.25 * 130, rel=0.1)
+
+
+CAR, TRUCK = class_id("car"), class_id("truck")
+
+
+def _car_box(x: float, y2: float, scale: float = 1.0) -> np.ndarray:
+    """A car's box with its bottom centre at (x, y2) in a 640x360 view: nearer (lower) cars are
+    bigger; ``scale`` times a car's width and height (a van is about 1.4)."""
+    h = 0.25 * y2 * scale
+    w = 1.3 * 0.25 * y2 * scale
+    return np.array([x - w / 2, y2 - h, x + w / 2, y2], np.float32)
+
+
+def _drive(stage, tracks: list[tuple[int, list[int], np.ndarray]]) -> None:
+    """Feed ``stage`` one track after another: (track id, per-frame class ids, start box); each
+    moves 2 px down per frame and is finished after its last frame."""
+    from scenewatch.tracking import FinishedTrack
+    from scenewatch.types import Detections, Frame
+
+    image = np.full((360, 640, 3), 120, np.uint8)
+    index = 0
+    for tid, classes, start in tracks:
+        times, boxes = [], []
+        for step, cls in enumerate(classes):
+            box = start + np.array([0, 2 * step, 0, 2 * step], np.float32)
+            frame = Frame(image, "road", index, 1000.0 + index * 0.1, index * 0.1)
+            found = Detections(box[None], [0.9], [cls], [tid])
+            stage.add(frame, found, [], found)
+            times.append(frame.timestamp)
+            boxes.append(box)
+            index += 1
+        finished = FinishedTrack(
+            tid, classes[0], np.array(times), np.arange(len(times)), np.array(boxes), np.full(len(times), 0.9)
+        )
+        stage.finish([finished])
+
+
+def _stage(tmp_path: Path, queue=None):
+    from scenewatch.flow.finish import FinishStage
+    from scenewatch.store import repo
+    from scenewatch.store.data import DataStore
+    from scenewatch.store.writer import TrackWriter
+    from scenewatch.vision.attributes import AttributeDescriber
+
+    store = DataStore.open(tmp_path / "data")
+    camera_id = repo.ensure_camera(store.engine, "road", "file", 640, 360, 10.0)
+    run_id = repo.start_run(store.engine, camera_id, "file", "live")
+    describer = AttributeDescriber(use_pose=False)
+    return FinishStage(
+        TrackWriter(store, "road", camera_id, run_id), describer=describer, describe_queue=queue
+    )
+
+
+def _cars(first_id: int, n: int) -> list[tuple[int, list[int], np.ndarray]]:
+    """``n`` car tracks of 10 frames each, spread over the lanes and distances of the view."""
+    rng = np.random.default_rng(first_id)
+    return [
+        (first_id + i, [CAR] * 10, _car_box(float(rng.uniform(150, 490)), float(rng.uniform(140, 320))))
+        for i in range(n)
+    ]
+
+
+def test_car_sizes_come_from_finished_tracks_by_their_voted_class(tmp_path) -> None:
+    """A truck whose frames read 'car' now and then is not a car of the reference; a finished
+    car track adds its boxes."""
+    stage = _stage(tmp_path)
+    truck = _car_box(320, 300, 2.0)
+    _drive(stage, [(1, [TRUCK, CAR, TRUCK, TRUCK, CAR, TRUCK, TRUCK, TRUCK, CAR, TRUCK], truck)])
+    sizes = stage.describer.sizes
+    assert sizes.cars() == 0  # the truck's car-labelled frames taught nothing
+    _drive(stage, _cars(10, 8))
+    assert sizes.cars() == 8
+    expected = sizes.expected(_car_box(320, 250)[None])
+    assert expected is not None and expected[0] == pytest.approx([1.3 * 0.25 * 250, 0.25 * 250], rel=0.15)
+    stage.close()
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_first_van_is_typed_again_once_the_camera_knows_its_cars(tmp_path, background: bool) -> None:
+    """The camera's first vehicle, a van COCO calls a car, ends before any car did: typed by its
+    box shape alone it reads car. Once the camera has seen enough cars it is typed again against
+    them: stored a van, and found as one in the search index (inline and background describing)."""
+    from sqlalchemy import select
+
+    from scenewatch.runtime import DescribeQueue
+    from scenewatch.store.schema import track_terms, tracks
+
+    queue = DescribeQueue() if background else None
+    stage = _stage(tmp_path, queue)
+    _drive(stage, [(1, [CAR] * 10, _car_box(320, 280, 1.4))])
+    if queue is not None:
+        assert stage.describe_queue.drain(stage, 120.0)
+    store = stage.writer.store
+
+    def van_reading() -> tuple[dict, dict[str, float]]:
+        with store.engine.connect() as conn:
+            van_id, attrs = conn.execute(
+                select(tracks.c.id, tracks.c.attributes).where(tracks.c.tracker_id == 1)
+            ).one()
+            terms = conn.execute(
+                select(track_terms.c.term, track_terms.c.weight).where(track_terms.c.track_id == van_id)
+            )
+            return attrs["vehicle_type"], dict(terms.all())
+
+    first, _ = van_reading()
+    assert max(first, key=first.get) == "car"  # by shape alone
+    _drive(stage, _cars(10, 30))
+    if queue is not None:
+        assert stage.describe_queue.drain(stage, 300.0)
+    types, terms = van_reading()  # typed again while the run goes on, not only at its end
+    assert max(types, key=types.get) == "van" and types.get("car", 0.0) < 0.1
+    assert terms.get("vtype:van", 0.0) == types["van"] and "vtype:car" not in terms
+    stage.close()
+    if queue is not None:
+        queue.close()
+
+
+def test_waiting_vehicles_are_typed_again_when_their_reference_doubled_or_the_run_ends() -> None:
+    """A van typed before any car was seen waits; two cars beside it are not yet a reference worth
+    typing again for (fewer than three), but the run's end types it with whatever is known."""
+    sizes = VehicleSizes()
+    waiting = Provisional(sizes)
+    van = np.array([_car_box(320, 280, 1.4) + [0, 2 * i, 0, 2 * i] for i in range(10)])
+    waiting.note(1, van, "car")
+    for tid, x in ((2, 170.0), (3, 470.0)):
+        sizes.add_track(np.array([_car_box(x, 270 + 2 * i) for i in range(10)]), 640, 360, tid)
+    assert waiting.retype(640, 360) == {}
+    final = waiting.retype(640, 360, final=True)
+    assert max(final[1]["vehicle_type"], key=final[1]["vehicle_type"].get) == "van"
+    assert waiting.retype(640, 360, final=True) == {}  # nothing waits after the run's end

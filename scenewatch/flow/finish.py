@@ -15,6 +15,9 @@ that ends is finished, described, stored, indexed for search and announced, in t
   had not run when the process was killed stays stored, finished, with its boxes, path, thumbnail
   and class index, and ``attributes`` NULL (its crops were only in memory); search finds it by class;
 - index: ``scenewatch.search.index`` rows, in the transaction that makes the track final;
+- describe again: what the describer learns later changes a few earlier descriptions (a camera's
+  first vehicles, typed before it had seen enough cars to size them against); their attributes
+  and index rows are rewritten as it tells (``TrackDescriber.retype``), at the latest on ``close``;
 - announce: ``on_indexed`` observers (standing searches) get the database ids once committed.
 
 Each step calls only lower layers (store writer, search index, describer); none calls back up.
@@ -26,12 +29,13 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from scenewatch.rules.store import event_tracker_ids
 from scenewatch.runtime.describe import DescribeJob, DescribeQueue
 from scenewatch.search.index import index_tracks
 from scenewatch.search.vectors import split_vector, store_vectors
+from scenewatch.store.schema import tracks
 from scenewatch.store.writer import TrackWriter, WrittenTrack
 from scenewatch.tracking import FinishedTrack, TrackSummary
 from scenewatch.types import Detections, Frame
@@ -55,6 +59,10 @@ class TrackDescriber(Protocol):
     def detach(self, track: FinishedTrack, summary: TrackSummary) -> DescribeJob:
         """Take what describing ``track`` needs out of the per-frame state; the job computes the
         attributes later, in any thread (the background describer's way)."""
+
+    def retype(self, final: bool = False) -> dict[int, dict]:
+        """Tracker id -> attributes that change for tracks described before the describer knew
+        as much as now (vehicles typed against fewer cars); ``final``: the run ends."""
 
 
 class FinishStage:
@@ -124,6 +132,8 @@ class FinishStage:
         tracks, or queue their descriptions (their rows are committed: the worker can update them)."""
         written = self.writer.flush(also=self._index)
         self._announce([w.db_id for w in written if w.tracker_id not in self.jobs])
+        if self.describe_queue is None:
+            self._retype()  # inline descriptions are all stored by now
         for track in written:
             job = self.jobs.pop(track.tracker_id, None)
             if job is not None and self.describe_queue is not None:
@@ -153,6 +163,7 @@ class FinishStage:
                 self._index(conn, [now])
                 store_vectors(conn, [] if vector is None else [(track.db_id, vector)])
             self._announce([track.db_id])
+            self._retype()  # in the describer's thread: no description of this stage is in flight
 
         return described
 
@@ -168,5 +179,27 @@ class FinishStage:
     def close(self) -> None:
         """Write what is left and wait (at most ``drain_timeout``) for this stage's descriptions."""
         self.flush()
-        if self.describe_queue is not None:
-            self.describe_queue.drain(self, self.drain_timeout)
+        if self.describe_queue is None or self.describe_queue.drain(self, self.drain_timeout):
+            self._retype(final=True)
+
+    def _retype(self, final: bool = False) -> None:
+        """Store and re-index what the describer now says differently of tracks it described
+        before (its vehicles' types, against the cars seen since). Only the changed attributes
+        and their index rows are rewritten: the tracks' image vectors stay as they are. Not
+        announced again: standing searches judged each track when it was described."""
+        changes = self.describer.retype(final) if self.describer is not None else {}
+        if not changes:
+            return
+        cols = (tracks.c.id, tracks.c.tracker_id, tracks.c.class_name, tracks.c.first_ts, tracks.c.last_ts)
+        q = select(*cols, tracks.c.score, tracks.c.attributes).where(
+            tracks.c.run_id == self.writer.run_id, tracks.c.tracker_id.in_(list(changes))
+        )
+        with self.writer.store.engine.begin() as conn:
+            items = []
+            for row in conn.execute(q).all():
+                old = row.attributes if isinstance(row.attributes, dict) else None
+                new = None if old is None else {**old, **changes[row.tracker_id]}
+                if new is not None and new != old:
+                    self.writer.store_attributes(conn, row.id, new)
+                    items.append((row.id, {**row._mapping, "attributes": new}))
+            index_tracks(conn, self.writer.camera_id, items)

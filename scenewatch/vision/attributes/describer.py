@@ -41,6 +41,7 @@ from scenewatch.vision.attributes.motion import describe_motion
 from scenewatch.vision.attributes.parts import PARTS, box_masks, pose_masks, posture
 from scenewatch.vision.attributes.vehicle import (
     TWO_WHEELERS,
+    Provisional,
     VehicleSizes,
     body_colours,
     corrected_class,
@@ -112,7 +113,8 @@ class AttributeDescriber:
                 self.pose = None  # colours from box proportions rather than no attributes at all
         self.last_seen: dict[int, float] = {}
         self._frames = 0
-        self.sizes = VehicleSizes()  # this camera's car sizes, for vehicle types
+        self.sizes = VehicleSizes()  # this camera's car sizes (from its finished tracks), for vehicle types
+        self.provisional = Provisional(self.sizes)  # recent vehicles, typed again as it learns
         self.frame_size: tuple[int, int] | None = None
 
     # -- per frame -----------------------------------------------------------------------------
@@ -121,7 +123,6 @@ class AttributeDescriber:
         self.crops.observe(frame, tracked)
         self.items.observe(tracked, raw)
         self.frame_size = frame.width, frame.height
-        self.sizes.observe(tracked.xyxy, tracked.class_ids, frame.width, frame.height, tracked.track_ids)
         self.balance.observe(frame.image)
         for track_id in tracked.track_ids.tolist():
             self.last_seen[track_id] = frame.timestamp
@@ -143,7 +144,17 @@ class AttributeDescriber:
         crops = self.crops.pop(track.track_id)
         carried = self.items.pop(track.track_id)
         self.last_seen.pop(track.track_id, None)
+        voted = summary.class_id if summary.class_votes else track.class_id
+        if self.frame_size is not None and class_name(voted) == "car":  # in the order tracks end
+            self.sizes.add_track(track.xyxy, *self.frame_size, track.track_id)
         return Description(self, track, summary, crops, carried)
+
+    def retype(self, final: bool = False) -> dict[int, dict]:
+        """Vehicles typed again against the camera's cars since seen (twice as many as when
+        typed; all of them when ``final``): tracker id -> ``class`` and ``vehicle_type``."""
+        if self.frame_size is None:
+            return {}
+        return self.provisional.retype(*self.frame_size, final)
 
     def attributes(
         self,
@@ -176,6 +187,7 @@ class AttributeDescriber:
             relative = None
             if self.frame_size is not None and cls not in TWO_WHEELERS:
                 relative = self.sizes.relative(track.xyxy, *self.frame_size, track.track_id)
+                self.provisional.note(track.track_id, track.xyxy, cls)
             cls = out["class"] = corrected_class(cls, relative)
             if votes:
                 share = sum(n for c, n in votes.items() if class_name(c) in VEHICLES) / max(

@@ -90,9 +90,10 @@ class VehicleSizes:
     """One camera's car sizes: the expected car box height and width at each place in the view.
 
     Perspective makes a car's box shrink with distance, so a van or a box truck is only "big"
-    against the cars around the same place (the same lane, the same distance). Every few frames
-    the detector's car boxes (not cut off by the frame edge) are kept with their track ids; a
-    least-squares surface over the box bottoms gives the expected car width and height anywhere
+    against the cars around the same place (the same lane, the same distance). Each finished
+    track whose voted class is car adds its steady boxes (:meth:`add_track`; per-frame classes
+    flicker: a van's or a truck's frames read "car" now and then, and one such frame makes it
+    a car of the reference), kept with their track ids; a least-squares surface over the box bottoms gives the expected car width and height anywhere
     in the view. The surface has no more terms than the cars seen can pin down: a plane from
     three cars, the full quadratic from six (a quadratic fitted to two cars extrapolates wildly
     everywhere else, and a quiet camera's first tracks end while it has seen only a few); with
@@ -106,6 +107,10 @@ class VehicleSizes:
         self._seen = 0
         self._scale = 1.0
         self._lock = threading.Lock()  # described in worker threads, observed in the camera's
+        # the rows as an array and their fitted surfaces by term count, until the rows change:
+        # typing many vehicles again against one reference fits it once
+        self._version = 0
+        self._fitted: tuple[int, np.ndarray, dict[int, np.ndarray]] = (0, np.zeros((0, 5)), {})
 
     def observe(
         self,
@@ -115,7 +120,8 @@ class VehicleSizes:
         height: int,
         track_ids: np.ndarray | None = None,
     ) -> None:
-        """One frame's tracked boxes (frame pixels), their COCO class ids and track ids."""
+        """One frame's boxes (frame pixels), their COCO class ids and track ids, every
+        ``every``-th call: detector output where no finished tracks are at hand."""
         self._seen += 1
         if self._seen % self.every:
             return
@@ -126,13 +132,39 @@ class VehicleSizes:
                 if cls == CAR_ID and not frame_cut(box, width, height):
                     x1, y1, x2, y2 = (float(v) for v in box)
                     self._rows.append(((x1 + x2) / 2, y2, x2 - x1, y2 - y1, tid))
+                    self._version += 1
+
+    def add_track(self, xyxy: np.ndarray, width: int, height: int, track_id: int) -> None:
+        """A finished car track's boxes (frame pixels, time order): the median box of each run of
+        ``every`` whole boxes (not cut off by the frame edge), so a track adds about as many rows
+        as its frames would, each without the frame-to-frame jitter of its box."""
+        b = np.asarray(xyxy, dtype=float).reshape(-1, 4)
+        b = b[[not frame_cut(box, width, height) for box in b]]
+        if not len(b):
+            return
+        rows = np.column_stack([(b[:, 0] + b[:, 2]) / 2, b[:, 3], b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]])
+        steady = [np.median(rows[i : i + self.every], axis=0) for i in range(0, len(rows), self.every)]
+        with self._lock:
+            self._scale = float(max(width, height))
+            self._rows.extend(
+                (float(r[0]), float(r[1]), float(r[2]), float(r[3]), int(track_id)) for r in steady
+            )
+            self._version += 1
+
+    def cars(self) -> int:
+        """How many distinct cars the reference holds."""
+        with self._lock:
+            ids = [row[4] for row in self._rows]
+        return len({i for i in ids if i >= 0}) + sum(1 for i in ids if i < 0)
 
     def expected(self, boxes: np.ndarray, track_id: int | None = None) -> np.ndarray | None:
         """[N, 2] expected car (width, height) at each box's bottom centre, or None (fewer than
         :data:`MIN_ROWS` boxes of cars other than ``track_id``); NaN where too few cars were seen
         for a surface and none of the others stood near the box."""
         with self._lock:
-            rows = np.array(self._rows, dtype=float).reshape(-1, 5)
+            if self._fitted[0] != self._version:
+                self._fitted = (self._version, np.array(self._rows, dtype=float).reshape(-1, 5), {})
+            _, rows, surfaces = self._fitted
         # Other cars decide whether there is a reference at all (on a quiet street a car-class
         # pickup would otherwise be measured against itself); in a surface a track's own boxes
         # are a few among many.
@@ -145,8 +177,10 @@ class VehicleSizes:
         b = np.asarray(boxes, dtype=float).reshape(-1, 4)
         if terms == 1:
             return _nearby_size(others, b)
-        design = _design(rows[:, 0], rows[:, 1], self._scale)[:, :terms]
-        coef = np.linalg.lstsq(design, rows[:, 2:4], rcond=None)[0]
+        coef = surfaces.get(terms)
+        if coef is None:
+            design = _design(rows[:, 0], rows[:, 1], self._scale)[:, :terms]
+            coef = surfaces[terms] = np.linalg.lstsq(design, rows[:, 2:4], rcond=None)[0]
         at = _design((b[:, 0] + b[:, 2]) / 2, b[:, 3], self._scale)[:, :terms]
         return np.maximum(at @ coef, 1.0)
 
@@ -155,7 +189,7 @@ class VehicleSizes:
     ) -> tuple[float, float] | None:
         """Median (width, height) of a track's boxes relative to the camera's cars there; boxes cut
         off by the frame edge left out; None when nothing is left or the camera has too few
-        cars (other than ``track_id``, the track's own id in :meth:`observe`)."""
+        cars (other than ``track_id``, the track's own id in :meth:`add_track`)."""
         b = np.asarray(boxes, dtype=float).reshape(-1, 4)
         b = b[[not frame_cut(box, width, height) for box in b]]
         expected = self.expected(b, track_id) if len(b) else None
@@ -262,6 +296,56 @@ def corrected_class(cls: str, relative: tuple[float, float] | None) -> str:
     if cls == "bus" and relative is not None and float(np.sqrt(relative[0] * relative[1])) < CAR_SIZED:
         return "car"
     return cls
+
+
+KEEP_BOXES = 64  # boxes a waiting vehicle keeps for its next typing
+
+
+class Provisional:
+    """A camera's recent vehicles, to be typed again as its car reference grows: a vehicle is
+    only as well typed as the cars seen by the time its track ends, and a camera's first vans read
+    as cars (by shape alone, or against a handful of cars) until it has seen enough cars.
+
+    :meth:`note` keeps each typed vehicle with the number of cars it was typed against;
+    :meth:`retype` types again those whose reference has since at least doubled (and is no
+    longer a handful: :data:`PLANE_CARS`), or all of them when ``final`` (the run ends). At most
+    ``keep`` vehicles wait (the oldest go first); a reference that no longer grows (it holds a
+    bounded number of boxes) retypes nothing."""
+
+    def __init__(self, sizes: VehicleSizes, keep: int = 500):
+        self.sizes, self.keep = sizes, keep
+        self._waiting: dict[int, tuple[np.ndarray, str, int]] = {}
+        self._lock = threading.Lock()
+
+    def note(self, track_id: int, xyxy: np.ndarray, cls: str) -> None:
+        """A vehicle of detector class ``cls`` (before :func:`corrected_class`) just typed."""
+        if cls in TWO_WHEELERS:
+            return
+        b = np.asarray(xyxy, dtype=float).reshape(-1, 4)
+        step = max(1, -(-len(b) // KEEP_BOXES))
+        cars = self.sizes.cars()
+        with self._lock:
+            self._waiting[track_id] = (b[::step].copy(), cls, cars)
+            while len(self._waiting) > self.keep:
+                del self._waiting[next(iter(self._waiting))]
+
+    def retype(self, width: int, height: int, final: bool = False) -> dict[int, dict]:
+        """Track id -> new ``class`` and ``vehicle_type`` of the vehicles due (see the class)
+        that the reference can size."""
+        cars = self.sizes.cars()
+        with self._lock:
+            due = {t: w for t, w in self._waiting.items() if final or cars >= max(2 * w[2], PLANE_CARS)}
+            for t, (boxes, cls, _) in due.items():
+                self._waiting[t] = (boxes, cls, cars)
+            if final:
+                self._waiting.clear()
+        out = {}
+        for track_id, (boxes, voted, _) in due.items():
+            relative = self.sizes.relative(boxes, width, height, track_id)
+            if relative is not None:
+                cls = corrected_class(voted, relative)
+                out[track_id] = {"class": cls, "vehicle_type": vehicle_type(cls, boxes[0], relative=relative)}
+        return out
 
 
 SURE_SCORE = 0.5  # a mean detection score from which a vehicle is certain
