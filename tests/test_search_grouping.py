@@ -22,7 +22,15 @@ from scenewatch.config import AppConfig
 from scenewatch.pipeline import index_file
 from scenewatch.search.engine import search
 from scenewatch.search.fragments import Fragment, colour_shares
-from scenewatch.search.grouping import MAX_GAP_S, MAX_RETURN_S, MIN_LOOK, comes_back, likeness, link_cost
+from scenewatch.search.grouping import (
+    MAX_GAP_S,
+    MAX_RETURN_S,
+    MIN_LOOK,
+    chains,
+    comes_back,
+    likeness,
+    link_cost,
+)
 from scenewatch.search.index import index_tracks
 from scenewatch.search.loading import load_facts
 from scenewatch.store import repo
@@ -244,6 +252,39 @@ def test_a_walk_that_left_the_view_comes_back_only_through_that_border():
     assert not comes_back(gone, later(4, (755.0, 380.0, 95.0), 15.0 + MAX_RETURN_S, "right"))
     assert link_cost(gone, later(5, (700.0, 320.0, 90.0), 6.0, None)) is None
     assert link_cost(gone, later(6, (750.0, 320.0, 90.0), 6.0, "right")) is not None
+
+
+CLOTHES = {"upper": {"black": 0.9, "blue": 0.1}, "lower": {"blue": 0.9, "black": 0.1}}
+FACE = {"brown": 0.7, "white": 0.3}  # a head seen from the front: skin
+HAIR = {"black": 0.9, "grey": 0.1}  # the same head from behind
+
+
+def walker(
+    track_id: int, at: float, start: tuple[float, float], speed: float, head: dict, border: str | None = None
+) -> Fragment:
+    """A person in CLOTHES seen for 5 s from ``at``, first at ``start`` (box 90 px tall), walking
+    ``speed`` px/s along x, the head named ``head``, first seen at ``border``."""
+    f = Fragment(track_id, 1, "person", at, at + 5.0, (*start, 90.0), (start[0] + 5 * speed, start[1], 90.0))
+    f.velocity = f.start_velocity = (speed, 0.0)
+    f.colours, f.enters = CLOTHES | {"head": head}, border
+    return f
+
+
+def test_a_walker_back_facing_the_other_way_joins_though_the_head_looks_different():
+    """One walker leaves through the right border and comes back through it 10 s later: the
+    face was seen, now the back of the head (hair), named quite differently. The clothes alone
+    decide: one result. Seen again where lost but still walking the same way, a different head is
+    another person; and where another walker in the same clothes also comes back through that
+    border, either could be the one, so neither joins."""
+    gone = walker(1, 0.0, (460.0, 320.0), 60.0, FACE)
+    gone.exits = "right"
+    back = walker(2, 15.0, (755.0, 330.0), -60.0, HAIR, border="right")
+    assert chains({1: gone, 2: back}) == [[1, 2]]
+    lost = walker(3, 0.0, (100.0, 320.0), 40.0, FACE)  # lost mid-frame, at x 300
+    ahead = walker(4, 15.0, (310.0, 320.0), 40.0, HAIR)
+    assert chains({3: lost, 4: ahead}) == [[3], [4]]
+    rival = walker(5, 17.0, (755.0, 300.0), -60.0, HAIR, border="right")
+    assert chains({1: gone, 2: back, 5: rival}) == [[1], [2], [5]]
 
 
 def ground_truth_people(store: DataStore, camera: str, gt_file: Path) -> dict[int, int]:

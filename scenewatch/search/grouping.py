@@ -11,9 +11,11 @@ was lost (hidden behind something, or standing undetected) or comes back through
 left by (:func:`comes_back`), looks alike in every part, and looks more alike than anyone else
 who could have come back there and than anyone seen at the same time as either fragment: colour
 names alone do not tell two people in dark clothes apart, so an ambiguous return is never
-joined. Each track continues into at most one later track, best links first, so a group is a
-chain in time, never two objects seen at once. Groups never cross cameras: there is no identity
-across cameras, by design.
+joined. A walker who comes back facing the other way shows hair where the face was: a return
+that fails on the head alone is then judged by the clothes, and so are its rivals. Each track
+continues into at most one later track, best links first, so a group is a chain in time, never
+two objects seen at once. Groups never cross cameras: there is no identity across cameras, by
+design.
 
 >>> a = Fragment(1, 1, "person", 0.0, 2.0, (100.0, 300.0, 80.0), (160.0, 300.0, 80.0), (30.0, 0.0))
 >>> b = Fragment(2, 1, "person", 2.5, 6.0, (176.0, 301.0, 82.0), (280.0, 300.0, 80.0), (30.0, 0.0))
@@ -62,6 +64,10 @@ EDGE_SPAN_H = 3.0  # back through the border it left by: within this many height
 RETURN_LOOK = 0.9  # colour likeness a return needs (weighted over the parts) ...
 RETURN_PART_LOOK = 0.7  # ... and in each part both show (the upper and lower body at least)
 RETURN_PARTS = ("upper", "lower")
+# A walker who comes back facing the other way shows the back of the head where the face was (hair
+# against skin): a head unlike then says nothing, and such a return is judged by the clothes alone.
+VIEW_PARTS: tuple[str, ...] = ("head",)
+Looks = dict[tuple[str, ...], float | None]  # parts left out -> return likeness
 RETURN_MARGIN = 0.05  # likeness over every other fragment that could be the same return
 RETURN_COST = 2.0  # added to a return's cost: continuous links are taken first
 
@@ -77,10 +83,14 @@ def _weighted(parts: dict[str, float]) -> float | None:
     return sum(PART_WEIGHT[part] * look for part, look in parts.items()) / weight if weight else None
 
 
-def part_likeness(a: dict[str, dict[str, float]], b: dict[str, dict[str, float]]) -> dict[str, float]:
-    """part -> Bhattacharyya coefficient of its colour shares, for the parts both show."""
+def part_likeness(
+    a: dict[str, dict[str, float]], b: dict[str, dict[str, float]], skip: tuple[str, ...] = ()
+) -> dict[str, float]:
+    """part -> Bhattacharyya coefficient of its colour shares, for the parts both show (but ``skip``)."""
     out = {}
     for part in PART_WEIGHT:
+        if part in skip:
+            continue
         pa, pb = a.get(part), b.get(part)
         if pa and pb:
             na, nb = sum(pa.values()), sum(pb.values())
@@ -151,10 +161,18 @@ def comes_back(a: Fragment, b: Fragment) -> bool:
     return a.exits is not None and a.exits == b.enters and along <= EDGE_SPAN_H * h
 
 
-def return_look(a: Fragment, b: Fragment) -> float | None:
-    """The likeness of a return: None unless both show RETURN_PARTS and every part both show
-    reaches RETURN_PART_LOOK (one alike part does not make two people one)."""
-    parts = part_likeness(a.colours, b.colours)
+def turned(a: Fragment, b: Fragment) -> bool:
+    """Whether ``b`` would be ``a``'s walker facing the other way: back through the border ``a``
+    left by, or moving off in a direction more than 90 degrees from ``a``'s."""
+    h = (a.end[2] + b.start[2]) / 2
+    return (a.exits is not None and a.exits == b.enters) or _heads_apart(a.velocity, b.start_velocity, h)
+
+
+def return_look(a: Fragment, b: Fragment, skip: tuple[str, ...] = ()) -> float | None:
+    """The likeness of a return (the parts in ``skip`` left out): None unless both show
+    RETURN_PARTS and every part both show reaches RETURN_PART_LOOK (one alike part does not make
+    two people one)."""
+    parts = part_likeness(a.colours, b.colours, skip)
     if any(p not in parts for p in RETURN_PARTS) or min(parts.values()) < RETURN_PART_LOOK:
         return None
     return _weighted(parts)
@@ -169,12 +187,13 @@ def returns(
     end could return as, any other end that could return as the same start (a rival passes the
     same path and part tests), and anyone seen at the same time as either (certainly another
     object: where such a one looks as alike, as in a crowd in dark clothes or on a camera
-    without colour, the colours say nothing)."""
+    without colour, the colours say nothing). A walker who :func:`turned` and fails on the
+    head (VIEW_PARTS) is judged without it, and so are the rivals of that return."""
     by_camera: dict[int, list[Fragment]] = defaultdict(list)
     for f in sorted(starts, key=lambda f: f.first_ts):
         by_camera[f.camera_id].append(f)
     begins = {camera: [f.first_ts for f in group] for camera, group in by_camera.items()}
-    pairs: list[tuple[Fragment, Fragment, float]] = []
+    pairs: list[tuple[Fragment, Fragment, Looks]] = []
     for a in ends:
         group = by_camera.get(a.camera_id, [])
         reach = STAY_H * SIZE_RATIO * a.end[2]  # no farther where it was lost (a quick first sieve)
@@ -183,37 +202,44 @@ def returns(
                 break
             if (a.exits is None or b.enters != a.exits) and abs(b.start[0] - a.end[0]) > reach:
                 continue
-            look = return_look(a, b) if comes_back(a, b) else None
-            if look is not None:
-                pairs.append((a, b, look))
-    rivals: dict[tuple[str, int], list[tuple[int, float]]] = defaultdict(list)
-    for a, b, look in pairs:
-        rivals["end", a.track_id].append((b.track_id, look))
-        rivals["start", b.track_id].append((a.track_id, look))
-    crowd: dict[int, float] = {}  # fragment -> its best return likeness to anyone seen at once
+            if not comes_back(a, b):
+                continue
+            both: Looks = {skip: return_look(a, b, skip) for skip in ((), VIEW_PARTS)}
+            if any(v is not None for v in both.values()):
+                pairs.append((a, b, both))
+    rivals: dict[tuple[str, int], list[tuple[int, Looks]]] = defaultdict(list)
+    for a, b, looks in pairs:
+        rivals["end", a.track_id].append((b.track_id, looks))
+        rivals["start", b.track_id].append((a.track_id, looks))
+    # (fragment, parts left out) -> its best return likeness to anyone seen at once
+    crowd: dict[tuple[int, tuple[str, ...]], float] = {}
     links = []
-    for a, b, look in pairs:
-        others = [v for i, v in rivals["end", a.track_id] if i != b.track_id]
-        others += [v for i, v in rivals["start", b.track_id] if i != a.track_id]
-        if look < RETURN_LOOK or any(look - v < RETURN_MARGIN for v in others):
+    for a, b, looks in pairs:
+        # the head counts where it passes; against a walker who turned, it is never held
+        skip = VIEW_PARTS if looks[()] is None and turned(a, b) else ()
+        look = looks[skip]
+        others = [v[skip] or 0.0 for i, v in rivals["end", a.track_id] if i != b.track_id]
+        others += [v[skip] or 0.0 for i, v in rivals["start", b.track_id] if i != a.track_id]
+        if look is None or look < RETURN_LOOK or any(look - v < RETURN_MARGIN for v in others):
             continue
         for f in (a, b):
-            if f.track_id not in crowd:
-                crowd[f.track_id] = _alike_at_once(f, everyone)
-        if all(look - crowd[f.track_id] >= RETURN_MARGIN for f in (a, b)):
+            if (f.track_id, skip) not in crowd:
+                crowd[f.track_id, skip] = _alike_at_once(f, everyone, skip)
+        if all(look - crowd[f.track_id, skip] >= RETURN_MARGIN for f in (a, b)):
             late = (b.first_ts - a.last_ts) / MAX_RETURN_S
             links.append((RETURN_COST + LOOK_WEIGHT * (1.0 - look) + late, a.track_id, b.track_id))
     return links
 
 
-def _alike_at_once(f: Fragment, everyone: list[Fragment]) -> float:
-    """The best return likeness to ``f`` of the fragments of its camera and kind seen at the
-    same time (for longer than a link's overlap); 0 when none passes the part tests."""
+def _alike_at_once(f: Fragment, everyone: list[Fragment], skip: tuple[str, ...] = ()) -> float:
+    """The best return likeness to ``f`` (the parts in ``skip`` left out) of the fragments of its
+    camera and kind seen at the same time (for longer than a link's overlap); 0 when none passes
+    the part tests."""
     best = 0.0
     for c in everyone:
         at_once = c.first_ts < f.last_ts - MAX_OVERLAP_S and c.last_ts > f.first_ts + MAX_OVERLAP_S
         if at_once and c.camera_id == f.camera_id and c.kind == f.kind and c.track_id != f.track_id:
-            best = max(best, return_look(f, c) or 0.0)
+            best = max(best, return_look(f, c, skip) or 0.0)
     return best
 
 
