@@ -287,6 +287,30 @@ def test_a_walker_back_facing_the_other_way_joins_though_the_head_looks_differen
     assert chains({1: gone, 2: back, 5: rival}) == [[1], [2], [5]]
 
 
+def test_a_car_driving_away_is_not_joined_to_an_oncoming_one_where_it_vanished():
+    """Two black cars on a road: one drives away up the picture and is lost small near the
+    horizon; 1.5 s later (and again 8 s later) another appears there, coming down. Alike in
+    colour, near in place and size, they are two vehicles: a car does not turn round in a gap.
+    A car lost and found again heading the same way still joins."""
+    black = {"body": {"black": 0.95, "grey": 0.05}}
+
+    def car(
+        track_id: int, at: float, start: tuple[float, float], end: tuple[float, float], vy: float
+    ) -> Fragment:
+        f = Fragment(track_id, 1, "car", at, at + 4.0, (*start, 30.0), (*end, 24.0))
+        f.velocity = f.start_velocity = (0.0, vy)
+        f.colours = black
+        return f
+
+    away = car(1, 0.0, (400.0, 500.0), (380.0, 200.0), -75.0)
+    coming = car(2, 5.5, (370.0, 205.0), (300.0, 500.0), 75.0)
+    later = car(3, 12.0, (372.0, 200.0), (300.0, 500.0), 75.0)
+    assert link_cost(away, coming) is None
+    assert chains({1: away, 2: coming, 3: later}) == [[1], [2], [3]]
+    onwards = car(4, 4.5, (378.0, 190.0), (360.0, 120.0), -60.0)
+    assert chains({1: away, 4: onwards}) == [[1, 4]]
+
+
 def ground_truth_people(store: DataStore, camera: str, gt_file: Path) -> dict[int, int]:
     """Track id -> the ground-truth person whose box it matches (IoU >= 0.5) on most frames."""
     gt: dict[int, list[tuple[int, tuple[float, float, float, float]]]] = {}

@@ -49,7 +49,8 @@ SLACK_H_PER_S = {"person": 0.35, "vehicle": 1.0}
 SIZE_RATIO = 1.4  # box heights at the join differ by at most this factor
 MOVING_H_S = 0.25  # box heights per second above which an end counts as moving in a direction
 # two moving ends heading more than 90 degrees apart (one leaving as another comes, or one person
-# turning back) join only when they look this much alike
+# turning back) join only when they look this much alike; vehicles never (same-coloured cars
+# drive both ways, and one leaving at the horizon is where the next oncoming one appears)
 TURN_LOOK = 0.9
 MIN_LOOK = 0.7  # colour likeness (Bhattacharyya coefficient, 0..1) two fragments must reach
 LOOK_WEIGHT = 2.0  # how much unlikeness costs against distance (heights) when links compete
@@ -113,8 +114,8 @@ def link_cost(a: Fragment, b: Fragment) -> float | None:
     look = likeness(a.colours, b.colours)
     if look is not None and look < MIN_LOOK:
         return None
-    if _heads_apart(a.velocity, b.start_velocity, h) and (look or 0.0) < TURN_LOOK:
-        return None
+    if _heads_apart(a.velocity, b.start_velocity, h) and (a.kind == "vehicle" or (look or 0.0) < TURN_LOOK):
+        return None  # a vehicle does not turn round in a gap: one leaves as another comes
     # each end carried at its own velocity to the middle of the gap, where they should meet
     half = max(gap, 0.0) / 2
     ax, ay = a.end[0] + a.velocity[0] * half, a.end[1] + a.velocity[1] * half
@@ -202,7 +203,7 @@ def returns(
                 break
             if (a.exits is None or b.enters != a.exits) and abs(b.start[0] - a.end[0]) > reach:
                 continue
-            if not comes_back(a, b):
+            if not comes_back(a, b) or (a.kind == "vehicle" and turned(a, b)):
                 continue
             both: Looks = {skip: return_look(a, b, skip) for skip in ((), VIEW_PARTS)}
             if any(v is not None for v in both.values()):
