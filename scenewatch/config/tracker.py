@@ -141,10 +141,8 @@ class TrackerConfig(Section):
         ge=0.0,
         description="A newly confirmed track takes over the id of a confirmed track lost at most this many "
         "seconds before it was born when that track is the only one it is within reach of (join_speed), "
-        "so one walk stays one track when a few detections in a row missed it; 0 turns it off. Up to "
-        "lost_timeout when the lost track was hidden behind another track's box or the two look alike "
-        "(join_similarity); never between clearly different looks. Joins happen before the new track's "
-        "id is ever reported. With appearance on, joins go by look instead.",
+        "so one walk stays one track when a few detections in a row missed it; 0 turns it off. Joins "
+        "happen before the new track's id is ever reported. With appearance on, joins go by look instead.",
     )
     # Appearance: motion stays the primary cue; colours only decide where motion cannot (two
     # candidates about as close) and re-join a track lost within lost_timeout, so a person who turns
@@ -169,8 +167,7 @@ class TrackerConfig(Section):
         le=1.0,
         description="Appearance: a new track takes over the id of a track lost within lost_timeout when "
         "their colours are at least this similar (Bhattacharyya coefficient) and its first box is "
-        "within reach of where the lost one went; 1 turns the joins off. With appearance off, this "
-        "similarity lets a motion join reach back lost_timeout instead of join_window_s.",
+        "within reach of where the lost one went; 1 turns the joins off.",
     )
     join_speed: float = Field(
         JOIN_SPEED,

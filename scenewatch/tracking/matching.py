@@ -121,18 +121,6 @@ def within_reach(
     return (off <= unit * (0.5 + speed * gap)) & (ratio <= np.log(2.0))
 
 
-def covered(boxes: np.ndarray, front: np.ndarray, share: float = 0.5) -> np.ndarray:
-    """[N] True where one of the ``front`` boxes [M, 4] covers at least ``share`` of the area of
-    box ``boxes`` [N, 4] (xyxy)."""
-    if len(boxes) == 0 or len(front) == 0:
-        return np.zeros(len(boxes), dtype=bool)
-    top_left = np.maximum(boxes[:, None, :2], front[None, :, :2])
-    bottom_right = np.minimum(boxes[:, None, 2:], front[None, :, 2:])
-    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
-    area = np.maximum(np.prod(boxes[:, 2:] - boxes[:, :2], axis=1), 1e-9)
-    return inter.max(axis=1) / area >= share
-
-
 def ambiguity_cost(
     cost: np.ndarray,
     track_looks: np.ndarray,

@@ -18,9 +18,7 @@ detection two tracks could take, as when people cross), and a newly confirmed tr
 id of a confirmed track lost before it was born when the two look alike and it appeared within
 reach of the lost one's path (re-found after an occlusion). Both happen before an id is reported,
 so no reported id is ever rewritten, and a track whose look changes is never split by it. Without
-the cue, a new track takes over the id of the only track lost within ``join_window_s`` in reach
-(``rejoin``: longer when it was lost behind another track's box or looks alike; never when the two
-look clearly different), and so does a held track the picture vouches for.
+the look, a new track takes over the id of the only track lost within ``join_window_s`` in reach.
 Sparse detection (a live camera's few a second): a running track's gate widens with the time since
 its last match (``matching.sparse_gate``); between detections ``coast`` predicts, learning nothing;
 and, updates more than ``SPARSE_S`` apart, a box's predicted growth fades within ``size_memory_s``.
@@ -57,11 +55,6 @@ _NO_TRACKS = np.zeros(0, dtype=np.intp)
 # Updates further apart than this are sparse detection (a live camera's few a second; every frame
 # of a 10 fps file is not): there a box's predicted growth fades (``size_memory_s``).
 SPARSE_S = 0.15
-# Per-track state arrays, kept in step by ``_select``.
-_STATE = (
-    *("_ids", "_mean", "_cov", "_time", "_seen", "_hits", "_established", "_confirmed", "_scored"),
-    *("_moved", "_votes", "_look", "_looks", "_hidden"),
-)
 
 
 @dataclass(slots=True)
@@ -106,7 +99,6 @@ class Tracker(LookMemory):
         self._votes = np.zeros((0, len(self.group_of)))  # summed scores per class: majority class
         self._look = np.zeros((0, appearance.SIZE), np.float32)  # running mean of its colours
         self._looks = np.zeros(0, dtype=np.int64)  # detections the look was learned from
-        self._hidden = np.zeros(0, dtype=bool)  # lost behind another track's box (rejoin)
         self._history: list[list[tuple[float, int, np.ndarray, float]]] = []
 
     def update(
@@ -126,7 +118,7 @@ class Tracker(LookMemory):
         boxes = dets.xyxy.astype(np.float64)
         groups = self.group_of[dets.class_ids]
         high = dets.scores >= c.high_score
-        looks = self._see(image, dets)
+        looks = Looks.of(image, dets, c.high_score) if image is not None and c.appearance else None
 
         self._predict(timestamp)
         predicted = kalman.cxcywh_to_xyxy(kalman.project(self._mean))
@@ -210,13 +202,10 @@ class Tracker(LookMemory):
     def vouch(self, track_ids: Sequence[int]) -> Detections:
         """The picture shows these held tracks are real objects standing still (a person's skeleton
         on the crop): they count from now on, as if they had moved. Returns them as seen in the last
-        update, to be reported with that update's output (one that continues a lost track, by the
-        joins of ``rejoin``, under that track's id)."""
+        update, to be reported with that update's output."""
         rows = np.flatnonzero(np.isin(self._ids, np.asarray(track_ids, dtype=np.int64)))
         self._moved[rows] = True
-        was = self._confirmed[rows]
-        self._confirm(rows[self._established[rows] & ~was])
-        rows = self._join_new(rows, was)  # a person re-found standing continues their lost track
+        self._confirm(rows[self._established[rows] & ~self._confirmed[rows]])
         rows = rows[self._confirmed[rows]]
         latest = [self._history[row][-1] for row in rows.tolist()]
         return Detections(
@@ -298,7 +287,11 @@ class Tracker(LookMemory):
         for row, box, score in zip(rows.tolist(), dets.xyxy, dets.scores.tolist(), strict=True):
             self._history[row].append((timestamp, self._frame, box, score))
         self._confirm(rows[self._established[rows] & ~self._confirmed[rows]])
-        return self._rejoin(rows, was_confirmed, looks)
+        return (
+            self._join_by_motion(rows, was_confirmed)
+            if looks is None
+            else self._use_looks(rows, looks, was_confirmed)
+        )
 
     def _confirm(self, rows: np.ndarray) -> None:
         """Confirm the established tracks whose history is now evidence enough (module static).
@@ -361,7 +354,6 @@ class Tracker(LookMemory):
         self._votes = np.concatenate([self._votes, votes])
         self._look = np.concatenate([self._look, np.zeros((n, appearance.SIZE), np.float32)])
         self._looks = np.concatenate([self._looks, np.zeros(n, dtype=np.int64)])
-        self._hidden = np.concatenate([self._hidden, np.zeros(n, dtype=bool)])
         self._history.extend(
             [(timestamp, self._frame, box, score)]
             for box, score in zip(dets.xyxy, dets.scores.tolist(), strict=True)
@@ -388,6 +380,20 @@ class Tracker(LookMemory):
         return finished
 
     def _select(self, keep: np.ndarray) -> None:
-        for name in _STATE:
+        for name in (
+            "_ids",
+            "_mean",
+            "_cov",
+            "_time",
+            "_seen",
+            "_hits",
+            "_established",
+            "_confirmed",
+            "_scored",
+            "_moved",
+            "_votes",
+            "_look",
+            "_looks",
+        ):
             setattr(self, name, getattr(self, name)[keep])
         self._history = [h for h, k in zip(self._history, keep.tolist(), strict=True) if k]
