@@ -9,12 +9,14 @@ vehicles left unlabelled are not ranked: never judged, they are neither hits nor
 recall@5 and per-kind AP (colour, type, colour+type), English and Chinese, beside the
 class-only ("vehicle") and random rankings. ``bench/search.py`` prints the same at its end.
 
-    .venv/bin/python bench/search_vehicles.py [--data DIR] [--redescribe [--as-run]]
+    .venv/bin/python bench/search_vehicles.py [--data DIR] [--redescribe [--as-run]] [--explain]
 
 ``--redescribe`` describes the stored vehicle tracks again with the current vehicle code (the
 describer's per-frame path fed with the stored boxes, pose off) before scoring, so two versions
 of the vehicle code can be compared on the same tracks of one ``--data`` folder. With ``--as-run``
-each track is described as it ends, as in a pipeline run (see :func:`redescribe`).
+each track is described as it ends, as in a pipeline run (see :func:`redescribe`). ``--explain``
+lists, for each dev query, the vehicles ranked out of place (see :func:`explain`): the dev half
+only, so that the test half is never looked into while tuning.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from scenewatch.vision.attributes.describer import VEHICLES as VEHICLE_CLASSES  
 from scenewatch.vision.attributes.describer import AttributeDescriber  # noqa: E402
 from scenewatch.vision.attributes.vehicle import (  # noqa: E402
     TWO_WHEELERS,
+    VehicleSizes,
     corrected_class,
     vehicle_confidence,
     vehicle_type,
@@ -115,15 +118,7 @@ def evaluate(
     judged = {tid for tid, held in mapping.items() if held[0] in labels}
 
     def found(text: str) -> list[int]:
-        """Ranked judged tracks: a hit that groups fragments of one vehicle stands for its first
-        judged fragment (the group's shown track may be an unlabelled later fragment)."""
-        ranked = []
-        for h in search(store, text, limit=bench.LIMIT).results:
-            ids = [h.track_id, *(m.track_id for m in h.members)]
-            first = next((t for t in ids if t in judged), None)
-            if first is not None:
-                ranked.append(first)
-        return ranked
+        return judged_ranking(store, text, judged)
 
     rng = np.random.default_rng(0)
     shuffles = [rng.permutation(sorted(judged)).tolist() for _ in range(bench.RANDOM_RUNS)]
@@ -147,6 +142,82 @@ def evaluate(
         runs = [bench.score("random", read(ids), relevant) for ids in shuffles]
         out["random"].append(bench.mean_score("random", runs))
     return out
+
+
+def judged_ranking(store: DataStore, text: str, judged: set[int]) -> list[int]:
+    """Ranked judged tracks: a hit that groups fragments of one vehicle stands for its first
+    judged fragment (the group's shown track may be an unlabelled later fragment)."""
+    ranked = []
+    for h in search(store, text, limit=bench.LIMIT).results:
+        ids = [h.track_id, *(m.track_id for m in h.members)]
+        first = next((t for t in ids if t in judged), None)
+        if first is not None:
+            ranked.append(first)
+    return ranked
+
+
+def explain(store: DataStore, data: dict, split: str = "dev") -> None:
+    """For each query of ``split`` (each asks for a type: car, van, pickup): the vehicles from the
+    first irrelevant one down to the last relevant one, each with its stored
+    class, type, body colour, size against the camera's cars (width x height, the whole clip's
+    car tracks as reference) and median box aspect (height / width)."""
+    labels = {k: lab for k, lab in data["labels"].items() if lab["split"] == split}
+    mapping = map_sightings(store, data["labels"])
+    judged = {tid for tid, held in mapping.items() if held[0] in labels}
+    facts = track_facts(store, data)
+    for q in (q for q in data["queries"] if q["split"] == split):
+        relevant = {k for k, lab in labels.items() if vehicle_pred(q["relevant"])(lab)}
+        ranked = [(tid, mapping[tid][0]) for tid in judged_ranking(store, q["en"], judged)]
+        hits = [i for i, (_, key) in enumerate(ranked) if key in relevant]
+        print(f"\n{q['en']} ({split}): relevant at ranks {[i + 1 for i in hits]}")
+        gap = next((i for i, (_, key) in enumerate(ranked) if key not in relevant), len(ranked))
+        for i, (tid, key) in enumerate(ranked[gap : max(hits, default=-1) + 1], start=gap):
+            print(
+                f"  {i + 1:3d} {'HIT ' if key in relevant else 'miss'} {key:6s} {labels[key]['vehicle_type']:7s} "
+                f"{'/'.join(labels[key]['body']):10s} {facts.get(tid, '')}"
+            )
+
+
+def track_facts(store: DataStore, data: dict) -> dict[int, str]:
+    """Track id -> its stored class, types, body colours, relative size and aspect, as text."""
+    out: dict[int, str] = {}
+    for camera, clip in bench_clips(data).items():
+        q = (
+            select(tracks.c.id, tracks.c.attributes, boxes.c.frame, *box_columns())
+            .join(boxes, boxes.c.track_id == tracks.c.id)
+            .join(cameras, cameras.c.id == tracks.c.camera_id)
+            .where(cameras.c.name == camera)
+        )
+        attrs: dict[int, dict] = {}
+        seen: dict[int, list[tuple[int, list[float]]]] = defaultdict(list)
+        with store.engine.connect() as conn:
+            for tid, a, frame, *box in conn.execute(q):
+                attrs[tid] = a or {}
+                seen[tid].append((frame, box))
+        with av.open(str(bench.SHARED / clip["video"])) as container:
+            stream = container.streams.video[0]
+            width, height = stream.width, stream.height
+        xyxy = {tid: np.array([b for _, b in sorted(rows)], float) for tid, rows in seen.items()}
+        sizes = VehicleSizes()
+        for tid in sorted(xyxy, key=lambda t: max(f for f, _ in seen[t])):  # in the order tracks end
+            if attrs[tid].get("class") == "car":
+                sizes.add_track(xyxy[tid], width, height, tid)
+        for tid, a in attrs.items():
+            if a.get("class") not in VEHICLE_CLASSES:
+                continue
+            b = xyxy[tid]
+            rel = sizes.relative(b, width, height, tid)
+            aspect = float(np.median((b[:, 3] - b[:, 1]) / np.maximum(b[:, 2] - b[:, 0], 1.0)))
+            out[tid] = (
+                f"track {tid} {a['class']}; type {_top(a.get('vehicle_type'))}; "
+                f"body {_top((a.get('colours') or {}).get('body'))}; "
+                f"size {f'{rel[0]:.2f}x{rel[1]:.2f}' if rel else 'n/a'}; aspect {aspect:.2f}"
+            )
+    return out
+
+
+def _top(shares: dict[str, float] | None) -> str:
+    return " ".join(f"{k} {v:.2f}" for k, v in sorted((shares or {}).items(), key=lambda kv: -kv[1])[:3])
 
 
 def report_vehicles(store: DataStore) -> None:
@@ -290,6 +361,11 @@ def main() -> None:
         help="describe the stored vehicle tracks again with the current code before scoring (same tracks)",
     )
     ap.add_argument(
+        "--explain",
+        action="store_true",
+        help="list, per dev query, the vehicles ranked out of place with their type, colour, size and aspect",
+    )
+    ap.add_argument(
         "--as-run",
         action="store_true",
         help="with --redescribe: each track described as it ends, crops chosen by detection score",
@@ -302,6 +378,8 @@ def main() -> None:
     index_clips(store, data)
     if args.redescribe:
         redescribe(store, data, args.as_run)
+    if args.explain:
+        explain(store, data)
     report_vehicles(store)
 
 
