@@ -214,9 +214,19 @@ def test_fused_search_gives_the_similarity_as_a_reason(with_vectors, tmp_path, p
         sims = similarities(conn, [h.track_id for h in fused.results], text)
     for hit in fused.results:
         assert hit.reasons[-1] == f"image-text similarity {sims[hit.track_id]:.2f}"
-    # the order follows similarity once it carries 0.9 of the score
-    ranked = [sims[h.track_id] for h in fused.results]
-    assert ranked[0] == max(ranked)
+    # each score is the attribute score and the mapped similarity, weighed 0.1 : 0.9, and the
+    # order follows it (the similarities of a random encoder lie close, so the attributes still
+    # tell some apart: the exact blend is what is checked, not the similarity's order alone)
+    low, high = pair.similarity_range
+    attribute = {h.track_id: h.score for h in plain.results}
+    for hit in fused.results:
+        mapped = (sims[hit.track_id] - low) / (high - low)
+        assert hit.score == pytest.approx(0.1 * attribute[hit.track_id] + 0.9 * mapped, abs=1e-6)
+    scores = [h.score for h in fused.results]
+    assert scores == sorted(scores, reverse=True)
+    assert fused.results[0].track_id == max(
+        attribute, key=lambda t: attribute[t] + 9 * (sims[t] - low) / (high - low)
+    )
 
 
 @needs_samples
