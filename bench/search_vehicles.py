@@ -159,8 +159,8 @@ def judged_ranking(store: DataStore, text: str, judged: set[int]) -> list[int]:
 def explain(store: DataStore, data: dict, split: str = "dev") -> None:
     """For each query of ``split`` (each asks for a type: car, van, pickup): the vehicles from the
     first irrelevant one down to the last relevant one, each with its stored
-    class, type, body colour, size against the camera's cars (width x height, the whole clip's
-    car tracks as reference) and median box aspect (height / width)."""
+    class, type, body colour, size against the camera's cars (width x height of the track's
+    nearest third, the whole clip's car tracks as reference) and median box aspect (height / width)."""
     labels = {k: lab for k, lab in data["labels"].items() if lab["split"] == split}
     mapping = map_sightings(store, data["labels"])
     judged = {tid for tid, held in mapping.items() if held[0] in labels}

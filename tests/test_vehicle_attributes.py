@@ -41,7 +41,21 @@ DEV_HIGHWAY = [lab for k, lab in LABELS.items() if k.startswith("hw") and lab["s
 @cache
 def highway() -> tuple[dict[int, np.ndarray], WhiteBalance]:
     """The highway frames the tests crop, and the camera's white balance learned from its frames."""
-    keys = ("hw66", "hw9", "hw16", "hw11", "hw21", "hw13", "hw52", "hw65", "hw69", "hw76")
+    keys = (
+        "hw66",
+        "hw9",
+        "hw16",
+        "hw11",
+        "hw21",
+        "hw13",
+        "hw52",
+        "hw65",
+        "hw69",
+        "hw76",
+        "hw56",
+        "hw79",
+        "hw35",
+    )
     wanted = {LABELS[k]["sighting"][0] for k in keys}
     frames, balance = {}, WhiteBalance()
     with av.open(str(HIGHWAY)) as container:
@@ -97,6 +111,15 @@ def test_silver_mirroring_the_sky_is_grey_not_blue_or_white(key: str) -> None:
     body = colours_of(key)
     assert top(body) == "grey"
     assert body.get("blue", 0.0) < 0.1 and body["white"] < 0.35
+
+
+@needs(HIGHWAY)
+def test_dark_grey_is_told_from_black_by_its_lit_panels() -> None:
+    """Dark grey and black paint are as dark at their typical lightness (glass and shade fill the
+    lower half of both); a dark grey body's lit roof and bonnet are lighter than black paint's."""
+    assert top(colours_of("hw56")) == "grey"  # dark grey minivan, oncoming
+    assert colours_of("hw79")["grey"] > 0.4  # dark silver saloon, bright glass: nearly a tie
+    assert top(colours_of("hw35")) == "black"  # black saloon, a little lighter than most
 
 
 @needs(HIGHWAY)
@@ -412,3 +435,18 @@ def test_waiting_vehicles_are_typed_again_when_their_reference_doubled_or_the_ru
     final = waiting.retype(640, 360, final=True)
     assert max(final[1]["vehicle_type"], key=final[1]["vehicle_type"].get) == "van"
     assert waiting.retype(640, 360, final=True) == {}  # nothing waits after the run's end
+
+
+def test_a_vehicle_is_sized_by_its_nearest_boxes() -> None:
+    """Far boxes are a few pixels across, and the detector's slack and blur pull every vehicle
+    there towards a car's size: a pickup 1.22 times a car when near, 1.0 at the horizon, is
+    measured by its nearest third."""
+    sizes = VehicleSizes()
+    for tid in range(12):
+        sizes.add_track(np.array([_car_box(300 + 4 * tid, y) for y in range(350, 60, -10)]), 640, 360, tid)
+    path = range(350, 60, -10)  # driving away from the camera
+    pickup = np.array([_car_box(320, y, 1.0 + 0.22 * (y - 60) / 290) for y in path])
+    rel_w, rel_h = sizes.relative(pickup, 640, 360)
+    assert rel_w > 1.17 and rel_h > 1.17
+    types = vehicle_type("car", pickup[0], relative=(rel_w, rel_h))
+    assert max(types, key=types.get) == "pickup"

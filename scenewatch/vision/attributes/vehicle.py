@@ -84,6 +84,7 @@ MIN_ROWS = 3  # car boxes a size needs at all
 PLANE_CARS = 3  # distinct cars for a plane (3 terms) ...
 QUADRATIC_CARS = 6  # ... and for the quadratic surface (6 terms)
 NEAR_HEIGHTS, NEAR_WIDTHS = 0.5, 2.0  # fewer cars: only those this near a box (its height, width)
+NEAREST = 3  # a vehicle's size: at least this many of its nearest boxes (the nearest third)
 
 
 class VehicleSizes:
@@ -187,16 +188,20 @@ class VehicleSizes:
     def relative(
         self, boxes: np.ndarray, width: int, height: int, track_id: int | None = None
     ) -> tuple[float, float] | None:
-        """Median (width, height) of a track's boxes relative to the camera's cars there; boxes cut
-        off by the frame edge left out; None when nothing is left or the camera has too few
-        cars (other than ``track_id``, the track's own id in :meth:`add_track`)."""
+        """Median (width, height) of a track's nearest boxes relative to the camera's cars there:
+        the third (at least 3) where a car would be tallest; boxes cut off by the frame edge left
+        out; None when nothing is left or the camera has too few cars (other than ``track_id``,
+        the track's own id in :meth:`add_track`). Far boxes are a few pixels across and the
+        detector's slack and blur pull every vehicle there towards a car's size."""
         b = np.asarray(boxes, dtype=float).reshape(-1, 4)
         b = b[[not frame_cut(box, width, height) for box in b]]
         expected = self.expected(b, track_id) if len(b) else None
         if expected is None or np.isnan(expected).all():
             return None
         ratio = np.column_stack([b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]]) / expected
-        return float(np.nanmedian(ratio[:, 0])), float(np.nanmedian(ratio[:, 1]))
+        known = ~np.isnan(ratio).any(axis=1)
+        near = np.argsort(-expected[known, 1])[: max(NEAREST, -(-int(known.sum()) // 3))]
+        return float(np.median(ratio[known][near, 0])), float(np.median(ratio[known][near, 1]))
 
 
 def _nearby_size(rows: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -228,12 +233,13 @@ def frame_cut(box: np.ndarray, width: int, height: int, margin: float = 3.0) -> 
 
 
 # Size against the camera's cars at the same place (geometric mean of relative width and
-# height) of each type: (centre, spread in log units). Chosen on the dev labels of
-# bench/labels/vehicles.json (highway rear views: cars 0.84-1.07, pickups 1.07-1.14, a panel
-# van 1.41); minibus, box truck and bus follow their usual lengths and heights against a car.
+# height, nearest third of the track) of each type: (centre, spread in log units). Chosen on the
+# dev labels of bench/labels/vehicles.json (highway: cars 0.92-1.15 around 0.98, pickups
+# 1.20-1.24, a panel van 1.43); minibus, box truck and bus follow their usual lengths and
+# heights against a car.
 SIZES = {
-    "car": (0.95, 0.09),
-    "pickup": (1.12, 0.06),
+    "car": (0.98, 0.07),
+    "pickup": (1.22, 0.06),
     "van": (1.35, 0.12),
     "minibus": (1.7, 0.12),
     "box_truck": (2.1, 0.18),

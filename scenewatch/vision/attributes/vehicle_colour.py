@@ -69,7 +69,12 @@ PAINT_SATURATION = 0.3
 SATURATION_SOFTNESS = 0.03
 PAINT_CHROMA_SHARE = 0.6  # coloured paint: pixels with this share of that quartile's chroma
 LIGHT_QUANTILE = 60  # colourless paint: this lightness percentile of the panels ...
-BLACK_L = 44.0  # ... below which it is black (dev: black 26-36, dark grey 31-38, silver 48-80)
+# ... and the lit panels' (roof, bonnet) one: black and dark grey paint reach the same typical
+# lightness (glass and shade fill the lower half of both), but a dark grey body's lit panels are
+# lighter (dev, one sighting each: 80th percentile black 34-46, dark grey 48-55). The mean of the
+# two is black below BLACK_L (dev: black 30-39, dark grey 40.5-44.5, silver 60 and up).
+LIT_QUANTILE = 80
+BLACK_L = 40.0
 # White against silver: both reach the same typical lightness (dev: a small far white van 73,
 # silver 77-80), but white paint fills much of the body with the top of the camera's range where
 # silver shows it in a few highlights only. So the panels' 90th lightness percentile decides
@@ -140,8 +145,8 @@ def paint_coloured(c_high: float, light: float) -> float:
 
 
 def _achromatic(light: float, top: float) -> dict[str, float]:
-    """Black / grey / white of a colourless body from its panels' typical (``light``) and upper
-    (``top``) lightness."""
+    """Black / grey / white of a colourless body from its panels' dark-or-not (``light``: the
+    mean of the typical and the lit panels' lightness) and upper (``top``) lightness."""
     black = float(1.0 / (1.0 + np.exp((light - BLACK_L) / ACHROMATIC_SOFTNESS)))
     white = (1.0 - black) * float(1.0 / (1.0 + np.exp((WHITE_L - top) / WHITE_SOFTNESS)))
     grey = max(1.0 - black - white, 0.0)
@@ -208,6 +213,7 @@ def panel_colours(
     # Colourless paint: the panels' upper-middle lightness (the dark glass below it, the sky's
     # highlights above) says black, grey/silver or white.
     top = float(np.percentile(lab[..., 0][mask], WHITE_QUANTILE))
-    for t, v in _achromatic(light, top).items():
+    lit = float(np.percentile(lab[..., 0][mask], LIT_QUANTILE))
+    for t, v in _achromatic((light + lit) / 2, top).items():
         out[t] += (1.0 - coloured_share) * v
     return out
