@@ -142,8 +142,9 @@ def highway_sizes() -> VehicleSizes:
         for index, frame in enumerate(container.decode(video=0)):
             if index % 10 == 0:
                 found = detector.detect([frame.to_ndarray(format="bgr24")])[0]
-                keep = found.scores >= 0.2
-                sizes.observe(found.xyxy[keep], found.class_ids[keep], 640, 360)
+                keep = (found.scores >= 0.2) & (found.class_ids == class_id("car"))
+                for box in found.xyxy[keep]:  # each box a car of its own: no tracker here
+                    sizes.add_track(box[None], 640, 360, track_id=sizes.cars())
             if index >= last:
                 break
     return sizes
@@ -180,8 +181,8 @@ def test_a_car_sized_bus_is_a_misread_car() -> None:
 def test_sizes_need_enough_cars_and_skip_cut_off_boxes() -> None:
     sizes = VehicleSizes(every=1, min_cars=3)
     edge = np.array([[0, 100, 80, 180]], np.float32)  # touches the frame's left edge
-    for _ in range(5):
-        sizes.observe(edge, np.array([class_id("car")]), 640, 360)
+    for tid in range(5):
+        sizes.add_track(edge, 640, 360, tid)
     assert sizes.relative(np.array([[100, 100, 180, 180]]), 640, 360) is None
 
 
@@ -282,27 +283,23 @@ def test_few_cars_size_only_what_stands_near_them_and_never_a_track_by_itself() 
     """Two cars seen at one place: a box beside them is measured against them, one elsewhere
     against nothing (a quadratic fitted to two cars extrapolates to nonsense), and a track is
     never its own reference; six cars along the road give a surface that follows the perspective."""
-    car = class_id("car")
     sizes = VehicleSizes(every=1)
-    for step in range(10):  # two cars side by side, slowly moving down the view
-        y = 200 + step
-        boxes = np.array([[300, y - 60, 380, y], [420, y - 62, 504, y]], np.float32)
-        sizes.observe(boxes, np.array([car, car]), 640, 360, np.array([1, 2]))
+    steps = np.arange(10)[:, None]  # two cars side by side, slowly moving down the view
+    sizes.add_track(np.array([300, 140, 380, 200]) + steps * [0, 1, 0, 1], 640, 360, 1)
+    sizes.add_track(np.array([420, 138, 504, 200]) + steps * [0, 1, 0, 1], 640, 360, 2)
     beside = np.array([[160, 140, 262, 210]])  # the next lane over: the nearer car is the reference
     assert sizes.relative(beside, 640, 360) == pytest.approx((102 / 80, 70 / 60), abs=0.01)
     assert sizes.relative(np.array([[100, 60, 140, 90]]), 640, 360) is None  # far up the view
     alone = VehicleSizes(every=1)
-    for step in range(10):
-        alone.observe(
-            np.array([[300, 140 + step, 400, 210 + step]]), np.array([car]), 640, 360, np.array([7])
-        )
+    alone.add_track(np.array([300, 140, 400, 210]) + steps * [0, 1, 0, 1], 640, 360, 7)
     assert alone.relative(np.array([[300, 140, 400, 210]]), 640, 360, track_id=7) is None
 
     sizes = VehicleSizes(every=1)
     for tid, y in enumerate(range(120, 360, 40)):  # six cars, bigger the nearer (lower) they are
         h = 0.25 * y
-        sizes.observe(np.array([[300, y - h, 300 + 1.3 * h, y]]), np.array([car]), 640, 360, np.array([tid]))
-        sizes.observe(np.array([[302, y - h, 302 + 1.3 * h, y]]), np.array([car]), 640, 360, np.array([tid]))
+        sizes.add_track(
+            np.array([[300, y - h, 300 + 1.3 * h, y], [302, y - h, 302 + 1.3 * h, y]]), 640, 360, tid
+        )
     near, high = sizes.expected(np.array([[300, 250, 380, 330], [300, 90, 330, 130]]))
     assert near[1] == pytest.approx(0.25 * 330, rel=0.1) and high[1] == pytest.approx(0.25 * 130, rel=0.1)
 
@@ -450,3 +447,13 @@ def test_a_vehicle_is_sized_by_its_nearest_boxes() -> None:
     assert rel_w > 1.17 and rel_h > 1.17
     types = vehicle_type("car", pickup[0], relative=(rel_w, rel_h))
     assert max(types, key=types.get) == "pickup"
+
+
+def test_the_reference_counts_the_cars_whose_rows_it_still_holds() -> None:
+    sizes = VehicleSizes(keep=4, every=1)
+    walk = np.array([300, 140, 380, 200]) + np.arange(3)[:, None] * [0, 1, 0, 1]
+    sizes.add_track(walk, 640, 360, 1)
+    sizes.add_track(walk, 640, 360, 2)  # pushes out two of car 1's three rows
+    assert sizes.cars() == 2
+    sizes.add_track(np.vstack([walk, walk[:1]]), 640, 360, 3)  # four rows: only car 3 is left
+    assert sizes.cars() == 1

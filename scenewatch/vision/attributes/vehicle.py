@@ -4,7 +4,7 @@ the box's shape and its size against the camera's other vehicles (``VehicleSizes
 from __future__ import annotations
 
 import threading
-from collections import deque
+from collections import Counter, deque
 
 import numpy as np
 
@@ -102,38 +102,16 @@ class VehicleSizes:
     """
 
     def __init__(self, keep: int = 3000, every: int = 5, min_cars: int = 12):
-        # x, y2, w, h, track id (-1: unknown, each such row counted as a car of its own)
+        # x, y2, w, h, track id
         self._rows: deque[tuple[float, float, float, float, int]] = deque(maxlen=keep)
+        self._rows_of: Counter[int] = Counter()  # rows held per track id: the cars in the reference
         self.every, self.min_cars = every, min_cars
-        self._seen = 0
         self._scale = 1.0
-        self._lock = threading.Lock()  # described in worker threads, observed in the camera's
+        self._lock = threading.Lock()  # described in worker threads, fed as the camera's tracks end
         # the rows as an array and their fitted surfaces by term count, until the rows change:
         # typing many vehicles again against one reference fits it once
         self._version = 0
         self._fitted: tuple[int, np.ndarray, dict[int, np.ndarray]] = (0, np.zeros((0, 5)), {})
-
-    def observe(
-        self,
-        xyxy: np.ndarray,
-        class_ids: np.ndarray,
-        width: int,
-        height: int,
-        track_ids: np.ndarray | None = None,
-    ) -> None:
-        """One frame's boxes (frame pixels), their COCO class ids and track ids, every
-        ``every``-th call: detector output where no finished tracks are at hand."""
-        self._seen += 1
-        if self._seen % self.every:
-            return
-        self._scale = float(max(width, height))
-        ids = [-1] * len(xyxy) if track_ids is None else [int(t) for t in np.asarray(track_ids).tolist()]
-        with self._lock:
-            for box, cls, tid in zip(xyxy, class_ids.tolist(), ids, strict=True):
-                if cls == CAR_ID and not frame_cut(box, width, height):
-                    x1, y1, x2, y2 = (float(v) for v in box)
-                    self._rows.append(((x1 + x2) / 2, y2, x2 - x1, y2 - y1, tid))
-                    self._version += 1
 
     def add_track(self, xyxy: np.ndarray, width: int, height: int, track_id: int) -> None:
         """A finished car track's boxes (frame pixels, time order): the median box of each run of
@@ -147,16 +125,20 @@ class VehicleSizes:
         steady = [np.median(rows[i : i + self.every], axis=0) for i in range(0, len(rows), self.every)]
         with self._lock:
             self._scale = float(max(width, height))
-            self._rows.extend(
-                (float(r[0]), float(r[1]), float(r[2]), float(r[3]), int(track_id)) for r in steady
-            )
+            for r in steady:
+                if len(self._rows) == self._rows.maxlen:  # the oldest row falls out
+                    gone = self._rows[0][4]
+                    self._rows_of[gone] -= 1
+                    if not self._rows_of[gone]:
+                        del self._rows_of[gone]
+                self._rows.append((float(r[0]), float(r[1]), float(r[2]), float(r[3]), int(track_id)))
+                self._rows_of[int(track_id)] += 1
             self._version += 1
 
     def cars(self) -> int:
         """How many distinct cars the reference holds."""
         with self._lock:
-            ids = [row[4] for row in self._rows]
-        return len({i for i in ids if i >= 0}) + sum(1 for i in ids if i < 0)
+            return len(self._rows_of)
 
     def expected(self, boxes: np.ndarray, track_id: int | None = None) -> np.ndarray | None:
         """[N, 2] expected car (width, height) at each box's bottom centre, or None (fewer than
@@ -172,8 +154,7 @@ class VehicleSizes:
         others = rows[rows[:, 4] != track_id] if track_id is not None else rows
         if len(others) < MIN_ROWS:
             return None
-        known = others[:, 4] >= 0
-        cars = len(np.unique(others[known, 4])) + int((~known).sum())
+        cars = len(np.unique(others[:, 4]))
         terms = 1 if cars < PLANE_CARS or len(others) < self.min_cars else 3 if cars < QUADRATIC_CARS else 6
         b = np.asarray(boxes, dtype=float).reshape(-1, 4)
         if terms == 1:
