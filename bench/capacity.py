@@ -26,7 +26,10 @@ or ``.venv/bin/python bench/capacity.py --device [--providers cuda|tensorrt]`` (
    path as fast as it decodes (``index_file``: detections paced by the footage's clock, answered in
    the camera's thread with one inference thread, nothing dropped), so the figures hardly depend on
    the load: detection (with the detector's input in model inputs a second: a mosaic on a canvas
-   cut to its tiles counts its share of the model's square), the camera loop by stage, the rest.
+   cut to its tiles counts its share of the model's square), the camera loop by stage (MoveNet's
+   runs also on their own: they are inside the still-person check and describing), the decode
+   thread, the rest; loading the models and opening the store at the start, and the close, are
+   printed apart (once a run, not a camera-second's cost).
 
 ``--device``: cameras per accelerator in one short run (a few minutes). With CUDA or TensorRT in the
 installed onnxruntime: detections a second of ``--workers`` sessions on the accelerator over
@@ -246,6 +249,7 @@ class StageClock:
         from scenewatch.tracking.tracker import Tracker
         from scenewatch.vision.attributes.describer import AttributeDescriber
         from scenewatch.vision.filters import DetectionFilter
+        from scenewatch.vision.pose import PoseEstimator
 
         self.seconds: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -270,6 +274,7 @@ class StageClock:
             ("describe", AttributeDescriber, "attributes"),
             ("planner observe", DetectionPlanner, "observe"),
             ("detection (inline)", InlineDetector, "submit"),
+            ("pose runs (in still check, describe)", PoseEstimator, "estimate"),
         ]
         for name, cls, method in stages:
             setattr(cls, method, self._wrap(name, getattr(cls, method)))
@@ -301,18 +306,43 @@ def steady_costs(video: Path, settings: AppConfig, capacity: CapacityConfig) -> 
     """CPU ms a camera-second of ``video`` played once through the capacity path (``index_file``:
     the planner paces detections by the footage's clock, the detector answers in the camera's
     thread, so nothing is dropped and the figures do not depend on the machine's load the way a
-    live trial's do). Split by stage; no health checks or background describer on this path."""
+    live trial's do). Split by stage; no health checks or background describer on this path.
+    The figures a camera-second are those of the frame loop: the decode thread is timed on its
+    own, and the start-up (models loaded, the store opened) and close are printed apart, once."""
+    from scenewatch.flow import camera as camera_module
+    from scenewatch.flow.camera import CameraRun
     from scenewatch.runtime.regions import Mosaic
 
     clock = STAGE_CLOCK or StageClock()
     canvases: list[float] = []
-    render = Mosaic.render
+    render, watch, prefetch = Mosaic.render, CameraRun._watch, camera_module.prefetch
+    decoding = [0.0]  # CPU s of the decode thread drawing frames from the source
+    loop_cpu: list[float] = []  # process CPU when the frame loop starts and ends
 
     def counted(mosaic: Mosaic, image: np.ndarray) -> np.ndarray:
         canvases.append(mosaic.canvas[0] * mosaic.canvas[1] / mosaic.size**2)
         return render(mosaic, image)
 
+    def timed_source(frames):
+        frames = iter(frames)
+        while True:
+            cpu = time.thread_time()
+            frame = next(frames, None)
+            decoding[0] += time.thread_time() - cpu
+            if frame is None:
+                return
+            yield frame
+
+    def watched(run, result) -> None:
+        loop_cpu.append(time.process_time())
+        try:
+            watch(run, result)
+        finally:
+            loop_cpu.append(time.process_time())
+
     Mosaic.render = counted  # type: ignore[method-assign]
+    CameraRun._watch = watched  # type: ignore[method-assign]
+    camera_module.prefetch = lambda frames, depth=4: prefetch(timed_source(frames), depth)
     # one inference thread, as each pool worker has: all of detection's CPU is the camera thread's
     settings = settings.model_copy(update={"detector": settings.detector.model_copy(update={"threads": 1})})
     detector = build_detector(settings)
@@ -321,20 +351,25 @@ def steady_costs(video: Path, settings: AppConfig, capacity: CapacityConfig) -> 
         _, result = index_and_export(video, settings, detector, None, capacity)
     finally:
         Mosaic.render = render  # type: ignore[method-assign]
+        CameraRun._watch = watch  # type: ignore[method-assign]
+        camera_module.prefetch = prefetch
     total = time.process_time() - cpu
+    steady = loop_cpu[-1] - loop_cpu[0] if len(loop_cpu) == 2 else total
     seconds = max(result.video_seconds, 1e-9)
     spent = {k: 1000 * (v - before.get(k, 0.0)) / seconds for k, v in clock.snapshot().items()}
     detect = spent.pop("detection (inline)", 0.0)
     loop = spent.pop("camera loop (all)", 0.0)
+    decode = 1000 * decoding[0] / seconds
     print(
         f"steady costs ({video.name}, {seconds:.0f} s played once as fast as it decodes; canvas "
-        f"{'cut to its tiles' if capacity.trim_canvas else 'full'}): {1000 * total / seconds:.0f} ms CPU a "
-        f"camera-second in all; detection {detect:.0f} ({result.frames_detected / seconds:.2f} a second, "
+        f"{'cut to its tiles' if capacity.trim_canvas else 'full'}): {1000 * steady / seconds:.0f} ms CPU a "
+        f"camera-second in all ({1000 * total / seconds:.0f} with the start-up and close, {total - steady:.1f} s "
+        f"once); detection {detect:.0f} ({result.frames_detected / seconds:.2f} a second, "
         f"{detect * seconds / max(result.frames_detected, 1):.1f} ms each; {len(canvases)} mosaics, canvas "
         f"{np.mean(canvases) if canvases else float('nan'):.2f} of the model's input on average; detector input "
         f"{(result.frames_detected - len(canvases) + sum(canvases)) / seconds:.2f} model inputs a second); camera "
-        f"loop beside detection {loop - detect:.0f}; decoding and the rest {1000 * total / seconds - loop:.0f}"
-        f"  [{load()}]"
+        f"loop beside detection {loop - detect:.0f}; decoding {decode:.0f}; the rest "
+        f"{1000 * steady / seconds - loop - decode:.0f}  [{load()}]"
     )
     print(
         "  camera loop by stage: "
