@@ -7,7 +7,7 @@ never disagree about what a track is.
 Terms: ``class:person``, ``vtype:van``, ``upper:red`` (head, upper, lower, body), ``upper:light``,
 ``upper:blue:dark`` (shades: of the part, and within a colour; ``upper:blue:pale``: a pale tint
 named white or grey), ``headwear:hood``, ``bagsign:strap``,
-``carried:backpack``,
+``carried:backpack``, ``bag:black`` (the carried bag's colour),
 ``posture:lying``, ``heading:left``, ``motion:running|walking|moving|stopped``,
 ``speed:fast|slow``, ``zone:<name>``.
 
@@ -77,6 +77,7 @@ def track_facts(class_name: str, attributes: dict | None, score: float = 1.0) ->
         ("vehicle_type", "vtype"),
         ("headwear", "headwear"),  # covered, hood, hat
         ("bag_signs", "bagsign"),  # hip, strap: a bag the detector did not box
+        ("bag_colours", "bag"),  # 'bag:black': colours where the boxed bags sat on the body
     ):
         for label, p in _dist(attrs.get(key)).items():
             facts[f"{prefix}:{label}"] = p

@@ -73,6 +73,7 @@ BAG_SIGNS: dict[str, tuple[tuple[str, float], ...]] = {
     "handbag": (("bagsign:hip", 0.6), ("bagsign:strap", 0.6)),
     "backpack": (("bagsign:hip", 0.3),),
 }
+BAG_UNSEEN = 0.5  # 'a black bag' where no boxed bag's colour was read: between a match and a miss
 SIGN_WORDS = {"bagsign:hip": "a bag-like patch by the hip", "bagsign:strap": "a strap across the torso"}
 
 
@@ -104,6 +105,8 @@ class Need:
         return self._factor(facts, self.terms)
 
     def _factor(self, facts: dict[str, float], terms: tuple[tuple[str, float], ...]) -> float:
+        if self.kind == "bag colour" and not any(t.startswith("bag:") for t in facts):
+            return BAG_UNSEEN  # a bag only the pose saw (or none): its colour is unknown, not wrong
         best = max((facts.get(t, 0.0) * credit for t, credit in terms), default=0.0)
         if self.kind == "colour":
             # Saturating at ``full`` lets a two-colour garment match both colours, but then a coat
@@ -141,6 +144,12 @@ def clause_needs(clause: ObjectClause, zones: list[str] | tuple[str, ...] = ()) 
         items = CARRIED_COCO.get(item.item, (item.item,))
         boxed = tuple((f"carried:{i}", 1.0) for i in items)
         needs.append(Need("carried", f"carrying {item.item}", boxed + BAG_SIGNS.get(item.item, ())))
+        if item.colour is not None and item.item in CARRIED_COCO and item.item != "umbrella":
+            near = tuple((f"bag:{n}", ADJACENT_CREDIT) for n in ADJACENT.get(item.colour.term, ()))
+            terms = ((f"bag:{item.colour.term}", 1.0), *near)
+            needs.append(
+                Need("bag colour", f"{item.colour.term} bag", terms, required=False, full=COLOUR_FULL)
+            )
     if clause.posture:
         needs.append(Need("posture", clause.posture, ((f"posture:{clause.posture}", 1.0),)))
     motion = clause.motion
@@ -239,6 +248,8 @@ def _reason(need: Need, facts: dict[str, float], factor: float) -> str:
             return f"no {need.label}"
         asked = need.terms[0][0].split(":", 1)[1]  # the first term is the asked colour
         return ", ".join(_colour_words(t, w, t.split(":", 1)[1] != asked) for w, t, _ in shown)
+    if need.kind == "bag colour" and not any(t.startswith("bag:") for t in facts):
+        return f"{need.label}: the bag's colour was not seen"
     if not hits or factor <= 0:
         return f"not {need.label}" if need.kind != "class" else f"not a {need.label}"
     weight, term, _ = hits[0]

@@ -3,6 +3,8 @@
 Each frame, every bag/umbrella the detector saw (``raw``, before the class filter) goes to the
 person box that contains most of it. A track's confidence for an item is the fraction of its
 sightings with that item attached; the item is reported when some sighting was confident.
+Where a boxed bag sat on the body (relative to the person's box) is kept too, so that its colour
+can be read from the track's best views when it ends (:func:`bag_colours`: "a black bag").
 
 Bags the detector misses (small, dark, side-on) leave other traces that the pose locates: a
 patch beside the hip that is neither the clothes nor the background, or a strap across the
@@ -16,13 +18,15 @@ from collections import Counter, defaultdict
 import numpy as np
 
 from scenewatch.types import Detections
-from scenewatch.vision.attributes.parts import L_HIP, L_SHOULDER, MIN_KEYPOINT, R_HIP, R_SHOULDER
-from scenewatch.vision.colours import image_lab
+from scenewatch.vision.attributes.parts import L_HIP, L_SHOULDER, MIN_KEYPOINT, R_HIP, R_SHOULDER, box_masks
+from scenewatch.vision.colours import describe_colours, image_lab
 
 ITEMS = {24: "backpack", 25: "umbrella", 26: "handbag", 28: "suitcase"}  # COCO-80 indices
 PERSON = 0
 MIN_CONTAINED = 0.5  # share of the item box that must fall inside the (grown) person box
 MAX_PERSON_COVER = 0.5  # an item covering this much of a person's box is that person, re-labelled
+BAGS = ("backpack", "handbag", "suitcase")  # items whose colour a query may ask ("a black bag")
+BAG_UNLIKE = 0.25  # share of a bag's place unlike the clothes above which those pixels are the bag
 
 
 def grow_person_boxes(xyxy: np.ndarray) -> np.ndarray:
@@ -72,6 +76,8 @@ class CarriedItems:
         self.sightings: Counter[int] = Counter()
         self.seen: dict[int, Counter[str]] = defaultdict(Counter)
         self.best: dict[int, dict[str, float]] = defaultdict(dict)
+        # where the bags sat on the body: sum of boxes relative to the person's box, and a count
+        self.places: dict[int, tuple[np.ndarray, int]] = {}
 
     def observe(self, tracked: Detections, raw: Detections) -> None:
         people = tracked[tracked.class_ids == PERSON]
@@ -86,6 +92,9 @@ class CarriedItems:
             track_id = int(people.track_ids[owner[k]])
             name = ITEMS[int(items.class_ids[k])]
             per_frame[track_id][name] = max(per_frame[track_id].get(name, 0.0), float(items.scores[k]))
+            if name in BAGS:
+                total, n = self.places.get(track_id, (np.zeros(4), 0))
+                self.places[track_id] = (total + relative_box(people.xyxy[owner[k]], items.xyxy[k]), n + 1)
         for track_id, found in per_frame.items():
             self.seen[track_id].update(found.keys())  # once per frame, however many boxes
             best = self.best[track_id]
@@ -105,9 +114,57 @@ class CarriedItems:
             if best.get(name, 0.0) >= self.report_score and count >= 2
         }
 
+    def pop_place(self, track_id: int) -> np.ndarray | None:
+        """Where the track's bags were seen, as a box relative to the person's box (0..1 spans
+        it; see :func:`relative_box`), or None when no bag was attached."""
+        total, n = self.places.pop(track_id, (np.zeros(4), 0))
+        return total / n if n else None
+
     def discard(self, keep: set[int]) -> None:
         for track_id in set(self.sightings) - keep:
             self.pop(track_id)
+        for track_id in set(self.places) - keep:
+            del self.places[track_id]
+
+
+def relative_box(person: np.ndarray, item: np.ndarray) -> np.ndarray:
+    """The item's box in units of the person's box: (0, 0) its top left, (1, 1) its bottom right."""
+    x1, y1, x2, y2 = (float(v) for v in person)
+    size = np.array([max(x2 - x1, 1.0), max(y2 - y1, 1.0)] * 2)
+    return (np.asarray(item, np.float64) - np.array([x1, y1, x1, y1])) / size
+
+
+def place_in(box: np.ndarray, place: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """[H, W] mask of a relative ``place`` (see :func:`relative_box`) put back on a person's
+    ``box`` in an image of ``shape``."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    w, h = x2 - x1, y2 - y1
+    bx = np.array([x1 + place[0] * w, y1 + place[1] * h, x1 + place[2] * w, y1 + place[3] * h])
+    c0, r0 = int(max(np.floor(bx[0]), 0)), int(max(np.floor(bx[1]), 0))
+    c1, r1 = int(min(np.ceil(bx[2]), shape[1])), int(min(np.ceil(bx[3]), shape[0]))
+    mask = np.zeros(shape[:2], bool)
+    if c1 > c0 and r1 > r0:
+        mask[r0:r1, c0:c1] = True
+    return mask
+
+
+def bag_colours(image: np.ndarray, box: np.ndarray, place: np.ndarray, lightness: float) -> dict[str, float]:
+    """Colour shares of the bag in one view: the pixels where the track's bags were seen on the
+    body (``place``, relative to the person's ``box``); the views' frames are not the ones the
+    detector boxed the bag in, but a carried bag keeps its place on the body."""
+    mask = place_in(box, place, image.shape)
+    if not mask.any():
+        return {}
+    # The place also holds the arm and coat beside the bag: pixels unlike the clothes are the
+    # bag where there are enough of them (a bag like the coat leaves the place's own colours).
+    lab = image_lab(image)
+    parts = box_masks(image.shape, box)
+    cloth = _palette(lab[(parts["upper"] | parts["lower"]) & ~mask])
+    unlike = np.zeros_like(mask)
+    unlike[mask] = _nearest(lab[mask], cloth) > CLOTH_DIST
+    if unlike.sum() >= BAG_UNLIKE * mask.sum():
+        mask = unlike
+    return describe_colours(image, mask, lightness).shares
 
 
 # ---------------------------------------------------------------- bags the detector misses

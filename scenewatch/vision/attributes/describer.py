@@ -8,7 +8,8 @@ colours per body part, posture, vehicle type, motion and zones. The stored JSON:
      "colours": {"head": {...}, "upper": {...}, "lower": {...}},   # vehicles: {"body": {...}}
      "shades": {"upper": {"light": .., "dark": .., "blue:light": .., "blue:dark": ..}, ...},
      "headwear": {"covered": .., "hood": .., "hat": ..}, "bag_signs": {"hip": .., "strap": ..},
-     "carried": {"backpack": 0.7}, "posture": {"standing": 0.9, "sitting": 0.05, "lying": 0.05},
+     "carried": {"backpack": 0.7}, "bag_colours": {"black": 0.6},   # where the boxed bag sat
+     "posture": {"standing": 0.9, "sitting": 0.05, "lying": 0.05},
      "vehicle_type": {"car": 0.8, "van": 0.2},                        # vehicles only
      "motion": {"speed_px_s": .., "speed_h_s": .., "heading": "left", "moving_fraction": ..,
                 "stopped_s": .., "dwell_s": .., "running": ..},
@@ -34,7 +35,7 @@ from scenewatch.errors import SceneWatchError
 from scenewatch.models import ModelStore
 from scenewatch.tracking import FinishedTrack, TrackSummary
 from scenewatch.types import Detections, Frame
-from scenewatch.vision.attributes.carried import CarriedItems, bag_signs
+from scenewatch.vision.attributes.carried import BAGS, CarriedItems, bag_colours, bag_signs
 from scenewatch.vision.attributes.crops import Crop, CropBook
 from scenewatch.vision.attributes.head import headwear
 from scenewatch.vision.attributes.motion import describe_motion
@@ -143,11 +144,12 @@ class AttributeDescriber:
         thread); the returned job computes the attributes later, in any thread."""
         crops = self.crops.pop(track.track_id)
         carried = self.items.pop(track.track_id)
+        place = self.items.pop_place(track.track_id)
         self.last_seen.pop(track.track_id, None)
         voted = summary.class_id if summary.class_votes else track.class_id
         if self.frame_size is not None and class_name(voted) == "car":  # in the order tracks end
             self.sizes.add_track(track.xyxy, *self.frame_size, track.track_id)
-        return Description(self, track, summary, crops, carried)
+        return Description(self, track, summary, crops, carried, place)
 
     def retype(self, final: bool = False) -> dict[int, dict]:
         """Vehicles typed again against the camera's cars since seen (twice as many as when
@@ -163,8 +165,10 @@ class AttributeDescriber:
         crops: list[Crop],
         carried: dict,
         use_pose: bool = True,
+        bag_place: np.ndarray | None = None,
     ) -> dict:
-        """The attributes JSON of ``track`` from its kept ``crops`` (best first) and carried items."""
+        """The attributes JSON of ``track`` from its kept ``crops`` (best first) and carried items
+        (``bag_place``: where its bags sat on the body, for their colour)."""
         votes = summary.class_votes
         cls_id = summary.class_id if votes else track.class_id
         cls = class_name(cls_id)
@@ -183,6 +187,8 @@ class AttributeDescriber:
         if cls == "person":
             out.update(self.person_looks(crops, use_pose))
             out["carried"] = carried
+            if bags := self.bag_colours(crops, carried, bag_place):
+                out["bag_colours"] = bags
         elif cls in VEHICLES:
             relative = None
             if self.frame_size is not None and cls not in TWO_WHEELERS:
@@ -259,6 +265,13 @@ class AttributeDescriber:
             view.head = headwear(image, crop.box, kp, crop.lightness, upper)
             view.bags = bag_signs(image, crop.box, kp, masks) or None
         return view
+
+    def bag_colours(self, crops: list[Crop], carried: dict, place: np.ndarray | None) -> dict[str, float]:
+        """The colours of the track's boxed bag (``carried`` names one) where it sat on the body."""
+        if place is None or not any(k in BAGS for k in carried):
+            return {}
+        found = [bag_colours(self.balance.apply(c.image), c.box, place, c.lightness) for c in crops]
+        return mix(found, [max(c.quality, 1e-6) for c in crops])
 
     def vehicle_colours(self, crops: list[Crop], cls: str) -> dict[str, float]:
         dists = [body_colours(c.image, c.box, cls, c.lightness, self.balance) for c in crops]
@@ -356,7 +369,7 @@ class Description:
     run in another thread (``scenewatch.runtime.describe``). ``lighten`` makes it cheap: the best few
     crops and body parts from box proportions (for an overflowing queue)."""
 
-    __slots__ = ("carried", "crops", "describer", "summary", "track", "use_pose")
+    __slots__ = ("bag_place", "carried", "crops", "describer", "summary", "track", "use_pose")
 
     def __init__(
         self,
@@ -365,8 +378,10 @@ class Description:
         summary: TrackSummary,
         crops: list[Crop],
         carried: dict,
+        bag_place: np.ndarray | None = None,
     ):
         self.describer = describer
+        self.bag_place = bag_place
         self.track = track
         self.summary = summary
         self.crops = crops
@@ -378,4 +393,6 @@ class Description:
         self.use_pose = False
 
     def __call__(self) -> dict:
-        return self.describer.attributes(self.track, self.summary, self.crops, self.carried, self.use_pose)
+        return self.describer.attributes(
+            self.track, self.summary, self.crops, self.carried, self.use_pose, self.bag_place
+        )
