@@ -30,6 +30,8 @@ from scenewatch.search.grouping import (
     comes_back,
     likeness,
     link_cost,
+    return_look,
+    turns_in_place,
 )
 from scenewatch.search.index import index_tracks
 from scenewatch.search.loading import load_facts
@@ -285,6 +287,57 @@ def test_a_walker_back_facing_the_other_way_joins_though_the_head_looks_differen
     assert chains({3: lost, 4: ahead}) == [[3], [4]]
     rival = walker(5, 17.0, (755.0, 300.0), -60.0, HAIR, border="right")
     assert chains({1: gone, 2: back, 5: rival}) == [[1], [2], [5]]
+
+
+def test_a_walker_who_turns_back_at_the_border_at_once_is_judged_as_a_return():
+    """A walker steps out through the right border and back in through it 2 s later, facing the
+    other way (hair where the face was): judged as a return (by the clothes, against rivals), not
+    as a walk carried on, so one result; with a look-alike coming in there too, neither joins."""
+    gone = walker(1, 0.0, (460.0, 320.0), 60.0, FACE)
+    gone.exits = "right"
+    back = walker(2, 7.0, (755.0, 330.0), -60.0, HAIR, border="right")
+    assert link_cost(gone, back) is None and comes_back(gone, back)
+    assert chains({1: gone, 2: back}) == [[1, 2]]
+    rival = walker(3, 8.0, (755.0, 300.0), -60.0, HAIR, border="right")
+    assert chains({1: gone, 2: back, 3: rival}) == [[1], [2], [3]]
+
+
+def test_a_walker_who_turns_round_where_the_detector_lost_them_is_one_result():
+    """A walker is lost mid-frame and found again a second later at that spot, walking back: the
+    face was seen, now the hair. Nobody left or came through a border, so it is one walk, judged
+    by the clothes. Where someone in the same clothes is on camera at the same time (a crossing),
+    either could be the one, so it does not join; nor does a walker lost at the border and another
+    coming in there, nor one found again two heights away."""
+    lost = walker(1, 0.0, (100.0, 320.0), 40.0, FACE)  # last seen at x 300, mid-frame
+    back = walker(2, 6.0, (305.0, 322.0), -40.0, HAIR)
+    assert turns_in_place(lost, back) is not None
+    assert chains({1: lost, 2: back}) == [[1, 2]]
+    crossing = walker(3, 2.0, (600.0, 330.0), -40.0, HAIR)  # on camera 2-7 s, same clothes
+    assert chains({1: lost, 2: back, 3: crossing}) == [[1], [3], [2]]
+    away = walker(4, 6.0, (305.0 + 2 * 90.0, 322.0), -40.0, HAIR)
+    assert turns_in_place(lost, away) is None and chains({1: lost, 4: away}) == [[1], [4]]
+    left = walker(5, 0.0, (560.0, 320.0), 40.0, FACE)
+    left.exits = "right"  # last seen at x 760, at the border of a 768-px view
+    coming = walker(6, 6.0, (755.0, 322.0), -40.0, HAIR)
+    assert turns_in_place(left, coming) is None and chains({5: left, 6: coming}) == [[5], [6]]
+
+
+def test_a_return_is_judged_by_the_look_of_the_whole_walk_it_begins():
+    """A walker leaves through the right border and comes back through it 10 s later; the first
+    second back is a short fragment whose few crops read the jeans mostly black (a tracker split,
+    then the walk goes on in a long fragment that reads them as before). That short fragment
+    alone fails the return's part test; the walk it begins, all its fragments together, passes:
+    one result. A look-alike coming back through that border as well still makes it ambiguous."""
+    gone = walker(1, 0.0, (460.0, 320.0), 60.0, HAIR)
+    gone.exits = "right"
+    back = walker(2, 15.0, (755.0, 330.0), -60.0, HAIR, border="right")
+    back.last_ts, back.end = 16.0, (695.0, 330.0, 90.0)
+    back.colours = back.colours | {"lower": {"black": 0.9, "blue": 0.1}}
+    on = walker(3, 16.5, (665.0, 330.0), -60.0, HAIR)
+    assert return_look(gone, back) is None  # the short fragment alone: lower 0.6
+    assert chains({1: gone, 2: back, 3: on}) == [[1, 2, 3]]
+    rival = walker(4, 25.0, (755.0, 300.0), -60.0, HAIR, border="right")
+    assert chains({1: gone, 2: back, 3: on, 4: rival}) == [[1], [2, 3], [4]]
 
 
 def test_a_car_driving_away_is_not_joined_to_an_oncoming_one_where_it_vanished():

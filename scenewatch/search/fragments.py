@@ -57,6 +57,21 @@ def colour_shares(facts: dict[str, float]) -> dict[str, dict[str, float]]:
     return dict(out)
 
 
+def walk_colours(walk: list[Fragment]) -> dict[str, dict[str, float]]:
+    """part -> colour -> share over a walk's fragments: each fragment's shares of a part (scaled
+    to sum to 1) averaged over the fragments that show it, each described from its own few crops."""
+    sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    seen: dict[str, int] = defaultdict(int)
+    for f in walk:
+        for part, shares in f.colours.items():
+            total = sum(shares.values())
+            if total > 0:
+                seen[part] += 1
+                for colour, share in shares.items():
+                    sums[part][colour] += share / total
+    return {part: {c: v / seen[part] for c, v in got.items()} for part, got in sums.items()}
+
+
 def _velocity(path: list, at_end: bool) -> tuple[float, float]:
     """Pixels per second over about VELOCITY_SPAN_S of the path's end (or start); the path is
     read from that end only, however long the track."""

@@ -5,17 +5,18 @@ walk can be stored as several tracks and a search would show the same person aga
 Fragments join when one ends where and when the next begins (:func:`link_cost`: a gap of at
 most :data:`MAX_GAP_S`, a distance the object could cover in it, a similar box size, and where
 one was last seen at the border of the view, the next first seen at that border) and they
-look alike (the colour shares of their body parts, from the index). A walk also goes on after a
-longer gap, up to :data:`MAX_RETURN_S` (:func:`returns`), where the object is seen again where it
-was lost (hidden behind something, or standing undetected) or comes back through the border it
-left by (:func:`comes_back`), looks alike in every part, and looks more alike than anyone else
-who could have come back there and than anyone seen at the same time as either fragment: colour
-names alone do not tell two people in dark clothes apart, so an ambiguous return is never
-joined. A walker who comes back facing the other way shows hair where the face was: a return
-that fails on the head alone is then judged by the clothes, and so are its rivals. Each track
+look alike (the colour shares of their body parts, from the index). A walk also goes on up to
+:data:`MAX_RETURN_S` later (:func:`returns`), where the object is seen again where it was lost
+(hidden behind something, or standing undetected) or comes back through the border it left by
+(:func:`comes_back`), looks alike in every part (each side's whole walk so far), and looks more
+alike than anyone else who could have come back there and than anyone seen at the same time as
+either fragment: colour names alone do not tell two people in dark clothes apart, so an
+ambiguous return is never joined. A walker who comes back facing the other way shows hair where
+the face was: a return that fails on the head alone is then judged by the clothes, and so are
+its rivals. So is a walker who turns round where the detector lost them (:func:`turns_in_place`),
+who must also look more alike than anyone seen at the same time as either fragment. Each track
 continues into at most one later track, best links first, so a group is a chain in time, never
-two objects seen at once. Groups never cross cameras: there is no identity across cameras, by
-design.
+two objects seen at once. Groups never cross cameras: there is no identity across cameras.
 
 >>> a = Fragment(1, 1, "person", 0.0, 2.0, (100.0, 300.0, 80.0), (160.0, 300.0, 80.0), (30.0, 0.0))
 >>> b = Fragment(2, 1, "person", 2.5, 6.0, (176.0, 301.0, 82.0), (280.0, 300.0, 80.0), (30.0, 0.0))
@@ -31,11 +32,11 @@ import math
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, or_, select
 
-from scenewatch.search.fragments import Fragment, load_fragments
+from scenewatch.search.fragments import Fragment, load_fragments, walk_colours
 from scenewatch.search.loading import TrackFacts
 from scenewatch.search.scope import LOOKBACK_S, Scope, in_window
 from scenewatch.store.schema import tracks
@@ -144,19 +145,21 @@ def _heads_apart(u: tuple[float, float], v: tuple[float, float], h: float) -> bo
 
 
 def comes_back(a: Fragment, b: Fragment) -> bool:
-    """Whether ``b`` could be ``a``'s object seen again after a longer gap: on the same camera,
-    after more than MAX_GAP_S and at most MAX_RETURN_S unseen, either where it was lost (at a
-    similar size) or through the border it left by, near where it left."""
+    """Whether ``b`` could be ``a``'s object seen again: on the same camera, at most MAX_RETURN_S
+    unseen, either where it was lost (at a similar size, after more than MAX_GAP_S) or through
+    the border it left by, near where it left (after any gap: one who turns back at once is
+    judged as a return too, not as a walk carried on)."""
     if a.camera_id != b.camera_id or a.kind != b.kind or a.track_id == b.track_id:
         return False
-    if not MAX_GAP_S < b.first_ts - a.last_ts <= MAX_RETURN_S:
+    gap = b.first_ts - a.last_ts
+    if not 0.0 <= gap <= MAX_RETURN_S:
         return False
     h = (a.end[2] + b.start[2]) / 2
     if h <= 0:
         return False
     dx, dy = b.start[0] - a.end[0], b.start[1] - a.end[1]
     sized = max(a.end[2], b.start[2]) <= SIZE_RATIO * min(a.end[2], b.start[2])
-    if sized and math.hypot(dx, dy) <= STAY_H * h:
+    if gap > MAX_GAP_S and sized and math.hypot(dx, dy) <= STAY_H * h:
         return True
     along = abs(dy) if a.exits in ("left", "right") else abs(dx)
     return a.exits is not None and a.exits == b.enters and along <= EDGE_SPAN_H * h
@@ -198,7 +201,7 @@ def returns(
     for a in ends:
         group = by_camera.get(a.camera_id, [])
         reach = STAY_H * SIZE_RATIO * a.end[2]  # no farther where it was lost (a quick first sieve)
-        for b in group[bisect_right(begins.get(a.camera_id, []), a.last_ts + MAX_GAP_S) :]:
+        for b in group[bisect_right(begins.get(a.camera_id, []), a.last_ts) :]:
             if b.first_ts > a.last_ts + MAX_RETURN_S:
                 break
             if (a.exits is None or b.enters != a.exits) and abs(b.start[0] - a.end[0]) > reach:
@@ -232,6 +235,41 @@ def returns(
     return links
 
 
+def turns_in_place(a: Fragment, b: Fragment) -> float | None:
+    """Where ``b`` could be ``a``'s walker turned round where it was lost (a detection gap, not
+    an exit and an entry): people only, both ends inside the view, within MAX_GAP_S, at a similar
+    size, moving off the other way; how far ``b`` is first seen from ``a``'s last box, as a share
+    of what a link allows (at most 1), else None."""
+    gap = b.first_ts - a.last_ts
+    if a.kind != "person" or b.kind != "person" or a.camera_id != b.camera_id or a.track_id == b.track_id:
+        return None
+    if a.exits is not None or b.enters is not None or not -MAX_OVERLAP_S <= gap <= MAX_GAP_S:
+        return None
+    h = (a.end[2] + b.start[2]) / 2
+    if h <= 0 or max(a.end[2], b.start[2]) > SIZE_RATIO * min(a.end[2], b.start[2]) or b.last_ts <= a.last_ts:
+        return None
+    far = math.hypot(b.start[0] - a.end[0], b.start[1] - a.end[1]) / h
+    share = far / (SLACK_H + SLACK_H_PER_S["person"] * max(gap, 0.0))
+    return share if share <= 1.0 and _heads_apart(a.velocity, b.start_velocity, h) else None
+
+
+def _turn_links(
+    turns: list[tuple[float, Fragment, Fragment]], everyone: list[Fragment]
+) -> list[tuple[float, int, int]]:
+    """Links for walkers who :func:`turns_in_place` (the share of the reach, and both ends):
+    judged by the clothes (the other side of the head shows), alike in each part as a return
+    must be, and more alike than anyone seen at the same time as either fragment (in a crossing,
+    the other walker is on camera too)."""
+    links = []
+    for share, a, b in turns:
+        look = return_look(a, b, VIEW_PARTS)
+        if look is not None and all(
+            look - _alike_at_once(f, everyone, VIEW_PARTS) >= RETURN_MARGIN for f in (a, b)
+        ):
+            links.append((share + LOOK_WEIGHT * (1.0 - look), a.track_id, b.track_id))
+    return links
+
+
 def _alike_at_once(f: Fragment, everyone: list[Fragment], skip: tuple[str, ...] = ()) -> float:
     """The best return likeness to ``f`` (the parts in ``skip`` left out) of the fragments of its
     camera and kind seen at the same time (for longer than a link's overlap); 0 when none passes
@@ -247,12 +285,29 @@ def _alike_at_once(f: Fragment, everyone: list[Fragment], skip: tuple[str, ...] 
 def chains(fragments: dict[int, Fragment]) -> list[list[int]]:
     """The fragments joined into walks (each in time order), best links first: a fragment
     continues into at most one later fragment and is continued by at most one. Continuous
-    links (:func:`link_cost`) first, then returns (:func:`returns`) from a walk's last fragment
-    to a later walk's first."""
+    links (:func:`link_cost`, and walkers who :func:`turns_in_place`) first, then returns
+    (:func:`returns`) from a walk's last fragment to a later walk's first, each judged by the
+    look of its whole walk so far (:func:`walk_colours`: a short fragment's few crops say less)."""
+    after: dict[int, int] = {}
+    before: dict[int, int] = {}
+    _take(_continuous(fragments), after, before)
+    pooled: dict[int, Fragment] = {}
+    for walk in _walks(fragments, after, before):
+        colours = walk_colours([fragments[i] for i in walk])
+        pooled.update((i, replace(fragments[i], colours=colours)) for i in walk)
+    heads = [pooled[i] for i in fragments if i not in before]
+    tails = [pooled[i] for i in fragments if i not in after]
+    _take(returns(tails, heads, list(pooled.values())), after, before)
+    return _walks(fragments, after, before)
+
+
+def _continuous(fragments: dict[int, Fragment]) -> list[tuple[float, int, int]]:
+    """Continuous links (cost, earlier track, later track) between fragments of one camera."""
     by_camera: dict[int, list[Fragment]] = defaultdict(list)
     for f in fragments.values():
         by_camera[f.camera_id].append(f)
     links: list[tuple[float, int, int]] = []
+    turns: list[tuple[float, Fragment, Fragment]] = []
     for group in by_camera.values():
         group.sort(key=lambda f: f.first_ts)
         starts = [f.first_ts for f in group]
@@ -265,13 +320,13 @@ def chains(fragments: dict[int, Fragment]) -> list[list[int]]:
                 cost = link_cost(a, b)
                 if cost is not None:
                     links.append((cost, a.track_id, b.track_id))
-    after: dict[int, int] = {}
-    before: dict[int, int] = {}
-    _take(links, after, before)
-    heads = [i for i in fragments if i not in before]
-    tails = [i for i in fragments if i not in after]
-    last, first = [fragments[i] for i in tails], [fragments[i] for i in heads]
-    _take(returns(last, first, list(fragments.values())), after, before)
+                elif (share := turns_in_place(a, b)) is not None:
+                    turns.append((share, a, b))
+    return links + _turn_links(turns, list(fragments.values()))
+
+
+def _walks(fragments: dict[int, Fragment], after: dict[int, int], before: dict[int, int]) -> list[list[int]]:
+    """The chains of links, each in time order, ordered by when they begin."""
     walks = []
     for track_id in sorted(fragments, key=lambda i: (fragments[i].first_ts, i)):
         if track_id in before:
