@@ -31,7 +31,10 @@ older association defaults were tuned on both. The walkway (``pedestrians_walkwa
 no setting was ever chosen on it. The concourse (``crowd_concourse.mp4``, its first 100 frames, 4 s,
 52 people from above, many small or cut by the top edge; ``bench/labels/concourse``) is dev for the
 detection of small and edge people. ``--no-static`` switches the static-background check
-for people off (``tracker.static_classes``, on by default) to compare.
+for people off (``tracker.static_classes``, on by default) to compare. ``--vtest`` adds vtest.avi,
+the search bench's dev footage, with no tracking ground truth: tracks holding two or more of its
+labelled people (wrong joins) and track ids per labelled walk (``tracking_people``), full rate
+and paced.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe_machine  # noqa: E402
+from tracking_people import VTEST, mixed_summary  # noqa: E402
 
 from scenewatch.config import AppConfig, CameraConfig  # noqa: E402
 from scenewatch.config.capacity import CapacityConfig  # noqa: E402
@@ -221,7 +225,14 @@ def main() -> None:
     parser.add_argument(
         "--tiles", action="store_true", help="wide frames detected in square crops (detector.tiles)"
     )
-    parser.add_argument("--sequences", nargs="+", choices=list(SEQUENCES), help="only these sequences")
+    parser.add_argument(
+        "--sequences", nargs="*", choices=list(SEQUENCES), help="only these sequences (none: vtest alone)"
+    )
+    parser.add_argument(
+        "--vtest",
+        action="store_true",
+        help="also vtest.avi (search labels, no tracking ground truth): mixed tracks, ids per walk",
+    )
     parser.add_argument(
         "--tracker",
         nargs="+",
@@ -262,7 +273,7 @@ def main() -> None:
         f" detect fps {args.detect_fps or 'all'}{', wide frames in square crops' if args.tiles else ''}"
     )
     for name, split in SEQUENCES.items():
-        if args.sequences and name not in args.sequences:
+        if args.sequences is not None and name not in args.sequences:
             continue
         video, truth = sequence_files(name)
         if not video.is_file() or not truth.is_file():
@@ -288,6 +299,12 @@ def main() -> None:
             print(f"  {'  live mode':15s} ({split:4s}) {scores.line()}  ({coverage})")
         elif live:
             print(f"  {'  live mode':15s} ({split:4s}) {spread(name, live)}")
+    if args.vtest:  # wrong joins, seen through the search bench's labelled people
+        rows = index_and_export(VTEST, settings, detector, args.detect_fps)[0]
+        print(f"  {'vtest':15s} (dev ) {mixed_summary(rows)}")
+        for rate in args.paced:
+            rows = paced_and_export(VTEST, settings, detector, rate)
+            print(f"  {f'  paced {rate:g}/s':15s} (dev ) {mixed_summary(rows)}")
     mota, idf1 = BYTETRACK_REFERENCE
     print(
         f"  reference (guide): off-the-shelf ByteTrack, TUD-Stadtmitte MOTA {100 * mota:.1f} IDF1 {100 * idf1:.1f}"
