@@ -6,6 +6,10 @@ new track is confirmed, gives it the id of a lost track it continues: a confirme
 the new one was born, of its class group, alike in look, and within reach of the new one's first
 box. The join happens before the new track is ever reported, so no reported id is rewritten, and
 the lost track's gap is filled by finishing like any other gap.
+
+With the cue off (the default) and ``look_veto`` on, looks are still learned, only to forbid links: a
+lost track is never given a box of a clearly different look (``UNLIKE``), by matching or by a motion
+join. The veto only ever removes a link: it never hands the box, or the join, to another track.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ if TYPE_CHECKING:
 LOOK_RATE = 0.1
 # How much more alike than any other track a lost track must be to take a new one's id.
 DISTINCT = 0.1
+# Below this colour similarity two looks are clearly different people: a lost track never takes
+# such a box (overlapped boxes, which mix two people's colours, are not judged).
+UNLIKE = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +63,7 @@ class LookMemory:
     _ids: np.ndarray
     _mean: np.ndarray
     _seen: np.ndarray
+    _last_time: float
     _confirmed: np.ndarray
     _scored: np.ndarray
     _moved: np.ndarray
@@ -71,13 +79,17 @@ class LookMemory:
     def _select(self, keep: np.ndarray) -> None:
         raise NotImplementedError
 
+    def _looking(self) -> bool:
+        """Whether detections' looks are read: for the cue, or only for the veto."""
+        return self.config.appearance or self.config.look_veto
+
     def _add_looks(
         self, cost: np.ndarray, tracks: np.ndarray, looks: Looks | None
     ) -> tuple[np.ndarray, float]:
         """Association ``cost`` of ``tracks`` against detections with ``looks`` (None: not looked at)
-        with the look added where motion is ambiguous, and the most it added."""
+        with the look added where motion is ambiguous (the cue on), and the most it added."""
         weight = self.config.appearance_weight
-        if looks is None or weight <= 0:
+        if looks is None or weight <= 0 or not self.config.appearance:
             return cost, 0.0
         has_look = self._looks[tracks] > 0
         cost = ambiguity_cost(cost, self._look[tracks], has_look, looks.values, weight, looks.clean)
@@ -91,6 +103,39 @@ class LookMemory:
         if self.config.join_similarity >= 1.0:
             return rows
         return self._join(rows, was, self._lost_twin)
+
+    def _rejoin(self, rows: np.ndarray, was: np.ndarray, looks: Looks | None) -> np.ndarray:
+        """After the matched ``rows`` were updated: teach them the ``looks`` of their detections
+        (None: the frame was not seen), then join the newly confirmed ones (not confirmed before
+        this update: ``was``) to lost tracks they continue, by look with the appearance cue on,
+        else by motion; returns the matched rows after."""
+        if looks is None or not self.config.appearance:
+            if looks is not None:
+                self._learn(rows[looks.clean], looks.values[looks.clean])
+            return self._join_by_motion(rows, was)
+        return self._use_looks(rows, looks, was)
+
+    def _unvetoed(
+        self, tracks: np.ndarray, det_idx: np.ndarray, rows: np.ndarray, cols: np.ndarray, looks: Looks | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The assignment ``rows`` (into ``tracks``), ``cols`` (into ``det_idx``, into the frame's
+        ``looks``) without its vetoed links (``_vetoed``). The box of a vetoed link is not handed
+        to another established track: it stays free for a tentative track or a new one."""
+        kept = ~self._vetoed(tracks[rows], looks and looks[det_idx[cols]])
+        return rows[kept], cols[kept]
+
+    def _vetoed(self, rows: np.ndarray, looks: Looks | None) -> np.ndarray:
+        """[K] True where ordinary matching gave the lost confirmed track ``rows[k]`` a clean box of a
+        clearly different look ``looks[k]`` (None: not seen, none is): that link is dropped after
+        the assignment, so the box is not handed to another track instead."""
+        vetoed = np.zeros(len(rows), dtype=bool)
+        if looks is None or not self.config.look_veto:
+            return vetoed
+        judged = self._confirmed[rows] & (self._seen[rows] < self._last_time) & (self._looks[rows] > 0)
+        judged &= looks.clean
+        for k in np.flatnonzero(judged).tolist():
+            vetoed[k] = appearance.similarity(self._look[rows[[k]]], looks.values[[k]])[0, 0] < UNLIKE
+        return vetoed
 
     def _join_by_motion(self, rows: np.ndarray, was: np.ndarray) -> np.ndarray:
         """Without looks: join the newly confirmed ``rows`` to the one lost track each could continue
@@ -166,7 +211,13 @@ class LookMemory:
             return None
         last = np.array([self._history[r][-1][2] for r in lost.tolist()], np.float64)
         reach = within_reach(last, self._mean[lost, 4:6], gap[lost], self._history[row][0][2], c.join_speed)
-        return int(lost[reach][0]) if np.count_nonzero(reach) == 1 else None
+        if np.count_nonzero(reach) != 1:
+            return None
+        pick = int(lost[reach][0])
+        # the veto only removes this join: it never picks another track
+        seen = self.config.look_veto and self._looks[row] > 0 and self._looks[pick] > 0
+        unlike = seen and appearance.similarity(self._look[[row]], self._look[[pick]])[0, 0] < UNLIKE
+        return None if unlike else pick
 
     def _take_over(self, into: int, row: int) -> None:
         """Row ``into`` (a lost track) continues with the state and history of row ``row``; no id

@@ -18,7 +18,8 @@ detection two tracks could take, as when people cross), and a newly confirmed tr
 id of a confirmed track lost before it was born when the two look alike and it appeared within
 reach of the lost one's path (re-found after an occlusion). Both happen before an id is reported,
 so no reported id is ever rewritten, and a track whose look changes is never split by it. Without
-the look, a new track takes over the id of the only track lost within ``join_window_s`` in reach.
+the look, a new track takes over the id of the only track lost within ``join_window_s`` in reach
+(with ``look_veto``, never of a clearly different look: ``rejoin``).
 Sparse detection (a live camera's few a second): a running track's gate widens with the time since
 its last match (``matching.sparse_gate``); between detections ``coast`` predicts, learning nothing;
 and, updates more than ``SPARSE_S`` apart, a box's predicted growth fades within ``size_memory_s``.
@@ -118,7 +119,7 @@ class Tracker(LookMemory):
         boxes = dets.xyxy.astype(np.float64)
         groups = self.group_of[dets.class_ids]
         high = dets.scores >= c.high_score
-        looks = Looks.of(image, dets, c.high_score) if image is not None and c.appearance else None
+        looks = Looks.of(image, dets, c.high_score) if image is not None and self._looking() else None
 
         self._predict(timestamp)
         predicted = kalman.cxcywh_to_xyxy(kalman.project(self._mean))
@@ -136,6 +137,7 @@ class Tracker(LookMemory):
             cost, limit = sparse_gate(cost, gate, gap, max_cost, c.match_cost_per_s, c.match_cost_s)
             cost, extra = self._add_looks(cost, tracks, looks and looks[det_idx])
             rows, cols = assign(cost, float(limit.max(initial=max_cost)) + extra)
+            rows, cols = self._unvetoed(tracks, det_idx, rows, cols, looks)  # vetoed boxes stay free
             det_free[det_idx[cols]] = False
             matched_t.append(tracks[rows])
             matched_d.append(det_idx[cols])
@@ -287,11 +289,7 @@ class Tracker(LookMemory):
         for row, box, score in zip(rows.tolist(), dets.xyxy, dets.scores.tolist(), strict=True):
             self._history[row].append((timestamp, self._frame, box, score))
         self._confirm(rows[self._established[rows] & ~self._confirmed[rows]])
-        return (
-            self._join_by_motion(rows, was_confirmed)
-            if looks is None
-            else self._use_looks(rows, looks, was_confirmed)
-        )
+        return self._rejoin(rows, was_confirmed, looks)
 
     def _confirm(self, rows: np.ndarray) -> None:
         """Confirm the established tracks whose history is now evidence enough (module static).
