@@ -2,15 +2,23 @@
 
 Fills the store with N tracks (default 1,000,000) whose attributes follow realistic
 distributions (mostly people in dark and neutral colours, some bags, cars mostly white, black
-and grey; traffic by time of day), indexes them with the real index code (``index_tracks``, the
-function the writer calls), then times searches through the public API:
+and grey; traffic by time of day) and carry what the describer writes (shades, headwear, bag
+signs and bag colours, heading shares, vehicle types), indexes them with the real index code
+(``index_tracks``, the function the writer calls), and stores each track's first and last box
+and a path, with a fifth of people's walks split into two fragments, so that the search's
+grouping of a camera's fragments of one walk reads and joins them as it does on real data (the
+path holds 4 points where the tracker keeps one every half second or so: its read is cheaper here).
+Then times searches through the public API (``search``, grouping on, as ``scenewatch search``),
+per kind of query, each with a time filter:
 
-- single clause: one object, one attribute, with a time filter ("person in a red top yesterday");
-- multi clause: one object with several attributes, or two objects, with a time filter.
+- single clause: one object, one attribute ("person in a red top yesterday");
+- multi clause: one object with several attributes, or two objects;
+- shade, headwear, bag, outfit, vehicle type: the newer attributes ("person in a navy coat");
+- chinese: the newer kinds asked in Chinese.
 
 Prints insert and index build time, database size per million tracks, and p50/p95 latency.
 
-    .venv/bin/python bench/search_scale.py [--tracks 1000000] [--queries 60] [--keep DIR]
+    .venv/bin/python bench/search_scale.py [--tracks 1000000] [--queries 60] [--keep DIR] [--kinds shade ...]
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from scenewatch.search.engine import search  # noqa: E402
 from scenewatch.search.index import index_tracks  # noqa: E402
 from scenewatch.search.term_stats import TermShares  # noqa: E402
 from scenewatch.store.data import DataStore  # noqa: E402
-from scenewatch.store.schema import cameras, runs, tracks  # noqa: E402
+from scenewatch.store.schema import boxes, cameras, runs, tracks  # noqa: E402
 
 NOW = datetime(2024, 6, 1, 0, 0, tzinfo=UTC)
 SHARES = TermShares()  # the term statistics this process keeps, as the API server does
@@ -78,7 +86,15 @@ BODY = {
     "orange": 2,
 }
 CARRIED = {"backpack": 0.15, "handbag": 0.10, "suitcase": 0.03, "umbrella": 0.02}
-VTYPES = {"car": {"car": 0.85, "van": 0.15}, "truck": {"truck": 0.6, "van": 0.3, "pickup": 0.1}}
+BAG = {"black": 50, "grey": 12, "brown": 12, "blue": 10, "red": 6, "white": 5, "green": 3, "pink": 2}
+VTYPES = {
+    "car": {"car": 0.8, "van": 0.12, "pickup": 0.05, "minibus": 0.03},
+    "truck": {"truck": 0.4, "van": 0.3, "pickup": 0.15, "box_truck": 0.15},
+    "bus": {"bus": 0.85, "minibus": 0.15},
+}
+TONES = {"dark": 0.35, "light": 0.25, "mid": 0.4}  # a garment's shade of its main colour
+FRAGMENTED = {"person": 0.2, "car": 0.1}  # walks stored as two fragments (the tracker lost them)
+VIEW = (1920, 1080)
 HOURLY = [1, 1, 1, 1, 1, 2, 4, 8, 10, 8, 7, 7, 8, 7, 7, 8, 9, 10, 9, 7, 5, 4, 2, 1]
 
 
@@ -125,14 +141,66 @@ def attributes(rng: random.Random, cls: str, zones: list[str]) -> dict:
         attrs["carried"] = {
             k: round(rng.uniform(0.3, 0.95), 3) for k, p in CARRIED.items() if rng.random() < p
         }
+        attrs.update(person_looks(rng, attrs["colours"], attrs["carried"]))
         lying = rng.random() < 0.01
         sitting = rng.random() < 0.08
         p = [0.05, 0.05, 0.9] if lying else [0.1, 0.85, 0.05] if sitting else [0.9, 0.07, 0.03]
         attrs["posture"] = dict(zip(["standing", "sitting", "lying"], p, strict=True))
     elif cls in ("car", "truck", "bus", "motorcycle", "bicycle"):
         attrs["colours"] = {"body": colours(rng, BODY)}
-        attrs["vehicle_type"] = VTYPES.get(cls, {cls: 1.0})
+        attrs["vehicle_type"] = vehicle_type(rng, cls)
+    if attrs["motion"]["heading"]:
+        main = round(rng.uniform(0.6, 1.0), 3)
+        other = rng.choice(
+            [h for h in ("left", "right", "towards", "away") if h != attrs["motion"]["heading"]]
+        )
+        attrs["motion"]["headings"] = {attrs["motion"]["heading"]: main, other: round(1 - main, 3)}
     return attrs
+
+
+def person_looks(rng: random.Random, parts: dict[str, dict[str, float]], carried: dict) -> dict:
+    """What the describer adds to a person's colours: shades of the upper and lower garments,
+    headwear degrees, signs of an unboxed bag, and the colours where a boxed bag sat."""
+    shades = {}
+    for part in ("upper", "lower"):
+        colour, share = next(iter(parts[part].items()))
+        tone = pick(rng, TONES)
+        dark = rng.uniform(0.5, 0.95) if tone == "dark" else rng.uniform(0.0, 0.3)
+        light = rng.uniform(0.5, 0.95) if tone == "light" else rng.uniform(0.0, 0.3)
+        degrees = {
+            "dark": dark * share,
+            "light": light * share,
+            f"{colour}:dark": dark,
+            f"{colour}:light": light,
+        }
+        shades[part] = {k: round(v, 3) for k, v in degrees.items() if v >= 0.05}
+    covered = rng.uniform(0.5, 0.95) if rng.random() < 0.3 else rng.uniform(0.0, 0.3)
+    wrap = rng.random()
+    out: dict = {
+        "shades": shades,
+        "headwear": {
+            k: round(v, 3)
+            for k, v in (("covered", covered), ("hood", covered * wrap), ("hat", covered * (1 - wrap)))
+        },
+        "bag_signs": {
+            k: round(rng.uniform(0.4, 0.9) if rng.random() < 0.1 else rng.uniform(0.0, 0.3), 3)
+            for k in ("hip", "strap")
+        },
+    }
+    if any(k in carried for k in ("backpack", "handbag", "suitcase")):
+        out["bag_colours"] = colours(rng, BAG)
+    return out
+
+
+def vehicle_type(rng: random.Random, cls: str) -> dict[str, float]:
+    """The describer's type shares: one type most likely, a second one sometimes."""
+    prior = VTYPES.get(cls, {cls: 1.0})
+    main = pick(rng, prior)
+    share = rng.uniform(0.55, 0.95) if len(prior) > 1 else 1.0
+    out = {main: round(share, 3)}
+    if share < 1.0:
+        out[pick(rng, {k: v for k, v in prior.items() if k != main} or prior)] = round(1 - share, 3)
+    return out
 
 
 def synthetic_times(rng: random.Random, start0: float) -> tuple[float, float]:
@@ -152,6 +220,7 @@ def track_row(
     cls: str,
     attrs: dict,
     thumbnail: str | None = None,
+    path: list | None = None,
 ) -> dict:
     """A finished track row of the ``tracks`` table with synthetic attributes."""
     return {
@@ -166,21 +235,81 @@ def track_row(
         "last_frame": 10,
         "detections": 10,
         "score": attrs["class_conf"],
-        "path": [],
+        "path": path or [],
         "thumbnail": thumbnail,
         "finished": True,
         "attributes": attrs,
     }
 
 
+Foot = tuple[float, float, float]  # bottom-centre x, y and box height
+
+
+def walk_start(rng: random.Random, cls: str) -> tuple[Foot, float]:
+    """Where a walk begins in the view, and its speed across it (pixels per second)."""
+    w, h = VIEW
+    height = rng.uniform(120, 320) if cls == "person" else rng.uniform(60, 220)
+    per_h = rng.uniform(0.3, 1.2) if cls == "person" else rng.uniform(0.5, 4.0)
+    foot = (rng.uniform(0.15, 0.85) * w, rng.uniform(0.5, 0.95) * h, height)
+    return foot, rng.choice([-1, 1]) * per_h * height
+
+
+def geometry(
+    start: Foot, vx: float, first: float, last: float, aspect: float
+) -> tuple[list, list[dict], Foot, float]:
+    """A straight walk kept inside the view: (path, first and last box, end, speed achieved)."""
+    x0, y, h = start
+    x1 = min(max(x0 + vx * (last - first), 0.1 * VIEW[0]), 0.9 * VIEW[0])
+    speed = (x1 - x0) / max(last - first, 1e-3)
+    path = [[round(first + k * (last - first) / 3, 3), round(x0 + k * (x1 - x0) / 3, 1), y] for k in range(4)]
+    w = h * aspect
+    boxes_ = [
+        {"frame": f, "ts": ts, "x1": x - w / 2, "y1": y - h, "x2": x + w / 2, "y2": y, "score": 0.8}
+        for f, ts, x in ((0, first, x0), (10, last, x1))
+    ]
+    return path, boxes_, (x1, y, h), speed
+
+
+def synthetic_tracks(rng: random.Random, start0: float) -> list[tuple[float, float, str, dict, list, list]]:
+    """One walk on a camera: (first, last, class, attributes, path, boxes) per fragment; a lost
+    walker comes back as a second fragment a moment later, near where it was lost, looking alike."""
+    first, last = synthetic_times(rng, start0)
+    cls = pick(rng, CLASSES)
+    attrs = attributes(rng, cls, ZONES)
+    start, vx = walk_start(rng, cls)
+    aspect = 0.4 if cls == "person" else 1.8
+    path, box, end, speed = geometry(start, vx, first, last, aspect)
+    out = [(first, last, cls, attrs, path, box)]
+    if rng.random() < FRAGMENTED.get(cls, 0.0):
+        gap = rng.uniform(0.3, 3.0)
+        first2 = last + gap
+        last2 = first2 + rng.uniform(2, 40)
+        resumed = (end[0] + speed * gap, end[1], end[2] * rng.uniform(0.95, 1.05))
+        path2, box2, _, _ = geometry(resumed, speed, first2, last2, aspect)
+        out.append((first2, last2, cls, attributes_like(rng, attrs), path2, box2))
+    return out
+
+
+def attributes_like(rng: random.Random, attrs: dict) -> dict:
+    """The same object's attributes in another fragment: its colours a little off, as described anew."""
+    again = {**attrs, "class_conf": round(rng.uniform(0.4, 0.98), 3)}
+    again["colours"] = {
+        part: {c: round(min(max(v + rng.uniform(-0.05, 0.05), 0.01), 1.0), 3) for c, v in shares.items()}
+        for part, shares in attrs.get("colours", {}).items()
+    }
+    return again
+
+
 def fill(store: DataStore, n: int, seed: int = 7) -> tuple[float, float]:
-    """Insert ``n`` tracks; returns (seconds inserting tracks, seconds in the index code)."""
+    """Insert ``n`` tracks; returns (seconds inserting tracks and boxes, seconds in the index code)."""
     rng = random.Random(seed)
     start0 = (NOW - timedelta(days=DAYS)).timestamp()
     with store.engine.begin() as conn:
         cam_ids = [
             conn.execute(
-                insert(cameras).values(name=c, source="synthetic", created_at=0).returning(cameras.c.id)
+                insert(cameras)
+                .values(name=c, source="synthetic", width=VIEW[0], height=VIEW[1], created_at=0)
+                .returning(cameras.c.id)
             ).scalar_one()
             for c in CAMERAS
         ]
@@ -195,29 +324,29 @@ def fill(store: DataStore, n: int, seed: int = 7) -> tuple[float, float]:
     insert_s = index_s = 0.0
     batch = 5000
     next_id = 1
-    for b0 in range(0, n, batch):
+    while next_id <= n:
         rows_by_cam: dict[int, list] = {}
-        track_rows = []
-        for _ in range(min(batch, n - b0)):
+        track_rows, box_rows = [], []
+        while len(track_rows) < batch and next_id <= n:
             cam = rng.choice(cam_ids)
-            first, last = synthetic_times(rng, start0)
-            cls = pick(rng, CLASSES)
-            attrs = attributes(rng, cls, ZONES)
-            values = track_row(next_id, cam, run_ids[cam], first, last, cls, attrs)
-            track_rows.append(values)
-            rows_by_cam.setdefault(cam, []).append((next_id, values))
-            next_id += 1
+            for first, last, cls, attrs, path, box in synthetic_tracks(rng, start0)[: n - next_id + 1]:
+                values = track_row(next_id, cam, run_ids[cam], first, last, cls, attrs, path=path)
+                track_rows.append(values)
+                box_rows += [{"track_id": next_id, **b} for b in box]
+                rows_by_cam.setdefault(cam, []).append((next_id, values))
+                next_id += 1
         with store.engine.begin() as conn:
             t0 = time.perf_counter()
             conn.execute(insert(tracks), track_rows)
+            conn.execute(insert(boxes), box_rows)
             t1 = time.perf_counter()
             for cam, items in rows_by_cam.items():
                 index_tracks(conn, cam, items)
             t2 = time.perf_counter()
         insert_s += t1 - t0
         index_s += t2 - t1
-        if (b0 // batch) % 20 == 0:
-            print(f"  {b0 + batch:,} tracks ...", flush=True)
+        if (next_id // batch) % 20 == 1:
+            print(f"  {next_id - 1:,} tracks ...", flush=True)
     return insert_s, index_s
 
 
@@ -238,6 +367,50 @@ MULTI = [
     "a {c} van heading {d} {w}",
     "person in {c} running {d} {w}",
 ]
+# the newer kinds: shades, headwear, bags without a box, whole outfits, vehicle types
+SHADE = [
+    "person in a light {c} top {w}",
+    "person in a navy coat {w}",
+    "person in a dark {c} jacket {w}",
+    "person in light {c} trousers {w}",
+]
+HEADWEAR = [
+    "person in a {c} cap {w}",
+    "person with a {c} hood {w}",
+    "person wearing a hat {w}",
+    "person in a helmet {w}",
+]
+BAGS = ["person carrying a bag {w}", "person with a {c} bag {w}", "person with a {c} {i} {w}"]
+OUTFIT = [
+    "person dressed all in {c} {w}",
+    "person in {c} from head to toe {w}",
+    "people all in {c} with a {i} {w}",
+]
+VEHICLE = [
+    "a {c} van {w}",
+    "a {c} pickup {w}",
+    "a minibus {w}",
+    "a {c} box truck {w}",
+    "a {c} van heading {d} {w}",
+]
+CHINESE = [
+    "{w} 戴{zc}色帽子的人",
+    "{w} 穿浅{zc}色上衣的人",
+    "{w} 一身{zc}的人",
+    "{w} {zc}色面包车",
+    "{w} 背{zc}色包的人",
+    "{w} {zc}色皮卡",
+]
+KINDS = {
+    "single clause": SINGLE,
+    "multi clause": MULTI,
+    "shade": SHADE,
+    "headwear": HEADWEAR,
+    "bag": BAGS,
+    "outfit": OUTFIT,
+    "vehicle type": VEHICLE,
+    "chinese": CHINESE,
+}
 WHEN = [
     "yesterday",
     "yesterday evening",
@@ -303,6 +476,9 @@ def main() -> None:
     ap.add_argument("--tracks", type=int, default=1_000_000)
     ap.add_argument("--queries", type=int, default=60, help="queries per kind (>= 50)")
     ap.add_argument("--keep", type=Path, help="build (or reuse) the store in this folder")
+    ap.add_argument(
+        "--kinds", nargs="*", choices=list(KINDS), help="only these kinds of query (default: all)"
+    )
     args = ap.parse_args()
     print(describe_machine())
     folder = args.keep or Path(tempfile.mkdtemp(prefix="sw-search-scale-"))
@@ -337,11 +513,14 @@ def main() -> None:
         f"index: {terms:,} term rows ({terms / n:.1f} per track)"
         + (f", {idx / 1e9 * per_m:.2f} GB per million tracks" if idx else "")
     )
-    for name, templates, seed in (("single clause", SINGLE, 1), ("multi clause", MULTI, 2)):
+    for seed, (name, templates) in enumerate(KINDS.items(), start=1):
+        if args.kinds and name not in args.kinds:
+            continue
         texts = queries(templates, max(args.queries, 50), seed)
         p50, p95, worst, found = latency(store, texts)
         print(
-            f"{name:14s} with a time filter: {len(texts)} queries, p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {worst:.1f} ms, {found / len(texts):.1f} results each"
+            f"{name:14s} with a time filter: {len(texts)} queries, p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {worst:.1f} ms, {found / len(texts):.1f} results each",
+            flush=True,
         )
     if not args.keep:
         print(f"(store left in {folder}; delete it when done)")

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection, Select, exists, func, select
 
 from scenewatch.search.day_paging import Day, best_of_days, day_bounds, window_days
+from scenewatch.search.loading import IN_CHUNK
 from scenewatch.search.rank import Need
 from scenewatch.search.scope import LOOKBACK_S, Scope, all_camera_ids
 from scenewatch.search.term_stats import TermShares
@@ -21,6 +22,8 @@ from scenewatch.store.schema import track_terms, tracks
 
 CANDIDATES = 240  # candidates per clause and pass, shared by the driving terms
 COUNT_CAP = 20000  # index rows counted to choose the driving need
+PROBE_DEPTH = 3  # SQLite: a driving term's best rows probed for the filters, per candidate wanted
+COMMON_ROWS = 5000  # ... when it has this many rows in scope (fewer: every row is probed, at once)
 
 # track id -> first_ts where the statement reads it along (PostgreSQL: it names the day partition)
 Found = dict[int, float | None]
@@ -32,24 +35,28 @@ def candidates(conn: Connection, needs: list[Need], scope: Scope, limit: int, sh
     required = [n for n in needs if n.required]
     if not required:
         return _recent_tracks(conn, scope, k)
-    driver = required[min(range(len(required)), key=_rarest_first(conn, required, scope, shares))]
+    sizes = [_count(conn, n, scope) for n in required]
+    first = min(range(len(required)), key=_rarest_first(conn, required, sizes, shares))
+    driver = required[first]
     others = [n for n in required if n is not driver]
-    ids = _driven(conn, driver, others, scope, k)
+    ids = _driven(conn, driver, others, scope, k, sizes[first] >= COMMON_ROWS)
     if len(ids) < limit and others:
         cls = [n for n in required if n.kind == "class"]
+        common = {id(n) for n, size in zip(required, sizes, strict=True) if size >= COMMON_ROWS}
         # a vehicle type is a hint, not a filter, but it drives here too: "a green pickup" with no
         # green vehicle in store still shows the pickups, rather than nothing
         hints = [n for n in needs if n.kind == "vtype"]
         for need in [n for n in required if n.kind != "class"] + hints:
-            ids.update(_driven(conn, need, [c for c in cls if c is not need], scope, k))
+            of_class = [c for c in cls if c is not need]
+            ids.update(_driven(conn, need, of_class, scope, k, id(need) in common))
     return ids
 
 
 def _rarest_first(
-    conn: Connection, required: list[Need], scope: Scope, shares: TermShares
+    conn: Connection, required: list[Need], sizes: list[int], shares: TermShares
 ) -> Callable[[int], tuple[int, float]]:
-    """A sort key over ``required``'s positions: the need with the fewest rows in scope first."""
-    sizes = [_count(conn, n, scope) for n in required]
+    """A sort key over ``required``'s positions (``sizes``: their rows in scope, counted up to
+    COUNT_CAP): the need with the fewest rows in scope first."""
     if conn.dialect.name != "postgresql" or sizes.count(COUNT_CAP) <= 1:
         return lambda i: (sizes[i], 0.0)
     # several needs reach the cap (a large store): the count no longer tells the rarest need, and
@@ -78,8 +85,11 @@ def _count(conn: Connection, need: Need, scope: Scope) -> int:
     return conn.scalar(select(func.count()).select_from(inner.subquery())) or 0
 
 
-def _driven(conn: Connection, driver: Need, filters: list[Need], scope: Scope, k: int) -> Found:
-    """Best ``k`` tracks by the driver's weight that also have a term of every filter need."""
+def _driven(
+    conn: Connection, driver: Need, filters: list[Need], scope: Scope, k: int, common: bool = False
+) -> Found:
+    """Best ``k`` tracks by the driver's weight that also have a term of every filter need;
+    ``common``: the driver has COMMON_ROWS rows or more in scope (SQLite: :func:`_best_passing`)."""
     pg = conn.dialect.name == "postgresql"
     ids: Found = {}
     # one statement per term: each reads its own index range in weight order and stops at k
@@ -91,10 +101,43 @@ def _driven(conn: Connection, driver: Need, filters: list[Need], scope: Scope, k
         if days is not None and len(days) > 1:
             per_day = [_driven_query(single, filters, scope, True, False, per_term, day) for day in days]
             rows = best_of_days(conn, per_day, per_term)
+        elif common and filters and not pg and not recent:
+            rows = [(i,) for i in _best_passing(conn, single, filters, scope, per_term)]
         else:
             rows = list(conn.execute(_driven_query(single, filters, scope, pg, recent, per_term)))
         ids.update((row[0], row[1] if pg else None) for row in rows)
     return ids
+
+
+def _best_passing(conn: Connection, single: Need, filters: list[Need], scope: Scope, k: int) -> list[int]:
+    """SQLite: the best ``k`` rows of one driving term in the window that pass every filter, as
+    ``_driven_query`` finds them, but the filters probe only the term's best rows (read in weight
+    order from the covering index, deeper while too few pass): SQLite otherwise probes every row
+    of the window before it sorts, a primary-key lookup each: for a common term over days (``person``
+    probed for a bag) tens of thousands of lookups. Equal weights at the cut may come out in
+    another order."""
+    d = track_terms.c
+    q = select(d.track_id).where(*_term_filter(track_terms, single, scope))
+    q = q.order_by(d.weight.desc(), d.track_id)
+    found: list[int] = []
+    depth, done = PROBE_DEPTH * k, 0
+    while len(found) < k:
+        page = list(conn.scalars(q.limit(depth).offset(done)))
+        done += len(page)
+        passing = set(page)
+        for f in filters:
+            ids = sorted(passing)
+            passing = set()
+            for at in range(0, len(ids), IN_CHUNK):
+                probe = select(d.track_id).where(
+                    d.track_id.in_(ids[at : at + IN_CHUNK]), d.term.in_(f.term_names)
+                )
+                passing.update(conn.scalars(probe))
+        found += [i for i in page if i in passing]
+        if len(page) < depth:
+            break
+        depth *= 2
+    return found[:k]
 
 
 def _driven_query(
