@@ -35,8 +35,9 @@ def test_looks_tell_colours_apart_and_stay_alike_under_shade():
 def test_a_change_of_look_does_not_split_the_track():
     # Two people walk side by side close enough that each track has both detections within reach
     # (the appearance cost is on); one of them turns from red to blue halfway (a jacket taken off,
-    # a turn showing another side). Both keep their ids: motion decides when no look fits.
-    tracker = Tracker(TrackerConfig(appearance=True))
+    # a turn showing another side). Both keep their ids: motion decides when no look fits. (The
+    # switch check, switch_similarity, would refuse so abrupt a change: off here, the cue alone.)
+    tracker = Tracker(TrackerConfig(appearance=True, switch_similarity=0))
     ids_a, ids_b = set(), set()
     for i in range(40):
         x = 40 + 6 * i

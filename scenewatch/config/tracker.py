@@ -20,6 +20,10 @@ STATIC_POSE_SCORE = 0.2
 APPEARANCE_WEIGHT = 0.5
 JOIN_SIMILARITY = 0.7
 JOIN_SPEED = 1.0
+# Below this colour similarity a box is another person, not a look that changed: chosen on the dev
+# clips (vtest.avi's switch behind a passer-by at 0.46; no running match on TUD-Campus or the
+# concourse under 0.6).
+SWITCH_SIMILARITY = 0.5
 # Sparse detection defaults, chosen on the dev clips (TUD-Campus, vtest.avi) at 3-5 detections a second.
 MATCH_COST_PER_S = 0.5
 MATCH_COST_S = 0.4
@@ -152,6 +156,16 @@ class TrackerConfig(Section):
         "handed to another track. Off by default: measured on 7 Dec 2026 it gave dev TUD-Campus fewer ids "
         "per person at 4 and 5 detections/s but more in live mode (1.38 to 1.75), and TUD-Stadtmitte's "
         "live ids per person did not fall (1.50 to 1.50-1.60).",
+    )
+    switch_similarity: float = Field(
+        SWITCH_SIMILARITY,
+        ge=0.0,
+        le=1.0,
+        description="Colours are read (with the appearance cue off too) so that a confirmed track whose look "
+        "is known (3 clean boxes), running or lost, never takes a clean box (confident, no other box over "
+        "it) whose look is less alike its own than this, by matching or by a motion join: a person hidden "
+        "behind another does not hand their track over. The box is not handed to another track; a look "
+        "that changes at once (a jacket taken off) starts a new id. 0 turns it off.",
     )
     # Appearance: motion stays the primary cue; colours only decide where motion cannot (two
     # candidates about as close) and re-join a track lost within lost_timeout, so a person who turns
