@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, and_, or_, select
 
 from scenewatch.search.facts import COLOUR_PARTS, VEHICLE_CLASSES
-from scenewatch.search.loading import TrackFacts, id_pages, load_facts
-from scenewatch.store.schema import boxes, cameras, tracks
+from scenewatch.search.loading import TrackFacts, id_pages
+from scenewatch.store.schema import boxes, cameras, track_terms, tracks
 from scenewatch.vision.colours import TERMS as BASIC_COLOURS
 
 VELOCITY_SPAN_S = 1.0  # end velocities are measured over about this much of the path
@@ -97,10 +97,9 @@ def load_fragments(
     """Fragments by track id: the track row, its first and last boxes, and its colours (from
     ``facts`` where given, else read from the index)."""
     ids = list(dict.fromkeys(ids))
-    facts = dict(facts or {})
-    missing = [i for i in ids if i not in facts]
-    if missing:
-        facts.update(load_facts(conn, missing))
+    facts = facts or {}
+    looks = {i: colour_shares(facts[i].facts) for i in ids if i in facts}
+    looks.update(_read_colours(conn, [i for i in ids if i not in facts]))
     t, b = tracks.c, boxes.c
     rows = {}
     for where in id_pages(conn, t.id, t.first_ts, ids):
@@ -123,13 +122,26 @@ def load_fragments(
         if first is None or last is None:  # no boxes (a track kept without them): never joined
             continue
         path = row.path if isinstance(row.path, list) else []
-        colours = colour_shares(facts[i].facts) if i in facts else {}
+        colours = looks.get(i, {})
         view = views.get(row.camera_id)
         out[i] = Fragment(
             i, row.camera_id, row.class_name, row.first_ts, row.last_ts, _point(first), _point(last),
             _velocity(path, True), _velocity(path, False), colours, border(first, view), border(last, view),
         )  # fmt: skip
     return out
+
+
+def _read_colours(conn: Connection, ids: list[int]) -> dict[int, dict[str, dict[str, float]]]:
+    """:func:`colour_shares` of tracks read from the index: their colour terms only (a part's
+    terms, shades left out), not the other facts a track holds."""
+    t = track_terms.c
+    parts = or_(*(t.term.like(f"{part}:%") for part in COLOUR_PARTS))  # any collation: no ranges
+    terms: dict[int, dict[str, float]] = defaultdict(dict)
+    for where in id_pages(conn, t.track_id, t.first_ts, ids):
+        q = select(t.track_id, t.term, t.weight).where(where, parts, t.term.not_like("%:%:%"))
+        for track_id, term, weight in conn.execute(q).all():
+            terms[track_id][term] = weight
+    return {i: colour_shares(got) for i, got in terms.items()}
 
 
 def _point(box: Box) -> Point:

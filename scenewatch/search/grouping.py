@@ -31,15 +31,14 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection
 
 from scenewatch.search.fragments import Fragment, load_fragments, walk_colours
 from scenewatch.search.loading import TrackFacts
-from scenewatch.search.scope import LOOKBACK_S, Scope, in_window
-from scenewatch.store.schema import tracks
+from scenewatch.search.neighbours import neighbour_ids
+from scenewatch.search.scope import Scope
 
 MAX_GAP_S = 4.0  # longest time unseen between two fragments of one walk
 MAX_OVERLAP_S = 0.3  # the next fragment may begin this much before the last one ended
@@ -58,7 +57,6 @@ LOOK_WEIGHT = 2.0  # how much unlikeness costs against distance (heights) when l
 UNSEEN_LOOK = 0.75  # the likeness assumed where a fragment has no colours (too short to describe)
 PART_WEIGHT = {"upper": 1.0, "lower": 0.8, "head": 0.3, "body": 1.0}
 HOPS = 1  # rounds of looking for fragments next to the ones found (a walk through a non-matching one)
-MAX_NEIGHBOURS = 2000  # fragments read per round, so a crowded hour cannot flood a search
 # Returns: the same object seen again after more than MAX_GAP_S unseen.
 MAX_RETURN_S = 30.0  # longest time unseen
 STAY_H = 1.0  # seen again where it was lost: within this many box heights of the end
@@ -338,39 +336,6 @@ def _walks(fragments: dict[int, Fragment], after: dict[int, int], before: dict[i
     return walks
 
 
-def neighbour_ids(conn: Connection, fragments: Iterable[Fragment], scope: Scope) -> set[int]:
-    """Tracks of the same cameras, within the scope, that begin or end within a join's reach (a
-    return's) of one of ``fragments``' ends (one statement per camera and stretch of time)."""
-    windows: dict[int, list[tuple[float, float]]] = defaultdict(list)
-    for f in fragments:
-        windows[f.camera_id].append((f.first_ts - MAX_RETURN_S, f.last_ts + MAX_RETURN_S))
-    t = tracks.c
-    found: set[int] = set()
-    for camera_id, spans in windows.items():
-        for lo, hi in _merged(spans):
-            q = (
-                select(t.id, t.camera_id, t.first_ts, t.last_ts)
-                .where(t.camera_id == camera_id)
-                .where(t.first_ts.between(lo - LOOKBACK_S, hi))  # a day partition's bound (PostgreSQL)
-                .where(or_(t.first_ts.between(lo, hi), t.last_ts.between(lo, hi)))
-                .limit(MAX_NEIGHBOURS - len(found))
-            )
-            found.update(row.id for row in conn.execute(q) if in_window(row, scope))
-            if len(found) >= MAX_NEIGHBOURS:
-                return found
-    return found
-
-
-def _merged(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    out: list[tuple[float, float]] = []
-    for lo, hi in sorted(spans):
-        if out and lo <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return out
-
-
 @dataclass(slots=True)
 class Walks:
     """Track id -> its walk (fragment ids in time order), and each fragment's first_ts."""
@@ -385,7 +350,7 @@ def walks_of(conn: Connection, ids: list[int], facts: dict[int, TrackFacts], sco
     fragments = load_fragments(conn, ids, facts)
     fresh = list(fragments.values())
     for _ in range(HOPS):
-        new = neighbour_ids(conn, fresh, scope) - set(fragments)
+        new = neighbour_ids(conn, fresh, scope, MAX_RETURN_S) - set(fragments)
         if not new:
             break
         loaded = load_fragments(conn, new, facts)
