@@ -90,6 +90,7 @@ def serve(
     from scenewatch.api.live_frames import LiveFrames
     from scenewatch.api.pipeline_process import ProcessRunner
     from scenewatch.api.runner import PipelineRunner
+    from scenewatch.runtime.heap import freeze_startup_heap
 
     first_admin(store, say)
     live = LiveFrames()
@@ -115,6 +116,7 @@ def serve(
     shown = host if ":" not in host else f"[{host}]"
     say(f"SceneWatch is at http://{shown}:{port}/  (Ctrl-C stops)")
     _exit_on_sigterm()
+    freeze_startup_heap()  # full collections over start-up's objects paused requests
     try:
         server.run()  # handles SIGINT/SIGTERM itself
     finally:

@@ -37,6 +37,7 @@ def serve_central(
     import uvicorn
 
     from scenewatch.api.serve import first_admin, uvicorn_config
+    from scenewatch.runtime.heap import freeze_startup_heap
 
     if store.engine.dialect.name != "postgresql":
         say("note: the central runs on SQLite; use PostgreSQL (--database-url) for more than a trial")
@@ -50,4 +51,5 @@ def serve_central(
     say(
         f"SceneWatch central is at {scheme}://{shown}:{port}/ ({store.engine.url.render_as_string(hide_password=True)})"
     )
+    freeze_startup_heap()  # full collections over start-up's objects paused requests
     uvicorn.Server(config).run()
