@@ -4,24 +4,12 @@ through the occlusion, and the other person gets their own."""
 
 from __future__ import annotations
 
-import numpy as np
+from test_tracking_rejoin import BLUE, RED, Person, frame
 
 from scenewatch.config.tracker import TrackerConfig
 from scenewatch.tracking import Tracker
-from scenewatch.types import Detections
 
-PERSON = 0
-RED, DARK_RED, BLUE, GREY = (30, 30, 200), (15, 15, 110), (200, 60, 30), (128, 128, 128)  # BGR
-Person = tuple[list[float], tuple[int, int, int]]
-
-
-def frame(people: list[Person]) -> tuple[Detections, np.ndarray]:
-    """Detections of ``people`` (box, colour) and a grey picture with each painted in its colour."""
-    image = np.full((360, 640, 3), GREY, np.uint8)
-    for (x0, y0, x1, y1), colour in people:
-        image[int(y0) : int(y1), int(x0) : int(x1)] = colour
-    boxes = np.array([b for b, _ in people], np.float32).reshape(-1, 4)
-    return Detections(boxes, [0.8] * len(people), [PERSON] * len(people)), image
+DARK_RED = (15, 15, 110)  # BGR
 
 
 def walker(cx: float, colour: tuple[int, int, int]) -> Person:
