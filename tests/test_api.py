@@ -810,6 +810,31 @@ def test_retention_deletes_old_records_and_media(tmp_path):
         assert client.get("/api/config/retention", headers=headers).json()["tracks_days"] == 1
 
 
+def test_event_feed_outlives_a_database_that_is_away(seeded, tmp_path):
+    """With nobody listening the feed still reads the newest event id; a database away for a
+    while (here a file it cannot open) must not end the feed's thread, which would leave every
+    later listener without live alerts."""
+    import threading
+
+    from sqlalchemy import create_engine
+
+    from scenewatch.notify.stream import AlertStream
+
+    store, _settings, _root = seeded
+    feed = EventFeed(store.engine, AlertStream(), interval_s=0.01)
+    feed.engine = create_engine(f"sqlite:///{tmp_path / 'gone' / 'scenewatch.db'}")
+    stop = threading.Event()
+    thread = threading.Thread(target=feed.run, args=(stop,), daemon=True)
+    thread.start()
+    time.sleep(0.2)  # about 20 failed reads
+    alive = thread.is_alive()
+    feed.engine = store.engine  # the database is back
+    time.sleep(0.05)
+    stop.set()
+    thread.join(timeout=5)
+    assert alive and not thread.is_alive()
+
+
 def test_event_feed_publishes_new_and_changed_events(seeded):
     store, _settings, _root = seeded
     from scenewatch.notify.stream import AlertStream

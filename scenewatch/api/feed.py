@@ -113,12 +113,11 @@ class EventFeed:
 
     def run(self, stop: threading.Event) -> None:
         while not stop.wait(self.interval_s):
-            if not self.hub.subscribers:
-                # nobody listens: just move the marks so a new listener is not flooded
-                self.last_id = max(self.last_id, queries.last_event_id(self.engine))
-                self.last_check = time.time()
-                continue
-            try:
-                self.poll()
+            try:  # a database away for a while must not end the feed for good
+                if self.hub.subscribers:
+                    self.poll()
+                else:  # nobody listens: just move the marks so a new listener is not flooded
+                    self.last_id = max(self.last_id, queries.last_event_id(self.engine))
+                    self.last_check = time.time()
             except Exception:
                 log.exception("event feed: poll failed")
