@@ -139,8 +139,8 @@ class LookMemory:
             return vetoed
         unlike = self._unlike(rows, self._seen[rows] < self._last_time)
         judged = self._confirmed[rows] & looks.clean & (unlike > 0)
-        for k in np.flatnonzero(judged).tolist():
-            vetoed[k] = appearance.similarity(self._look[rows[[k]]], looks.values[[k]])[0, 0] < unlike[k]
+        k = np.flatnonzero(judged)
+        vetoed[k] = np.diag(appearance.similarity(self._look[rows[k]], looks.values[k])) < unlike[k]
         return vetoed
 
     def _unlike(self, rows: np.ndarray, lost: np.ndarray) -> np.ndarray:
