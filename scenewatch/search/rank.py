@@ -81,9 +81,7 @@ SIGN_WORDS = {"bagsign:hip": "a bag-like patch by the hip", "bagsign:strap": "a 
 class Need:
     """One thing a clause asks for: any of ``terms`` (term, credit), scaled so ``full`` is 1."""
 
-    kind: (
-        str  # class | vtype | colour | shade | headwear | carried | posture | motion | heading | speed | zone
-    )
+    kind: str  # class | vtype | colour | shade | headwear | carried | bag colour | posture | motion | heading | speed | zone
     label: str
     terms: tuple[tuple[str, float], ...]
     required: bool = True  # candidates must have one of the terms (strict pass of the engine)
@@ -104,8 +102,12 @@ class Need:
             return OUTFIT_ALL * min(per_part) + (1.0 - OUTFIT_ALL) * float(sum(per_part) / len(per_part))
         return self._factor(facts, self.terms)
 
+    def bag_unseen(self, facts: dict[str, float]) -> bool:
+        """A bag colour asked of a track whose bag's colour was never read (no boxed bag)."""
+        return self.kind == "bag colour" and not any(t.startswith("bag:") for t in facts)
+
     def _factor(self, facts: dict[str, float], terms: tuple[tuple[str, float], ...]) -> float:
-        if self.kind == "bag colour" and not any(t.startswith("bag:") for t in facts):
+        if self.bag_unseen(facts):
             return BAG_UNSEEN  # a bag only the pose saw (or none): its colour is unknown, not wrong
         best = max((facts.get(t, 0.0) * credit for t, credit in terms), default=0.0)
         if self.kind == "colour":
@@ -248,7 +250,7 @@ def _reason(need: Need, facts: dict[str, float], factor: float) -> str:
             return f"no {need.label}"
         asked = need.terms[0][0].split(":", 1)[1]  # the first term is the asked colour
         return ", ".join(_colour_words(t, w, t.split(":", 1)[1] != asked) for w, t, _ in shown)
-    if need.kind == "bag colour" and not any(t.startswith("bag:") for t in facts):
+    if need.bag_unseen(facts):
         return f"{need.label}: the bag's colour was not seen"
     if not hits or factor <= 0:
         return f"not {need.label}" if need.kind != "class" else f"not a {need.label}"
