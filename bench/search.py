@@ -543,7 +543,8 @@ def evaluate(
     keep = set(all_tracks)
 
     def found(text: str, group: bool = True) -> list[int]:
-        hits = search(store, text, limit=LIMIT, group=group).results
+        # the split's cameras only: a reused folder may hold other cameras (the vehicle clips)
+        hits = search(store, text, cameras=sorted(shown), limit=LIMIT, group=group).results
         return [h.track_id for h in hits if h.track_id in keep]
 
     rng = np.random.default_rng(0)
@@ -587,13 +588,17 @@ def summary(name: str, rows: list[Score]) -> str:
 
 
 def kind_summary(per: dict[str, list[Score]], kinds: dict[str, str]) -> None:
-    """mAP per query kind (``kinds``: query text -> kind), English and Chinese apart."""
+    """mAP per query kind (``kinds``: query text -> kind), English and Chinese apart, by label
+    and by person (one person's several labels, e.g. two walks, found once)."""
     for lang in ("en", "zh"):
-        by_kind: dict[str, list[float]] = defaultdict(list)
-        for r in per[lang]:
-            by_kind[kinds[r.text]].append(r.ap)
-        shown = ", ".join(f"{k} {np.mean(v):.3f} ({len(v)})" for k, v in by_kind.items())
-        print(f"  per-kind AP, {lang}: {shown}")
+        for key, name in ((lang, "by label"), (f"{lang} by person", "by person")):
+            if key not in per:
+                continue
+            by_kind: dict[str, list[float]] = defaultdict(list)
+            for r in per[key]:
+                by_kind[kinds[r.text]].append(r.ap)
+            shown = ", ".join(f"{k} {np.mean(v):.3f} ({len(v)})" for k, v in by_kind.items())
+            print(f"  per-kind AP, {lang} {name}: {shown}")
 
 
 def report_looks(store: DataStore, mapping: dict[int, tuple[str, ...]], labels: dict[str, Label]) -> None:
@@ -609,10 +614,11 @@ def report_looks(store: DataStore, mapping: dict[int, tuple[str, ...]], labels: 
         per = evaluate(store, mapping, people, set(SOURCES), [q for _, q in chosen])
         kinds = {text: kind for kind, q in chosen for text in (q.en, q.zh)}
         print(f"\n== looks queries, {split} half ({len(chosen)} queries x 2 languages, {len(people)} people)")
-        print(f"{'query':48s} {'AP':>5s} {'R@5':>5s} {'cR@5':>5s} {'rel':>4s}")
+        print(f"{'query':48s} {'AP':>5s} {'R@5':>5s} {'cR@5':>5s} {'rel':>4s} {'AP/p':>5s} {'pers':>4s}")
         for lang in ("en", "zh"):
-            for r in per[lang]:
-                print(f"{r.text[:48]:48s} {r.ap:5.2f} {r.r5:5.2f} {r.r5c:5.2f} {r.relevant:4d}")
+            for r, p in zip(per[lang], per[f"{lang} by person"], strict=True):
+                line = f"{r.text[:48]:48s} {r.ap:5.2f} {r.r5:5.2f} {r.r5c:5.2f} {r.relevant:4d}"
+                print(f"{line} {p.ap:5.2f} {p.relevant:4d}")
         both = per["en"] + per["zh"]
         print(summary(f"{split}: English and Chinese", both))
         kind_summary(per, kinds)
