@@ -147,12 +147,17 @@ def evaluate(
 def judged_ranking(store: DataStore, text: str, judged: set[int]) -> list[int]:
     """Ranked judged tracks: a hit that groups fragments of one vehicle stands for its first
     judged fragment (the group's shown track may be an unlabelled later fragment)."""
+    return [tid for tid, _ in judged_hits(store, text, judged)]
+
+
+def judged_hits(store: DataStore, text: str, judged: set[int]) -> list[tuple[int, str]]:
+    """:func:`judged_ranking` with each hit's score and reasons, as the search gave them."""
     ranked = []
     for h in search(store, text, limit=bench.LIMIT).results:
         ids = [h.track_id, *(m.track_id for m in h.members)]
         first = next((t for t in ids if t in judged), None)
         if first is not None:
-            ranked.append(first)
+            ranked.append((first, f"score {h.score:.2f}: {', '.join(h.reasons)}"))
     return ranked
 
 
@@ -160,21 +165,22 @@ def explain(store: DataStore, data: dict, split: str = "dev") -> None:
     """For each query of ``split`` (each asks for a type: car, van, pickup): the vehicles from the
     first irrelevant one down to the last relevant one, each with its stored
     class, type, body colour, size against the camera's cars (width x height of the track's
-    nearest third, the whole clip's car tracks as reference) and median box aspect (height / width)."""
+    nearest third, the whole clip's car tracks as reference) and median box aspect (height / width),
+    then the search's score and reasons (how the ranking weighed class, type and colour)."""
     labels = {k: lab for k, lab in data["labels"].items() if lab["split"] == split}
     mapping = map_sightings(store, data["labels"])
     judged = {tid for tid, held in mapping.items() if held[0] in labels}
     facts = track_facts(store, data)
     for q in (q for q in data["queries"] if q["split"] == split):
         relevant = {k for k, lab in labels.items() if vehicle_pred(q["relevant"])(lab)}
-        ranked = [(tid, mapping[tid][0]) for tid in judged_ranking(store, q["en"], judged)]
-        hits = [i for i, (_, key) in enumerate(ranked) if key in relevant]
+        ranked = [(tid, mapping[tid][0], why) for tid, why in judged_hits(store, q["en"], judged)]
+        hits = [i for i, (_, key, _) in enumerate(ranked) if key in relevant]
         print(f"\n{q['en']} ({split}): relevant at ranks {[i + 1 for i in hits]}")
-        gap = next((i for i, (_, key) in enumerate(ranked) if key not in relevant), len(ranked))
-        for i, (tid, key) in enumerate(ranked[gap : max(hits, default=-1) + 1], start=gap):
+        gap = next((i for i, (_, key, _) in enumerate(ranked) if key not in relevant), len(ranked))
+        for i, (tid, key, why) in enumerate(ranked[gap : max(hits, default=-1) + 1], start=gap):
             print(
                 f"  {i + 1:3d} {'HIT ' if key in relevant else 'miss'} {key:6s} {labels[key]['vehicle_type']:7s} "
-                f"{'/'.join(labels[key]['body']):10s} {facts.get(tid, '')}"
+                f"{'/'.join(labels[key]['body']):10s} {facts.get(tid, '')}\n{'':21s}{why}"
             )
 
 

@@ -30,6 +30,10 @@ from scenewatch.search.model import Colour, ObjectClause
 
 FLOOR = 0.05  # a missing attribute costs a factor of 20, it does not remove the track
 SOFT_FLOOR = 0.5  # a hint (vehicle type, speed) can halve a score, never bury a track
+# A named type other than car ('a grey van') keeps less: a vehicle surely read as something
+# else would otherwise outrank one of uncertain type on a surer colour. A car keeps SOFT_FLOOR:
+# people say car for SUVs and estates, which sizes read as vans or pickups.
+TYPE_FLOOR = 0.3
 ALSO_CREDIT = 0.5  # a neighbouring colour term ('also': maroon is red, also brown) counts half
 ADJACENT_CREDIT = 0.25  # a perceptually adjacent term (see ADJACENT) counts a quarter
 ADJACENT: dict[str, tuple[str, ...]] = {
@@ -133,7 +137,8 @@ def clause_needs(clause: ObjectClause, zones: list[str] | tuple[str, ...] = ()) 
         if clause.vehicle_type:
             t = clause.vehicle_type
             label = f"looks like a {t.replace('_', ' ')}"  # box_truck: 'looks like a box truck'
-            needs.append(Need("vtype", label, ((f"vtype:{t}", 1.0),), required=False))
+            floor = SOFT_FLOOR if t == "car" else TYPE_FLOOR
+            needs.append(Need("vtype", label, ((f"vtype:{t}", 1.0),), required=False, floor=floor))
     elif cls is not None:
         needs.append(Need("class", cls, ((f"class:{cls}", 1.0),)))
     for part, colours in clause.colours.items():
