@@ -601,6 +601,16 @@ def kind_summary(per: dict[str, list[Score]], kinds: dict[str, str]) -> None:
             print(f"  per-kind AP, {lang} {name}: {shown}")
 
 
+def query_table(per: dict[str, list[Score]]) -> None:
+    """One line a query: by label (AP, recall@5 uncapped and capped, relevant labels), then AP by
+    person and relevant people."""
+    print(f"{'query':48s} {'AP':>5s} {'R@5':>5s} {'cR@5':>5s} {'rel':>4s} {'AP/p':>5s} {'pers':>4s}")
+    for lang in ("en", "zh"):
+        for r, p in zip(per[lang], per[f"{lang} by person"], strict=True):
+            line = f"{r.text[:48]:48s} {r.ap:5.2f} {r.r5:5.2f} {r.r5c:5.2f} {r.relevant:4d}"
+            print(f"{line} {p.ap:5.2f} {p.relevant:4d}")
+
+
 def report_looks(store: DataStore, mapping: dict[int, tuple[str, ...]], labels: dict[str, Label]) -> None:
     """The looks query set over every labelled person on all three cameras, dev and test apart."""
     looks = json.loads((LABELS / LOOKS).read_text())["labels"]
@@ -614,11 +624,7 @@ def report_looks(store: DataStore, mapping: dict[int, tuple[str, ...]], labels: 
         per = evaluate(store, mapping, people, set(SOURCES), [q for _, q in chosen])
         kinds = {text: kind for kind, q in chosen for text in (q.en, q.zh)}
         print(f"\n== looks queries, {split} half ({len(chosen)} queries x 2 languages, {len(people)} people)")
-        print(f"{'query':48s} {'AP':>5s} {'R@5':>5s} {'cR@5':>5s} {'rel':>4s} {'AP/p':>5s} {'pers':>4s}")
-        for lang in ("en", "zh"):
-            for r, p in zip(per[lang], per[f"{lang} by person"], strict=True):
-                line = f"{r.text[:48]:48s} {r.ap:5.2f} {r.r5:5.2f} {r.r5c:5.2f} {r.relevant:4d}"
-                print(f"{line} {p.ap:5.2f} {p.relevant:4d}")
+        query_table(per)
         both = per["en"] + per["zh"]
         print(summary(f"{split}: English and Chinese", both))
         kind_summary(per, kinds)
@@ -644,10 +650,7 @@ def duplicates_summary(per: dict[str, list[Score]]) -> None:
 def report(title: str, per: dict[str, list[Score]], show_queries: bool) -> None:
     print(f"\n== {title}")
     if show_queries:
-        print(f"{'query':48s} {'AP':>5s} {'R@5':>5s} {'cR@5':>5s} {'rel':>4s}")
-        for lang in ("en", "zh"):
-            for r in per[lang]:
-                print(f"{r.text[:48]:48s} {r.ap:5.2f} {r.r5:5.2f} {r.r5c:5.2f} {r.relevant:4d}")
+        query_table(per)
     twins = [same_parse(q.en, q.zh) for q in QUERIES if any(r.text == q.en for r in per["en"])]
     distinct = per["en"] + [r for r, same in zip(per["zh"], twins, strict=True) if not same]
     print(summary("English (dev: ranking tuned on them)", per["en"]))

@@ -244,6 +244,11 @@ TABLE: list[Q] = [
     Q("old man sitting", ["person @sitting"], notes=["age", "gender"]),
     # --- Chinese
     Q("穿红色上衣的人", ["person upper=red wearing:top"]),
+    # the garment named first, its colour after ('the top is blue')
+    Q("上衣是蓝色的人", ["person upper=blue wearing:top"]),
+    Q("上衣为浅蓝色的女人", ["person upper=light-blue wearing:top"], notes=["gender"]),
+    Q("上衣红色裤子黑色的行人", ["person upper=red lower=black wearing:top wearing:trousers"]),
+    Q("裤子是深色的人", ["person lower=dark-black/grey wearing:trousers"]),
     Q(
         "昨天下午三点以后在大门停下的白色面包车",
         ["vehicle:van body=white ~stopped"],

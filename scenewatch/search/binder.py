@@ -53,11 +53,16 @@ class Binder:
         self.closed = False  # after 'and': the next attributes belong to the next object
         self.after_de = False  # Chinese 的 seen: the segment modifies the coming noun
         self.more = False
+        # Chinese names a garment before its colour ('上衣是蓝色的', '裤子黑色'): the garment that
+        # takes the colours coming next, until another kind of word
+        self.garment_first: tuple[str, tuple[str, ...]] | None = None
 
     def run(self, tokens: list[Token]) -> _Bound:
         self.tokens = tokens
         for i, t in enumerate(tokens):
             self.i = i
+            if t.sk not in (lx.COLOUR, lx.SHADE, lx.FILLER, lx.DE):
+                self.garment_first = None
             if t.used:
                 self._break()
                 continue
@@ -113,8 +118,16 @@ class Binder:
 
     def _on_colour(self, t: Token) -> None:
         shade, also = t.detail  # type: ignore[misc]
-        self.colours.append(Colour(str(t.meaning), self.shade or shade, tuple(also)))
+        self._take_colour(Colour(str(t.meaning), self.shade or shade, tuple(also)))
         self.shade = None
+
+    def _take_colour(self, colour: Colour) -> None:
+        """A colour waits for the noun after it, unless a Chinese garment named before it takes it."""
+        if self.garment_first is None:
+            self.colours.append(colour)
+        else:
+            name, parts = self.garment_first
+            self.segment.append(("garment", name, parts, [colour]))
 
     def _on_shade(self, t: Token) -> None:
         nxt = self._next()
@@ -122,7 +135,7 @@ class Binder:
             self.shade = str(t.meaning)
         elif nxt is not None and nxt.sk in (lx.GARMENT, lx.ITEM, lx.OBJ):  # 'dark clothes'
             dark = t.meaning == "dark"
-            self.colours.append(
+            self._take_colour(
                 Colour("black", "dark", ("grey",)) if dark else Colour("white", "light", ("grey",))
             )
         else:
@@ -137,6 +150,9 @@ class Binder:
 
     def _on_garment(self, t: Token) -> None:
         self.segment.append(("garment", str(t.meaning), t.detail, self.colours))
+        # ('上身' / '下身' and plain clothes follow the body-half rule in ``_apply``)
+        if t.zh and not self.colours and t.meaning != "clothes":
+            self.garment_first = (str(t.meaning), tuple(t.detail))  # type: ignore[arg-type]
         self.colours, self.shade = [], None
 
     def _on_item(self, t: Token) -> None:
