@@ -66,14 +66,19 @@ def sparse_gate(
     return np.where(lone_or_within(cost, max_cost, limit), cost, np.inf), limit
 
 
+def load_solver() -> None:
+    """Load the assignment solver now (a tracker's construction), not in the first frame that
+    matches: scipy.optimize takes a second to load. Not at import: the server process imports
+    the tracker's types but never tracks, and should not pay for it at start."""
+    import scipy.optimize  # noqa: F401
+
+
 def assign(cost: np.ndarray, max_cost: float) -> tuple[np.ndarray, np.ndarray]:
     """Minimum-cost matching; pairs above ``max_cost`` (or gated to inf) are left unmatched.
 
     Returns index arrays ``(rows, cols)`` of the accepted pairs.
     """
-    # imported here: scipy.optimize takes a second to load, and the server process, which
-    # imports the tracker's types but never tracks, should not pay for it at start
-    from scipy.optimize import linear_sum_assignment
+    from scipy.optimize import linear_sum_assignment  # loaded by load_solver: a lookup here
 
     if cost.size == 0:
         return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)

@@ -47,6 +47,7 @@ from scenewatch.tracking.matching import (
     box_cost,
     class_group_table,
     group_nms,
+    load_solver,
     size_gate,
     sparse_gate,
 )
@@ -58,6 +59,9 @@ _NO_TRACKS = np.zeros(0, dtype=np.intp)
 # Updates further apart than this are sparse detection (a live camera's few a second; every frame
 # of a 10 fps file is not): there a box's predicted growth fades (``size_memory_s``).
 SPARSE_S = 0.15
+# The per-track arrays, kept in step by ``_select``.
+_STATE: tuple[str, ...] = ("_ids", "_mean", "_cov", "_time", "_seen", "_hits", "_established")
+_STATE += ("_confirmed", "_scored", "_moved", "_votes", "_look", "_looks")
 
 
 @dataclass(slots=True)
@@ -80,6 +84,7 @@ class Tracker(LookMemory):
     def __init__(self, config: TrackerConfig | None = None):
         self.config = config or TrackerConfig()
         c = self.config
+        load_solver()  # at start-up, not in the first detected frame's path (a second's stall)
         self.noise = kalman.MotionNoise(
             c.position_noise, c.velocity_noise, c.measurement_noise, size_memory_s=c.size_memory_s
         )
@@ -131,11 +136,12 @@ class Tracker(LookMemory):
 
         def stage(tracks: np.ndarray, candidates: np.ndarray, max_cost: float) -> np.ndarray:
             det_idx = np.flatnonzero(candidates & det_free)
+            if not len(tracks) or not len(det_idx):  # nothing to match: most frames' weak stage
+                return tracks
             cost = box_cost(predicted[tracks], boxes[det_idx], c.centre_weight)
             gate = size_gate(predicted[tracks], boxes[det_idx], c.max_size_ratio)
             gate &= self._track_groups()[tracks][:, None] == groups[det_idx][None, :]
-            running = self._seen[tracks] >= self._last_time  # matched by the last update, not lost
-            gap = np.where(running, timestamp - self._seen[tracks], 0.0)
+            gap = np.where(self._seen[tracks] >= self._last_time, timestamp - self._seen[tracks], 0.0)
             cost, limit = sparse_gate(cost, gate, gap, max_cost, c.match_cost_per_s, c.match_cost_s)
             cost, extra = self._add_looks(cost, tracks, looks and looks[det_idx])
             rows, cols = assign(cost, float(limit.max(initial=max_cost)) + extra)
@@ -149,8 +155,7 @@ class Tracker(LookMemory):
         # Stage 1: every established track, running or lost, against the confident detections.
         left = stage(established, high, c.match_cost)
         # Stage 2 (ByteTrack): tracks seen last time also take weak, often occluded detections.
-        recent = left[self._seen[left] >= self._last_time]
-        stage(recent, ~high, c.low_match_cost)
+        stage(left[self._seen[left] >= self._last_time], ~high, c.low_match_cost)
         # Stage 3: tentative tracks only against confident leftovers.
         stage(np.flatnonzero(~self._established), high, c.tentative_match_cost)
 
@@ -380,20 +385,6 @@ class Tracker(LookMemory):
         return finished
 
     def _select(self, keep: np.ndarray) -> None:
-        for name in (
-            "_ids",
-            "_mean",
-            "_cov",
-            "_time",
-            "_seen",
-            "_hits",
-            "_established",
-            "_confirmed",
-            "_scored",
-            "_moved",
-            "_votes",
-            "_look",
-            "_looks",
-        ):
+        for name in _STATE:
             setattr(self, name, getattr(self, name)[keep])
         self._history = [h for h, k in zip(self._history, keep.tolist(), strict=True) if k]
