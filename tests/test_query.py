@@ -249,6 +249,8 @@ TABLE: list[Q] = [
     Q("上衣为浅蓝色的女人", ["person upper=light-blue wearing:top"], notes=["gender"]),
     Q("上衣红色裤子黑色的行人", ["person upper=red lower=black wearing:top wearing:trousers"]),
     Q("裤子是深色的人", ["person lower=dark-black/grey wearing:trousers"]),
+    # ... but a colour before the next garment is that garment's
+    Q("兜帽浅蓝色大衣的人", ["person upper=light-blue wearing:hood wearing:jacket"]),
     Q(
         "昨天下午三点以后在大门停下的白色面包车",
         ["vehicle:van body=white ~stopped"],

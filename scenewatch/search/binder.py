@@ -8,6 +8,7 @@ from scenewatch.search import lexicon as lx
 from scenewatch.search.model import CarriedItem, Colour, ObjectClause
 from scenewatch.search.tokenizer import Token
 
+COPULAS = ("是", "为")  # '上衣是蓝色的': the top is blue
 MAX_COUNT = 100  # a larger number before a noun is not a head count (a plate number, an id)
 
 # time words that, left over, mean something was asked that could not be read
@@ -61,7 +62,7 @@ class Binder:
         self.tokens = tokens
         for i, t in enumerate(tokens):
             self.i = i
-            if t.sk not in (lx.COLOUR, lx.SHADE, lx.FILLER, lx.DE):
+            if t.sk not in (lx.COLOUR, lx.SHADE, lx.DE) and t.surface not in COPULAS:
                 self.garment_first = None
             if t.used:
                 self._break()
@@ -151,9 +152,27 @@ class Binder:
     def _on_garment(self, t: Token) -> None:
         self.segment.append(("garment", str(t.meaning), t.detail, self.colours))
         # ('上身' / '下身' and plain clothes follow the body-half rule in ``_apply``)
-        if t.zh and not self.colours and t.meaning != "clothes":
+        if t.zh and not self.colours and t.meaning != "clothes" and self._colour_said_after():
             self.garment_first = (str(t.meaning), tuple(t.detail))  # type: ignore[arg-type]
         self.colours, self.shade = [], None
+
+    def _colour_said_after(self) -> bool:
+        """Chinese: the garment just read has its colour after it ('上衣是蓝色的', '上衣蓝色裤子黑色'),
+        not a colour that modifies the next garment ('兜帽浅蓝色大衣': a light blue coat)."""
+        toks, j = self.tokens, self.i + 1
+        copula = j < len(toks) and toks[j].surface in COPULAS
+        j += copula
+        k = j
+        while k < len(toks) and toks[k].sk in (lx.COLOUR, lx.SHADE):
+            k += 1
+        if k == j or copula:
+            return k > j
+        while k < len(toks) and toks[k].sk == lx.DE:
+            k += 1
+        if k == len(toks) or toks[k].sk not in (lx.GARMENT, lx.ITEM):
+            return True
+        # the next garment has its own colour after it: the same pattern, said twice
+        return k + 1 < len(toks) and toks[k + 1].sk in (lx.COLOUR, lx.SHADE)
 
     def _on_item(self, t: Token) -> None:
         self.segment.append(("item", str(t.meaning), self.colours[0] if self.colours else None))
