@@ -16,8 +16,8 @@ from scenewatch.errors import SceneWatchError
 from scenewatch.models import ModelStore
 from scenewatch.vision.attributes import AttributeDescriber
 from scenewatch.vision.attributes.crops import Crop, crop_around
-from scenewatch.vision.attributes.describer import look_groups
-from scenewatch.vision.colours import scene_lightness
+from scenewatch.vision.attributes.looks import look_groups
+from scenewatch.vision.colours import dominant, scene_lightness
 
 LABELS = json.loads((Path(__file__).parent.parent / "bench" / "labels" / "vtest.json").read_text())["labels"]
 PEOPLE = ("p111", "p13", "p7", "p2", "p1", "p8", "p20", "p28", "p29", "p15", "p113")
@@ -88,6 +88,11 @@ def test_bag_in_hand_without_a_detector_box_is_seen_by_the_hip(looks):
         assert looks[carrier]["bag_signs"]["hip"] > 0.5, carrier
     for empty in ("p2", "p1"):
         assert looks[empty].get("bag_signs", {}).get("hip", 0.0) < 0.2, empty
+
+
+def test_a_bag_only_the_pose_saw_keeps_its_colour(looks):
+    """p111's dark shoulder bag at the hip (no detector box) is named black where it showed."""
+    assert dominant(looks["p111"]["bag_colours"], 1)[0][0] == "black"
 
 
 def test_a_pale_blue_jacket_named_white_keeps_its_blue_tint(looks):

@@ -76,7 +76,7 @@ def track_facts(class_name: str, attributes: dict | None, score: float = 1.0) ->
         ("posture", "posture"),
         ("vehicle_type", "vtype"),
         ("headwear", "headwear"),  # covered, hood, hat
-        ("bag_signs", "bagsign"),  # hip, strap: a bag the detector did not box
+        ("bag_signs", "bagsign"),  # hip, strap, box:handbag: a bag the detector did not box (well)
         ("bag_colours", "bag"),  # 'bag:black': colours where the boxed bags sat on the body
     ):
         for label, p in _dist(attrs.get(key)).items():

@@ -71,14 +71,19 @@ HEADWEAR: dict[str, tuple[tuple[str, float], ...]] = {
     "helmet": (("headwear:covered", 0.8),),
 }
 HEADWEAR_FULL = 0.8
-# a bag the detector did not box: pose-located signs, weaker than a box (which counts 1.0)
+# a bag the detector did not box confidently: pose-located signs and its weak handbag boxes,
+# weaker than a confident box (which counts 1.0)
 BAG_SIGNS: dict[str, tuple[tuple[str, float], ...]] = {
-    "bag": (("bagsign:hip", 0.6), ("bagsign:strap", 0.6)),
-    "handbag": (("bagsign:hip", 0.6), ("bagsign:strap", 0.6)),
+    "bag": (("bagsign:hip", 0.6), ("bagsign:strap", 0.6), ("bagsign:box:handbag", 0.6)),
+    "handbag": (("bagsign:hip", 0.6), ("bagsign:strap", 0.6), ("bagsign:box:handbag", 0.6)),
     "backpack": (("bagsign:hip", 0.3),),
 }
 BAG_UNSEEN = 0.5  # 'a black bag' where no boxed bag's colour was read: between a match and a miss
-SIGN_WORDS = {"bagsign:hip": "a bag-like patch by the hip", "bagsign:strap": "a strap across the torso"}
+SIGN_WORDS = {
+    "bagsign:hip": "a bag-like patch by the hip",
+    "bagsign:strap": "a strap across the torso",
+    "bagsign:box:handbag": "a handbag boxed only weakly",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ can be read from the track's best views when it ends (:func:`bag_colours`: "a bl
 
 Bags the detector misses (small, dark, side-on) leave other traces that the pose locates: a
 patch beside the hip that is neither the clothes nor the background, or a strap across the
-torso (:func:`bag_signs`). They are weaker evidence than a detector box and kept apart from it.
+torso (:func:`bag_signs`). They are weaker evidence than a detector box and kept apart from it,
+as are handbags the detector boxed only below the report score (:meth:`CarriedItems.weak`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ PERSON = 0
 MIN_CONTAINED = 0.5  # share of the item box that must fall inside the (grown) person box
 MAX_PERSON_COVER = 0.5  # an item covering this much of a person's box is that person, re-labelled
 BAGS = ("backpack", "handbag", "suitcase")  # items whose colour a query may ask ("a black bag")
+WEAK = ("handbag",)  # items kept as a sign when boxed only weakly (see CarriedItems.weak)
 BAG_UNLIKE = 0.25  # share of a bag's place unlike the clothes above which those pixels are the bag
 
 
@@ -114,6 +116,22 @@ class CarriedItems:
             if best.get(name, 0.0) >= self.report_score and count >= 2
         }
 
+    def weak(self, track_id: int) -> dict[str, float]:
+        """Items the detector boxed only below the report score, each a sign in [0, 1]: the
+        fraction of sightings attached times the best score's share of the report score. Small
+        people's bags are boxed weakly; only handbags count (weak 'backpack' boxes on people seen
+        from behind are their dark backs), and none beside a confidently boxed bag (the detector
+        naming that bag another class). Read it before :meth:`pop` forgets the track."""
+        total = self.sightings.get(track_id, 0)
+        seen, best = self.seen.get(track_id, Counter()), self.best.get(track_id, {})
+        if any(best.get(name, 0.0) >= self.report_score and seen[name] >= 2 for name in BAGS):
+            return {}
+        return {
+            name: round(seen[name] / total * best[name] / self.report_score, 3)
+            for name in WEAK
+            if total and seen[name] >= 2 and best.get(name, 0.0) < self.report_score
+        }
+
     def pop_place(self, track_id: int) -> np.ndarray | None:
         """Where the track's bags were seen, as a box relative to the person's box (0..1 spans
         it; see :func:`relative_box`), or None when no bag was attached."""
@@ -169,7 +187,9 @@ def bag_colours(image: np.ndarray, box: np.ndarray, place: np.ndarray, lightness
 
 # ---------------------------------------------------------------- bags the detector misses
 
+L_ELBOW, R_ELBOW = 7, 8  # COCO keypoints
 HIP_REACH = 0.7  # a bag at the hip sticks out up to this many shoulder widths beside the hip
+LEG_DIST = 6.5  # ... nor the trousers (nearer: a paper bag beside grey trousers is not them)
 CLOTH_DIST = 14.0  # CIELAB distance beyond which a pixel is not the garment next to it
 BACKGROUND_DIST = 14.0  # ... and not the background at the same height
 STRAP_DIST = 12.0  # a strap pixel differs this much from the torso's own median colour
@@ -192,27 +212,79 @@ def _palette(px: np.ndarray, k: int = 24) -> np.ndarray:
 def bag_signs(
     image: np.ndarray, box: np.ndarray, kp: np.ndarray, masks: dict[str, np.ndarray]
 ) -> dict[str, float]:
-    """Signs of a bag without a detector box in one view, each in [0, 1]:
+    """Signs of a bag without a detector box in one view (see :func:`bag_evidence`)."""
+    return bag_evidence(image, box, kp, masks)[0]
+
+
+def bag_evidence(
+    image: np.ndarray,
+    box: np.ndarray,
+    kp: np.ndarray,
+    masks: dict[str, np.ndarray],
+    lightness: float | None = None,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Signs of a bag without a detector box in one view, each in [0, 1], and (given the scene's
+    ``lightness``) the colour shares of the bag-like patch at the hip with the stronger sign:
 
     ``hip``: beside either hip (out to HIP_REACH shoulder widths, inside the person's box, from
     the waist to just below the hip) a patch that is neither the jacket (the upper part mask:
-    the arm hanging there wears it; the trousers are not excluded, as a dark bag would match
-    dark jeans), nor a skin-coloured hand, nor the background at the same height (the crop's
-    margin outside the box), nor bright white (a sheet of paper in hand);
+    the arm hanging there wears it), nor the trousers (read from mid-thigh to knee, and nearer
+    than the jacket: a short jacket leaves the jeans beside the hip, while a light paper bag
+    beside grey trousers stays; a dark bag against dark trousers is lost), nor a skin-coloured
+    hand, nor the background at the same height (the crop's margin outside the box), nor
+    bright white (a sheet of paper in hand);
     ``strap``: along the line from a shoulder to the opposite hip, inside the torso, pixels
-    unlike the torso's own colour (a strap across a coat), on both halves of the line.
+    unlike the torso's own colour and the upper arms' (a strap across a coat, not a two-tone
+    jacket's sleeves and yoke: red shoulders on a navy puffer), on both halves of the line.
     Needs the shoulders and hips; empty otherwise.
     """
     if np.any(kp[[L_SHOULDER, R_SHOULDER, L_HIP, R_HIP], 2] < MIN_KEYPOINT) or "upper" not in masks:
-        return {}
+        return {}, {}
     lab = image_lab(image)
-    height, width = image.shape[:2]
+    signs: dict[str, float] = {}
+    sleeves = _sleeves(lab, kp)
+    hip, patch = _hip_patch(lab, box, kp, masks)
+    if hip is not None:
+        signs["hip"] = round(_ramp(hip, 0.12, 0.35), 3)
+    colours = {}
+    if patch is not None and lightness is not None and signs.get("hip", 0.0) > 0:
+        colours = describe_colours(image, patch, lightness).shares
+    torso_px = lab[masks["upper"]]
+    if len(torso_px) >= 8:
+        signs["strap"] = _strap(lab, kp, np.median(torso_px, axis=0), sleeves)
+    return signs, colours
+
+
+def _sleeves(lab: np.ndarray, kp: np.ndarray) -> np.ndarray:
+    """[N, 3] CIELAB samples along the upper arms (shoulder to elbow) the pose found."""
+    height, width = lab.shape[:2]
+    found = []
+    for shoulder, elbow in ((L_SHOULDER, L_ELBOW), (R_SHOULDER, R_ELBOW)):
+        if min(kp[shoulder, 2], kp[elbow, 2]) >= MIN_KEYPOINT:
+            pts = kp[shoulder, :2] + np.linspace(0.3, 0.8, 6)[:, None] * (kp[elbow, :2] - kp[shoulder, :2])
+            cols = np.clip(np.round(pts[:, 0]).astype(int), 0, width - 1)
+            rows = np.clip(np.round(pts[:, 1]).astype(int), 0, height - 1)
+            found.append(lab[rows, cols])
+    return np.concatenate(found) if found else np.zeros((0, 3), np.float32)
+
+
+def _hip_patch(
+    lab: np.ndarray, box: np.ndarray, kp: np.ndarray, masks: dict[str, np.ndarray]
+) -> tuple[float | None, np.ndarray | None]:
+    """The larger share of bag-like pixels beside a hip (None where neither side fits in the
+    crop), and the mask of those pixels on that side."""
+    height, width = lab.shape[:2]
     x1, y1, x2, y2 = (int(round(float(v))) for v in box)
     shoulder_w = max(float(np.hypot(*(kp[L_SHOULDER, :2] - kp[R_SHOULDER, :2]))), 0.25 * (x2 - x1), 2.0)
     torso = max(float(np.mean(kp[[L_HIP, R_HIP], 1]) - np.mean(kp[[L_SHOULDER, R_SHOULDER], 1])), 4.0)
-    cloth = _palette(lab[masks["upper"]])
-    signs: dict[str, float] = {}
-    hip_scores = []
+    # the trousers between mid-thigh and knee: a bag hanging at the hip covers the top of the
+    # leg mask, and the shoes (often black) are at its bottom
+    legs = np.zeros(lab.shape[:2], bool)
+    top = int(round(float(np.mean(kp[[L_HIP, R_HIP], 1])) + 0.5 * torso))
+    legs[max(top, 0) : max(int(round(top + 0.5 * torso)), 0)] = True
+    legs &= masks.get("lower", legs)
+    cloth, trousers = _palette(lab[masks["upper"]]), _palette(lab[legs])
+    best: tuple[float | None, np.ndarray | None] = (None, None)
     for hip in (L_HIP, R_HIP):
         hx, hy = (float(v) for v in kp[hip, :2])
         side = 1.0 if hx >= float(np.mean(kp[[L_HIP, R_HIP], 0])) else -1.0
@@ -230,24 +302,32 @@ def bag_signs(
             continue
         skin = (region[:, 1] > 8) & (region[:, 2] > 10) & (region[:, 0] > 35)  # warm mid-light: a hand
         paper = (region[:, 0] > 85) & (np.hypot(region[:, 1], region[:, 2]) < 10)
-        other = (_nearest(region, cloth) > CLOTH_DIST) & (
-            _nearest(region, _palette(margin)) > BACKGROUND_DIST
+        other = (
+            (_nearest(region, cloth) > CLOTH_DIST)
+            & (_nearest(region, trousers) > LEG_DIST)
+            & (_nearest(region, _palette(margin)) > BACKGROUND_DIST)
         )
-        hip_scores.append(float((other & ~skin & ~paper).mean()))
-    if hip_scores:
-        signs["hip"] = round(_ramp(max(hip_scores), 0.12, 0.35), 3)
-    torso_px = lab[masks["upper"]]
-    if len(torso_px) >= 8:
-        median = np.median(torso_px, axis=0)
-        halves = []
-        for shoulder, hip in ((L_SHOULDER, R_HIP), (R_SHOULDER, L_HIP)):
-            pts = kp[shoulder, :2] + np.linspace(0.2, 0.8, 12)[:, None] * (kp[hip, :2] - kp[shoulder, :2])
-            cols = np.clip(np.round(pts[:, 0]).astype(int), 0, width - 1)
-            rows = np.clip(np.round(pts[:, 1]).astype(int), 0, height - 1)
-            off = np.sqrt(((lab[rows, cols] - median) ** 2).sum(axis=1)) > STRAP_DIST
-            halves.append(min(off[:6].mean(), off[6:].mean()))  # the whole diagonal, not one patch
-        signs["strap"] = round(_ramp(max(halves), 0.5, 0.9), 3)
-    return signs
+        other &= ~skin & ~paper
+        if best[0] is None or float(other.mean()) > best[0]:
+            mask = np.zeros((height, width), bool)
+            mask[r0:r1, c0:c1] = other.reshape(r1 - r0, c1 - c0)
+            best = (float(other.mean()), mask)
+    return best
+
+
+def _strap(lab: np.ndarray, kp: np.ndarray, median: np.ndarray, sleeves: np.ndarray) -> float:
+    """How much of a diagonal from a shoulder to the opposite hip is unlike the torso's colour
+    and the sleeves'."""
+    height, width = lab.shape[:2]
+    halves = []
+    for shoulder, hip in ((L_SHOULDER, R_HIP), (R_SHOULDER, L_HIP)):
+        pts = kp[shoulder, :2] + np.linspace(0.2, 0.8, 12)[:, None] * (kp[hip, :2] - kp[shoulder, :2])
+        cols = np.clip(np.round(pts[:, 0]).astype(int), 0, width - 1)
+        rows = np.clip(np.round(pts[:, 1]).astype(int), 0, height - 1)
+        px = lab[rows, cols]
+        off = (np.sqrt(((px - median) ** 2).sum(axis=1)) > STRAP_DIST) & (_nearest(px, sleeves) > STRAP_DIST)
+        halves.append(min(off[:6].mean(), off[6:].mean()))  # the whole diagonal, not one patch
+    return round(_ramp(max(halves), 0.5, 0.9), 3)
 
 
 def _ramp(x: float, lo: float, hi: float) -> float:

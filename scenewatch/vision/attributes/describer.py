@@ -8,7 +8,7 @@ colours per body part, posture, vehicle type, motion and zones. The stored JSON:
      "colours": {"head": {...}, "upper": {...}, "lower": {...}},   # vehicles: {"body": {...}}
      "shades": {"upper": {"light": .., "dark": .., "blue:light": .., "blue:dark": ..}, ...},
      "headwear": {"covered": .., "hood": .., "hat": ..}, "bag_signs": {"hip": .., "strap": ..},
-     "carried": {"backpack": 0.7}, "bag_colours": {"black": 0.6},   # where the boxed bag sat
+     "carried": {"backpack": 0.7}, "bag_colours": {"black": 0.6},   # the boxed bag, else the hip patch
      "posture": {"standing": 0.9, "sitting": 0.05, "lying": 0.05},
      "vehicle_type": {"car": 0.8, "van": 0.2},                        # vehicles only
      "motion": {"speed_px_s": .., "speed_h_s": .., "heading": "left", "moving_fraction": ..,
@@ -26,7 +26,6 @@ module imports tracking's types and vision's tools, never the store or the searc
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,11 +34,12 @@ from scenewatch.errors import SceneWatchError
 from scenewatch.models import ModelStore
 from scenewatch.tracking import FinishedTrack, TrackSummary
 from scenewatch.types import Detections, Frame
-from scenewatch.vision.attributes.carried import BAGS, CarriedItems, bag_colours, bag_signs
+from scenewatch.vision.attributes.carried import BAGS, CarriedItems, bag_colours, bag_evidence
 from scenewatch.vision.attributes.crops import Crop, CropBook
 from scenewatch.vision.attributes.head import headwear
+from scenewatch.vision.attributes.looks import View, look_groups, mean_looks, mix, shades, strongest
 from scenewatch.vision.attributes.motion import describe_motion
-from scenewatch.vision.attributes.parts import PARTS, box_masks, pose_masks, posture
+from scenewatch.vision.attributes.parts import box_masks, pose_masks, posture
 from scenewatch.vision.attributes.vehicle import (
     TWO_WHEELERS,
     Provisional,
@@ -52,7 +52,7 @@ from scenewatch.vision.attributes.vehicle import (
 )
 from scenewatch.vision.attributes.zones import zones_visited
 from scenewatch.vision.clip_encoder import ClipEncoders
-from scenewatch.vision.colours import ColourReading, describe_colours, shade_of
+from scenewatch.vision.colours import ColourReading, describe_colours
 from scenewatch.vision.constancy import WhiteBalance
 from scenewatch.vision.labels import class_name
 from scenewatch.vision.pose import PoseEstimator
@@ -66,16 +66,6 @@ def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
     inter = np.prod(np.clip(np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2]), 0, None))
     union = np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2]) - inter
     return float(inter / union) if union > 0 else 0.0
-
-
-def mix(dists: list[dict[str, float]], weights: list[float]) -> dict[str, float]:
-    """Weighted mean of distributions, rounded to 3 decimals, near-zero terms left out."""
-    total = float(sum(weights))
-    if not dists or total <= 0:
-        return {}
-    keys = sorted({k for d in dists for k in d})  # the union: a term one view lacks counts as 0 there
-    mean = {k: sum(w * d.get(k, 0.0) for d, w in zip(dists, weights, strict=True)) / total for k in keys}
-    return {k: round(float(v), 3) for k, v in mean.items() if round(float(v), 3) > 0}
 
 
 class AttributeDescriber:
@@ -143,13 +133,14 @@ class AttributeDescriber:
         """Take what describing ``track`` needs out of the per-frame state (cheap; in the camera's
         thread); the returned job computes the attributes later, in any thread."""
         crops = self.crops.pop(track.track_id)
+        weak = self.items.weak(track.track_id)
         carried = self.items.pop(track.track_id)
         place = self.items.pop_place(track.track_id)
         self.last_seen.pop(track.track_id, None)
         voted = summary.class_id if summary.class_votes else track.class_id
         if self.frame_size is not None and class_name(voted) == "car":  # in the order tracks end
             self.sizes.add_track(track.xyxy, *self.frame_size, track.track_id)
-        return Description(self, track, summary, crops, carried, place)
+        return Description(self, track, summary, crops, carried, place, weak)
 
     def retype(self, final: bool = False) -> dict[int, dict]:
         """Vehicles typed again against the camera's cars since seen (twice as many as when
@@ -166,9 +157,11 @@ class AttributeDescriber:
         carried: dict,
         use_pose: bool = True,
         bag_place: np.ndarray | None = None,
+        weak: dict[str, float] | None = None,
     ) -> dict:
         """The attributes JSON of ``track`` from its kept ``crops`` (best first) and carried items
-        (``bag_place``: where its bags sat on the body, for their colour)."""
+        (``bag_place``: where its bags sat on the body, for their colour; ``weak``: items boxed
+        only weakly, kept as bag signs ``box:<item>``)."""
         votes = summary.class_votes
         cls_id = summary.class_id if votes else track.class_id
         cls = class_name(cls_id)
@@ -187,7 +180,9 @@ class AttributeDescriber:
         if cls == "person":
             out.update(self.person_looks(crops, use_pose))
             out["carried"] = carried
-            if bags := self.bag_colours(crops, carried, bag_place):
+            if weak:
+                out["bag_signs"] = {**out.get("bag_signs", {}), **{f"box:{k}": v for k, v in weak.items()}}
+            if bags := self.bag_colours(crops, {**(weak or {}), **carried}, bag_place):
                 out["bag_colours"] = bags
         elif cls in VEHICLES:
             relative = None
@@ -223,15 +218,14 @@ class AttributeDescriber:
         return poses[best].keypoints if overlaps[best] >= 0.3 else None
 
     def person(self, crops: list[Crop], use_pose: bool = True) -> tuple[dict, dict]:
-        """Colours per part and posture, each averaged over the crops (weighted by view quality);
-        without ``use_pose`` body parts come from box proportions."""
+        """Colours per part and posture (see :meth:`person_looks`)."""
         looks = self.person_looks(crops, use_pose)
         return looks["colours"], looks["posture"]
 
     def person_looks(self, crops: list[Crop], use_pose: bool = True) -> dict:
-        """Colours and shades per part, posture, headwear and bag signs, each averaged over the
-        crops (weighted by view quality), on colours corrected by the camera's white balance.
-        Headwear and bag signs need the pose; without it they are left out.
+        """Colours and shades per part, posture, headwear and bag signs (with the colour of a bag
+        at the hip), averaged over the crops (weighted by view quality), on colours corrected by
+        the camera's white balance. All but colours and posture need the pose.
 
         A tracker identity switch leaves one track whose best views show two people: averaged,
         they describe neither (a white hood at a third of its strength). Views whose clothes
@@ -240,8 +234,8 @@ class AttributeDescriber:
         finds either person in it."""
         views = [self.view(crop, use_pose) for crop in crops]
         groups = look_groups([v.colours for v in views])
-        looks = [_mean_looks([views[i] for i in group]) for group in groups]
-        out = looks[0] if len(looks) == 1 else _strongest(looks)
+        looks = [mean_looks([views[i] for i in group]) for group in groups]
+        out = looks[0] if len(looks) == 1 else strongest(looks)
         out["posture"] = mix([v.posture for v in views], [v.weight for v in views])
         return out
 
@@ -258,12 +252,12 @@ class AttributeDescriber:
             if n:
                 readings[part] = describe_colours(image, mask, crop.lightness)
                 view.colours[part] = readings[part].shares
-                view.shades[part] = _shades(readings[part])
+                view.shades[part] = shades(readings[part])
                 view.part_weight[part] = crop.quality * np.sqrt(n)
         if kp is not None:
             upper = readings["upper"].shares if "upper" in readings else {}
             view.head = headwear(image, crop.box, kp, crop.lightness, upper)
-            view.bags = bag_signs(image, crop.box, kp, masks) or None
+            view.bags, view.bag_colours = bag_evidence(image, crop.box, kp, masks, crop.lightness)
         return view
 
     def bag_colours(self, crops: list[Crop], carried: dict, place: np.ndarray | None) -> dict[str, float]:
@@ -278,98 +272,12 @@ class AttributeDescriber:
         return mix(dists, [max(c.quality, 1e-6) for c in crops])
 
 
-def _shades(reading: ColourReading) -> dict[str, float]:
-    """A part's light / dark degrees, each present term's ('blue:light': light blue), and the
-    share of pale tints named white or grey ('blue:pale': a sky-blue anorak)."""
-    out = dict(reading.shade)
-    for term, lightness in reading.tones.items():
-        for shade, degree in shade_of(lightness, term).items():
-            out[f"{term}:{shade}"] = degree
-    out.update((f"{term}:pale", share) for term, share in reading.tints.items())
-    return out
-
-
-@dataclass
-class View:
-    """One crop's looks (per part: colour shares, shades and the part's weight)."""
-
-    weight: float
-    posture: dict[str, float]
-    colours: dict[str, dict[str, float]] = field(default_factory=dict)
-    shades: dict[str, dict[str, float]] = field(default_factory=dict)
-    part_weight: dict[str, float] = field(default_factory=dict)
-    head: dict[str, float] | None = None
-    bags: dict[str, float] | None = None
-
-
-SAME_LOOK = 0.3  # colour overlap of a part above which two views may show the same clothes
-
-
-def look_groups(colours: list[dict[str, dict[str, float]]]) -> list[list[int]]:
-    """Views grouped by the person they show: a view joins the first group whose first view
-    shares its colours on the upper or the lower part (overlap >= :data:`SAME_LOOK`; light and
-    a turned body change one part's reading, not both), else starts a group of its own."""
-    groups: list[list[int]] = []
-    for i, view in enumerate(colours):
-        for group in groups:
-            first = colours[group[0]]
-            shared = [_overlap(view[p], first[p]) for p in ("upper", "lower") if p in view and p in first]
-            if not shared or max(shared) >= SAME_LOOK:
-                group.append(i)
-                break
-        else:
-            groups.append([i])
-    return groups
-
-
-def _overlap(a: dict[str, float], b: dict[str, float]) -> float:
-    return float(sum(min(v, b.get(k, 0.0)) for k, v in a.items()))
-
-
-def _mean_looks(views: list[View]) -> dict:
-    """The quality-weighted mean looks of views of one person."""
-    looks: dict = {
-        "colours": {
-            p: mix(
-                [v.colours[p] for v in views if p in v.colours],
-                [v.part_weight[p] for v in views if p in v.colours],
-            )
-            for p in PARTS
-        },
-        "shades": {
-            p: mix(
-                [v.shades[p] for v in views if p in v.shades],
-                [v.part_weight[p] for v in views if p in v.shades],
-            )
-            for p in PARTS
-            if any(p in v.shades for v in views)
-        },
-    }
-    for key, attr in (("headwear", "head"), ("bag_signs", "bags")):
-        found = [(getattr(v, attr), v.weight) for v in views if getattr(v, attr)]
-        if found:
-            looks[key] = mix([f for f, _ in found], [w for _, w in found])
-    return looks
-
-
-def _strongest(values: list[dict]) -> dict:
-    """Every key at its largest value over several looks (nested maps key by key)."""
-    out: dict = {}
-    for value in values:
-        for k, v in value.items():
-            if isinstance(v, dict):
-                out[k] = _strongest([out.get(k, {}), v])
-            else:
-                out[k] = max(out.get(k, 0.0), v)
-    return out
-
-
 class Description:
     """One finished track's description, detached from the describer's per-frame state: safe to
     run in another thread (``scenewatch.runtime.describe``). ``lighten`` makes it cheap: the best few
     crops and body parts from box proportions (for an overflowing queue)."""
 
-    __slots__ = ("bag_place", "carried", "crops", "describer", "summary", "track", "use_pose")
+    __slots__ = ("bag_place", "carried", "crops", "describer", "summary", "track", "use_pose", "weak")
 
     def __init__(
         self,
@@ -379,9 +287,10 @@ class Description:
         crops: list[Crop],
         carried: dict,
         bag_place: np.ndarray | None = None,
+        weak: dict[str, float] | None = None,
     ):
         self.describer = describer
-        self.bag_place = bag_place
+        self.bag_place, self.weak = bag_place, weak
         self.track = track
         self.summary = summary
         self.crops = crops
@@ -394,5 +303,5 @@ class Description:
 
     def __call__(self) -> dict:
         return self.describer.attributes(
-            self.track, self.summary, self.crops, self.carried, self.use_pose, self.bag_place
+            self.track, self.summary, self.crops, self.carried, self.use_pose, self.bag_place, self.weak
         )
