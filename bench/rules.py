@@ -445,8 +445,8 @@ def as_found(event: dict) -> dict:
 
 
 def match(truth: list[dict], found: list[dict], skip_hidden: bool = False) -> dict[str, dict]:
-    """Greedy by time: same rule (and direction), start within 1 s, object within half a height
-    of where the truth's object was while the rule could fire.
+    """Greedy by time, then distance: same rule (and direction), start within 1 s, object within
+    half a height of where the truth's object was while the rule could fire.
 
     With ``skip_hidden``, truths of objects that were never half visible in time (``detectable``)
     count neither way: not missed when absent, not a hit (nor a false alarm) when found; they are
@@ -461,16 +461,19 @@ def match(truth: list[dict], found: list[dict], skip_hidden: bool = False) -> di
             dt = abs(f["start"] - t["start"])
             if dt > TOLERANCE_S:
                 continue
+            away = 0.0  # how far the found object was from the truth's, in allowed distances
             if t["at"] is not None and f["at"] is not None:
                 # The found box is where the object stood when the rule fired: any moment of the
                 # truth's stay (an entry seen only after an occlusion is dated back, but raised
                 # where the object reappeared).
                 points = np.array(t.get("path") or [t["at"]])
-                if np.hypot(*(points - f["at"]).T).min() > 0.5 * max(f["height"], 40):
+                away = np.hypot(*(points - f["at"]).T).min() / (0.5 * max(f["height"], 40))
+                if away > 1.0:
                     continue
-            pairs.append((i in ignored, dt, i, j))
+            pairs.append((i in ignored, dt, away, i, j))
     matched_t, matched_f = {}, set()
-    for _, _, i, j in sorted(pairs):
+    # Equal time offsets (several people loitering since the clip began) go to the nearest object.
+    for _, _, _, i, j in sorted(pairs):
         if i in matched_t or j in matched_f:
             continue
         matched_t[i] = j

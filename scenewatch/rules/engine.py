@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from scenewatch.config.camera import CameraConfig
@@ -27,7 +29,7 @@ from scenewatch.rules.lines import LineCounter
 from scenewatch.rules.motion_rules import Erratic, PersonDown, Running, Speeding, StoppedVehicle
 from scenewatch.rules.stitch import IdStitcher
 from scenewatch.rules.zone_rules import Crowd, CrowdBuildup, Intrusion, Loitering
-from scenewatch.rules.zones import ZoneMembership
+from scenewatch.rules.zones import EarlySightings, ZoneMembership
 from scenewatch.tracking import FinishedTrack
 from scenewatch.types import Detections, Frame
 from scenewatch.vision.labels import class_id
@@ -50,6 +52,10 @@ PLUGINS: tuple[type[Rule], ...] = (
 RULES: dict[str, type[Rule]] = {rule_type(cls.config_type): cls for cls in PLUGINS}
 
 
+# Tracker ids -> the detections so far of those the tracker holds (times and xyxy boxes).
+FirstSeen = Callable[[np.ndarray], EarlySightings]
+
+
 def _class_ids(names: list[str] | None) -> np.ndarray | None:
     return None if names is None else np.array([class_id(n) for n in names])
 
@@ -64,6 +70,8 @@ class RuleEngine:
     The rules see identities rather than raw tracker ids: a new id born where a lost track could
     have walked to continues that track (``IdStitcher``), so an id switch after an occlusion is
     neither a new entry nor a missed crossing; events name the identity (the first tracker id).
+    ``first_seen`` (the tracker's ``sightings_so_far``) dates zone entries and line crossings of a
+    new track from its detections before the tracker first reported it.
     """
 
     def __init__(
@@ -71,8 +79,10 @@ class RuleEngine:
         camera: CameraConfig,
         frame_size: tuple[int, int] | None = None,
         posture: Posture | None = None,
+        first_seen: FirstSeen | None = None,
     ):
         self.camera = camera
+        self.first_seen = first_seen
         self.frame_size = frame_size
         if frame_size:
             check_in_frame(camera.name, camera.zones, camera.lines, frame_size)
@@ -108,6 +118,7 @@ class RuleEngine:
             check_in_frame(self.camera.name, self.camera.zones, self.camera.lines, self.frame_size)
         now = frame.timestamp
         self.last_time = now
+        born = self._early_sightings(tracked.track_ids)
         tracked = Detections(tracked.xyxy, tracked.scores, tracked.class_ids, self.stitcher.map(tracked, now))
         self.scene.history.add(tracked, now, frame.index)
         last_seen = {t.track_id: float(t.times[-1]) for t in finished}
@@ -115,19 +126,28 @@ class RuleEngine:
         ended_ids = np.array(list(ended), dtype=np.int64)
         masks, exits = {}, {}
         for name, zone in self.scene.zones.items():
-            masks[name] = zone.trigger(tracked, now)
+            masks[name] = zone.trigger(tracked, now, born)
             exits[name] = dict(zip(zone.exited.tolist(), zone.exited_at.tolist(), strict=True))
             gone, gone_at = zone.forget(ended_ids)
             exits[name].update(zip(gone.tolist(), gone_at.tolist(), strict=True))
         crossings, crossed_at = {}, {}
         for name, line in self.scene.lines.items():
-            crossings[name] = line.trigger(tracked, now)
+            crossings[name] = line.trigger(tracked, now, born)
             crossed_at[name] = line.crossed_at
             line.forget(ended_ids)
         ctx = Context(frame, tracked, masks, exits, crossings, crossed_at, self.scene, ended)
         events = [event for rule in self.rules for event in rule.update(ctx)]
         self.scene.history.forget(list(ended))
         return events
+
+    def _early_sightings(self, track_ids: np.ndarray) -> EarlySightings | None:
+        """The detections so far of the tracker ids new to the rules, for zones and lines to date
+        what the track did before it was reported: the tracker reports a track only once it has
+        evidence (a person standing still since first seen, seconds later)."""
+        if self.first_seen is None:
+            return None
+        fresh = [t for t in track_ids.tolist() if t >= 0 and t not in self.stitcher.alias]
+        return self.first_seen(np.array(fresh, dtype=np.int64)) if fresh else None
 
     def close(self) -> list[Event]:
         """End every open event at the last frame's time."""

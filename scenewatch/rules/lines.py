@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from scenewatch.geometry import segment_fraction_on_line, segments_intersect, side_of_line
-from scenewatch.rules.zones import FrameLog, TrackTable
+from scenewatch.geometry import bottom_centres, segment_fraction_on_line, segments_intersect, side_of_line
+from scenewatch.rules.zones import EarlySightings, FrameLog, TrackTable
 from scenewatch.types import Detections
 
 # Two ids crossing the same way this close in time and place (box widths) are one object.
@@ -62,8 +62,11 @@ class LineCounter:
         self.crossed_at = np.zeros(0)
         self.recent = RecentCrossings(self.a, self.b)
 
-    def trigger(self, detections: Detections, now: float = 0.0) -> np.ndarray:
-        """[N] int8: +1 a positive crossing, -1 a negative one, 0 none (untracked rows: 0)."""
+    def trigger(
+        self, detections: Detections, now: float = 0.0, born: EarlySightings | None = None
+    ) -> np.ndarray:
+        """[N] int8: +1 a positive crossing, -1 a negative one, 0 none (untracked rows: 0); ``born``
+        as for zones: a line crossed by a track the tracker held before it reported it counts."""
         result = np.zeros(len(detections), dtype=np.int8)
         previous_frame = self.frames.add(now)
         self.crossed_at = np.full(len(detections), np.nan)
@@ -77,10 +80,7 @@ class LineCounter:
         t = self.table
         rows = t.rows(detections.track_ids[idx])
         side, streak = t["side"], t["streak"]
-        first = side[rows] == 0
-        side[rows[first]] = sides[first]  # a new track starts on whatever side it appears
-        t["px"][rows[first]], t["py"][rows[first]] = points[first, 0], points[first, 1]
-        t["pt"][rows[first]], t["pw"][rows[first]] = now, widths[first]
+        self._start(rows, side[rows] == 0, points, widths, sides, now, born, detections.track_ids[idx])
         other = (sides != 0) & (sides != side[rows])
         same = (sides != 0) & ~other
         # The last point on the settled side, and the first point of a run on the other side.
@@ -122,6 +122,48 @@ class LineCounter:
         self.positive_count += int(np.count_nonzero(direction > 0))
         self.negative_count += int(np.count_nonzero(direction < 0))
         return result
+
+    def _start(
+        self,
+        rows: np.ndarray,
+        first: np.ndarray,
+        points: np.ndarray,
+        widths: np.ndarray,
+        sides: np.ndarray,
+        now: float,
+        born: EarlySightings | None,
+        ids: np.ndarray,
+    ) -> None:
+        """A new track starts on whatever side it appears; one whose earlier detections (``born``)
+        were on the other side starts there, mid-way through the run that crosses."""
+        t = self.table
+        t["side"][rows[first]] = sides[first]
+        t["px"][rows[first]], t["py"][rows[first]] = points[first, 0], points[first, 1]
+        t["pt"][rows[first]], t["pw"][rows[first]] = now, widths[first]
+        born = born or {}
+        for k in np.flatnonzero(first & (sides != 0)).tolist() if born else []:
+            times, boxes = born.get(int(ids[k]), (np.zeros(0), np.zeros((0, 4))))
+            before = times < now
+            times, feet = times[before], bottom_centres(boxes[before])
+            held = np.sign(side_of_line(feet, self.a, self.b)).astype(np.int64)
+            away = np.flatnonzero((held != 0) & (held != sides[k]))
+            if not len(away):
+                continue
+            j, row = int(away[-1]), rows[k]
+            t["side"][row], t["px"][row], t["py"][row], t["pt"][row] = (
+                held[j],
+                feet[j, 0],
+                feet[j, 1],
+                times[j],
+            )
+            t["last"][row] = times[j]
+            back = np.flatnonzero(held[j + 1 :] == sides[k])  # detections since, on the new side
+            if len(back):
+                n = j + 1 + int(back[0])
+                where = segment_fraction_on_line(feet[j : j + 1], feet[n : n + 1], self.a, self.b)[0]
+                t["qx"][row], t["qy"][row], t["streak"][row] = feet[n, 0], feet[n, 1], 1
+                t["run_start"][row] = times[j] + np.nan_to_num(where, nan=0.5) * (times[n] - times[j])
+                t["last"][row] = times[n]
 
     def forget(self, track_ids: np.ndarray) -> None:
         self.table.drop(np.asarray(track_ids, dtype=np.int64))

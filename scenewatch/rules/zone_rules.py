@@ -114,7 +114,9 @@ class Crowd(Rule):
                 i for i in zone.inside_ids(ctx.now - CROWD_SEEN_S, self.class_ids).tolist() if i not in ids
             ]
             detail = {"zone": key, "count": count, "seen": last_seen(ctx, ids)}
-            event = self.fire(ctx, key, self.above_since, ids, rows, detail)
+            # people the tracker reported late (held for evidence) were there before they counted
+            start = min(self.above_since, zone.together_since(np.array(ids), self.config.count))
+            event = self.fire(ctx, key, start, ids, rows, detail)
             return [event] if event else []
         if step == "end":
             assert self.below_since is not None  # set by the step that ends

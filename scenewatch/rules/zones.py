@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from scenewatch.geometry import points_in_polygon, segment_fraction_into_polygon
+from scenewatch.geometry import bottom_centres, points_in_polygon, segment_fraction_into_polygon
 from scenewatch.types import Detections
+
+# Track id -> times [K] and boxes [K, 4] (xyxy) of its detections so far (those of a new track
+# before the tracker reported it: ``scenewatch.tracking.static.sightings_so_far``).
+EarlySightings = dict[int, tuple[np.ndarray, np.ndarray]]
 
 # Frame times kept to count the frames a track spent unseen (more than any sane inertia).
 FRAME_LOG = 512
@@ -93,7 +97,15 @@ class ZoneMembership:
         self.inertia = int(inertia)
         self.class_ids = None if class_ids is None else np.asarray(class_ids)
         self.table = TrackTable(
-            inside=False, streak=0, run_start=0.0, since=0.0, last_seen=-np.inf, cls=0, px=0.0, py=0.0
+            inside=False,
+            streak=0,
+            run_start=0.0,
+            since=0.0,
+            last_seen=-np.inf,
+            cls=0,
+            px=0.0,
+            py=0.0,
+            born=False,  # its stay dated from detections made before the rules first saw it
         )
         self.frames = FrameLog()
         self.entered = self.exited = np.zeros(0, dtype=np.int64)
@@ -106,15 +118,23 @@ class ZoneMembership:
             inside &= np.isin(detections.class_ids, self.class_ids)
         return inside
 
-    def trigger(self, detections: Detections, now: float = 0.0) -> np.ndarray:
-        """[N] bool: which rows are in the zone (debounced for tracked rows, raw for untracked)."""
+    def trigger(
+        self, detections: Detections, now: float = 0.0, born: EarlySightings | None = None
+    ) -> np.ndarray:
+        """[N] bool: which rows are in the zone (debounced for tracked rows, raw for untracked).
+
+        ``born``: the detections so far of tracks new here (held by the tracker until it had
+        evidence): one inside now that was inside since an earlier detection entered then, and
+        the frames since count towards the inertia, as after a gap."""
         raw = self.raw(detections)
         previous_frame = self.frames.add(now)
         tracked = detections.track_ids >= 0
         ids = detections.track_ids[tracked]
         points = detections.bottom_centre[tracked].astype(np.float64)
+        fresh = self.table.find(ids) < 0
         rows = self.table.rows(ids)
         t = self.table
+        born_inside = self._held(rows, ids, fresh, born, raw[tracked], now)
         inside, streak, run_start = t["inside"], t["streak"], t["run_start"]
         last = t["last_seen"][rows]
         gap = np.isfinite(last) & (last < previous_frame)  # unseen in the frame(s) before this one
@@ -124,9 +144,11 @@ class ZoneMembership:
         where = segment_fraction_into_polygon(
             np.stack([t["px"][rows], t["py"][rows]], axis=1), points, self.polygon
         )
-        seen = np.where(gap, last, now)
+        where[born_inside] = 0.0  # inside since it was first detected
+        seen = np.where(gap | born_inside, last, now)
         crossed = seen + where * (now - seen)
         steps = np.where(gap, self.frames.frames_after(np.where(starting, crossed, seen)), 1)
+        steps += born_inside  # the frame of the first detection inside counts too
         streak[rows] = np.where(flip, streak[rows] + steps, 0)
         run_start[rows] = np.where(starting, crossed, run_start[rows])
         change = flip & (streak[rows] >= self.inertia)
@@ -145,6 +167,33 @@ class ZoneMembership:
         mask[tracked] = inside[rows]
         return mask
 
+    def _held(
+        self,
+        rows: np.ndarray,
+        ids: np.ndarray,
+        fresh: np.ndarray,
+        born: EarlySightings | None,
+        raw: np.ndarray,
+        now: float,
+    ) -> np.ndarray:
+        """For new rows inside now whose earlier detections were inside too: the last sighting is
+        the first detection of that stay. Returns those rows."""
+        entered = np.zeros(len(rows), dtype=bool)
+        born = born or {}
+        for k in np.flatnonzero(fresh & raw).tolist() if born else []:
+            times, boxes = born.get(int(ids[k]), (np.zeros(0), np.zeros((0, 4))))
+            before = times < now
+            inside = points_in_polygon(bottom_centres(boxes[before]), self.polygon)
+            outside = np.flatnonzero(~inside)
+            first = int(outside[-1]) + 1 if len(outside) else 0
+            if first >= len(inside):
+                continue  # outside until this frame: the entry is now
+            row = rows[k]
+            self.table["last_seen"][row] = times[before][first]
+            self.table["px"][row], self.table["py"][row] = bottom_centres(boxes[before][first : first + 1])[0]
+            self.table["born"][row] = entered[k] = True
+        return entered
+
     def forget(self, track_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """End tracks; returns the ids that were inside and the time each was last seen."""
         rows = self.table.find(np.asarray(track_ids, dtype=np.int64))
@@ -161,6 +210,17 @@ class ZoneMembership:
         if class_ids is not None:
             keep &= np.isin(t["cls"], class_ids)
         return t.ids[keep]
+
+    def together_since(self, track_ids: np.ndarray, count: int) -> float:
+        """Since when at least ``count`` of these tracks (inside) have been in the zone, by their
+        entries; inf unless one of them was dated from its first detection (the others' entries
+        are what the rules saw frame by frame already)."""
+        rows = self.table.find(np.asarray(track_ids, dtype=np.int64))
+        rows = rows[rows >= 0]
+        rows = rows[self.table["inside"][rows]]
+        if len(rows) < count or not self.table["born"][rows].any():
+            return np.inf
+        return float(np.sort(self.table["since"][rows])[count - 1])
 
     def since(self, track_id: int) -> float | None:
         """When the track's current stay in the zone began; None when it is not inside."""

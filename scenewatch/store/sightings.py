@@ -2,10 +2,10 @@
 
 The ``boxes`` table holds a row per box (live, interpolated, and those stored when a track ends
 from before it was confirmed); a week of a busy camera is over a million rows, and a Python row
-object each costs seconds. When a track finishes, its live boxes (the ones the tracker reported
-and the rules saw) are packed into ``track_sightings``: little-endian float64 rows of
+object each costs seconds. When a track finishes, its detected boxes (the ones the tracker
+reported, and those from before it confirmed the track, which the rules date from) are packed into ``track_sightings``: little-endian float64 rows of
 ``COLUMNS``, read back with one ``np.frombuffer`` per query. Tracks finished before migration 0013
-have no packed value: their box rows are read (``reported`` picks the live ones). Beside them the
+have no packed value: their box rows are read (``reported`` puts them in order). Beside them the
 track's path (``path_packed``, migration 0014): float64 (t, x, y) rows of its JSON ``path``, which
 a replay reads for every track of a week without parsing text.
 """
@@ -116,13 +116,10 @@ def box_rows(conn: Connection, db_ids: list[int]) -> np.ndarray:
 
 
 def reported(found: np.ndarray) -> np.ndarray:
-    """The rows of ``found`` (track, frame, ..., box id) the tracker reported live, sorted by
-    track then box id: the sightings before a track was confirmed are stored when it ends, after
-    its live rows (higher ids), and the rules never saw them."""
-    by_id = found[np.lexsort((found[:, -1], found[:, 0]))]
-    tracks_, first = np.unique(by_id[:, 0], return_index=True)
-    first_frame = by_id[first, 1]
-    return by_id[by_id[:, 1] >= first_frame[np.searchsorted(tracks_, by_id[:, 0])]]
+    """The rows of ``found`` (track, frame, ..., box id) sorted by track then frame: the sightings
+    before a track was confirmed are stored when it ends, after its live rows (higher ids), and
+    the rules date what the track did from them too (``RuleEngine``'s ``first_seen``)."""
+    return found[np.lexsort((found[:, -1], found[:, 1], found[:, 0]))]
 
 
 def plain_rows(conn: Connection, query: Select) -> list[tuple]:
