@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from scenewatch.search.facts import COLOUR_PARTS, PERSON_PARTS, VEHICLE_CLASSES
 from scenewatch.search.lexicon import CARRIED_COCO, VEHICLE_COCO
 from scenewatch.search.model import Colour, ObjectClause
+from scenewatch.vision.colours import tone_of
 
 FLOOR = 0.05  # a missing attribute costs a factor of 20, it does not remove the track
 SOFT_FLOOR = 0.5  # a hint (vehicle type, speed) can halve a score, never bury a track
@@ -43,6 +44,16 @@ ADJACENT: dict[str, tuple[str, ...]] = {
     "white": ("grey",),  # white in overcast light or shade
     "blue": ("purple",),  # navy and violet-blue
 }
+# A stand-in named across a lightness boundary counts by how light its own pixels were (the
+# mean lightness of the pixels named by it, CIELAB L*): (asked, named) -> the lightness where
+# it keeps only EVIDENCE_FLOOR of its credit and the one where it keeps all of it. Grey and
+# dark brown are lighter than black: a 'black' coat at L* 12 is a likelier charcoal or dark
+# brown than a pitch-black one at L* 1, however surely either is named black.
+NEAR_LIGHTNESS: dict[tuple[str, str], tuple[float, float]] = {
+    ("grey", "black"): (2.0, 14.0),
+    ("brown", "black"): (2.0, 14.0),
+}
+EVIDENCE_FLOOR = 0.3
 HEAD_CREDIT = 0.3  # 'person in red': hair or a hat counts 0.3, the clothes in full
 COLOUR_GRADE = 0.3  # ... and this part of a colour factor grows with the share up to 1
 COLOUR_FULL = 0.5  # half the part in the colour is a full match (the rest is shadow, skin, bags)
@@ -118,12 +129,44 @@ class Need:
     def _factor(self, facts: dict[str, float], terms: tuple[tuple[str, float], ...]) -> float:
         if self.bag_unseen(facts):
             return BAG_UNSEEN  # a bag only the pose saw (or none): its colour is unknown, not wrong
-        best = max((facts.get(t, 0.0) * credit for t, credit in terms), default=0.0)
         if self.kind == "colour":
+            best = colour_match(facts, terms)
             # Saturating at ``full`` lets a two-colour garment match both colours, but then a coat
             # 95 % black ties with jeans half in shadow: a share of the factor keeps growing.
             return (1.0 - COLOUR_GRADE) * min(1.0, best / self.full) + COLOUR_GRADE * min(1.0, best)
+        best = max((facts.get(t, 0.0) * credit for t, credit in terms), default=0.0)
         return min(1.0, best / self.full)
+
+
+def colour_match(facts: dict[str, float], terms: tuple[tuple[str, float], ...]) -> float:
+    """The best term's share times its credit (the first term is the asked colour), a stand-in
+    across a lightness boundary (:data:`NEAR_LIGHTNESS`) scaled by :func:`lightness_evidence`."""
+    asked = terms[0][0].split(":", 1)[1] if terms else ""
+    best = 0.0
+    for term, credit in terms:
+        share = facts.get(term, 0.0) * credit
+        if share > best:
+            part, colour = term.split(":", 1)
+            share *= lightness_evidence(facts, part, colour, asked)
+            best = max(best, share)
+    return min(1.0, best)
+
+
+def lightness_evidence(facts: dict[str, float], part: str, named: str, asked: str) -> float:
+    """How far the pixels named ``named`` on ``part`` had the lightness of ``asked``, in
+    [EVIDENCE_FLOOR, 1]: 1 where the pair crosses no lightness boundary or the track was described
+    before shades were kept; the floor where the named colour had too few pixels for a lightness
+    of its own. The mean lightness is kept as the within-colour dark degree (``colours.tone_of``)."""
+    ramp = NEAR_LIGHTNESS.get((asked, named))
+    if ramp is None:
+        return 1.0
+    degree = facts.get(f"{part}:{named}:dark")
+    if degree is None:
+        described = f"{part}:dark" in facts or f"{part}:light" in facts
+        return EVIDENCE_FLOOR if described else 1.0
+    lo, hi = ramp
+    along = min(1.0, max(0.0, (tone_of(degree, named) - lo) / (hi - lo)))
+    return EVIDENCE_FLOOR + (1.0 - EVIDENCE_FLOOR) * along
 
 
 def clause_needs(clause: ObjectClause, zones: list[str] | tuple[str, ...] = ()) -> list[Need]:
@@ -259,7 +302,7 @@ def _reason(need: Need, facts: dict[str, float], factor: float) -> str:
         if not shown:
             return f"no {need.label}"
         asked = need.terms[0][0].split(":", 1)[1]  # the first term is the asked colour
-        return ", ".join(_colour_words(t, w, t.split(":", 1)[1] != asked) for w, t, _ in shown)
+        return ", ".join(_colour_words(t, w, asked, facts) for w, t, _ in shown)
     if need.bag_unseen(facts):
         return f"{need.label}: the bag's colour was not seen"
     if not hits or factor <= 0:
@@ -288,9 +331,11 @@ def _reason(need: Need, facts: dict[str, float], factor: float) -> str:
     return f"{need.label} {weight:.2f}"
 
 
-def _colour_words(term: str, weight: float, partial: bool) -> str:
+def _colour_words(term: str, weight: float, asked: str, facts: dict[str, float]) -> str:
     part, colour = term.split(":", 1)
     if colour.endswith(":pale"):  # a pale tint of the asked colour: named white or grey
         return f"{PART_NAMES.get(part, part)} pale {colour.split(':')[0]} {weight:.2f}"
     text = f"{PART_NAMES.get(part, part)} {colour} {weight:.2f}"
-    return text + " (near match)" if partial else text
+    if (asked, colour) in NEAR_LIGHTNESS:  # how far its lightness made it count
+        return text + f" (near match, lightness {lightness_evidence(facts, part, colour, asked):.2f})"
+    return text + " (near match)" if colour != asked else text

@@ -211,6 +211,13 @@ def shade_of(lightness: float, term: str | None = None) -> dict[str, float]:
     return {"light": round(light, 3), "dark": round(dark, 3)}
 
 
+def tone_of(dark: float, term: str) -> float:
+    """The lightness (0..100) whose within-``term`` dark degree (:func:`shade_of`) is ``dark``:
+    stored shades keep a term's mean lightness only as that degree (clamped to 0.001..0.999)."""
+    d = min(max(float(dark), 1e-3), 1.0 - 1e-3)
+    return PLAIN_LIGHTNESS[term] - SHADE_STEP + SHADE_SOFTNESS * float(np.log((1.0 - d) / d))
+
+
 def describe_colours(
     pixels_bgr: np.ndarray, mask: np.ndarray | None = None, reference_lightness: float | None = None
 ) -> ColourReading:
