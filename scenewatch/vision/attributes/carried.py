@@ -29,6 +29,13 @@ MAX_PERSON_COVER = 0.5  # an item covering this much of a person's box is that p
 BAGS = ("backpack", "handbag", "suitcase")  # items whose colour a query may ask ("a black bag")
 WEAK = ("handbag",)  # items kept as a sign when boxed only weakly (see CarriedItems.weak)
 BAG_UNLIKE = 0.25  # share of a bag's place unlike the clothes above which those pixels are the bag
+# Handbag and backpack boxes count where a carried one can be: centred over the body (or just
+# off its side, a bag swinging at the hip) and not the height of a person. Boxes centred
+# beyond that are a neighbour's bag or the background, caught by the grown box.
+PLACED = ("backpack", "handbag")
+PLACE_MARGIN = 0.1  # the box's centre may lie this many person widths beyond either side
+PLACE_HEIGHT = 0.6  # ... and the box be at most this many person heights tall
+SURE = 2  # in-place sightings at the report score that make a handbag or backpack confident
 
 
 def grow_person_boxes(xyxy: np.ndarray) -> np.ndarray:
@@ -78,6 +85,10 @@ class CarriedItems:
         self.sightings: Counter[int] = Counter()
         self.seen: dict[int, Counter[str]] = defaultdict(Counter)
         self.best: dict[int, dict[str, float]] = defaultdict(dict)
+        # frames with an in-place sighting (see PLACED), those at the report score, best score
+        self.placed: dict[int, Counter[str]] = defaultdict(Counter)
+        self.sure: dict[int, Counter[str]] = defaultdict(Counter)
+        self.placed_best: dict[int, dict[str, float]] = defaultdict(dict)
         # where the bags sat on the body: sum of boxes relative to the person's box, and a count
         self.places: dict[int, tuple[np.ndarray, int]] = {}
 
@@ -90,46 +101,61 @@ class CarriedItems:
         items = raw[is_item]
         owner = attach(people.xyxy, items.xyxy)
         per_frame: dict[int, dict[str, float]] = defaultdict(dict)
+        in_place: dict[int, dict[str, float]] = defaultdict(dict)
         for k in np.flatnonzero(owner >= 0).tolist():
             track_id = int(people.track_ids[owner[k]])
-            name = ITEMS[int(items.class_ids[k])]
-            per_frame[track_id][name] = max(per_frame[track_id].get(name, 0.0), float(items.scores[k]))
+            name, score = ITEMS[int(items.class_ids[k])], float(items.scores[k])
+            per_frame[track_id][name] = max(per_frame[track_id].get(name, 0.0), score)
             if name in BAGS:
+                rel = relative_box(people.xyxy[owner[k]], items.xyxy[k])
                 total, n = self.places.get(track_id, (np.zeros(4), 0))
-                self.places[track_id] = (total + relative_box(people.xyxy[owner[k]], items.xyxy[k]), n + 1)
+                self.places[track_id] = (total + rel, n + 1)
+                if name in PLACED and where_carried(rel):
+                    in_place[track_id][name] = max(in_place[track_id].get(name, 0.0), score)
         for track_id, found in per_frame.items():
             self.seen[track_id].update(found.keys())  # once per frame, however many boxes
             best = self.best[track_id]
             for name, score in found.items():
                 best[name] = max(best.get(name, 0.0), score)
+        for track_id, found in in_place.items():
+            self.placed[track_id].update(found.keys())
+            self.sure[track_id].update(n for n, score in found.items() if score >= self.report_score)
+            best = self.placed_best[track_id]
+            for name, score in found.items():
+                best[name] = max(best.get(name, 0.0), score)
+
+    def _confident(self, track_id: int, name: str) -> bool:
+        """Boxed at the report score in two frames (handbags and backpacks: where carried)."""
+        if name in PLACED:
+            return self.sure.get(track_id, Counter())[name] >= SURE
+        seen = self.seen.get(track_id, Counter())[name]
+        return seen >= 2 and self.best.get(track_id, {}).get(name, 0.0) >= self.report_score
 
     def pop(self, track_id: int) -> dict[str, float]:
         """item -> fraction of the track's sightings it was attached (confident items only)."""
-        total = self.sightings.pop(track_id, 0)
-        seen = self.seen.pop(track_id, Counter())
-        best = self.best.pop(track_id, {})
-        if total == 0:
-            return {}
-        return {
-            name: round(count / total, 3)
-            for name, count in sorted(seen.items())
-            if best.get(name, 0.0) >= self.report_score and count >= 2
-        }
+        total = self.sightings.get(track_id, 0)
+        seen = self.seen.get(track_id, Counter())
+        sure = [name for name in sorted(seen) if self._confident(track_id, name)]
+        for book in (self.sightings, self.seen, self.best, self.placed, self.sure, self.placed_best):
+            book.pop(track_id, None)
+        return {name: round(seen[name] / total, 3) for name in sure} if total else {}
 
     def weak(self, track_id: int) -> dict[str, float]:
-        """Items the detector boxed only below the report score, each a sign in [0, 1]: the
-        fraction of sightings attached times the best score's share of the report score. Small
-        people's bags are boxed weakly; only handbags count (weak 'backpack' boxes on people seen
-        from behind are their dark backs), and none beside a confidently boxed bag (the detector
+        """Items the detector boxed but not confidently, each a sign in [0, 1]: the fraction of
+        sightings with the item where a carried one can be (see PLACED; boxes off the body are
+        a neighbour's bag) times the best such score's share of the report score. Small people's
+        bags are boxed weakly; only handbags count (weak 'backpack' boxes on people seen from
+        behind are their dark backs), and none beside a confidently boxed bag (the detector
         naming that bag another class). Read it before :meth:`pop` forgets the track."""
         total = self.sightings.get(track_id, 0)
-        seen, best = self.seen.get(track_id, Counter()), self.best.get(track_id, {})
-        if any(best.get(name, 0.0) >= self.report_score and seen[name] >= 2 for name in BAGS):
+        seen = self.seen.get(track_id, Counter())
+        if not total or any(self._confident(track_id, name) for name in BAGS if seen[name]):
             return {}
+        placed, best = self.placed.get(track_id, Counter()), self.placed_best.get(track_id, {})
         return {
-            name: round(seen[name] / total * best[name] / self.report_score, 3)
+            name: round(placed[name] / total * min(best[name] / self.report_score, 1.0), 3)
             for name in WEAK
-            if total and seen[name] >= 2 and best.get(name, 0.0) < self.report_score
+            if placed[name] >= 2
         }
 
     def pop_place(self, track_id: int) -> np.ndarray | None:
@@ -143,6 +169,13 @@ class CarriedItems:
             self.pop(track_id)
         for track_id in set(self.places) - keep:
             del self.places[track_id]
+
+
+def where_carried(rel: np.ndarray) -> bool:
+    """Whether a bag box (relative to the person's, see :func:`relative_box`) sits where a
+    carried bag can: centred over the body or just off its side, not a person's height."""
+    centre = (rel[0] + rel[2]) / 2
+    return bool(-PLACE_MARGIN <= centre <= 1 + PLACE_MARGIN and rel[3] - rel[1] <= PLACE_HEIGHT)
 
 
 def relative_box(person: np.ndarray, item: np.ndarray) -> np.ndarray:
@@ -192,6 +225,7 @@ HIP_REACH = 0.7  # a bag at the hip sticks out up to this many shoulder widths b
 LEG_DIST = 6.5  # ... nor the trousers (nearer: a paper bag beside grey trousers is not them)
 CLOTH_DIST = 14.0  # CIELAB distance beyond which a pixel is not the garment next to it
 BACKGROUND_DIST = 14.0  # ... and not the background at the same height
+SHADE_CHROMA, SHADE_HUE = 35.0, 25.0  # a garment this colourful, in shadow: its hue within this many degrees
 STRAP_DIST = 12.0  # a strap pixel differs this much from the torso's own median colour
 
 
@@ -200,6 +234,23 @@ def _nearest(px: np.ndarray, refs: np.ndarray) -> np.ndarray:
     if len(refs) == 0:
         return np.full(len(px), np.inf, np.float32)
     return np.sqrt(((px[:, None, :] - refs[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+
+
+def _shaded(px: np.ndarray, sleeves: np.ndarray) -> np.ndarray:
+    """[N] pixels that are a strongly coloured sleeve in shadow (a red arm hanging by the hip,
+    darker and duller than where the light falls on it): the hue of a sleeve colour, at most
+    its lightness, keeping some of its chroma."""
+    refs = sleeves[np.hypot(sleeves[:, 1], sleeves[:, 2]) >= SHADE_CHROMA]
+    if len(refs) == 0 or len(px) == 0:
+        return np.zeros(len(px), bool)
+    chroma, ref_chroma = np.hypot(px[:, 1], px[:, 2]), np.hypot(refs[:, 1], refs[:, 2])
+    hue, ref_hue = np.arctan2(px[:, 2], px[:, 1]), np.arctan2(refs[:, 2], refs[:, 1])
+    turn = np.abs((hue[:, None] - ref_hue[None, :] + np.pi) % (2 * np.pi) - np.pi)
+    return (
+        (turn <= np.deg2rad(SHADE_HUE))
+        & (px[:, None, 0] <= refs[None, :, 0] + 2)
+        & (chroma[:, None] >= 0.3 * ref_chroma[None, :])
+    ).any(axis=1)
 
 
 def _palette(px: np.ndarray, k: int = 24) -> np.ndarray:
@@ -232,7 +283,7 @@ def bag_evidence(
     than the jacket: a short jacket leaves the jeans beside the hip, while a light paper bag
     beside grey trousers stays; a dark bag against dark trousers is lost), nor a skin-coloured
     hand, nor the background at the same height (the crop's margin outside the box), nor
-    bright white (a sheet of paper in hand);
+    bright white (a sheet of paper in hand), nor a colourful sleeve in shadow (the arm);
     ``strap``: along the line from a shoulder to the opposite hip, inside the torso, pixels
     unlike the torso's own colour and the upper arms' (a strap across a coat, not a two-tone
     jacket's sleeves and yoke: red shoulders on a navy puffer), on both halves of the line.
@@ -243,7 +294,7 @@ def bag_evidence(
     lab = image_lab(image)
     signs: dict[str, float] = {}
     sleeves = _sleeves(lab, kp)
-    hip, patch = _hip_patch(lab, box, kp, masks)
+    hip, patch = _hip_patch(lab, box, kp, masks, sleeves)
     if hip is not None:
         signs["hip"] = round(_ramp(hip, 0.12, 0.35), 3)
     colours = {}
@@ -269,7 +320,11 @@ def _sleeves(lab: np.ndarray, kp: np.ndarray) -> np.ndarray:
 
 
 def _hip_patch(
-    lab: np.ndarray, box: np.ndarray, kp: np.ndarray, masks: dict[str, np.ndarray]
+    lab: np.ndarray,
+    box: np.ndarray,
+    kp: np.ndarray,
+    masks: dict[str, np.ndarray],
+    sleeves: np.ndarray | None = None,
 ) -> tuple[float | None, np.ndarray | None]:
     """The larger share of bag-like pixels beside a hip (None where neither side fits in the
     crop), and the mask of those pixels on that side."""
@@ -284,6 +339,9 @@ def _hip_patch(
     legs[max(top, 0) : max(int(round(top + 0.5 * torso)), 0)] = True
     legs &= masks.get("lower", legs)
     cloth, trousers = _palette(lab[masks["upper"]]), _palette(lab[legs])
+    # the arm hanging by the hip wears the sleeve; only its strong colours are matched (a bag
+    # under the arm, often dark, shows between the upper arm's samples too)
+    sleeves = np.zeros((0, 3), np.float32) if sleeves is None else sleeves
     best: tuple[float | None, np.ndarray | None] = (None, None)
     for hip in (L_HIP, R_HIP):
         hx, hy = (float(v) for v in kp[hip, :2])
@@ -307,7 +365,7 @@ def _hip_patch(
             & (_nearest(region, trousers) > LEG_DIST)
             & (_nearest(region, _palette(margin)) > BACKGROUND_DIST)
         )
-        other &= ~skin & ~paper
+        other &= ~skin & ~paper & ~_shaded(region, sleeves)
         if best[0] is None or float(other.mean()) > best[0]:
             mask = np.zeros((height, width), bool)
             mask[r0:r1, c0:c1] = other.reshape(r1 - r0, c1 - c0)
