@@ -228,3 +228,35 @@ def test_a_tall_person_walking_out_is_not_joined_to_a_small_one_found_behind_him
         small = Detections(np.array([[450 + 30 * (i - 9), 230, 500 + 30 * (i - 9), 370]]), [0.8], [PERSON])
         seen |= set(tracker.update(small, i / 5, i).track_ids.tolist())
     assert seen and 1 not in seen
+
+
+def births(tracker: Tracker, xs: list[float | None], fps: float) -> list[int]:
+    """Every track id alive after each update for one person at ``xs`` (None: missed)."""
+    alive: list[int] = []
+    for i, x in enumerate(xs):
+        tracker.update(person(x) if x is not None else Detections.empty(), i / fps, i)
+        alive += [i for i in tracker._ids.tolist() if i not in alive]
+    return alive
+
+
+def test_a_new_track_missed_once_at_sparse_detection_lives_on():
+    # First seen, half hidden 0.2 s later, seen again: one track, not two.
+    tracker = Tracker(MOTION)
+    assert births(tracker, [100.0, None, 110.0, 115.0], fps=5.0) == [1]
+    assert tracker._established.tolist() == [True]
+
+
+def test_a_missed_new_track_is_neither_established_nor_reported_by_the_grace():
+    tracker = Tracker(MOTION)
+    for i, x in enumerate([100.0, None, None]):
+        out = tracker.update(person(x) if x is not None else Detections.empty(), i / 5, i)
+        assert len(out) == 0
+    assert tracker._hits.tolist() == [1] and not tracker._established.any()
+
+
+def test_a_new_track_still_dies_after_tentative_lost_s_and_on_a_miss_frame_by_frame():
+    gone = [100.0, None, None, None, 110.0]  # 0.6 s without a match at 5 a second
+    assert births(Tracker(MOTION), gone, fps=5.0) == [1, 2]
+    assert births(Tracker(MOTION), [100.0, None, 110.0], fps=25.0) == [1, 2]  # full rate: unchanged
+    off = MOTION.model_copy(update={"tentative_lost_s": 0.0})
+    assert births(Tracker(off), [100.0, None, 110.0], fps=5.0) == [1, 2]

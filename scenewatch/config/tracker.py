@@ -30,6 +30,8 @@ MATCH_COST_S = 0.4
 JOIN_WINDOW_S = 1.0
 # Chosen on TUD-Campus (dev) at 3-5 detections a second from 0.15, 0.3, 0.5, 1 and none.
 SIZE_MEMORY_S = 0.3
+# Chosen on TUD-Campus (dev, 5 detections a second, 8 start frames) from 0.2-0.8 (alike), 1.5 and none.
+TENTATIVE_LOST_S = 0.5
 
 
 class TrackerConfig(Section):
@@ -136,6 +138,14 @@ class TrackerConfig(Section):
         "candidate track and is the track's only candidate; scale-free (a cost, not pixels), so at a few "
         "detections a second a person who turns or speeds up keeps the track, while in a group, and for "
         "lost tracks, the strict costs hold.",
+    )
+    tentative_lost_s: float = Field(
+        TENTATIVE_LOST_S,
+        ge=0.0,
+        description="Sparse detection (updates more than 0.15 s apart): seconds a track not yet "
+        "established survives without a match, so a person half hidden for one update 0.2 s after "
+        "being first seen keeps the track; it is established only by min_hits matches as usual. "
+        "Frame by frame a tentative track dies on its first miss. 0: always on the first miss.",
     )
     match_cost_s: float = Field(
         MATCH_COST_S, ge=0.0, description="Association: the most seconds match_cost_per_s counts."

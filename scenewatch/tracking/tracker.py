@@ -24,7 +24,8 @@ track never takes a clean box of a look unlike its own (``switch_similarity``): 
 front of a hidden person is not given the hidden one's track.
 Sparse detection (a live camera's few a second): a running track's gate widens with the time since
 its last match (``matching.sparse_gate``); between detections ``coast`` predicts, learning nothing;
-and, updates more than ``SPARSE_S`` apart, a box's predicted growth fades within ``size_memory_s``.
+and, updates more than ``SPARSE_S`` apart, a box's predicted growth fades within ``size_memory_s``
+and a new track survives misses for ``tentative_lost_s`` (it is established only by its matches).
 
 >>> from scenewatch.types import Detections
 >>> tracker = Tracker()
@@ -260,6 +261,7 @@ class Tracker(LookMemory):
     # -- steps --------------------------------------------------------------------------------
 
     _last_time = -np.inf
+    _sparse = False  # the last update came more than SPARSE_S after the one before
 
     def _prepare(self, detections: Detections) -> Detections:
         dets = detections[detections.scores >= self.config.low_score]
@@ -273,7 +275,7 @@ class Tracker(LookMemory):
 
     def _predict(self, timestamp: float) -> None:
         # sparse detection only: frame by frame the measured rate holds (full rate is unchanged)
-        fade = timestamp - self._last_time > SPARSE_S
+        fade = self._sparse = timestamp - self._last_time > SPARSE_S
         self._mean, self._cov = kalman.predict(
             self._mean, self._cov, timestamp - self._time, self.noise, fade
         )
@@ -332,8 +334,10 @@ class Tracker(LookMemory):
     def _retire(self, timestamp: float, matched: np.ndarray) -> None:
         unmatched = np.ones(len(self._ids), dtype=bool)
         unmatched[matched] = False
-        # Tentative tracks die on their first miss; established ones after lost_timeout.
-        dead_tentative = unmatched & ~self._established
+        # Tentative tracks die on their first miss (sparse: after tentative_lost_s, as one missed
+        # update there is 0.2 s or more); established ones after lost_timeout.
+        grace = self.config.tentative_lost_s if self._sparse else 0.0
+        dead_tentative = unmatched & ~self._established & (timestamp - self._seen >= grace)
         expired = self._established & (timestamp - self._seen > self.config.lost_timeout)
         self.finished.extend(self._finish(np.flatnonzero(expired & self._confirmed)))
         self._select(~(dead_tentative | expired))
