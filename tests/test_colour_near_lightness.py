@@ -89,7 +89,7 @@ def test_tracks_described_before_shades_keep_the_old_credit() -> None:
 
 def test_reasons_say_how_far_lightness_counted() -> None:
     said = " ".join(reasons("person in a grey top", PITCH))
-    assert "upper body black" in said and "near match, lightness 0.3" in said
+    assert "upper body black" in said and "near match, as light as grey 0.3" in said
 
 
 @pytest.mark.parametrize("term", ["black", "brown", "grey"])

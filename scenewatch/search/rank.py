@@ -337,5 +337,7 @@ def _colour_words(term: str, weight: float, asked: str, facts: dict[str, float])
         return f"{PART_NAMES.get(part, part)} pale {colour.split(':')[0]} {weight:.2f}"
     text = f"{PART_NAMES.get(part, part)} {colour} {weight:.2f}"
     if (asked, colour) in NEAR_LIGHTNESS:  # how far its lightness made it count
-        return text + f" (near match, lightness {lightness_evidence(facts, part, colour, asked):.2f})"
+        return (
+            text + f" (near match, as light as {asked} {lightness_evidence(facts, part, colour, asked):.2f})"
+        )
     return text + " (near match)" if colour != asked else text
