@@ -233,7 +233,17 @@ def _nearest(px: np.ndarray, refs: np.ndarray) -> np.ndarray:
     """[N] CIELAB distance of each pixel to its nearest reference colour."""
     if len(refs) == 0:
         return np.full(len(px), np.inf, np.float32)
-    return np.sqrt(((px[:, None, :] - refs[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+    # per channel (no [N, K, 3] temporary), added in sum(axis=2)'s order, one root per pixel: same floats
+    d = [(px[:, c, None] - refs[:, c]) ** 2 for c in range(3)]
+    return np.sqrt(((d[0] + d[1]) + d[2]).min(axis=1))
+
+
+def _unlike(region: np.ndarray, keep: np.ndarray, tests: list[tuple[np.ndarray, float]]) -> np.ndarray:
+    """``keep`` less pixels within a test's distance of its colours (measuring only those kept)."""
+    for refs, dist in tests:
+        idx = np.flatnonzero(keep)
+        keep[idx] = _nearest(region[idx], refs) > dist
+    return keep
 
 
 def _shaded(px: np.ndarray, sleeves: np.ndarray) -> np.ndarray:
@@ -360,12 +370,10 @@ def _hip_patch(
             continue
         skin = (region[:, 1] > 8) & (region[:, 2] > 10) & (region[:, 0] > 35)  # warm mid-light: a hand
         paper = (region[:, 0] > 85) & (np.hypot(region[:, 1], region[:, 2]) < 10)
-        other = (
-            (_nearest(region, cloth) > CLOTH_DIST)
-            & (_nearest(region, trousers) > LEG_DIST)
-            & (_nearest(region, _palette(margin)) > BACKGROUND_DIST)
-        )
-        other &= ~skin & ~paper & ~_shaded(region, sleeves)
+        tests = [(cloth, CLOTH_DIST), (trousers, LEG_DIST), (_palette(margin), BACKGROUND_DIST)]
+        other = _unlike(region, ~skin & ~paper, tests)
+        idx = np.flatnonzero(other)
+        other[idx] = ~_shaded(region[idx], sleeves)
         if best[0] is None or float(other.mean()) > best[0]:
             mask = np.zeros((height, width), bool)
             mask[r0:r1, c0:c1] = other.reshape(r1 - r0, c1 - c0)
