@@ -2,13 +2,14 @@
 
 Each frame, every bag/umbrella the detector saw (``raw``, before the class filter) goes to the
 person box that contains most of it. A track's confidence for an item is the fraction of its
-sightings with that item attached; the item is reported when some sighting was confident.
+sightings with that item attached; the item is reported when it was seen twice, once confidently
+(a handbag or backpack: twice confidently where a carried one can be, :func:`where_carried`).
 Where a boxed bag sat on the body (relative to the person's box) is kept too, so that its colour
 can be read from the track's best views when it ends (:func:`bag_colours`: "a black bag").
 
 Bags the detector misses (small, dark, side-on) leave other traces that the pose locates: a
 patch beside the hip that is neither the clothes nor the background, or a strap across the
-torso (:func:`bag_signs`). They are weaker evidence than a detector box and kept apart from it,
+torso (:func:`bag_evidence`). They are weaker evidence than a detector box and kept apart from it,
 as are handbags the detector boxed only below the report score (:meth:`CarriedItems.weak`).
 """
 
@@ -268,13 +269,6 @@ def _palette(px: np.ndarray, k: int = 24) -> np.ndarray:
     if len(px) <= k:
         return px
     return px[np.argsort(px[:, 0])][np.linspace(0, len(px) - 1, k).astype(int)]
-
-
-def bag_signs(
-    image: np.ndarray, box: np.ndarray, kp: np.ndarray, masks: dict[str, np.ndarray]
-) -> dict[str, float]:
-    """Signs of a bag without a detector box in one view (see :func:`bag_evidence`)."""
-    return bag_evidence(image, box, kp, masks)[0]
 
 
 def bag_evidence(
