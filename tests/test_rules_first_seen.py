@@ -12,7 +12,6 @@ from scenewatch.config import CameraConfig
 from scenewatch.config.tracker import TrackerConfig
 from scenewatch.rules.engine import RuleEngine
 from scenewatch.tracking import Tracker
-from scenewatch.tracking.static import sightings_so_far
 from scenewatch.types import Detections, Frame
 
 FPS = 5.0
@@ -53,7 +52,7 @@ def run(
     ``vouch_at`` (the pose check's skeleton). ``births``: the engine asks the tracker for each new
     track's detections before it was reported."""
     tracker = Tracker(CAREFUL)
-    first_seen = (lambda ids: sightings_so_far(tracker, ids)) if births else None
+    first_seen = tracker.sightings if births else None
     engine = RuleEngine(config, SIZE, first_seen=first_seen)
     events = []
     for i in range(int(seconds * FPS) + 1):
@@ -84,7 +83,7 @@ def test_a_held_track_is_handed_over_with_its_detections_so_far():
         assert not len(tracker.update(Detections([standing(300, 300, 0.0)], [0.6], [PERSON]), t, i))
     held = tracker.held()[0]
     assert len(held) == 1  # static: held, never reported yet
-    seen = sightings_so_far(tracker, np.array([held[0], 999]))
+    seen = tracker.sightings(np.array([held[0], 999]))
     assert list(seen) == [held[0]]  # not an id the tracker does not hold
     times, boxes = seen[held[0]]
     assert times == pytest.approx(np.arange(10) / FPS) and boxes[0] == pytest.approx(standing(300, 300, 0.0))

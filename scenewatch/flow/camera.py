@@ -40,7 +40,6 @@ from scenewatch.runtime.planner import Plan
 from scenewatch.sources import open_source
 from scenewatch.store.writer import TrackWriter
 from scenewatch.tracking import FinishedTrack, Tracker, finish_track
-from scenewatch.tracking.static import sightings_so_far
 from scenewatch.types import Detections, Frame
 from scenewatch.vision.attributes import build_describer, camera_zones
 
@@ -173,7 +172,7 @@ class CameraRun:
         info = self.source.info
         size = (info.width, info.height) if info and info.width else None
         posture = posture_for(camera, self.node.models)
-        return RuleEngine(camera, size, posture, lambda ids: sightings_so_far(self.tracker, ids))
+        return RuleEngine(camera, size, posture, lambda ids: self.tracker.sightings(ids))
 
     def _set_rules(self, rules: RuleEngine | None) -> None:
         """Run ``rules`` (and the camera's standing searches) from now on; the events of rules

@@ -70,7 +70,7 @@ class RuleEngine:
     The rules see identities rather than raw tracker ids: a new id born where a lost track could
     have walked to continues that track (``IdStitcher``), so an id switch after an occlusion is
     neither a new entry nor a missed crossing; events name the identity (the first tracker id).
-    ``first_seen`` (the tracker's ``sightings_so_far``) dates zone entries and line crossings of a
+    ``first_seen`` (the tracker's ``sightings``) dates zone entries and line crossings of a
     new track from its detections before the tracker first reported it.
     """
 

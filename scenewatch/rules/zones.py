@@ -18,7 +18,7 @@ from scenewatch.geometry import bottom_centres, points_in_polygon, segment_fract
 from scenewatch.types import Detections
 
 # Track id -> times [K] and boxes [K, 4] (xyxy) of its detections so far (those of a new track
-# before the tracker reported it: ``scenewatch.tracking.static.sightings_so_far``).
+# before the tracker reported it: ``Tracker.sightings``).
 EarlySightings = dict[int, tuple[np.ndarray, np.ndarray]]
 
 # Frame times kept to count the frames a track spent unseen (more than any sane inertia).

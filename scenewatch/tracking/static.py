@@ -25,7 +25,6 @@ False
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 import numpy as np
 
@@ -77,29 +76,3 @@ def static_table(names: list[str]) -> np.ndarray:
     table = np.zeros(len(coco_names()), dtype=bool)
     table[[class_id(n) for n in names]] = True
     return table
-
-
-class Histories(Protocol):
-    """A ``Tracker``'s live track ids and each one's detections (time, frame, box, score)."""
-
-    _ids: np.ndarray
-    _history: list[list[tuple[float, int, np.ndarray, float]]]
-
-
-def sightings_so_far(tracker: Histories, track_ids: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Track id -> times [K] and boxes [K, 4] (xyxy) of its detections so far, for the live tracks
-    among ``track_ids``: a track held for its evidence is reported later than it was first
-    detected, and rules date what it did meanwhile from these. A long-held track keeps its first
-    and latest detections only (``HELD_HISTORY``)."""
-    rows = {int(tid): row for row, tid in enumerate(tracker._ids.tolist())}
-    out = {}
-    for tid in np.asarray(track_ids).tolist():
-        row = rows.get(int(tid))
-        if row is not None:
-            history = tracker._history[row]
-            times = np.array([t for t, *_ in history], dtype=np.float64)
-            out[int(tid)] = (
-                times,
-                np.array([box for _, _, box, _ in history], dtype=np.float64).reshape(-1, 4),
-            )
-    return out

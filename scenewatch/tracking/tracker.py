@@ -181,13 +181,7 @@ class Tracker(LookMemory):
         rows = np.flatnonzero(self._confirmed & (self._seen == self._last_time))
         since = timestamp - self._time[rows]  # between detections, which are sparse: sizes fade
         mean, _ = kalman.predict(self._mean[rows], self._cov[rows], since, self.noise, fade=True)
-        latest = [self._history[row][-1] for row in rows.tolist()]
-        return Detections(
-            kalman.cxcywh_to_xyxy(kalman.project(mean)).astype(np.float32).reshape(-1, 4),
-            np.array([score for *_, score in latest], dtype=np.float32),
-            np.argmax(self._votes[rows], axis=1) if len(rows) else np.zeros(0, dtype=np.int64),
-            self._ids[rows],
-        )
+        return self._report(rows, kalman.cxcywh_to_xyxy(kalman.project(mean)))
 
     def flush(self) -> list[FinishedTrack]:
         """End every track (end of a file); returns the confirmed ones (the ones ever reported)."""
@@ -199,15 +193,10 @@ class Tracker(LookMemory):
     def held(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Tracks seen in the last update that count but for not having moved (a static class): their
         ids, majority classes and latest boxes, for a check on the picture that can :meth:`vouch`."""
-        rows = np.flatnonzero(
-            self._established
-            & self._scored
-            & ~self._moved
-            & ~self._confirmed
-            & (self._seen == self._last_time)
-        )
+        waiting = self._established & self._scored & ~self._moved & ~self._confirmed
+        rows = np.flatnonzero(waiting & (self._seen == self._last_time))
         boxes = np.array([self._history[row][-1][2] for row in rows.tolist()], dtype=np.float32)
-        return self._ids[rows], np.argmax(self._votes[rows], axis=1), boxes.reshape(-1, 4)
+        return self._ids[rows], self._majority(rows), boxes.reshape(-1, 4)
 
     def vouch(self, track_ids: Sequence[int]) -> Detections:
         """The picture shows these held tracks are real objects standing still (a person's skeleton
@@ -217,13 +206,7 @@ class Tracker(LookMemory):
         self._moved[rows] = True
         self._confirm(rows[self._established[rows] & ~self._confirmed[rows]])
         rows = rows[self._confirmed[rows]]
-        latest = [self._history[row][-1] for row in rows.tolist()]
-        return Detections(
-            np.array([box for _, _, box, _ in latest], dtype=np.float32).reshape(-1, 4),
-            np.array([score for *_, score in latest], dtype=np.float32),
-            np.argmax(self._votes[rows], axis=1) if len(rows) else np.zeros(0, dtype=np.int64),
-            self._ids[rows],
-        )
+        return self._report(rows, np.array([self._history[row][-1][2] for row in rows.tolist()]))
 
     def lost(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Confirmed tracks not matched in the last update, still alive: their ids, majority
@@ -231,7 +214,7 @@ class Tracker(LookMemory):
         :meth:`extend` them."""
         rows = np.flatnonzero(self._confirmed & (self._seen < self._last_time))
         boxes = np.array([self._history[row][-1][2] for row in rows.tolist()], dtype=np.float32)
-        classes = np.argmax(self._votes[rows], axis=1) if len(rows) else np.zeros(0, dtype=np.int64)
+        classes = self._majority(rows)
         return self._ids[rows], classes, boxes.reshape(-1, 4), self._seen[rows].copy()
 
     def extend(self, track_id: int, box: np.ndarray, score: float) -> Detections:
@@ -253,6 +236,18 @@ class Tracker(LookMemory):
             xyxy.astype(np.float32), np.array([score], np.float32), np.array([cls]), np.array([track_id])
         )
 
+    def sightings(self, track_ids: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Track id -> times [K] and boxes [K, 4] (xyxy) of the detections so far of the live tracks
+        among ``track_ids`` (a held track is reported late; rules date what it did meanwhile)."""
+        rows = np.flatnonzero(np.isin(self._ids, np.asarray(track_ids, dtype=np.int64)))
+        return {
+            int(self._ids[row]): (
+                np.array([t for t, *_ in self._history[row]], dtype=np.float64),
+                np.array([box for _, _, box, _ in self._history[row]], dtype=np.float64).reshape(-1, 4),
+            )
+            for row in rows.tolist()
+        }
+
     @property
     def active_ids(self) -> np.ndarray:
         """Ids of the confirmed tracks still alive (running or briefly lost)."""
@@ -262,6 +257,20 @@ class Tracker(LookMemory):
 
     _last_time = -np.inf
     _sparse = False  # the last update came more than SPARSE_S after the one before
+
+    def _report(self, rows: np.ndarray, boxes: np.ndarray) -> Detections:
+        """Tracks ``rows`` as output at ``boxes`` (xyxy), with their latest detections' scores."""
+        scores = [self._history[row][-1][3] for row in rows.tolist()]
+        return Detections(
+            boxes.astype(np.float32).reshape(-1, 4),
+            np.array(scores, dtype=np.float32),
+            self._majority(rows),
+            self._ids[rows],
+        )
+
+    def _majority(self, rows: np.ndarray) -> np.ndarray:
+        """The class each of these tracks was detected as most (by summed score)."""
+        return np.argmax(self._votes[rows], axis=1) if len(rows) else np.zeros(0, dtype=np.int64)
 
     def _prepare(self, detections: Detections) -> Detections:
         dets = detections[detections.scores >= self.config.low_score]
@@ -324,12 +333,7 @@ class Tracker(LookMemory):
     def _output(self, rows: np.ndarray, dets: Detections) -> Detections:
         shown = self._confirmed[rows]
         rows = rows[shown]
-        return Detections(
-            dets.xyxy[shown],
-            dets.scores[shown],
-            np.argmax(self._votes[rows], axis=1) if len(rows) else np.zeros(0),
-            self._ids[rows],
-        )
+        return Detections(dets.xyxy[shown], dets.scores[shown], self._majority(rows), self._ids[rows])
 
     def _retire(self, timestamp: float, matched: np.ndarray) -> None:
         unmatched = np.ones(len(self._ids), dtype=bool)
