@@ -27,8 +27,8 @@ from scenewatch.vision.colours import dominant, scene_lightness
 
 IMAGES = DATA / "images"
 TOP_KEYS = {"class", "class_conf", "colours", "carried", "posture", "motion", "zones", "crops"}
-# people: shades always, headwear and bag signs where the pose allows, bag colours where a bag was boxed
-LOOK_KEYS = {"shades", "headwear", "bag_signs", "bag_colours"}
+# people: shades always, headwear, bag signs and facing where the pose allows, bag colours where a bag was boxed
+LOOK_KEYS = {"shades", "headwear", "bag_signs", "bag_colours", "facing"}
 MOTION_KEYS = {
     "speed_px_s",
     "speed_h_s",

@@ -30,6 +30,11 @@ VEHICLE_CLASSES = ("car", "truck", "bus", "motorcycle", "bicycle")
 _FAST = {"person": (1.2, 2.2), "vehicle": (3.0, 8.0)}
 HEADINGS = ("left", "right", "towards", "away")
 HEADING_FULL = 0.5  # share of a track's movement in one direction that is a full match
+# A person's facing (shoulder order, the describer's ``facing``: > 0 front, < 0 back) says which
+# way along the view they walk, where the image foreshortens that motion: a back view scales the
+# away share up by as much again and the towards share down, a front view the other way round.
+# From this lead (box widths) on it counts, in full from FACING_FULL; side-on shoulders say nothing.
+FACING_FROM, FACING_FULL = 0.1, 0.4
 _SLOW = {"person": (0.2, 0.7), "vehicle": (1.0, 3.0)}
 
 
@@ -81,13 +86,13 @@ def track_facts(class_name: str, attributes: dict | None, score: float = 1.0) ->
     ):
         for label, p in _dist(attrs.get(key)).items():
             facts[f"{prefix}:{label}"] = p
-    facts.update(_motion_facts(cls, attrs.get("motion")))
+    facts.update(_motion_facts(cls, attrs.get("motion"), _num(attrs.get("facing"))))
     for zone in attrs.get("zones") or ():
         facts[f"zone:{str(zone).lower()}"] = 1.0
     return facts
 
 
-def _motion_facts(cls: str, motion: Any) -> dict[str, float]:
+def _motion_facts(cls: str, motion: Any, facing: float = 0.0) -> dict[str, float]:
     if not isinstance(motion, dict):
         return {}
     moving = _clamp(_num(motion.get("moving_fraction"), 1.0))
@@ -101,6 +106,9 @@ def _motion_facts(cls: str, motion: Any) -> dict[str, float]:
     if shares:
         # Share of the movement in each direction; half of it is a full match, so a diagonal walk
         # (left and towards) matches both, and a slight drift ranks below a clear one.
+        front, back = _ramp(facing, FACING_FROM, FACING_FULL), _ramp(-facing, FACING_FROM, FACING_FULL)
+        shares["towards"] = shares.get("towards", 0.0) * max(1.0 + front - back, 0.0)
+        shares["away"] = shares.get("away", 0.0) * max(1.0 + back - front, 0.0)
         for direction in HEADINGS:
             if shares.get(direction, 0.0) > 0:
                 facts[f"heading:{direction}"] = max(moving, 0.5) * _ramp(shares[direction], 0.0, HEADING_FULL)

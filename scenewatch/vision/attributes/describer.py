@@ -10,6 +10,7 @@ colours per body part, posture, vehicle type, motion and zones. The stored JSON:
      "headwear": {"covered": .., "hood": .., "hat": ..}, "bag_signs": {"hip": .., "strap": ..},
      "carried": {"backpack": 0.7}, "bag_colours": {"black": 0.6},   # the boxed bag, else the hip patch
      "posture": {"standing": 0.9, "sitting": 0.05, "lying": 0.05},
+     "facing": -0.4,                       # shoulder order where the pose allows: > 0 front, < 0 back
      "vehicle_type": {"car": 0.8, "van": 0.2},                        # vehicles only
      "motion": {"speed_px_s": .., "speed_h_s": .., "heading": "left", "moving_fraction": ..,
                 "stopped_s": .., "dwell_s": .., "running": ..},
@@ -38,7 +39,7 @@ from scenewatch.vision.attributes.carried import BAGS, CarriedItems, bag_colours
 from scenewatch.vision.attributes.crops import Crop, CropBook
 from scenewatch.vision.attributes.head import headwear
 from scenewatch.vision.attributes.looks import View, look_groups, mean_looks, mix, shades, strongest
-from scenewatch.vision.attributes.motion import describe_motion
+from scenewatch.vision.attributes.motion import describe_motion, facing
 from scenewatch.vision.attributes.parts import box_masks, pose_masks, posture
 from scenewatch.vision.attributes.vehicle import (
     TWO_WHEELERS,
@@ -237,6 +238,9 @@ class AttributeDescriber:
         looks = [mean_looks([views[i] for i in group]) for group in groups]
         out = looks[0] if len(looks) == 1 else strongest(looks)
         out["posture"] = mix([v.posture for v in views], [v.weight for v in views])
+        if faced := [(v.facing, v.weight) for v in views if v.facing is not None]:
+            lead, weights = zip(*faced, strict=True)  # a heading cue: front or back to the camera
+            out["facing"] = round(float(np.average(lead, weights=weights)), 3)
         return out
 
     def view(self, crop: Crop, use_pose: bool) -> View:
@@ -257,6 +261,7 @@ class AttributeDescriber:
         if kp is not None:
             upper = readings["upper"].shares if "upper" in readings else {}
             view.head = headwear(image, crop.box, kp, crop.lightness, upper)
+            view.facing = facing(kp, crop.box)
             view.bags, view.bag_colours = bag_evidence(image, crop.box, kp, masks, crop.lightness)
         return view
 

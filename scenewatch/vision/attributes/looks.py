@@ -42,6 +42,7 @@ class View:
     head: dict[str, float] | None = None
     bags: dict[str, float] | None = None
     bag_colours: dict[str, float] = field(default_factory=dict)  # the bag-like patch at the hip
+    facing: float | None = None  # > 0 front, < 0 back (motion.facing)
 
 
 SAME_LOOK = 0.3  # colour overlap of a part above which two views may show the same clothes

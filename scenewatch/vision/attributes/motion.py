@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 STEP_S = 0.5  # resampling interval: detector jitter averages out, real motion does not
 MOVING_H_S = 0.2  # box heights per second above which a step counts as moving
@@ -23,10 +24,44 @@ GROWTH_WEIGHT = 2.0  # log growth of the box height, in box heights of bottom-ed
 # Depth motion is scaled up by this much (conservatively) before it competes with sideways
 # motion, so a walk diagonally away reads as away as well as sideways, as a person sees it.
 DEPTH_GAIN = 1.5
+# A box whose height jumps from its neighbours' within a second (legs hidden behind someone, two
+# people merged) is a partial detection: its bottom edge is not the feet, and it would read as a
+# step away and back. Walking changes the height by under ~10 % a second even close to the camera.
+PARTIAL_S = 1.0
+PARTIAL_LOG_H = 0.2
+
+
+# COCO keypoints name a person's own left and right: seen from the front the left shoulder is on
+# the image's right, seen from behind on its left (MoveNet's face points are guessed from behind).
+L_SHOULDER, R_SHOULDER = 5, 6
+FACING_MIN_SCORE = 0.25  # weaker shoulders are guesses on small, blurred people
+
+
+def facing(keypoints: np.ndarray, box: np.ndarray) -> float | None:
+    """Which way a person faces in one view: the left shoulder's lead over the right, rightwards
+    in box widths (clipped to +-1): > 0 front, < 0 back, near 0 side on. None when unsure."""
+    if min(keypoints[L_SHOULDER, 2], keypoints[R_SHOULDER, 2]) < FACING_MIN_SCORE:
+        return None
+    lead = (keypoints[L_SHOULDER, 0] - keypoints[R_SHOULDER, 0]) / max(float(box[2] - box[0]), 1.0)
+    return float(np.clip(lead, -1.0, 1.0))
 
 
 def _sigmoid(x: float) -> float:
     return float(1.0 / (1.0 + np.exp(-x)))
+
+
+def whole_boxes(times: np.ndarray, heights: np.ndarray) -> np.ndarray:
+    """Mask of the observations whose box height is within ``PARTIAL_LOG_H`` (log) of the median
+    height within ``PARTIAL_S`` of them: the others are partial detections (see above)."""
+    log_h = np.log(np.maximum(heights, 1.0))
+    # medians on an even 0.1 s series (vectorised; a long dwell has thousands of boxes), mirrored
+    # at the ends so the first and last boxes are judged by their one-sided neighbours
+    fine = np.arange(times[0], times[-1] + 1e-9, 0.1)
+    k = int(round(PARTIAL_S / 0.1))
+    series = np.pad(np.interp(fine, times, log_h), k, mode="reflect")
+    local = np.median(sliding_window_view(series, 2 * k + 1), axis=1)
+    keep = np.abs(log_h - np.interp(times, fine, local)) <= PARTIAL_LOG_H
+    return keep if keep.sum() >= 2 else np.ones(len(times), dtype=bool)
 
 
 def heading_shares(xy: np.ndarray, heights: np.ndarray) -> dict[str, float]:
@@ -103,6 +138,8 @@ def describe_motion(times: np.ndarray, xyxy: np.ndarray, person: bool = True) ->
     if len(times) < 2 or dwell <= 0:
         return out
     grid = np.append(np.arange(times[0], times[-1], STEP_S), times[-1])
+    whole = whole_boxes(times, boxes[:, 3] - boxes[:, 1])
+    times, boxes = times[whole], boxes[whole]
     feet_x = np.interp(grid, times, (boxes[:, 0] + boxes[:, 2]) / 2)
     feet_y = np.interp(grid, times, boxes[:, 3])
     height = np.interp(grid, times, boxes[:, 3] - boxes[:, 1])
