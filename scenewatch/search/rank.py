@@ -87,13 +87,18 @@ HEADWEAR_FULL = 0.8
 BAG_SIGNS: dict[str, tuple[tuple[str, float], ...]] = {
     "bag": (("bagsign:hip", 0.6), ("bagsign:strap", 0.6), ("bagsign:box:handbag", 0.6)),
     "handbag": (("bagsign:hip", 0.6), ("bagsign:strap", 0.6), ("bagsign:box:handbag", 0.6)),
-    "backpack": (("bagsign:hip", 0.3),),
+    # a bag boxed (as a handbag, often) on the back, between the shoulders and the waist
+    "backpack": (("bagsign:hip", 0.3), ("bagsign:place:back", 0.6)),
 }
 BAG_UNSEEN = 0.5  # 'a black bag' where no boxed bag's colour was read: between a match and a miss
+# 'a handbag', 'a shoulder bag': a bag boxed on the back is a backpack, whatever its box's class,
+# so a handbag box there keeps this factor; a bag no box placed is not judged
+PLACE_FLOOR = 0.5
 SIGN_WORDS = {
     "bagsign:hip": "a bag-like patch by the hip",
     "bagsign:strap": "a strap across the torso",
     "bagsign:box:handbag": "a handbag boxed only weakly",
+    "bagsign:place:back": "a bag boxed on the back",
 }
 
 
@@ -101,7 +106,7 @@ SIGN_WORDS = {
 class Need:
     """One thing a clause asks for: any of ``terms`` (term, credit), scaled so ``full`` is 1."""
 
-    kind: str  # class | vtype | colour | shade | headwear | carried | bag colour | posture | motion | heading | speed | zone
+    kind: str  # class | vtype | colour | shade | headwear | carried | bag colour | bag place | posture | motion | heading | speed | zone
     label: str
     terms: tuple[tuple[str, float], ...]
     required: bool = True  # candidates must have one of the terms (strict pass of the engine)
@@ -126,9 +131,15 @@ class Need:
         """A bag colour asked of a track whose bag's colour was never read (no boxed bag)."""
         return self.kind == "bag colour" and not any(t.startswith("bag:") for t in facts)
 
+    def unplaced(self, facts: dict[str, float]) -> bool:
+        """A bag's place asked of a track with no boxed bag (see :data:`PLACE_FLOOR`)."""
+        return self.kind == "bag place" and not any(t.startswith("bagsign:place:") for t in facts)
+
     def _factor(self, facts: dict[str, float], terms: tuple[tuple[str, float], ...]) -> float:
         if self.bag_unseen(facts):
             return BAG_UNSEEN  # a bag only the pose saw (or none): its colour is unknown, not wrong
+        if self.unplaced(facts):
+            return 1.0
         if self.kind == "colour":
             best = colour_match(facts, terms)
             # Saturating at ``full`` lets a two-colour garment match both colours, but then a coat
@@ -199,6 +210,9 @@ def clause_needs(clause: ObjectClause, zones: list[str] | tuple[str, ...] = ()) 
         items = CARRIED_COCO.get(item.item, (item.item,))
         boxed = tuple((f"carried:{i}", 1.0) for i in items)
         needs.append(Need("carried", f"carrying {item.item}", boxed + BAG_SIGNS.get(item.item, ())))
+        if item.item == "handbag":
+            off_back = (("bagsign:place:off_back", 1.0),)
+            needs.append(Need("bag place", "off the back", off_back, required=False, floor=PLACE_FLOOR))
         if item.colour is not None and item.item in CARRIED_COCO and item.item != "umbrella":
             near = tuple((f"bag:{n}", ADJACENT_CREDIT) for n in ADJACENT.get(item.colour.term, ()))
             terms = ((f"bag:{item.colour.term}", 1.0), *near)
@@ -305,6 +319,10 @@ def _reason(need: Need, facts: dict[str, float], factor: float) -> str:
         return ", ".join(_colour_words(t, w, asked, facts) for w, t, _ in shown)
     if need.bag_unseen(facts):
         return f"{need.label}: the bag's colour was not seen"
+    if need.unplaced(facts):
+        return "no boxed bag's place"
+    if need.kind == "bag place":  # what was seen: how far the boxed bag sat on the back
+        return f"bag boxed on the back {1.0 - facts.get(need.terms[0][0], 0.0):.2f}"
     if not hits or factor <= 0:
         return f"not {need.label}" if need.kind != "class" else f"not a {need.label}"
     weight, term, _ = hits[0]

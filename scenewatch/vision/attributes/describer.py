@@ -7,7 +7,7 @@ colours per body part, posture, vehicle type, motion and zones. The stored JSON:
     {"class": "person", "class_conf": 0.9,
      "colours": {"head": {...}, "upper": {...}, "lower": {...}},   # vehicles: {"body": {...}}
      "shades": {"upper": {"light": .., "dark": .., "blue:light": .., "blue:dark": ..}, ...},
-     "headwear": {"covered": .., "hood": .., "hat": ..}, "bag_signs": {"hip": .., "strap": ..},
+     "headwear": {"covered": .., "hood": .., "hat": ..}, "bag_signs": {"hip": .., "strap": .., "place:back": ..},
      "carried": {"backpack": 0.7}, "bag_colours": {"black": 0.6},   # the boxed bag, else the hip patch
      "posture": {"standing": 0.9, "sitting": 0.05, "lying": 0.05},
      "facing": -0.4,                       # shoulder order where the pose allows: > 0 front, < 0 back
@@ -35,6 +35,7 @@ from scenewatch.errors import SceneWatchError
 from scenewatch.models import ModelStore
 from scenewatch.tracking import FinishedTrack, TrackSummary
 from scenewatch.types import Detections, Frame
+from scenewatch.vision.attributes.bag_place import carry_signs
 from scenewatch.vision.attributes.carried import BAGS, CarriedItems, bag_colours, bag_evidence
 from scenewatch.vision.attributes.crops import Crop, CropBook
 from scenewatch.vision.attributes.head import headwear
@@ -181,10 +182,7 @@ class AttributeDescriber:
         if cls == "person":
             out.update(self.person_looks(crops, use_pose))
             out["carried"] = carried
-            if weak:
-                out["bag_signs"] = {**out.get("bag_signs", {}), **{f"box:{k}": v for k, v in weak.items()}}
-            if bags := self.bag_colours(crops, {**(weak or {}), **carried}, bag_place):
-                out["bag_colours"] = bags
+            out.update(self.bag_facts(crops, carried, weak or {}, bag_place, out.get("bag_signs", {})))
         elif cls in VEHICLES:
             relative = None
             if self.frame_size is not None and cls not in TWO_WHEELERS:
@@ -264,6 +262,28 @@ class AttributeDescriber:
             view.facing = facing(kp, crop.box)
             view.bags, view.bag_colours = bag_evidence(image, crop.box, kp, masks, crop.lightness)
         return view
+
+    def bag_facts(
+        self,
+        crops: list[Crop],
+        carried: dict,
+        weak: dict[str, float],
+        place: np.ndarray | None,
+        signs: dict[str, float],
+    ) -> dict:
+        """``bag_signs`` (the looks' ``signs``, weakly boxed items as ``box:<item>`` and where the
+        boxed bags sat, :func:`carry_signs`) and the boxed bag's ``bag_colours``."""
+        out: dict = {}
+        boxed = {**weak, **carried}
+        signs = {**signs, **{f"box:{k}": v for k, v in weak.items()}}
+        strength = max((v for k, v in boxed.items() if k in BAGS), default=0.0)
+        if place is not None and strength > 0:
+            signs.update(carry_signs(place, strength))
+        if signs:
+            out["bag_signs"] = signs
+        if bags := self.bag_colours(crops, boxed, place):
+            out["bag_colours"] = bags
+        return out
 
     def bag_colours(self, crops: list[Crop], carried: dict, place: np.ndarray | None) -> dict[str, float]:
         """The colours of the track's boxed bag (``carried`` names one) where it sat on the body."""
