@@ -149,10 +149,15 @@ class Need:
         return min(1.0, best / self.full)
 
 
+def asked_colour(terms: tuple[tuple[str, float], ...]) -> str:
+    """The colour a clause asked for: its first term's (``part:colour``)."""
+    return terms[0][0].split(":", 1)[1] if terms else ""
+
+
 def colour_match(facts: dict[str, float], terms: tuple[tuple[str, float], ...]) -> float:
     """The best term's share times its credit (the first term is the asked colour), a stand-in
     across a lightness boundary (:data:`NEAR_LIGHTNESS`) scaled by :func:`lightness_evidence`."""
-    asked = terms[0][0].split(":", 1)[1] if terms else ""
+    asked = asked_colour(terms)
     best = 0.0
     for term, credit in terms:
         share = facts.get(term, 0.0) * credit
@@ -315,7 +320,7 @@ def _reason(need: Need, facts: dict[str, float], factor: float) -> str:
         shown = [h for h in hits if h[0] >= 0.1][:3]
         if not shown:
             return f"no {need.label}"
-        asked = need.terms[0][0].split(":", 1)[1]  # the first term is the asked colour
+        asked = asked_colour(need.terms)
         return ", ".join(_colour_words(t, w, asked, facts) for w, t, _ in shown)
     if need.bag_unseen(facts):
         return f"{need.label}: the bag's colour was not seen"
