@@ -72,6 +72,8 @@ NOTES = {
     "face": "faces are not recognised",
     "plate": "licence plates are not read",
     "identity": "people are not identified or tracked across cameras",
+    "accessory": "hair, glasses, masks and shoes are not described; ignored",
+    "pushed": "prams, wheelchairs and trolleys are not detected; ignored",
 }
 
 # Vehicle types and the COCO classes a detector reports them as (for the search back end).
@@ -150,13 +152,13 @@ _NOUNS: list[tuple[tuple[Sem, ...], str, str]] = [
     ),
     (
         (Sem(NOTE, "gender"), Sem(OBJ, "person")),
-        "man, woman, lady, gentleman, guy, bloke",
+        "man, woman, lady, gentleman, guy, bloke, lad, chap, fella, dude",
         "男人 女人 男子 女子 男性 女性 男的 女的 男士 女士 先生 小姐 男生 女生",
     ),
     (
         (Sem(NOTE, "age"), Sem(OBJ, "person")),
         "child, kid, baby, toddler, teenager, teen, adult, elderly person, old person, senior",
-        "小孩 孩子 儿童 小朋友 婴儿 老人 老年人 青少年 成年人 学生",
+        "小孩 孩子 儿童 小朋友 婴儿 老人 老年人 青少年 成年人 学生 小学生 中学生 大学生",
     ),
     (
         (Sem(NOTE, "gender"), Sem(NOTE, "age"), Sem(OBJ, "person")),
@@ -172,13 +174,14 @@ _NOUNS: list[tuple[tuple[Sem, ...], str, str]] = [
     ((Sem(OBJ, "vehicle"),), "vehicle, automobile", "车 车辆 机动车 汽车"),
     (
         (Sem(OBJ, "vehicle", "car"),),
-        "car, sedan, saloon, hatchback, suv, jeep, off-roader, taxi, cab, estate car",
-        "小汽车 轿车 小轿车 私家车 出租车 的士 越野车 吉普车 吉普 小车 跑车",
+        "car, sedan, saloon, hatchback, suv, jeep, off-roader, taxi, cab, estate car, minicab, police car, "
+        "patrol car, cop car",
+        "小汽车 轿车 小轿车 私家车 出租车 的士 越野车 吉普车 吉普 小车 跑车 警车 网约车 计程车 休旅车",
     ),
     (
         (Sem(OBJ, "vehicle", "van"),),
-        "van, minivan, mpv, people carrier, seven-seater, panel van",
-        "面包车 厢式车 商务车 七座车 小货车",
+        "van, minivan, mpv, people carrier, seven-seater, panel van, ambulance",
+        "面包车 厢式车 商务车 七座车 小货车 救护车 厢型车",
     ),
     (
         (Sem(OBJ, "vehicle", "minibus"),),
@@ -192,49 +195,77 @@ _NOUNS: list[tuple[tuple[Sem, ...], str, str]] = [
     ),
     (
         (Sem(OBJ, "vehicle", "truck"),),
-        "truck, lorry, hgv, tanker, dump truck, articulated lorry",
-        "卡车 货车 大货车 大卡车 重型卡车 货柜车 渣土车 油罐车",
+        "truck, lorry, hgv, tanker, dump truck, articulated lorry, flatbed, flatbed truck, tipper, tipper truck, "
+        "semi, semi-truck, tractor trailer, fire engine, fire truck, garbage truck, bin lorry, cement mixer",
+        "卡车 货车 大货车 大卡车 重型卡车 货柜车 渣土车 油罐车 泥头车 半挂车 半挂 挂车 集卡 消防车 洒水车 垃圾车 "
+        "工程车 搅拌车",
     ),
     ((Sem(OBJ, "vehicle", "pickup"),), "pickup, pickup truck, pick-up, ute", "皮卡 皮卡车"),
-    ((Sem(OBJ, "vehicle", "bus"),), "bus, coach", "公交车 公交 大巴 巴士 客车 公共汽车 校车"),
+    (
+        (Sem(OBJ, "vehicle", "bus"),),
+        "bus, coach, double-decker, double-decker bus",
+        "公交车 公交 大巴 巴士 客车 公共汽车 校车 公车 大客车",
+    ),
     (
         (Sem(OBJ, "vehicle", "motorcycle"),),
-        "motorcycle, motorbike, motor bike, scooter, moped",
-        "摩托车 摩托 电动车 电瓶车 电动自行车",
+        "motorcycle, motorbike, motor bike, scooter, moped, motorcyclist, biker, e-bike, ebike, electric bike",
+        "摩托车 摩托 电动车 电瓶车 电动自行车 电驴 小电驴 电摩 踏板车 摩的 机车 电单车",
     ),
-    ((Sem(OBJ, "vehicle", "bicycle"),), "bicycle, bike, cycle, cyclist", "自行车 单车 脚踏车 骑车人"),
+    (
+        (Sem(OBJ, "vehicle", "bicycle"),),
+        "bicycle, bike, cycle, cyclist, push bike, pushbike, mountain bike, road bike, bmx",
+        "自行车 单车 脚踏车 骑车人 共享单车 山地车",
+    ),
     ((Sem(OBJ, "dog"),), "dog, puppy", "狗 小狗 狗狗"),
     ((Sem(OBJ, "cat"),), "cat, kitten", "猫 小猫"),
     ((Sem(OBJ, "bird"),), "bird", "鸟 小鸟"),
     # carried items
     ((Sem(ITEM, "backpack"),), "backpack, rucksack, knapsack, school bag", "背包 双肩包 书包 旅行包"),
-    ((Sem(ITEM, "handbag"),), "handbag, purse, shoulder bag, tote bag, tote", "手提包 手袋 挎包 手包 单肩包"),
-    ((Sem(ITEM, "suitcase"),), "suitcase, luggage, trolley bag", "行李箱 拉杆箱 箱子 旅行箱 行李"),
-    ((Sem(ITEM, "umbrella"),), "umbrella, brolly", "伞 雨伞 阳伞"),
-    ((Sem(ITEM, "bag"),), "bag, carrier bag, shopping bag", "包 袋子 包包 购物袋"),
+    (
+        (Sem(ITEM, "handbag"),),
+        "handbag, purse, shoulder bag, tote bag, tote, messenger bag, crossbody bag, cross-body bag, satchel",
+        "手提包 手袋 挎包 手包 单肩包 斜挎包",
+    ),
+    (
+        (Sem(ITEM, "suitcase"),),
+        "suitcase, luggage, trolley bag, trolley case, wheelie case, wheelie bag, wheeled suitcase, roller bag, "
+        "carry-on, cabin bag",
+        "行李箱 拉杆箱 箱子 旅行箱 行李 皮箱",
+    ),
+    ((Sem(ITEM, "umbrella"),), "umbrella, brolly, parasol", "伞 雨伞 阳伞 遮阳伞 太阳伞"),
+    # a briefcase or holdall is seen as any of the bag classes
+    (
+        (Sem(ITEM, "bag"),),
+        "bag, carrier bag, shopping bag, plastic bag, paper bag, bin bag, briefcase, holdall, duffel bag, "
+        "duffle bag, gym bag, sports bag, laptop bag",
+        "包 袋子 包包 购物袋 塑料袋 手提袋 纸袋 公文包 电脑包 腰包 编织袋",
+    ),
     # garments -> body parts
     (
         (Sem(GARMENT, "top", ("upper",)),),
         "top, shirt, t-shirt, tshirt, tee, blouse, polo, polo shirt, tank top",
-        "上衣 衬衫 衬衣 体恤 短袖 长袖 背心 马甲 上装",
+        "上衣 衬衫 衬衣 体恤 短袖 长袖 背心 马甲 上装 恤 恤衫 衫",
     ),
     (
         (Sem(GARMENT, "jacket", ("upper",)),),
         "jacket, coat, hoodie, sweater, jumper, sweatshirt, cardigan, raincoat, anorak, parka, overcoat, "
-        "vest, gilet, fleece, blazer, hi-vis vest, high-vis jacket, puffer jacket",
-        "外套 夹克 大衣 卫衣 毛衣 羽绒服 风衣 雨衣 西装 棉袄 反光衣 冲锋衣",
+        "vest, gilet, fleece, blazer, hi-vis vest, high-vis jacket, puffer jacket, puffer, down jacket, "
+        "windbreaker, trench coat, leather jacket, denim jacket, bomber jacket, hi-vis, hi-viz, high-vis",
+        "外套 夹克 大衣 卫衣 毛衣 羽绒服 风衣 雨衣 西装 棉袄 反光衣 冲锋衣 外衣 夹克衫 皮衣 皮夹克 羽绒衣 帽衫 "
+        "褛 大褛 冷衫",
     ),
     (
         (Sem(GARMENT, "trousers", ("lower",)),),
-        "trousers, pants, jeans, shorts, leggings, joggers, slacks, tracksuit bottoms",
-        "裤子 裤 长裤 短裤 牛仔裤 运动裤 下装",
+        "trousers, pants, jeans, shorts, leggings, joggers, slacks, tracksuit bottoms, sweatpants, trackies, "
+        "track pants, chinos, cargo pants",
+        "裤子 裤 长裤 短裤 牛仔裤 运动裤 下装 西裤 休闲裤 打底裤 阔腿裤 工装裤",
     ),
     ((Sem(GARMENT, "skirt", ("lower",)),), "skirt, miniskirt", "裙子 裙 短裙 半身裙"),
     ((Sem(GARMENT, "dress", ("upper", "lower")),), "dress, gown", "连衣裙 长裙"),
     (
         (Sem(GARMENT, "hat", ("head",)),),
         "hat, beanie, headscarf, turban, beret, woolly hat, bobble hat",
-        "帽子 帽 毛线帽 头巾 礼帽 渔夫帽 草帽",
+        "帽子 帽 毛线帽 头巾 礼帽 渔夫帽 草帽 遮阳帽",
     ),
     ((Sem(GARMENT, "cap", ("head",)),), "cap, baseball cap, peaked cap", "鸭舌帽 棒球帽 帽檐"),
     ((Sem(GARMENT, "hood", ("head",)),), "hood, hood up, hooded", "兜帽 帽兜 风帽 连帽"),
@@ -242,8 +273,12 @@ _NOUNS: list[tuple[tuple[Sem, ...], str, str]] = [
     # a body half named before its clothes ('上身穿浅色衣服'): the clothes after it are that half's
     ((Sem(GARMENT, "clothes", ("upper",)),), "", "上身 上半身"),
     ((Sem(GARMENT, "clothes", ("lower",)),), "", "下身 下半身"),
-    # clothes as a whole: the outfit, every visible part ('白衣服': white clothes)
-    ((Sem(GARMENT, "clothes", ("outfit",)),), "clothes, clothing, outfit, uniform", "衣服 衣 服装 衣裳 制服"),
+    # clothes as a whole, and one-piece or matching sets: the outfit, every visible part ('白衣服')
+    (
+        (Sem(GARMENT, "clothes", ("outfit",)),),
+        "clothes, clothing, outfit, uniform, tracksuit, overalls, boiler suit, jumpsuit",
+        "衣服 衣 服装 衣裳 制服 运动服 校服 工作服 工装 套装",
+    ),
 ]
 
 _NUMBER_WORDS = [
@@ -281,7 +316,11 @@ _WORDS: list[tuple[tuple[Sem, ...], str, str]] = [
     (_c("red", "dark", "purple"), "burgundy, wine, claret", "酒红 酒红色 紫红 紫红色"),
     (_c("orange"), "orange, tangerine, amber, orangey", "橙 橙色 橘色 橘黄 橘黄色 橙黄色 橘红色"),
     (_c("orange", None, "pink"), "coral, peach, salmon", "珊瑚色"),
-    (_c("yellow"), "yellow, lemon, mustard, yellowish", "黄 黄色 明黄 明黄色 鹅黄色 柠檬黄 黄的"),
+    (
+        _c("yellow"),
+        "yellow, lemon, mustard, yellowish",
+        "黄 黄色 明黄 明黄色 鹅黄色 柠檬黄 黄的 荧光黄 荧光黄色",
+    ),
     (_c("yellow", None, "orange"), "gold, golden", "金色 金黄色 金黄"),
     (_c("green"), "green, emerald, greenish", "绿 绿色 翠绿 翠绿色 绿的"),
     (_c("green", "dark"), "dark green, forest green, bottle green", "墨绿 墨绿色 深绿 深绿色"),
@@ -309,7 +348,7 @@ _WORDS: list[tuple[tuple[Sem, ...], str, str]] = [
     (_c("grey", "dark", "black"), "charcoal, dark grey, dark gray, anthracite", "深灰 深灰色 炭灰色"),
     (_c("grey", "light", "white"), "silver, light grey, light gray", "银色 银灰色 浅灰 浅灰色 银白色"),
     (_c("white"), "white, snow white", "白 白色 纯白 白的"),
-    (_c("white", None, "yellow"), "cream, ivory, off-white", "米白 米白色 乳白色"),
+    (_c("white", None, "yellow"), "cream, ivory, off-white", "米白 米白色 乳白色 米黄 米黄色"),
     ((Sem(SHADE, "dark"),), "dark, deep", "深 暗"),
     (_c("black", "dark", "grey"), "dark coloured, dark colored, dark-coloured, dark-colored", "深色 暗色"),
     (
@@ -326,17 +365,23 @@ _WORDS: list[tuple[tuple[Sem, ...], str, str]] = [
     ),
     # posture
     ((Sem(POSTURE, "standing"),), "standing, stands, stand, stood, upright", "站 站着 站立 站在 站住"),
-    ((Sem(POSTURE, "sitting"),), "sitting, sits, sit, sat, seated", "坐 坐着 坐在 蹲 蹲着"),
+    # crouching and kneeling are read as sitting, as 蹲 is: low and still
+    (
+        (Sem(POSTURE, "sitting"),),
+        "sitting, sits, sit, sat, seated, crouching, crouched, squatting, kneeling, knelt",
+        "坐 坐着 坐在 蹲 蹲着 蹲下 坐下 跪 跪着 跪在",
+    ),
     (
         (Sem(POSTURE, "lying"),),
-        "lying, lies, lying down, laying, fallen, fell, fallen over, collapsed, on the ground, on the floor",
-        "躺 躺着 躺在 倒地 摔倒 跌倒 倒在地上 躺在地上 晕倒 倒下",
+        "lying, lies, lying down, laying, fallen, fell, fallen over, collapsed, on the ground, on the floor, "
+        "face down, face up, sprawled",
+        "躺 躺着 躺在 倒地 摔倒 跌倒 倒在地上 躺在地上 晕倒 倒下 趴 趴着 趴在 卧 卧倒 倒地不起",
     ),
     # motion
     (
         (Sem(STATE, "running"),),
-        "running, run, runs, ran, jogging, sprinting, rushing",
-        "跑 跑步 奔跑 在跑 跑着 快跑 奔",
+        "running, run, runs, ran, jogging, sprinting, rushing, fleeing, dashing, legging it",
+        "跑 跑步 奔跑 在跑 跑着 快跑 奔 小跑 一路小跑 飞奔 狂奔 逃跑 逃",
     ),
     (
         (Sem(STATE, "walking"),),
@@ -356,40 +401,69 @@ _WORDS: list[tuple[tuple[Sem, ...], str, str]] = [
     (
         (Sem(DIRECTION, "left"),),
         "left, leftward, leftwards, to the left, going left",
-        "向左 往左 朝左 左行 向左边 往左边 左边",
+        "向左 往左 朝左 左行 向左边 往左边 左边 左转 左拐 向左转 往左转",
     ),
     (
         (Sem(DIRECTION, "right"),),
         "right, rightward, rightwards, to the right, going right",
-        "向右 往右 朝右 右行 向右边 往右边 右边",
+        "向右 往右 朝右 右行 向右边 往右边 右边 右转 右拐 向右转 往右转",
     ),
     (
         (Sem(DIRECTION, "towards"),),
         "towards the camera, toward the camera, towards camera, toward camera, approaching, "
-        "coming towards, coming toward, coming closer",
-        "朝摄像头 向摄像头 朝镜头 向镜头 朝着摄像头 朝着镜头 靠近摄像头 迎面",
+        "coming towards, coming toward, coming closer, facing the camera, facing camera, this way, "
+        "coming this way",
+        "朝摄像头 向摄像头 朝镜头 向镜头 往镜头 往摄像头 朝着摄像头 朝着镜头 靠近摄像头 迎面 靠近镜头 面向镜头 面向摄像头 "
+        "面对镜头 面对摄像头 面朝镜头 面朝摄像头 正对镜头 正对摄像头 朝这边 往这边 向这边",
     ),
-    ((Sem(STATE, "walking"), Sem(DIRECTION, "towards")), "", "走向摄像头 走向镜头 朝摄像头走 走过来"),
+    ((Sem(STATE, "walking"), Sem(SPEED, "fast")), "hurrying, hurried", "快步 疾走 快走"),
+    ((Sem(STATE, "walking"), Sem(DIRECTION, "towards")), "", "走向摄像头 走向镜头 朝摄像头走 走过来 走近"),
+    ((Sem(STATE, "moving"), Sem(DIRECTION, "towards")), "", "驶来 开来 驶近"),
     ((Sem(DIRECTION, "towards"),), "", "过来"),
     (
         (Sem(DIRECTION, "away"),),
-        "away from the camera, away from camera, away, going away, leaving, receding",
-        "远离摄像头 远离镜头 背向摄像头 背对摄像头 离开 离去 远离",
+        "away from the camera, away from camera, away, going away, leaving, receding, back to the camera, "
+        "back to camera, backs to the camera, facing away, into the distance",
+        "远离摄像头 远离镜头 背向摄像头 背对摄像头 离开 离去 远离 背向镜头 背对镜头 背对着镜头 背对着摄像头 "
+        "背着镜头 背着摄像头 背朝镜头 背朝摄像头 远去 往远处 向远处",
+    ),
+    # leaving on foot or by car: the motion and the direction in one word
+    (
+        (Sem(STATE, "walking"), Sem(DIRECTION, "away")),
+        "walking off, walked off, walks off",
+        "走远 越走越远 走开 走掉",
+    ),
+    ((Sem(STATE, "running"), Sem(DIRECTION, "away")), "running off, ran off, runs off", "跑远 跑开 跑掉"),
+    (
+        (Sem(STATE, "moving"), Sem(DIRECTION, "away")),
+        "driving off, drove off, drives off, driving away, drove away",
+        "开走 驶离 开远 越开越远 驶远",
     ),
     ((Sem(DIRECTION, "right"),), "from left to right, left to right", "从左到右 从左往右 自左向右"),
     ((Sem(DIRECTION, "left"),), "from right to left, right to left", "从右到左 从右往左 自右向左"),
     ((Sem(SPEED, "fast"),), "fast, quickly, speeding, quick, rapidly", "快速 飞快 超速 快 很快 疾驰"),
     ((Sem(SPEED, "slow"),), "slow, slowly", "慢 慢慢 缓慢 慢速"),
     # counts
-    ((Sem(MORE),), "more than, over, at least, over", "超过 多于 至少 大于"),
-    ((Sem(GROUP),), "group of, crowd of, a group of, gathering of", "一群 一伙 一帮 成群"),
+    ((Sem(MORE),), "more than, over", "超过 多于 大于"),
+    # a count is already a least number: "at least 3" is 3, "三人以上" is 3
+    ((Sem(DET),), "at least, or more, no fewer than, no less than", "至少 以上 或以上 不少于"),
+    (
+        (Sem(GROUP),),
+        "group of, crowd of, a group of, gathering of, groups of, crowds of, several, gathered, huddled",
+        "一群 一伙 一帮 成群 聚集 好几个 好几名 好几位 好几辆",
+    ),
     ((Sem(GROUP), Sem(OBJ, "person")), "crowd, crowds, group, gathering", "人群 一群人 多人 很多人"),
-    ((Sem(NUM, 2),), "couple of, pair of, a couple of, a pair of", "一对"),
+    ((Sem(NUM, 2),), "couple of, pair of, a couple of, a pair of, a few, multiple", "一对"),
+    ((Sem(NOTE, "gender"), Sem(NUM, 2), Sem(OBJ, "person")), "", "一男一女"),
+    # 'a few', 'multiple': at least two
+    ((Sem(NUM, 2), Sem(CLASSIFIER)), "", "几个 几名 几位 几辆 几只 多个 多名 多位 多辆 多只"),
+    ((Sem(NUM, 11), Sem(CLASSIFIER)), "", "十几个 十几名 十几位 十几辆"),
     ((Sem(CLASSIFIER),), "", "个 名 位 辆 台 只 条 部 架 群"),
     # time
     ((Sem(DAY, 0),), "today", "今天 今日 当天"),
     ((Sem(DAY, -1),), "yesterday", "昨天 昨日"),
     ((Sem(DAY, -2),), "day before yesterday, the day before yesterday", "前天 前日"),
+    ((Sem(DAY, -3),), "", "大前天"),
     ((Sem(DAY, 0), Sem(PART, "morning")), "this morning", "今早 今天早上 今晨"),
     ((Sem(DAY, 0), Sem(PART, "afternoon")), "this afternoon", ""),
     ((Sem(DAY, 0), Sem(PART, "evening")), "this evening", "今晚"),
@@ -425,6 +499,11 @@ _WORDS: list[tuple[tuple[Sem, ...], str, str]] = [
     ((Sem(MERIDIEM, "pm"),), "pm, p.m.", ""),
     ((Sem(HOURMARK),), "o'clock, oclock", "点 点钟 时"),
     ((Sem(HALF),), "", "半"),
+    # '七八点' (about seven or eight o'clock): from the first hour to half past the second
+    *[
+        ((Sem(NUM, n), Sem(HOURMARK), Sem(SEP), Sem(NUM, n + 1), Sem(HOURMARK), Sem(HALF)), "", f"{a}{b}点")
+        for n, (a, b) in enumerate(zip("一两三四五六七八九", "两三四五六七八九十", strict=True), start=1)
+    ],
     ((Sem(MINMARK),), "", "分"),
     ((Sem(MONTHMARK),), "", "月"),
     ((Sem(DAYMARK),), "", "日 号"),
@@ -440,7 +519,11 @@ _WORDS: list[tuple[tuple[Sem, ...], str, str]] = [
     ((Sem(UNIT, 604800),), "week, weeks", "周 星期 礼拜"),
     ((Sem(NUM, 30), Sem(UNIT, 60)), "half an hour, half hour", "半小时 半个小时 半个钟头"),
     # places and cameras
-    ((Sem(CAMERA_CUE),), "camera, cam, cameras, cctv, feed", "摄像头 摄像机 相机 镜头 监控 探头 机位"),
+    (
+        (Sem(CAMERA_CUE),),
+        "camera, cam, cameras, cctv, feed",
+        "摄像头 摄像机 相机 镜头 监控 探头 机位 摄影机 监视器",
+    ),
     ((Sem(ZONE_CUE),), "zone, area, region, zones", "区域 区 范围 地带"),
     (
         (Sem(PLACE_PREP),),
@@ -467,6 +550,17 @@ _WORDS: list[tuple[tuple[Sem, ...], str, str]] = [
         "身份 是谁 同一个人 同一人 识别 认出",
     ),
     ((Sem(UNSUPPORTED, "gender"),), "", "男 女"),
+    (
+        (Sem(UNSUPPORTED, "accessory"),),
+        "hair, haired, dark-haired, fair-haired, blond, blonde, bald, beard, glasses, sunglasses, mask, "
+        "face mask, masked, shoes, trainers, sneakers",
+        "头发 长发 短发 光头 胡子 眼镜 墨镜 太阳镜 口罩 面罩 鞋 鞋子 运动鞋 皮鞋 靴子",
+    ),
+    (
+        (Sem(UNSUPPORTED, "pushed"),),
+        "pram, pushchair, buggy, stroller, wheelchair, shopping trolley",
+        "婴儿车 推车 手推车 童车 轮椅 购物车",
+    ),
     ((Sem(UNSUPPORTED, "age"),), "old, young, elderly, aged, years old", "老 年轻 年老 岁"),
     ((Sem(UNSUPPORTED, "ethnicity"),), "asian, african, caucasian, hispanic, ethnicity, race", "种族 民族"),
     ((Sem(UNSUPPORTED, "gender"),), "male, female, gender", "性别"),
@@ -475,7 +569,8 @@ _WORDS: list[tuple[tuple[Sem, ...], str, str]] = [
     ((Sem(DE),), "", "的 之"),
     (
         (Sem(DET),),
-        "a, an, the, some, any, all, colored, coloured, color, colour",
+        # 't' is the letter of 't恤' (T-shirt), split off as an English word
+        "a, an, the, some, any, all, colored, coloured, color, colour, t",
         "一些 这个 那个 某个 任何 颜色 色",
     ),
     (
@@ -486,11 +581,14 @@ _WORDS: list[tuple[tuple[Sem, ...], str, str]] = [
         "footage, video, videos, clip, clips, any, anything, everything, seen, appearing, appear, "
         "appears, list, get, give, all, at, it, its, his, her, their, them, they, he, she, "
         "ground, floor, while, when, then, being, been, be, also, something, like, got, go, going, "
-        "coming, heading, headed, bright, where, what, can, you, i, need, want, see, let, lets, let's",
+        "coming, heading, headed, bright, where, what, can, you, i, need, want, see, let, lets, let's, "
+        "about, around, approximately, roughly, late, earlier, turning, turns, turned, turn, neon, fluorescent, "
+        "facing",
         "穿 穿着 穿了 着 戴 戴着 戴了 挎 挎着 背 背着 背了 拿 拿着 提 提着 拎着 拖着 推着 带着 打着 骑 骑着 "
         "查 查一下 查找 查询 搜索 找 找到 找出 显示 为 看 看看 给我 我 要 有 有没有 是 了 过 所有 全部 一下 请 "
         "出现 出现过 视频 录像 画面 一个 地上 地面 里 中 内 那 这 哪些 什么 吗 呢 一名 之间 时候 的时候 "
-        "身穿 身着 手拿 手提 肩背 正在 在那 一直",
+        "身穿 身着 手拿 手提 肩背 正在 在那 一直 左右 大概 大约 约 差不多 拉 拉着 打 拐 拐弯 转弯 荧光 "
+        "方向 这边 那边",
     ),
 ]
 
@@ -527,9 +625,23 @@ def lookup_en(phrase: str) -> tuple[Sem, ...] | None:
     return _tables()[0].get(phrase)
 
 
+# Traditional characters of the words above, read as their simplified forms ('紅色轎車'). Only
+# characters simplified text does not use are listed (著 aside, rare in a query), so simplified
+# queries read the same.
+_TRADITIONAL = (
+    "紅红 綠绿 藍蓝 黃黄 銀银 淺浅 褲裤 襯衬 夾夹 裝装 連连 頭头 鴨鸭 帶带 著着 揹背 雙双 書书 桿杆 傘伞 購购 "
+    "單单 車车 輛辆 轎轿 貨货 麵面 廂厢 機机 腳脚 電电 動动 計计 騎骑 駛驶 過过 經经 開开 離离 遠远 對对 鏡镜 "
+    "攝摄 監监 視视 門门 場场 廠厂 庫库 園园 樓楼 廳厅 區区 邊边 裡里 裏里 後后 從从 點点 鐘钟 時时 間间 週周 "
+    "禮礼 號号 個个 隻只 條条 臺台 兩两 幾几 還还 與与 們们 飛飞 為为 這这 誰谁 臉脸 識识 別别 認认 歲岁 輕轻 "
+    "員员 衛卫 顧顾 兒儿 國国 亞亚 閒闲 雜杂 爺爷 媽妈 麼么 嗎吗 絨绒 風风 櫃柜 輪轮 褸褛 靜静 長长 戶户 馬马 "
+    "陽阳 務务"
+)
+_T2S = str.maketrans({pair[0]: pair[1] for pair in _TRADITIONAL.split()})
+
+
 def lookup_zh(word: str) -> tuple[Sem, ...] | None:
-    """Meanings of a Chinese word."""
-    return _tables()[1].get(word)
+    """Meanings of a Chinese word, in simplified or traditional characters."""
+    return _tables()[1].get(word.translate(_T2S))
 
 
 @cache
@@ -548,6 +660,7 @@ _ZH_DIGITS = {
     "一": 1,
     "二": 2,
     "两": 2,
+    "兩": 2,
     "三": 3,
     "四": 4,
     "五": 5,
@@ -563,6 +676,10 @@ def zh_number(text: str) -> int | None:
     """Value of a Chinese numeral (``'两'`` 2, ``'十五'`` 15, ``'二十三'`` 23, ``'一百'`` 100)."""
     if not text or any(ch not in ZH_NUMERAL_CHARS for ch in text):
         return None
+    if len(text) == 2 and text[0] in _ZH_DIGITS and text[1] in _ZH_DIGITS:
+        low, high = _ZH_DIGITS[text[0]], _ZH_DIGITS[text[1]]
+        if low and (high == low + 1 or text == "三五"):
+            return low  # '两三个', '三五成群': a rough count, read as its least
     total, current = 0, 0
     for ch in text:
         if ch in _ZH_DIGITS:
