@@ -237,6 +237,15 @@ class TrackerConfig(Section):
         description="Boxes of the same class group overlapping more than this are merged before tracking "
         "(the detector often reports a car also as a truck); 1 disables.",
     )
+    part_updates: int = Field(
+        3,
+        ge=0,
+        description="A new track whose box holds a running track's box as its nested part (an upper body: "
+        "about the same top, most of the width, ending well above the bottom), or lies in one as such a "
+        "part, is held back; nested for this many matched updates in a row, the two are one person: the "
+        "whole body takes over the part's id, the part goes on silently, and the id passes to the part "
+        "while the whole is lost (tracking.parts). 0: off.",
+    )
     class_groups: list[list[str]] = Field(
         default_factory=lambda: [list(g) for g in DEFAULT_CLASS_GROUPS],
         description="Classes that may share a track; any class not listed forms a group of its own.",

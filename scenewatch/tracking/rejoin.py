@@ -24,6 +24,7 @@ import numpy as np
 
 from scenewatch.tracking import appearance
 from scenewatch.tracking.matching import ambiguity_cost, within_reach
+from scenewatch.tracking.parts import PartMemory
 
 if TYPE_CHECKING:
     from scenewatch.config.tracker import TrackerConfig
@@ -62,7 +63,7 @@ class Looks:
         return True
 
 
-class LookMemory:
+class LookMemory(PartMemory):
     """Mixed into ``Tracker``: the per-track look arrays and the methods that use them."""
 
     config: TrackerConfig
@@ -114,7 +115,9 @@ class LookMemory:
         """After the matched ``rows`` were updated: teach them the ``looks`` of their detections
         (None: the frame was not seen), then join the newly confirmed ones (not confirmed before
         this update: ``was``) to lost tracks they continue, by look with the appearance cue on,
-        else by motion; returns the matched rows after."""
+        else by motion; returns the matched rows after. A whole body and its part first take one id
+        (``PartMemory``)."""
+        was = self._join_parts(rows, was)
         if looks is None or not self.config.appearance:
             if looks is not None:
                 self._learn(rows[looks.clean], looks.values[looks.clean])

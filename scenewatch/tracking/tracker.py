@@ -52,6 +52,7 @@ from scenewatch.tracking.matching import (
     size_gate,
     sparse_gate,
 )
+from scenewatch.tracking.parts import PartBook
 from scenewatch.tracking.rejoin import LookMemory, Looks
 from scenewatch.tracking.static import HELD_HISTORY, confirm_table, evidence_median, has_moved, static_table
 from scenewatch.types import Detections
@@ -109,6 +110,7 @@ class Tracker(LookMemory):
         self._look = np.zeros((0, appearance.SIZE), np.float32)  # running mean of its colours
         self._looks = np.zeros(0, dtype=np.int64)  # detections the look was learned from
         self._history: list[list[tuple[float, int, np.ndarray, float]]] = []
+        self._parts = PartBook()  # whole and part tracks of one person (``tracking.parts``)
 
     def update(
         self,
@@ -193,7 +195,7 @@ class Tracker(LookMemory):
     def held(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Tracks seen in the last update that count but for not having moved (a static class): their
         ids, majority classes and latest boxes, for a check on the picture that can :meth:`vouch`."""
-        waiting = self._established & self._scored & ~self._moved & ~self._confirmed
+        waiting = self._established & self._scored & ~self._moved & ~self._confirmed & ~self._held_back()
         rows = np.flatnonzero(waiting & (self._seen == self._last_time))
         boxes = np.array([self._history[row][-1][2] for row in rows.tolist()], dtype=np.float32)
         return self._ids[rows], self._majority(rows), boxes.reshape(-1, 4)
