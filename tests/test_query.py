@@ -538,6 +538,11 @@ TABLE: list[Q] = [
     Q("聚集的人群", ["person x3"]),
     Q("昨天下午三点左右的车", ["vehicle"], time=("05-14 14:30", "05-14 15:30")),
     Q("早上七八点的人", ["person"], time=("05-15 07:00", "05-15 08:30")),
+    # twelve o'clock at night is the midnight that ends the evening, not noon
+    Q("晚上十二点的人", ["person"], time=("05-14 23:30", "05-15 00:30")),
+    Q("昨晚十一二点的车", ["vehicle"], time=("05-14 23:00", "05-15 00:30")),
+    Q("凌晨十二点的人", ["person"], time=("05-14 23:30", "05-15 00:30")),
+    Q("中午十二点的人", ["person"], time=("05-14 11:30", "05-14 12:30")),
     Q("大前天晚上", [], time=("05-12 18:00", "05-13 00:00")),
     Q("穿紅色外套的人", ["person upper=red wearing:jacket"]),
     Q("穿黑色褲子的男人", ["person lower=black wearing:trousers"], notes=["gender"]),

@@ -504,6 +504,7 @@ _WORDS: list[tuple[tuple[Sem, ...], str, str]] = [
         ((Sem(NUM, n), Sem(HOURMARK), Sem(SEP), Sem(NUM, n + 1), Sem(HOURMARK), Sem(HALF)), "", f"{a}{b}点")
         for n, (a, b) in enumerate(zip("一两三四五六七八九", "两三四五六七八九十", strict=True), start=1)
     ],
+    ((Sem(NUM, 11), Sem(HOURMARK), Sem(SEP), Sem(NUM, 12), Sem(HOURMARK), Sem(HALF)), "", "十一二点"),
     ((Sem(MINMARK),), "", "分"),
     ((Sem(MONTHMARK),), "", "月"),
     ((Sem(DAYMARK),), "", "日 号"),

@@ -45,6 +45,8 @@ class _Clock:
             h += 12
         elif mer == "am" and h == 12:
             h = 0
+        elif mer is None and h == 12 and part in ("evening", "night", "early"):
+            h = 0 if part == "early" else 24  # 晚上十二点: the midnight that ends the evening
         elif mer is None and part and h < 12:
             if (
                 part in ("afternoon", "evening")
