@@ -110,18 +110,9 @@ class PartMemory:
         book, need = self._parts, self.config.part_updates
         if need <= 0 or not len(self._ids):
             return was
-        alive, reported = set(self._ids.tolist()), set(self._ids[self._confirmed].tolist())
-        book.silent = {s: v for s, v in book.silent.items() if s in alive and v[0] in reported}
         was = was.copy()
-        matched = set(self._ids[rows].tolist())
-        now = float(self._seen[rows].max(initial=-np.inf))
-        for silent, (person, whole) in list(book.silent.items()):
-            # the id follows the whole body while it is seen, else (the whole lost a while) the part
-            gone = now - float(self._seen[self._ids == person][0]) >= WHOLE_LOST_S
-            if silent in matched and (whole or gone):
-                self._pass_id(person, silent)
-                book.silent[silent] = (person, not whole)
-                was[rows == int(np.flatnonzero(self._ids == person)[0])] = True
+        if book.silent:
+            self._follow_wholes(rows, was)
         earlier, book.pending = book.pending, {}
         for new, (run, whole) in self._nested_pairs(rows, was).items():
             before = earlier.get(new)
@@ -131,10 +122,29 @@ class PartMemory:
                 continue
             if whole:  # the whole body takes over the part's id; the part goes on as ``new``
                 self._pass_id(run, new)
-                was[rows == int(np.flatnonzero(self._ids == run)[0])] = True
+                self._mark_reported(was, rows, run)
             book.silent[new] = (run, False)  # the silent one is the part either way
         self._confirmed &= ~self._held_back()
         return was
+
+    def _follow_wholes(self, rows: np.ndarray, was: np.ndarray) -> None:
+        """Each joined person's id follows the whole body while it is seen, else (the whole lost a
+        while) the part; people whose id ended, or whose silent track did, are forgotten."""
+        book = self._parts
+        alive, reported = set(self._ids.tolist()), set(self._ids[self._confirmed].tolist())
+        book.silent = {s: v for s, v in book.silent.items() if s in alive and v[0] in reported}
+        matched = set(self._ids[rows].tolist())
+        now = float(self._seen[rows].max(initial=-np.inf))
+        for silent, (person, whole) in list(book.silent.items()):
+            gone = now - float(self._seen[self._ids == person][0]) >= WHOLE_LOST_S
+            if silent in matched and (whole or gone):
+                self._pass_id(person, silent)
+                book.silent[silent] = (person, not whole)
+                self._mark_reported(was, rows, person)
+
+    def _mark_reported(self, was: np.ndarray, rows: np.ndarray, track_id: int) -> None:
+        """Mark in ``was`` (one flag per matched row) the row now holding ``track_id`` as reported."""
+        was[rows == int(np.flatnonzero(self._ids == track_id)[0])] = True
 
     def _nested_pairs(self, rows: np.ndarray, was: np.ndarray) -> dict[int, tuple[int, bool]]:
         """New (never reported) matched track id -> (id of the running confirmed track it is nested
