@@ -76,6 +76,29 @@ def test_a_new_part_box_of_a_running_whole_never_counts() -> None:
     assert len({i for frame in reported for i in frame}) == 1
 
 
+def test_a_part_seen_again_after_its_persons_id_ended_starts_from_its_unreported_boxes() -> None:
+    """The whole body leaves at frame 29, the upper body two frames later; the man's id ends after
+    the lost timeout, and his upper body is then seen again: a new id, whose stored boxes are only
+    those no id reported (frames 30, 31 and from 61), never his boxes again."""
+    frames = _upper_then_whole()[:30]
+    frames += [[(_walk(100 + 3.0 * t, 50, 40, 60), 0.8)] for t in (30, 31)]
+    frames += [[] for _ in range(32, 61)]
+    frames += [[(_walk(100 + 3.0 * t, 50, 40, 60), 0.8)] for t in range(61, 70)]
+    tracker = Tracker()
+    finished = []
+    for t, frame in enumerate(frames):
+        boxes = np.array([box for box, _ in frame], dtype=np.float32).reshape(-1, 4)
+        scores = np.full(len(frame), 0.8, np.float32)
+        tracker.update(Detections(boxes, scores, np.full(len(frame), PERSON)), t / 10)
+        finished += tracker.finished
+    finished += tracker.flush()
+    assert len(finished) == 2
+    first, again = sorted(finished, key=lambda f: f.times[0])
+    assert first.times[-1] == 2.9
+    assert again.times[0] > first.times[-1]  # was 0.0: his first 32 boxes stored twice
+    np.testing.assert_allclose(again.times, [3.0, 3.1, *(t / 10 for t in range(61, 70))])
+
+
 def test_off_keeps_two_tracks() -> None:
     reported = _run(Tracker(TrackerConfig(part_updates=0)), _upper_then_whole())
     assert len({i for frame in reported for i in frame}) == 2

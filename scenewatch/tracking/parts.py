@@ -11,7 +11,8 @@ track's boxes stay with that id), and the part, now or new, goes on silently, ab
 boxes so they start no track. From then on the id follows the whole body while it is seen and
 passes to the part when the whole has been lost a while (``WHOLE_LOST_S``). Every pass happens
 before the receiving track is reported, so no reported id is ever rewritten. A silent track
-whose person's id has ended counts again, as a new person.
+whose person's id has ended counts again, as a new person, from its first box after the person was
+last seen (the earlier ones were reported under the person's id).
 
 Two people one behind the other are kept apart: a big box that also holds a more confident box
 lower down, not top-aligned, is two people boxed together (its top box is the one behind), so it is
@@ -74,6 +75,7 @@ class PartBook:
 
     pending: dict[int, tuple[int, int, bool]] = field(default_factory=dict)
     silent: dict[int, tuple[int, bool]] = field(default_factory=dict)
+    person_seen: dict[int, float] = field(default_factory=dict)  # silent id -> its person last seen
 
 
 class PartMemory:
@@ -93,6 +95,10 @@ class PartMemory:
 
     def _track_groups(self) -> np.ndarray:
         raise NotImplementedError
+
+    def _latest_boxes(self, rows: np.ndarray) -> np.ndarray:
+        """[N, 4] the box (xyxy) of each track row's last matched detection."""
+        return np.array([self._history[r][-1][2] for r in rows.tolist()], np.float32).reshape(-1, 4)
 
     def _held_back(self) -> np.ndarray:
         """[N] True for tracks that may not be reported (nor vouched for): new ones nested with a
@@ -132,7 +138,18 @@ class PartMemory:
         while) the part; people whose id ended, or whose silent track did, are forgotten."""
         book = self._parts
         alive, reported = set(self._ids.tolist()), set(self._ids[self._confirmed].tolist())
-        book.silent = {s: v for s, v in book.silent.items() if s in alive and v[0] in reported}
+        for silent, (person, _) in list(book.silent.items()):
+            if silent in alive and person in reported:
+                book.person_seen[silent] = float(self._seen[self._ids == person][0])
+                continue
+            if silent in alive:  # its person's id ended: it counts as new, from the boxes not reported
+                row = int(np.flatnonzero(self._ids == silent)[0])
+                since = book.person_seen.get(silent, -np.inf)
+                self._history[row] = [e for e in self._history[row] if e[0] > since] or self._history[row][
+                    -1:
+                ]
+            del book.silent[silent]
+            book.person_seen.pop(silent, None)
         matched = set(self._ids[rows].tolist())
         now = float(self._seen[rows].max(initial=-np.inf))
         for silent, (person, whole) in list(book.silent.items()):
@@ -155,7 +172,7 @@ class PartMemory:
         running = was & self._confirmed[rows]
         if not fresh.any() or not running.any():
             return {}
-        boxes = np.array([self._history[r][-1][2] for r in rows.tolist()], np.float64)
+        boxes = self._latest_boxes(rows).astype(np.float64)
         scores = np.array([self._history[r][-1][3] for r in rows.tolist()])
         groups = self._track_groups()[rows]
         same = groups[fresh][:, None] == groups[running][None, :]

@@ -197,7 +197,7 @@ class LookMemory(PartMemory):
         )
         if not len(lost) or not self._looks[row]:
             return None
-        last = np.array([self._history[r][-1][2] for r in lost.tolist()], np.float64)
+        last = self._latest_boxes(lost).astype(np.float64)
         gap = born - self._seen[lost]
         reach = within_reach(last, self._mean[lost, 4:6], gap, self._history[row][0][2], c.join_speed)
         alike = appearance.similarity(self._look[row : row + 1], self._look[lost])[0]
@@ -227,7 +227,7 @@ class LookMemory(PartMemory):
         )
         if not len(lost):
             return None
-        last = np.array([self._history[r][-1][2] for r in lost.tolist()], np.float64)
+        last = self._latest_boxes(lost).astype(np.float64)
         reach = within_reach(last, self._mean[lost, 4:6], gap[lost], self._history[row][0][2], c.join_speed)
         if np.count_nonzero(reach) != 1:
             return None

@@ -197,8 +197,7 @@ class Tracker(LookMemory):
         ids, majority classes and latest boxes, for a check on the picture that can :meth:`vouch`."""
         waiting = self._established & self._scored & ~self._moved & ~self._confirmed & ~self._held_back()
         rows = np.flatnonzero(waiting & (self._seen == self._last_time))
-        boxes = np.array([self._history[row][-1][2] for row in rows.tolist()], dtype=np.float32)
-        return self._ids[rows], self._majority(rows), boxes.reshape(-1, 4)
+        return self._ids[rows], self._majority(rows), self._latest_boxes(rows)
 
     def vouch(self, track_ids: Sequence[int]) -> Detections:
         """The picture shows these held tracks are real objects standing still (a person's skeleton
@@ -208,16 +207,14 @@ class Tracker(LookMemory):
         self._moved[rows] = True
         self._confirm(rows[self._established[rows] & ~self._confirmed[rows]])
         rows = rows[self._confirmed[rows]]
-        return self._report(rows, np.array([self._history[row][-1][2] for row in rows.tolist()]))
+        return self._report(rows, self._latest_boxes(rows))
 
     def lost(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Confirmed tracks not matched in the last update, still alive: their ids, majority
         classes, last matched boxes and when they were last matched, for a second look that can
         :meth:`extend` them."""
         rows = np.flatnonzero(self._confirmed & (self._seen < self._last_time))
-        boxes = np.array([self._history[row][-1][2] for row in rows.tolist()], dtype=np.float32)
-        classes = self._majority(rows)
-        return self._ids[rows], classes, boxes.reshape(-1, 4), self._seen[rows].copy()
+        return self._ids[rows], self._majority(rows), self._latest_boxes(rows), self._seen[rows].copy()
 
     def extend(self, track_id: int, box: np.ndarray, score: float) -> Detections:
         """Take ``box``, found by a second look, as the last update's match of the lost confirmed
