@@ -59,13 +59,50 @@ def test_a_box_cut_by_the_seam_gives_way_to_the_whole_one_and_duplicates_merge()
     assert len(merged) == 4
 
 
-def test_a_cut_box_nobody_else_holds_is_kept() -> None:
-    """A person wider than the overlap is cut in both crops; neither half covers the other's, so
-    both stay rather than losing the person."""
+def test_an_object_wider_than_the_overlap_cut_by_both_crops_is_joined_into_one_box() -> None:
+    """A lorry wider than the shared band (420-540) is cut by both crops: each half reaches the
+    other crop's edge, their rows agree, so they are one box spanning both at the better score."""
     regions = crops(960, 540)
-    left = Detections([[300, 100, 540, 500]], [0.8], [0])
-    right = Detections([[420, 100, 700, 500]], [0.7], [0])
-    assert len(merge([left, right], regions, 960, 540)) == 2
+    left = Detections([[300, 100, 540, 500], [100, 50, 160, 120]], [0.6, 0.9], [7, 0])
+    right = Detections([[420, 110, 700, 505]], [0.8], [7])
+    merged = merge([left, right], regions, 960, 540)
+    assert len(merged) == 2
+    lorry = merged[merged.class_ids == 7]
+    np.testing.assert_allclose(lorry.xyxy, [[300, 100, 700, 505]])
+    np.testing.assert_allclose(lorry.scores, [0.8])
+
+
+def test_cut_boxes_that_are_not_halves_of_one_object_stay_apart() -> None:
+    regions = crops(960, 540)
+    # another class; rows that do not agree (one above the other); a left box that does not reach
+    # across the band (its left end is inside the right crop, which would have seen it whole)
+    left = Detections(
+        [[300, 100, 540, 300], [300, 320, 540, 520], [450, 100, 540, 200]], [0.8] * 3, [2, 0, 0]
+    )
+    right = Detections([[420, 100, 700, 300], [420, 100, 700, 250]], [0.7, 0.7], [7, 0])
+    merged = merge([left, right], regions, 960, 540)
+    assert len(merged) == 5
+    assert merged.xyxy[:, 2].max() == 700 and merged.xyxy[:, 0].min() == 300  # nothing spans both
+
+
+def test_an_object_across_three_crops_is_joined_seam_by_seam() -> None:
+    regions = crops(2560, 1080)  # (0-1080), (740-1820), (1480-2560)
+    parts = [
+        Detections([[500, 200, 1080, 700]], [0.5], [5]),
+        Detections([[740, 210, 1820, 690]], [0.9], [5]),
+        Detections([[1480, 190, 2000, 700]], [0.6], [5]),
+    ]
+    merged = merge(parts, regions, 2560, 1080)
+    np.testing.assert_allclose(merged.xyxy, [[500, 190, 2000, 700]])
+    np.testing.assert_allclose(merged.scores, [0.9])
+
+
+def test_halves_join_across_a_horizontal_seam_of_a_tall_frame() -> None:
+    regions = crops(540, 960)  # (0-540), (420-960) down the frame
+    top = Detections([[100, 300, 400, 540]], [0.7], [0])
+    bottom = Detections([[105, 420, 395, 800]], [0.6], [0])
+    merged = merge([top, bottom], regions, 540, 960)
+    np.testing.assert_allclose(merged.xyxy, [[100, 300, 400, 800]])
 
 
 @needs_models

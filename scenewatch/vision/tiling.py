@@ -7,8 +7,10 @@ the same scale on both axes: on the concourse dev clip the people under 60 px ta
 score >= 0.3 rose from 22-37 % to 63-76 %.
 
 The crops overlap (by at least ``OVERLAP`` of their side), so a person on a seam is whole in one of
-them; a box that touches a crop's inner edge is dropped when the other crop holds most of it, and
-the rest are merged by non-maximum suppression per class. A frame whose long side is under
+them; a box that touches a crop's inner edge is dropped when the other crop holds most of it. An
+object wider than the overlap (a lorry, a bus, a person close by) is cut by both crops: its two
+halves, each reaching across the shared band to the other crop's edge, in rows that agree, are
+joined into one box. The rest are merged by non-maximum suppression per class. A frame whose long side is under
 ``MIN_ASPECT`` times the short one (4:3) gains too little to pay for a second inference and is
 detected whole.
 
@@ -36,6 +38,9 @@ MIN_ASPECT = 1.5
 OVERLAP = 0.2  # least overlap of neighbouring crops, as a fraction of their side
 EDGE = 2.0  # a box within this many pixels of a crop's inner edge was cut by it
 NMS_IOU = 0.5
+# Two halves of one object cut by both crops of a seam share most of their rows (extent along the
+# seam, intersection over union); a car's front half and back half differ by the roof line.
+SEAM_ROWS = 0.6
 
 
 class TiledDetector(Detector):
@@ -81,12 +86,15 @@ def crops(width: int, height: int) -> list[Crop]:
 
 def merge(parts: list[Detections], regions: list[Crop], width: int, height: int) -> Detections:
     """The crops' detections (already in frame pixels) as one set: boxes cut by an inner crop edge
-    dropped where another crop's uncut box covers half of them, then per-class NMS."""
+    dropped where another crop's uncut box covers half of them, halves of one object cut by both
+    crops of a seam joined, then per-class NMS."""
     cut = [_cut(d.xyxy, r, width, height) for d, r in zip(parts, regions, strict=True)]
     found = Detections.concat(parts)
     if len(found) == 0:
         return found
     is_cut = np.concatenate(cut)
+    origin = np.repeat(np.arange(len(parts)), [len(d) for d in parts])
+    found, is_cut = _join_halves(found, is_cut, origin, regions, axis=0 if width >= height else 1)
     whole = found.xyxy[~is_cut]
     covered = np.zeros(len(found), bool)
     if is_cut.any() and len(whole):
@@ -94,6 +102,53 @@ def merge(parts: list[Detections], regions: list[Crop], width: int, height: int)
     found = found[~covered]
     keep = _nms(found, NMS_IOU)
     return found[keep]
+
+
+def _join_halves(
+    found: Detections, is_cut: np.ndarray, origin: np.ndarray, regions: list[Crop], axis: int
+) -> tuple[Detections, np.ndarray]:
+    """Cut boxes of neighbouring crops that both span their shared band (each reaches the other
+    crop's edge) with the same class and rows that agree, joined: the union box at the better
+    score, no longer cut. ``axis`` 0: crops side by side (x), 1: stacked (y)."""
+    xyxy, scores, classes = found.xyxy.copy(), found.scores.copy(), found.class_ids
+    joined = np.zeros(len(found), bool)  # the second half of a pair: folded into the first
+    lo, hi, across = axis, axis + 2, 1 - axis
+    for crop, (before, after) in enumerate(zip(regions, regions[1:], strict=False)):
+        band_start, band_end = after[lo], before[hi]
+        first = np.flatnonzero(is_cut & (origin == crop) & ~joined)
+        first = first[(xyxy[first, hi] >= band_end - EDGE) & (xyxy[first, lo] <= band_start + EDGE)]
+        second = np.flatnonzero(is_cut & (origin == crop + 1) & ~joined)
+        second = second[(xyxy[second, lo] <= band_start + EDGE) & (xyxy[second, hi] >= band_end - EDGE)]
+        if not len(first) or not len(second):
+            continue
+        a, b = xyxy[first][:, None], xyxy[second][None]
+        inter = np.clip(
+            np.minimum(a[..., across + 2], b[..., across + 2]) - np.maximum(a[..., across], b[..., across]),
+            0,
+            None,
+        )
+        union = np.maximum(a[..., across + 2], b[..., across + 2]) - np.minimum(
+            a[..., across], b[..., across]
+        )
+        rows = np.where(
+            classes[first][:, None] == classes[second][None], inter / np.maximum(union, 1e-9), 0.0
+        )
+        while rows.size and rows.max() >= SEAM_ROWS:  # best pairs first, each half joined once
+            i, j = np.unravel_index(int(np.argmax(rows)), rows.shape)
+            keep, fold = first[i], second[j]
+            xyxy[keep, :2] = np.minimum(xyxy[keep, :2], xyxy[fold, :2])
+            xyxy[keep, 2:] = np.maximum(xyxy[keep, 2:], xyxy[fold, 2:])
+            scores[keep] = max(scores[keep], scores[fold])
+            origin[keep] = crop + 1  # the joined box may be cut again by the next seam
+            is_cut[keep], joined[fold] = _cut_at(xyxy[keep], regions[crop + 1], regions[-1], axis), True
+            rows[i, :], rows[:, j] = 0.0, 0.0
+    keep = ~joined
+    return Detections(xyxy[keep], scores[keep], classes[keep]), is_cut[keep]
+
+
+def _cut_at(box: np.ndarray, region: Crop, last: Crop, axis: int) -> bool:
+    """Whether ``box`` touches ``region``'s far inner edge (one before the frame's end, ``last``)."""
+    return bool(region[axis + 2] < last[axis + 2] and box[axis + 2] >= region[axis + 2] - EDGE)
 
 
 def _cut(xyxy: np.ndarray, region: Crop, width: int, height: int) -> np.ndarray:
