@@ -78,3 +78,15 @@ def test_a_vetoed_box_is_not_handed_to_a_neighbour():
         seen.append(set(tracker.update(dets, i / 10, i, image).track_ids.tolist()))
     assert seen[5] == {1, 2} and seen[6] == {2}, seen
     assert not seen[7] & {1, 2} and all(ids == {2} for ids in seen[8:]), seen
+
+
+def test_by_default_a_motion_join_is_refused_between_clearly_different_looks_seen_once():
+    # Defaults (look_veto off): a red walker seen twice, missed twice, then someone found within
+    # reach of where her walk leads but too far off to be matched. Her look, known from two boxes
+    # only, is too little to refuse a match, but a join is a guess from motion alone: a blue
+    # person does not take her id; red again does.
+    defaults = TrackerConfig(static_classes=[])
+    xs: list[float | None] = [100, 120, None, None] + [220 + 20 * k for k in range(5)]
+    before, after = ids_before_after(xs, [RED] * 2 + [BLUE] * 7, 2, defaults)
+    assert before == {1} and after and not after & before, (before, after)
+    assert ids_before_after(xs, [RED] * 9, 2, defaults) == ({1}, {1})

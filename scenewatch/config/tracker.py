@@ -173,7 +173,8 @@ class TrackerConfig(Section):
         le=1.0,
         description="Colours are read (with the appearance cue off too) so that a confirmed track whose look "
         "is known (3 clean boxes), running or lost, never takes a clean box (confident, no other box over "
-        "it) whose look is less alike its own than this, by matching or by a motion join: a person hidden "
+        "it) whose look is less alike its own than this, by matching or by a motion join (a join, a guess "
+        "from motion alone, as soon as both tracks have one clean box): a person hidden "
         "behind another does not hand their track over. The box is not handed to another track; a look "
         "that changes at once (a jacket taken off) starts a new id. 0 turns it off.",
     )
