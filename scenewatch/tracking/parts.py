@@ -145,9 +145,8 @@ class PartMemory:
             if silent in alive:  # its person's id ended: it counts as new, from the boxes not reported
                 row = int(np.flatnonzero(self._ids == silent)[0])
                 since = book.person_seen.get(silent, -np.inf)
-                self._history[row] = [e for e in self._history[row] if e[0] > since] or self._history[row][
-                    -1:
-                ]
+                unreported = [entry for entry in self._history[row] if entry[0] > since]
+                self._history[row] = unreported or self._history[row][-1:]
             del book.silent[silent]
             book.person_seen.pop(silent, None)
         matched = set(self._ids[rows].tolist())
