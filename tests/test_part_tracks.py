@@ -16,8 +16,10 @@ def _walk(x: float, top: float, width: float, height: float) -> np.ndarray:
     return np.array([x, top, x + width, top + height], dtype=np.float32)
 
 
-def _run(tracker: Tracker, frames: list[list[tuple[np.ndarray, float]]]) -> list[dict[int, np.ndarray]]:
-    """Each frame's reported id -> box."""
+def _run(
+    tracker: Tracker, frames: list[list[tuple[np.ndarray, float]]], finished: list | None = None
+) -> list[dict[int, np.ndarray]]:
+    """Each frame's reported id -> box; the tracks finished on the way added to ``finished``."""
     reported = []
     for t, frame in enumerate(frames):
         boxes = np.array([box for box, _ in frame], dtype=np.float32).reshape(-1, 4)
@@ -25,6 +27,8 @@ def _run(tracker: Tracker, frames: list[list[tuple[np.ndarray, float]]]) -> list
         dets = Detections(boxes, scores, np.full(len(frame), PERSON))
         out = tracker.update(dets, t / 10)
         reported.append({int(i): box for i, box in zip(out.track_ids.tolist(), out.xyxy, strict=True)})
+        if finished is not None:
+            finished += tracker.finished
     return reported
 
 
@@ -85,12 +89,8 @@ def test_a_part_seen_again_after_its_persons_id_ended_starts_from_its_unreported
     frames += [[] for _ in range(32, 61)]
     frames += [[(_walk(100 + 3.0 * t, 50, 40, 60), 0.8)] for t in range(61, 70)]
     tracker = Tracker()
-    finished = []
-    for t, frame in enumerate(frames):
-        boxes = np.array([box for box, _ in frame], dtype=np.float32).reshape(-1, 4)
-        scores = np.full(len(frame), 0.8, np.float32)
-        tracker.update(Detections(boxes, scores, np.full(len(frame), PERSON)), t / 10)
-        finished += tracker.finished
+    finished: list = []
+    _run(tracker, frames, finished)
     finished += tracker.flush()
     assert len(finished) == 2
     first, again = sorted(finished, key=lambda f: f.times[0])

@@ -100,6 +100,14 @@ class PartMemory:
         """[N, 4] the box (xyxy) of each track row's last matched detection."""
         return np.array([self._history[r][-1][2] for r in rows.tolist()], np.float32).reshape(-1, 4)
 
+    def _latest_scores(self, rows: np.ndarray) -> np.ndarray:
+        """[N] the score of each track row's last matched detection."""
+        return np.array([self._history[r][-1][3] for r in rows.tolist()], np.float64)
+
+    def _row(self, track_id: int) -> int:
+        """The row of the live track ``track_id``."""
+        return int(np.flatnonzero(self._ids == track_id)[0])
+
     def _held_back(self) -> np.ndarray:
         """[N] True for tracks that may not be reported (nor vouched for): new ones nested with a
         running track, not yet judged, and silent parts."""
@@ -140,10 +148,10 @@ class PartMemory:
         alive, reported = set(self._ids.tolist()), set(self._ids[self._confirmed].tolist())
         for silent, (person, _) in list(book.silent.items()):
             if silent in alive and person in reported:
-                book.person_seen[silent] = float(self._seen[self._ids == person][0])
+                book.person_seen[silent] = float(self._seen[self._row(person)])
                 continue
             if silent in alive:  # its person's id ended: it counts as new, from the boxes not reported
-                row = int(np.flatnonzero(self._ids == silent)[0])
+                row = self._row(silent)
                 since = book.person_seen.get(silent, -np.inf)
                 unreported = [entry for entry in self._history[row] if entry[0] > since]
                 self._history[row] = unreported or self._history[row][-1:]
@@ -152,7 +160,7 @@ class PartMemory:
         matched = set(self._ids[rows].tolist())
         now = float(self._seen[rows].max(initial=-np.inf))
         for silent, (person, whole) in list(book.silent.items()):
-            gone = now - float(self._seen[self._ids == person][0]) >= WHOLE_LOST_S
+            gone = now - float(self._seen[self._row(person)]) >= WHOLE_LOST_S
             if silent in matched and (whole or gone):
                 self._pass_id(person, silent)
                 book.silent[silent] = (person, not whole)
@@ -160,7 +168,7 @@ class PartMemory:
 
     def _mark_reported(self, was: np.ndarray, rows: np.ndarray, track_id: int) -> None:
         """Mark in ``was`` (one flag per matched row) the row now holding ``track_id`` as reported."""
-        was[rows == int(np.flatnonzero(self._ids == track_id)[0])] = True
+        was[rows == self._row(track_id)] = True
 
     def _nested_pairs(self, rows: np.ndarray, was: np.ndarray) -> dict[int, tuple[int, bool]]:
         """New (never reported) matched track id -> (id of the running confirmed track it is nested
@@ -172,7 +180,7 @@ class PartMemory:
         if not fresh.any() or not running.any():
             return {}
         boxes = self._latest_boxes(rows).astype(np.float64)
-        scores = np.array([self._history[r][-1][3] for r in rows.tolist()])
+        scores = self._latest_scores(rows)
         groups = self._track_groups()[rows]
         same = groups[fresh][:, None] == groups[running][None, :]
         single = ~two_people(boxes, scores)
@@ -190,8 +198,7 @@ class PartMemory:
         """The silent track ``silent`` takes over the reported id ``person`` (its boxes so far stay
         with that id; the silent track's follow on) and the track that had it goes on, silently,
         as ``silent`` (its own boxes its history: never reported)."""
-        to = int(np.flatnonzero(self._ids == silent)[0])
-        was = int(np.flatnonzero(self._ids == person)[0])
+        to, was = self._row(silent), self._row(person)
         self._ids[to], self._ids[was] = person, silent
         now = self._history[to][-1][0]
         kept = [entry for entry in self._history[was] if entry[0] < now]

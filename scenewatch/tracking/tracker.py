@@ -259,10 +259,9 @@ class Tracker(LookMemory):
 
     def _report(self, rows: np.ndarray, boxes: np.ndarray) -> Detections:
         """Tracks ``rows`` as output at ``boxes`` (xyxy), with their latest detections' scores."""
-        scores = [self._history[row][-1][3] for row in rows.tolist()]
         return Detections(
             boxes.astype(np.float32).reshape(-1, 4),
-            np.array(scores, dtype=np.float32),
+            self._latest_scores(rows).astype(np.float32),
             self._majority(rows),
             self._ids[rows],
         )
