@@ -10,9 +10,9 @@ The crops overlap (by at least ``OVERLAP`` of their side), so a person on a seam
 them; a box that touches a crop's inner edge is dropped when the other crop holds most of it. An
 object wider than the overlap (a lorry, a bus, a person close by) is cut by both crops: its two
 halves, each reaching across the shared band to the other crop's edge, in rows that agree, are
-joined into one box. The rest are merged by non-maximum suppression per class. A frame whose long side is under
-``MIN_ASPECT`` times the short one (4:3) gains too little to pay for a second inference and is
-detected whole.
+joined into one box. The rest are merged by non-maximum suppression per class. A frame whose long
+side is under ``MIN_ASPECT`` times the short one (4:3) gains too little to pay for a second
+inference and is detected whole.
 
 >>> crops(960, 540)
 [(0, 0, 540, 540), (420, 0, 960, 540)]
@@ -121,34 +121,24 @@ def _join_halves(
         second = second[(xyxy[second, lo] <= band_start + EDGE) & (xyxy[second, hi] >= band_end - EDGE)]
         if not len(first) or not len(second):
             continue
-        a, b = xyxy[first][:, None], xyxy[second][None]
-        inter = np.clip(
-            np.minimum(a[..., across + 2], b[..., across + 2]) - np.maximum(a[..., across], b[..., across]),
-            0,
-            None,
-        )
-        union = np.maximum(a[..., across + 2], b[..., across + 2]) - np.minimum(
-            a[..., across], b[..., across]
-        )
-        rows = np.where(
-            classes[first][:, None] == classes[second][None], inter / np.maximum(union, 1e-9), 0.0
-        )
+        start_a, end_a = xyxy[first, across][:, None], xyxy[first, across + 2][:, None]
+        start_b, end_b = xyxy[second, across][None], xyxy[second, across + 2][None]
+        inter = np.clip(np.minimum(end_a, end_b) - np.maximum(start_a, start_b), 0, None)
+        union = np.maximum(end_a, end_b) - np.minimum(start_a, start_b)
+        same = classes[first][:, None] == classes[second][None]
+        rows = np.where(same, inter / np.maximum(union, 1e-9), 0.0)
         while rows.size and rows.max() >= SEAM_ROWS:  # best pairs first, each half joined once
             i, j = np.unravel_index(int(np.argmax(rows)), rows.shape)
             keep, fold = first[i], second[j]
             xyxy[keep, :2] = np.minimum(xyxy[keep, :2], xyxy[fold, :2])
             xyxy[keep, 2:] = np.maximum(xyxy[keep, 2:], xyxy[fold, 2:])
             scores[keep] = max(scores[keep], scores[fold])
-            origin[keep] = crop + 1  # the joined box may be cut again by the next seam
-            is_cut[keep], joined[fold] = _cut_at(xyxy[keep], regions[crop + 1], regions[-1], axis), True
+            # the joined box belongs to the later crop, and is cut again if it reaches its next seam
+            origin[keep], joined[fold] = crop + 1, True
+            is_cut[keep] = crop + 2 < len(regions) and xyxy[keep, hi] >= after[hi] - EDGE
             rows[i, :], rows[:, j] = 0.0, 0.0
     keep = ~joined
     return Detections(xyxy[keep], scores[keep], classes[keep]), is_cut[keep]
-
-
-def _cut_at(box: np.ndarray, region: Crop, last: Crop, axis: int) -> bool:
-    """Whether ``box`` touches ``region``'s far inner edge (one before the frame's end, ``last``)."""
-    return bool(region[axis + 2] < last[axis + 2] and box[axis + 2] >= region[axis + 2] - EDGE)
 
 
 def _cut(xyxy: np.ndarray, region: Crop, width: int, height: int) -> np.ndarray:
