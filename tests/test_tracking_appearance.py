@@ -120,8 +120,11 @@ def test_people_crossing_on_a_real_clip_keep_their_ids_by_look():
         tracker = Tracker(config)
         return [(i, tracker.update(dets, i / 25, i, image)) for i, image, dets in frames]
 
-    # plain motion: without the sparse-detection gate, joins and fading size rate, which keep him too
-    plain = TrackerConfig(appearance=False, match_cost_per_s=0.0, join_window_s=0.0, size_memory_s=0.0)
+    # plain motion: without the sparse-detection gate, joins, fading size rate and the lost tracks'
+    # growth limit, which keep him too
+    plain = TrackerConfig(
+        appearance=False, match_cost_per_s=0.0, join_window_s=0.0, size_memory_s=0.0, lost_max_growth=10.0
+    )
     motion_only = ids_of_person(track(plain), gt, 7)
     with_looks = ids_of_person(track(TrackerConfig(appearance=True)), gt, 7)
     sparse_rules = ids_of_person(track(TrackerConfig(appearance=False)), gt, 7)

@@ -260,3 +260,29 @@ def test_a_new_track_still_dies_after_tentative_lost_s_and_on_a_miss_frame_by_fr
     assert births(Tracker(MOTION), [100.0, None, 110.0], fps=25.0) == [1, 2]  # full rate: unchanged
     off = MOTION.model_copy(update={"tentative_lost_s": 0.0})
     assert births(Tracker(off), [100.0, None, 110.0], fps=5.0) == [1, 2]
+
+
+def test_a_track_lost_over_the_join_window_is_not_refound_in_a_much_taller_box():
+    # 150 px tall, walking right at 50 px a second, detected 5 times a second, then missed for
+    # 1.4 s. Where his walk leads, someone 1.6 times taller (nearer the camera, or walking in
+    # beside him) is the next box there: not him. The same place in a box 0.7 of his height (his
+    # legs hidden behind someone) is him, found again.
+    def ids_after_gap(height: float) -> set[int]:
+        tracker = Tracker(MOTION)
+        for i in range(6):
+            box = Detections(np.array([[100 + 10 * i, 100, 140 + 10 * i, 250]]), [0.8], [PERSON])
+            tracker.update(box, i / 5, i)
+        for i in range(6, 13):
+            tracker.update(Detections.empty(), i / 5, i)
+        seen: set[int] = set()
+        for i in range(13, 16):
+            cx = 120 + 10 * i
+            box = Detections(
+                np.array([[cx - height * 0.135, 250 - height, cx + height * 0.135, 250]]), [0.8], [PERSON]
+            )
+            seen |= set(tracker.update(box, i / 5, i).track_ids.tolist())
+        return seen
+
+    assert ids_after_gap(0.7 * 150) == {1}
+    taller = ids_after_gap(1.6 * 150)
+    assert taller and 1 not in taller

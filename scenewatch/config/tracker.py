@@ -77,6 +77,13 @@ class TrackerConfig(Section):
         description="A detection whose height differs from the track's by more than this factor never "
         "matches it; scale-free, so it holds for any camera.",
     )
+    lost_max_growth: float = Field(
+        1.3,
+        gt=1.0,
+        description="A track lost for over a second may be found again in a smaller box (legs hidden "
+        "behind someone) but never in one taller than its last box by more than this factor: that is "
+        "someone else, nearer the camera or walking in beside where it was lost. Scale-free.",
+    )
     min_hits: int = Field(
         2, ge=1, description="Matched detections before a new track takes part in full association."
     )

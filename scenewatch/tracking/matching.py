@@ -46,6 +46,18 @@ def size_gate(tracks: np.ndarray, dets: np.ndarray, max_ratio: float) -> np.ndar
     return ratio <= np.log(max_ratio)
 
 
+# A track lost this long (the default join window) is found again only in a box not much taller
+# than its last one (``TrackerConfig.lost_max_growth``).
+LONG_LOST_S = 1.0
+
+
+def grown(tracks: np.ndarray, dets: np.ndarray, max_ratio: float) -> np.ndarray:
+    """[N, M] True where a detection is taller than the track's box by more than ``max_ratio``."""
+    h_t = np.maximum(tracks[:, 3] - tracks[:, 1], 1.0)
+    h_d = np.maximum(dets[:, 3] - dets[:, 1], 1.0)
+    return h_d[None, :] > max_ratio * h_t[:, None]
+
+
 def lone_or_within(cost: np.ndarray, max_cost: float, limit: np.ndarray) -> np.ndarray:
     """[N, M] admissible pairs: those within ``max_cost``, and those within their track's wider
     ``limit`` [N] where neither has another candidate within the limits (a person sampled sparsely

@@ -12,6 +12,8 @@ lost track is never given a box of a clearly different look (``UNLIKE``), by mat
 join. With ``switch_similarity`` (on by default, cue or not) any confirmed track, running too, is refused
 a clean box less alike than that: a person hidden behind another who walks on where the hidden one
 was predicted. The veto only ever removes a link: it never hands the box, or the join, to another track.
+Nor is a track lost for a while (``LONG_LOST_S``) given a box much taller than its last one
+(``lost_max_growth``): in its predicted place, that is someone nearer the camera.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from scenewatch.tracking import appearance
-from scenewatch.tracking.matching import ambiguity_cost, within_reach
+from scenewatch.tracking.matching import LONG_LOST_S, ambiguity_cost, grown, within_reach
 from scenewatch.tracking.parts import PartMemory
 
 if TYPE_CHECKING:
@@ -123,6 +125,15 @@ class LookMemory(PartMemory):
                 self._learn(rows[looks.clean], looks.values[looks.clean])
             return self._join_by_motion(rows, was)
         return self._use_looks(rows, looks, was)
+
+    def _not_grown(self, tracks: np.ndarray, boxes: np.ndarray, timestamp: float) -> np.ndarray:
+        """[N, M] False where ``tracks[n]``, lost over ``LONG_LOST_S``, would be found again in
+        ``boxes[m]``, taller than its last box by more than ``lost_max_growth``; a box smaller than
+        it (the legs hidden behind someone) stays a candidate."""
+        gate = np.ones((len(tracks), len(boxes)), dtype=bool)
+        lost = np.flatnonzero(timestamp - self._seen[tracks] > LONG_LOST_S)
+        gate[lost] = ~grown(self._latest_boxes(tracks[lost]), boxes, self.config.lost_max_growth)
+        return gate
 
     def _unvetoed(
         self, tracks: np.ndarray, det_idx: np.ndarray, rows: np.ndarray, cols: np.ndarray, looks: Looks | None

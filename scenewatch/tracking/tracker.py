@@ -21,7 +21,8 @@ so no reported id is ever rewritten, and a track whose look changes is never spl
 the look, a new track takes over the id of the only track lost within ``join_window_s`` in reach
 (with ``look_veto``, never of a clearly different look: ``rejoin``). Whatever the cue, a confirmed
 track never takes a clean box of a look unlike its own (``switch_similarity``): someone walking in
-front of a hidden person is not given the hidden one's track.
+front of a hidden person is not given the hidden one's track, and a track lost over a second is not
+found again in a box much taller than its last (``lost_max_growth``).
 Sparse detection (a live camera's few a second): a running track's gate widens with the time since
 its last match (``matching.sparse_gate``); between detections ``coast`` predicts, learning nothing;
 and, updates more than ``SPARSE_S`` apart, a box's predicted growth fades within ``size_memory_s``
@@ -143,6 +144,7 @@ class Tracker(LookMemory):
                 return tracks
             cost = box_cost(predicted[tracks], boxes[det_idx], c.centre_weight)
             gate = size_gate(predicted[tracks], boxes[det_idx], c.max_size_ratio)
+            gate &= self._not_grown(tracks, boxes[det_idx], timestamp)  # long lost: someone else
             gate &= self._track_groups()[tracks][:, None] == groups[det_idx][None, :]
             gap = np.where(self._seen[tracks] >= self._last_time, timestamp - self._seen[tracks], 0.0)
             cost, limit = sparse_gate(cost, gate, gap, max_cost, c.match_cost_per_s, c.match_cost_s)
@@ -162,8 +164,7 @@ class Tracker(LookMemory):
         # Stage 3: tentative tracks only against confident leftovers.
         stage(np.flatnonzero(~self._established), high, c.tentative_match_cost)
 
-        cols = np.concatenate(matched_d) if matched_d else _NO_TRACKS
-        rows = np.concatenate(matched_t) if matched_t else _NO_TRACKS
+        rows, cols = (np.concatenate(m) if m else _NO_TRACKS for m in (matched_t, matched_d))
         rows = self._correct(rows, dets[cols], timestamp, looks and looks[cols])
         self._last_time = timestamp
 
