@@ -9,7 +9,7 @@ from scenewatch.tracking.parts import nested, two_people
 from scenewatch.tracking.tracker import Tracker
 from scenewatch.types import Detections
 
-PERSON = 0
+PERSON, CAR = 0, 2
 
 
 def _walk(x: float, top: float, width: float, height: float) -> np.ndarray:
@@ -17,14 +17,18 @@ def _walk(x: float, top: float, width: float, height: float) -> np.ndarray:
 
 
 def _run(
-    tracker: Tracker, frames: list[list[tuple[np.ndarray, float]]], finished: list | None = None
+    tracker: Tracker,
+    frames: list[list[tuple[np.ndarray, float]]],
+    finished: list | None = None,
+    class_id: int = PERSON,
 ) -> list[dict[int, np.ndarray]]:
-    """Each frame's reported id -> box; the tracks finished on the way added to ``finished``."""
+    """Each frame's reported id -> box (every box of ``class_id``); the tracks finished on the way
+    added to ``finished``."""
     reported = []
     for t, frame in enumerate(frames):
         boxes = np.array([box for box, _ in frame], dtype=np.float32).reshape(-1, 4)
         scores = np.array([score for _, score in frame], dtype=np.float32)
-        dets = Detections(boxes, scores, np.full(len(frame), PERSON))
+        dets = Detections(boxes, scores, np.full(len(frame), class_id))
         out = tracker.update(dets, t / 10)
         reported.append({int(i): box for i, box in zip(out.track_ids.tolist(), out.xyxy, strict=True)})
         if finished is not None:
@@ -55,6 +59,13 @@ def test_whole_body_takes_over_the_part_tracks_id() -> None:
     finished = tracker.flush()
     assert [f.track_id for f in finished] == [track_id]
     assert np.all(np.diff(finished[0].times) > 0)  # one box a time: the part's, then the whole's
+
+
+def test_vehicles_boxed_inside_one_another_are_never_paired() -> None:
+    # The same boxes as cars: a box in another's, top-aligned, is another vehicle (a car before
+    # a lorry) or the detector's second guess at one, not an upper body: two tracks, as before.
+    reported = _run(Tracker(), _upper_then_whole(), class_id=CAR)
+    assert len({i for frame in reported for i in frame}) == 2
 
 
 def test_the_id_passes_to_the_part_while_the_whole_is_lost() -> None:

@@ -16,7 +16,8 @@ last seen (the earlier ones were reported under the person's id).
 
 Two people one behind the other are kept apart: a big box that also holds a more confident box
 lower down, not top-aligned, is two people boxed together (its top box is the one behind), so it is
-no whole. A child beside an adult is not inside the adult's box.
+no whole. A child beside an adult is not inside the adult's box. Only people are paired: a vehicle
+has no upper body, and its box inside another's is another vehicle or a second guess at its class.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ PART_INSIDE, PART_TOP, PART_WIDTH, PART_HEIGHT = 0.8, 0.2, 0.7, 0.8
 # long (its box flickers: at 25 fps, passing at each miss moved the id between the two 100 times
 # in 14 s on the concourse).
 WHOLE_LOST_S = 0.5
+PERSON = 0  # COCO class index
 
 
 def nested(parts: np.ndarray, wholes: np.ndarray) -> np.ndarray:
@@ -82,6 +84,7 @@ class PartMemory:
     """Mixed into ``Tracker`` (through ``LookMemory``): whole and part tracks of one person."""
 
     config: TrackerConfig
+    group_of: np.ndarray  # COCO class -> class group
     _ids: np.ndarray
     _seen: np.ndarray
     _established: np.ndarray
@@ -175,17 +178,18 @@ class PartMemory:
         with, whether the new one is the whole), for the pairs nested in this update."""
         book = self._parts
         ids = self._ids[rows]
-        fresh = ~was & ~np.isin(ids, np.array(list(book.silent), dtype=np.int64))
-        running = was & self._confirmed[rows]
+        # people only: a vehicle's box inside another's is another vehicle, or the detector's
+        # second guess at its class, never its upper body
+        people = self._track_groups()[rows] == self.group_of[PERSON]
+        fresh = people & ~was & ~np.isin(ids, np.array(list(book.silent), dtype=np.int64))
+        running = people & was & self._confirmed[rows]
         if not fresh.any() or not running.any():
             return {}
         boxes = self._latest_boxes(rows).astype(np.float64)
         scores = self._latest_scores(rows)
-        groups = self._track_groups()[rows]
-        same = groups[fresh][:, None] == groups[running][None, :]
         single = ~two_people(boxes, scores)
-        new_whole = nested(boxes[running], boxes[fresh]).T & same & single[fresh][:, None]
-        new_part = nested(boxes[fresh], boxes[running]) & same & single[running][None, :]
+        new_whole = nested(boxes[running], boxes[fresh]).T & single[fresh][:, None]
+        new_part = nested(boxes[fresh], boxes[running]) & single[running][None, :]
         pairs: dict[int, tuple[int, bool]] = {}
         run_ids = ids[running]
         for k, new in enumerate(ids[fresh].tolist()):
