@@ -11,7 +11,7 @@ from scenewatch.tracking import Tracker
 from scenewatch.tracking.matching import iou_matrix
 from scenewatch.types import Detections
 
-PERSON = 0
+PERSON, CAR = 0, 2
 # Association alone (synthetic boxes standing still would be held as static background).
 MOTION = TrackerConfig(static_classes=[])
 PLAIN = MOTION.model_copy(update={"match_cost_per_s": 0.0, "join_window_s": 0.0})
@@ -75,6 +75,23 @@ def test_a_person_missed_for_a_few_detections_is_joined_back_by_motion():
     )
     assert len(ids(Tracker(PLAIN), xs)) == 2
     assert ids(Tracker(MOTION), xs) == {1}
+
+
+def test_no_motion_join_to_a_box_much_taller_than_the_lost_one():
+    # As above, but the box after the gap is 1.6 times his height: someone nearer the camera, not
+    # him; 0.7 of it (his legs hidden behind someone) is him.
+    xs = [100.0 + 20 * i for i in range(6)] + [None, None] + [300.0 + 20 * i for i in range(5)]
+
+    def seen(height: float) -> set[int]:
+        tracker = Tracker(MOTION)
+        found: set[int] = set()
+        for i, x in enumerate(xs):
+            dets = Detections.empty() if x is None else person(x, h=100 if i < 6 else height)
+            found |= set(tracker.update(dets, i / 3, i).track_ids.tolist())
+        return found
+
+    assert seen(70) == {1}
+    assert len(seen(160)) == 2
 
 
 def test_no_motion_join_when_two_lost_people_could_have_come_back():
@@ -267,10 +284,10 @@ def test_a_track_lost_over_the_join_window_is_not_refound_in_a_much_taller_box()
     # 1.4 s. Where his walk leads, someone 1.6 times taller (nearer the camera, or walking in
     # beside him) is the next box there: not him. The same place in a box 0.7 of his height (his
     # legs hidden behind someone) is him, found again.
-    def ids_after_gap(height: float) -> set[int]:
+    def ids_after_gap(height: float, class_id: int = PERSON) -> set[int]:
         tracker = Tracker(MOTION)
         for i in range(6):
-            box = Detections(np.array([[100 + 10 * i, 100, 140 + 10 * i, 250]]), [0.8], [PERSON])
+            box = Detections(np.array([[100 + 10 * i, 100, 140 + 10 * i, 250]]), [0.8], [class_id])
             tracker.update(box, i / 5, i)
         for i in range(6, 13):
             tracker.update(Detections.empty(), i / 5, i)
@@ -278,7 +295,7 @@ def test_a_track_lost_over_the_join_window_is_not_refound_in_a_much_taller_box()
         for i in range(13, 16):
             cx = 120 + 10 * i
             box = Detections(
-                np.array([[cx - height * 0.135, 250 - height, cx + height * 0.135, 250]]), [0.8], [PERSON]
+                np.array([[cx - height * 0.135, 250 - height, cx + height * 0.135, 250]]), [0.8], [class_id]
             )
             seen |= set(tracker.update(box, i / 5, i).track_ids.tolist())
         return seen
@@ -286,3 +303,4 @@ def test_a_track_lost_over_the_join_window_is_not_refound_in_a_much_taller_box()
     assert ids_after_gap(0.7 * 150) == {1}
     taller = ids_after_gap(1.6 * 150)
     assert taller and 1 not in taller
+    assert ids_after_gap(1.6 * 150, class_id=CAR) == {1}  # a car on a road nears the camera fast

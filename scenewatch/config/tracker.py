@@ -80,9 +80,10 @@ class TrackerConfig(Section):
     lost_max_growth: float = Field(
         1.3,
         gt=1.0,
-        description="A track lost for over a second may be found again in a smaller box (legs hidden "
-        "behind someone) but never in one taller than its last box by more than this factor: that is "
-        "someone else, nearer the camera or walking in beside where it was lost. Scale-free.",
+        description="A lost person may be found again in a smaller box (legs hidden behind someone) but "
+        "never in one taller than their last box by more than this factor, which is someone else, nearer "
+        "the camera or walking in beside where they were lost: neither by a join with a new track nor, "
+        "once lost over a second, by matching. Scale-free. Vehicles may grow twice (a car nears fast).",
     )
     min_hits: int = Field(
         2, ge=1, description="Matched detections before a new track takes part in full association."

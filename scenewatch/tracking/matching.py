@@ -120,22 +120,31 @@ def group_nms(xyxy: np.ndarray, scores: np.ndarray, groups: np.ndarray, iou: flo
 
 
 def within_reach(
-    last: np.ndarray, velocity: np.ndarray, gap: np.ndarray, first: np.ndarray, speed: float
+    last: np.ndarray,
+    velocity: np.ndarray,
+    gap: np.ndarray,
+    first: np.ndarray,
+    speed: float,
+    max_growth: float = 2.0,
 ) -> np.ndarray:
     """[N] True where box ``first`` [4] lies where tracks last seen at ``last`` [N, 4] (xyxy), moving
     at ``velocity`` [N, 2] pixels a second, could be after ``gap`` [N] seconds: its centre within
     half a box height plus ``speed`` heights a second of the gap of the extrapolated centre, in the
-    smaller of the two boxes' heights, and its height within a factor of two."""
+    smaller of the two boxes' heights, and its height at least half the lost box's (legs hidden
+    behind someone) and at most ``max_growth`` times it (taller is someone nearer the camera)."""
     height = np.maximum(last[:, 3] - last[:, 1], 1.0)
     first_height = max(float(first[3] - first[1]), 1.0)
     centre = (last[:, :2] + last[:, 2:]) / 2 + velocity * gap[:, None]
     off = np.hypot(*(((first[:2] + first[2:]) / 2 - centre).T))
-    ratio = np.abs(np.log(first_height / height))
     # A large lost box (near, or two people merged) must not reach a small person appearing far
     # off its path by its own scale: a man walking out of the picture took the id of one re-found
     # behind him
     unit = np.minimum(height, first_height)
-    return (off <= unit * (0.5 + speed * gap)) & (ratio <= np.log(2.0))
+    return (
+        (off <= unit * (0.5 + speed * gap))
+        & (first_height >= height / 2)
+        & (first_height <= max_growth * height)
+    )
 
 
 def ambiguity_cost(

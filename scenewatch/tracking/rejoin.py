@@ -12,8 +12,9 @@ lost track is never given a box of a clearly different look (``UNLIKE``), by mat
 join. With ``switch_similarity`` (on by default, cue or not) any confirmed track, running too, is refused
 a clean box less alike than that: a person hidden behind another who walks on where the hidden one
 was predicted. The veto only ever removes a link: it never hands the box, or the join, to another track.
-Nor is a track lost for a while (``LONG_LOST_S``) given a box much taller than its last one
-(``lost_max_growth``): in its predicted place, that is someone nearer the camera.
+Nor is a lost person joined to a new track whose first box is much taller than its last one, or
+given such a box once lost for a while (``LONG_LOST_S``; ``lost_max_growth``): that is someone
+nearer the camera.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 
 from scenewatch.tracking import appearance
 from scenewatch.tracking.matching import LONG_LOST_S, ambiguity_cost, grown, within_reach
-from scenewatch.tracking.parts import PartMemory
+from scenewatch.tracking.parts import PERSON, PartMemory
 
 if TYPE_CHECKING:
     from scenewatch.config.tracker import TrackerConfig
@@ -126,12 +127,20 @@ class LookMemory(PartMemory):
             return self._join_by_motion(rows, was)
         return self._use_looks(rows, looks, was)
 
+    def _growth(self, row: int) -> float:
+        """How much taller than its last box a lost track's next box may be: ``lost_max_growth``
+        for people (a walker's distance to the camera changes little in a second or two); twice
+        for the rest (a car on a road nears the camera fast)."""
+        person = self._track_groups()[row] == self.group_of[PERSON]
+        return self.config.lost_max_growth if person else 2.0
+
     def _not_grown(self, tracks: np.ndarray, boxes: np.ndarray, timestamp: float) -> np.ndarray:
-        """[N, M] False where ``tracks[n]``, lost over ``LONG_LOST_S``, would be found again in
-        ``boxes[m]``, taller than its last box by more than ``lost_max_growth``; a box smaller than
-        it (the legs hidden behind someone) stays a candidate."""
+        """[N, M] False where ``tracks[n]``, a person lost over ``LONG_LOST_S``, would be found
+        again in ``boxes[m]``, taller than its last box by more than ``lost_max_growth``; a box
+        smaller than it (the legs hidden behind someone) stays a candidate."""
         gate = np.ones((len(tracks), len(boxes)), dtype=bool)
-        lost = np.flatnonzero(timestamp - self._seen[tracks] > LONG_LOST_S)
+        people = self._track_groups()[tracks] == self.group_of[PERSON]
+        lost = np.flatnonzero(people & (timestamp - self._seen[tracks] > LONG_LOST_S))
         gate[lost] = ~grown(self._latest_boxes(tracks[lost]), boxes, self.config.lost_max_growth)
         return gate
 
@@ -210,7 +219,8 @@ class LookMemory(PartMemory):
             return None
         last = self._latest_boxes(lost).astype(np.float64)
         gap = born - self._seen[lost]
-        reach = within_reach(last, self._mean[lost, 4:6], gap, self._history[row][0][2], c.join_speed)
+        first = self._history[row][0][2]
+        reach = within_reach(last, self._mean[lost, 4:6], gap, first, c.join_speed, self._growth(row))
         alike = appearance.similarity(self._look[row : row + 1], self._look[lost])[0]
         fits = np.flatnonzero(reach & (alike >= c.join_similarity))
         if not len(fits):
@@ -239,7 +249,8 @@ class LookMemory(PartMemory):
         if not len(lost):
             return None
         last = self._latest_boxes(lost).astype(np.float64)
-        reach = within_reach(last, self._mean[lost, 4:6], gap[lost], self._history[row][0][2], c.join_speed)
+        first = self._history[row][0][2]
+        reach = within_reach(last, self._mean[lost, 4:6], gap[lost], first, c.join_speed, self._growth(row))
         if np.count_nonzero(reach) != 1:
             return None
         pick = int(lost[reach][0])

@@ -21,8 +21,8 @@ so no reported id is ever rewritten, and a track whose look changes is never spl
 the look, a new track takes over the id of the only track lost within ``join_window_s`` in reach
 (with ``look_veto``, never of a clearly different look: ``rejoin``). Whatever the cue, a confirmed
 track never takes a clean box of a look unlike its own (``switch_similarity``): someone walking in
-front of a hidden person is not given the hidden one's track, and a track lost over a second is not
-found again in a box much taller than its last (``lost_max_growth``).
+front of a hidden person is not given the hidden one's track, and a lost track is not found again in
+a box much taller than its last (``lost_max_growth``).
 Sparse detection (a live camera's few a second): a running track's gate widens with the time since
 its last match (``matching.sparse_gate``); between detections ``coast`` predicts, learning nothing;
 and, updates more than ``SPARSE_S`` apart, a box's predicted growth fades within ``size_memory_s``
