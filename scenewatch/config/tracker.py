@@ -83,7 +83,8 @@ class TrackerConfig(Section):
         description="A lost person may be found again in a smaller box (legs hidden behind someone) but "
         "never in one taller than their last box by more than this factor, which is someone else, nearer "
         "the camera or walking in beside where they were lost: neither by a join with a new track nor, "
-        "once lost over a second, by matching. Scale-free. Vehicles may grow twice (a car nears fast).",
+        "once lost over a second, by matching. Scale-free. People only: a car on a road nears the camera "
+        "fast (joins allow it twice its height; matching, max_size_ratio).",
     )
     min_hits: int = Field(
         2, ge=1, description="Matched detections before a new track takes part in full association."

@@ -119,13 +119,18 @@ def group_nms(xyxy: np.ndarray, scores: np.ndarray, groups: np.ndarray, iou: flo
     return np.sort(order[keep])
 
 
+# A new box within reach of a lost one is within this factor of its height, either way (see
+# ``within_reach``; people are held to ``TrackerConfig.lost_max_growth`` upwards).
+REACH_RATIO = 2.0
+
+
 def within_reach(
     last: np.ndarray,
     velocity: np.ndarray,
     gap: np.ndarray,
     first: np.ndarray,
     speed: float,
-    max_growth: float = 2.0,
+    max_growth: float = REACH_RATIO,
 ) -> np.ndarray:
     """[N] True where box ``first`` [4] lies where tracks last seen at ``last`` [N, 4] (xyxy), moving
     at ``velocity`` [N, 2] pixels a second, could be after ``gap`` [N] seconds: its centre within
@@ -142,7 +147,7 @@ def within_reach(
     unit = np.minimum(height, first_height)
     return (
         (off <= unit * (0.5 + speed * gap))
-        & (first_height >= height / 2)
+        & (first_height >= height / REACH_RATIO)
         & (first_height <= max_growth * height)
     )
 

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from scenewatch.vision.labels import class_id
+
 if TYPE_CHECKING:
     from scenewatch.config.tracker import TrackerConfig
 
@@ -40,7 +42,7 @@ PART_INSIDE, PART_TOP, PART_WIDTH, PART_HEIGHT = 0.8, 0.2, 0.7, 0.8
 # long (its box flickers: at 25 fps, passing at each miss moved the id between the two 100 times
 # in 14 s on the concourse).
 WHOLE_LOST_S = 0.5
-PERSON = 0  # COCO class index
+PERSON = class_id("person")
 
 
 def nested(parts: np.ndarray, wholes: np.ndarray) -> np.ndarray:
@@ -106,6 +108,10 @@ class PartMemory:
     def _latest_scores(self, rows: np.ndarray) -> np.ndarray:
         """[N] the score of each track row's last matched detection."""
         return np.array([self._history[r][-1][3] for r in rows.tolist()], np.float64)
+
+    def _people(self, rows: np.ndarray) -> np.ndarray:
+        """[N] True for the track rows of the person class group."""
+        return self._track_groups()[rows] == self.group_of[PERSON]
 
     def _row(self, track_id: int) -> int:
         """The row of the live track ``track_id``."""
@@ -180,7 +186,7 @@ class PartMemory:
         ids = self._ids[rows]
         # people only: a vehicle's box inside another's is another vehicle, or the detector's
         # second guess at its class, never its upper body
-        people = self._track_groups()[rows] == self.group_of[PERSON]
+        people = self._people(rows)
         fresh = people & ~was & ~np.isin(ids, np.array(list(book.silent), dtype=np.int64))
         running = people & was & self._confirmed[rows]
         if not fresh.any() or not running.any():

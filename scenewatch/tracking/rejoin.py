@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from scenewatch.tracking import appearance
-from scenewatch.tracking.matching import LONG_LOST_S, ambiguity_cost, grown, within_reach
-from scenewatch.tracking.parts import PERSON, PartMemory
+from scenewatch.tracking.matching import LONG_LOST_S, REACH_RATIO, ambiguity_cost, grown, within_reach
+from scenewatch.tracking.parts import PartMemory
 
 if TYPE_CHECKING:
     from scenewatch.config.tracker import TrackerConfig
@@ -131,17 +131,17 @@ class LookMemory(PartMemory):
         """How much taller than its last box a lost track's next box may be: ``lost_max_growth``
         for people (a walker's distance to the camera changes little in a second or two); twice
         for the rest (a car on a road nears the camera fast)."""
-        person = self._track_groups()[row] == self.group_of[PERSON]
-        return self.config.lost_max_growth if person else 2.0
+        return self.config.lost_max_growth if self._people(np.array([row]))[0] else REACH_RATIO
 
     def _not_grown(self, tracks: np.ndarray, boxes: np.ndarray, timestamp: float) -> np.ndarray:
         """[N, M] False where ``tracks[n]``, a person lost over ``LONG_LOST_S``, would be found
         again in ``boxes[m]``, taller than its last box by more than ``lost_max_growth``; a box
         smaller than it (the legs hidden behind someone) stays a candidate."""
         gate = np.ones((len(tracks), len(boxes)), dtype=bool)
-        people = self._track_groups()[tracks] == self.group_of[PERSON]
-        lost = np.flatnonzero(people & (timestamp - self._seen[tracks] > LONG_LOST_S))
-        gate[lost] = ~grown(self._latest_boxes(tracks[lost]), boxes, self.config.lost_max_growth)
+        lost = np.flatnonzero(timestamp - self._seen[tracks] > LONG_LOST_S)
+        if len(lost):  # most updates lose no one for that long: no class vote is read
+            lost = lost[self._people(tracks[lost])]
+            gate[lost] = ~grown(self._latest_boxes(tracks[lost]), boxes, self.config.lost_max_growth)
         return gate
 
     def _unvetoed(
